@@ -1,0 +1,129 @@
+"""The resilience policies a call (or a node's entry) carries, as the scenario file spells them.
+
+Defaults follow the references people know: resilience4j for breakers and
+bulkheads, Envoy for retry budgets, the Google SRE book for adaptive throttling.
+These are plain descriptions; the running state machines live in ``policies/``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from simulator.scenario_types import Duration, Percent, Rate, Strict
+
+__all__ = [
+    "AdaptiveThrottling",
+    "Breaker",
+    "Bulkhead",
+    "Fallback",
+    "Limiter",
+    "Pool",
+    "Retry",
+    "RetryBudget",
+    "RetryStrategy",
+]
+
+Outcome = Literal["error", "timeout", "rejected", "breaker_open", "shed"]
+RetryStrategy = Literal[
+    "none",
+    "immediate",
+    "fixed",
+    "exponential",
+    "full_jitter",
+    "equal_jitter",
+    "decorrelated_jitter",
+]
+
+
+class RetryBudget(Strict):
+    """Envoy's retry budget: retries may be at most ``percent`` of active requests."""
+
+    percent: Percent = Field(0.2, description="retries allowed as a share of active requests")
+    min_concurrency: int = Field(3, ge=0, description="retries always allowed up to this many")
+
+
+class Retry(Strict):
+    """How a failed attempt is tried again. ``attempts`` counts the first try too."""
+
+    strategy: RetryStrategy = "exponential"
+    attempts: int = Field(3, ge=1, le=100, description="total tries, the first included")
+    base: Duration = Field(0.1, description="first backoff (fixed: every backoff)")
+    cap: Duration = Field(30.0, description="longest backoff")
+    retry_on: list[Outcome] = Field(
+        default_factory=lambda: ["error", "timeout", "rejected"],
+        description="outcomes worth another try; breaker_open only if listed",
+    )
+    budget: RetryBudget | None = Field(None, description="cap retries as a share of requests")
+
+
+class AdaptiveThrottling(Strict):
+    """Google SRE client-side throttling: reject locally when the backend keeps refusing."""
+
+    k: float = Field(2.0, ge=1.0, le=100.0, description="accepts multiplier; lower sheds sooner")
+    window: Duration = Field(120.0, gt=0, description="sliding window of requests and accepts")
+
+
+class Breaker(Strict):
+    """A circuit breaker with resilience4j's knobs, or the simple "N failures in T" form.
+
+    ``window_calls`` gives a count-based window; ``window`` a time-based one (it wins
+    when both are given). ``failures`` + ``within`` is the simple form and overrides
+    the rate-based thresholds.
+    """
+
+    failure_rate: Percent = Field(0.5, description="open at or above this failure share")
+    window: Duration | None = Field(None, description="time-based sliding window")
+    window_calls: int = Field(100, ge=1, le=100_000, description="count-based sliding window")
+    min_calls: int = Field(100, ge=1, description="calls needed before rates are judged")
+    slow_call_duration: Duration | None = Field(None, description="a call this slow is 'slow'")
+    slow_call_rate: Percent = Field(1.0, description="open at or above this slow-call share")
+    open_for: Duration = Field(60.0, description="wait in open state before half-open")
+    half_open_calls: int = Field(10, ge=1, description="trial calls permitted in half-open")
+    failures: int | None = Field(None, ge=1, description="simple form: open after N failures…")
+    within: Duration = Field(30.0, gt=0, description="…within this long")
+    record_on: list[Outcome] = Field(
+        default_factory=lambda: ["error", "timeout", "rejected"],
+        description="outcomes that count as failures",
+    )
+
+
+class Bulkhead(Strict):
+    """Per-dependency concurrency limit; a ``pool`` also queues up to ``queue`` calls."""
+
+    kind: Literal["semaphore", "pool"] = "semaphore"
+    max_concurrent: int = Field(25, ge=1, le=1_000_000)
+    max_wait: Duration = Field(0.0, description="semaphore: how long a call may wait for a slot")
+    queue: int = Field(100, ge=0, le=1_000_000, description="pool: waiting calls before rejection")
+
+
+class Pool(Strict):
+    """A client-side connection pool (SQLAlchemy's knobs): connections are held per call."""
+
+    size: int = Field(5, ge=0, le=100_000, description="connections kept open")
+    overflow: int = Field(10, ge=0, le=100_000, description="extra connections under load")
+    acquire_timeout: Duration = Field(30.0, description="wait for a free connection")
+    connect_time: Duration = Field(0.0, description="cost of opening a new connection")
+
+
+class Fallback(Strict):
+    """What a failed call answers instead: a cached value (if fresh enough), a default, or fail."""
+
+    kind: Literal["cached", "default", "fail"] = "cached"
+    max_age: Duration = Field(60.0, description="cached: oldest acceptable success")
+
+
+class Limiter(Strict):
+    """Load shedding at a node's entry; shed requests end as ``shed``."""
+
+    kind: Literal["token_bucket", "max_in_flight"] = "token_bucket"
+    rate: Rate = Field(100.0, description="token_bucket: refill rate")
+    burst: int = Field(100, ge=1, le=10_000_000, description="token_bucket: bucket size")
+    max_in_flight: int = Field(100, ge=1, le=10_000_000, description="max_in_flight: limit")
+
+    @model_validator(mode="after")
+    def _positive_rate(self) -> Limiter:
+        if self.kind == "token_bucket" and self.rate <= 0:
+            raise ValueError("a token bucket needs a positive rate")
+        return self

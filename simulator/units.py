@@ -1,0 +1,119 @@
+"""Units as people write them in scenario files: ``250ms``, ``2s``, ``400/s``, ``50%``.
+
+Parsing is strict (``"fast"`` is an error, not zero) and formatting is the inverse,
+so a scenario loaded and saved again reads the way its author wrote it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+__all__ = [
+    "format_duration",
+    "format_percent",
+    "format_rate",
+    "parse_duration",
+    "parse_percent",
+    "parse_rate",
+]
+
+_DURATION_UNITS = {
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+}
+_RATE_UNITS = {"s": 1.0, "sec": 1.0, "m": 1 / 60, "min": 1 / 60, "h": 1 / 3600}
+_NUMBER = r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
+_DURATION_RE = re.compile(rf"^\s*({_NUMBER})\s*(us|µs|ms|s|min|m|h)\s*$")
+_RATE_RE = re.compile(rf"^\s*({_NUMBER})\s*/\s*(sec|s|min|m|h)\s*$")
+_PERCENT_RE = re.compile(rf"^\s*({_NUMBER})\s*%\s*$")
+
+
+def _finite_non_negative(value: float, what: str, raw: object) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"expected a non-negative {what}, got {raw!r}")
+    return value
+
+
+def parse_duration(raw: object) -> float:
+    """Seconds from ``"250ms"``, ``"2s"``, ``"1.5min"`` or a bare number of seconds."""
+    if isinstance(raw, bool):
+        raise ValueError(f'expected a duration like "250ms", got {raw!r}')
+    if isinstance(raw, int | float):
+        return _finite_non_negative(float(raw), "duration", raw)
+    if isinstance(raw, str):
+        match = _DURATION_RE.match(raw)
+        if match:
+            value = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+            return _finite_non_negative(value, "duration", raw)
+    raise ValueError(f'expected a duration like "250ms", got {raw!r}')
+
+
+def parse_rate(raw: object) -> float:
+    """Events per second from ``"400/s"``, ``"1200/min"`` or a bare number per second."""
+    if isinstance(raw, bool):
+        raise ValueError(f'expected a rate like "400/s", got {raw!r}')
+    if isinstance(raw, int | float):
+        return _finite_non_negative(float(raw), "rate", raw)
+    if isinstance(raw, str):
+        match = _RATE_RE.match(raw)
+        if match:
+            value = float(match.group(1)) * _RATE_UNITS[match.group(2)]
+            return _finite_non_negative(value, "rate", raw)
+    raise ValueError(f'expected a rate like "400/s", got {raw!r}')
+
+
+def parse_percent(raw: object) -> float:
+    """A fraction in [0, 1] from ``"50%"`` or a bare fraction like ``0.5``."""
+    if isinstance(raw, bool):
+        raise ValueError(f'expected a percentage like "50%", got {raw!r}')
+    value: float | None = None
+    if isinstance(raw, int | float):
+        value = float(raw)
+    elif isinstance(raw, str):
+        match = _PERCENT_RE.match(raw)
+        if match:
+            value = float(match.group(1)) / 100.0
+    if value is None or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f'expected a percentage between 0% and 100% like "50%", got {raw!r}')
+    return value
+
+
+def _trim(value: float) -> str:
+    return f"{value:.12g}"
+
+
+def _exact(candidates: list[str], value: float, parse) -> str:
+    """The first spelling that parses back to exactly ``value``: saving must not drift."""
+    for text in candidates:
+        if parse(text) == value:
+            return text
+    return candidates[-1]
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest readable spelling that parses back to the same number of seconds."""
+    if seconds == 0:
+        return "0s"
+    candidates = []
+    if seconds < 1e-3:
+        candidates.append(f"{_trim(seconds * 1e6)}us")
+    if seconds < 1.0:
+        candidates.append(f"{_trim(seconds * 1e3)}ms")
+    candidates.append(f"{_trim(seconds)}s")
+    candidates.append(f"{seconds!r}s")
+    return _exact(candidates, seconds, parse_duration)
+
+
+def format_rate(per_second: float) -> str:
+    return _exact([f"{_trim(per_second)}/s", f"{per_second!r}/s"], per_second, parse_rate)
+
+
+def format_percent(fraction: float) -> str:
+    candidates = [f"{_trim(fraction * 100)}%", repr(fraction)]
+    return _exact(candidates, fraction, parse_percent)
