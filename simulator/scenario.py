@@ -272,7 +272,7 @@ def _yaml_path(root: Located | None, loc: tuple[Any, ...]) -> tuple[tuple[Any, .
     node = root
     for part in loc:
         child = node.child(part) if node is not None else None
-        if child is None and node is not None and isinstance(part, str) and not kept[-1:] == [part]:
+        if child is None and node is not None and isinstance(part, str) and kept[-1:] != [part]:
             # A discriminated union adds its tag (e.g. "service") to the location.
             if part in NODE_KINDS + FAULT_KINDS or part.startswith(("function-", "tuple[")):
                 continue
@@ -319,7 +319,10 @@ def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], st
             if call.to not in names:
                 yield ("nodes", name, "calls", i, "to"), f"unknown node {call.to!r}"
             elif isinstance(scenario.nodes[call.to], Client):
-                yield ("nodes", name, "calls", i, "to"), f"{call.to!r} is a client: it takes no calls"
+                yield (
+                    ("nodes", name, "calls", i, "to"),
+                    f"{call.to!r} is a client: it takes no calls",
+                )
     for i, fault in enumerate(scenario.faults):
         if fault.target not in names:
             yield ("faults", i, "target"), f"unknown node {fault.target!r}"
@@ -346,9 +349,12 @@ def _limit_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]
     peak = sum(n.peak_rate() for n in scenario.nodes.values() if isinstance(n, Client))
     surge = max((f.multiply for f in scenario.faults if f.kind == "surge"), default=1.0)
     if peak * max(1.0, surge) * scenario.duration > LIMITS["expected_requests"]:
-        yield ("duration",), (
-            f"rate x duration is about {peak * scenario.duration:.3g} requests; "
-            f"the limit is {LIMITS['expected_requests']:.0e}"
+        yield (
+            ("duration",),
+            (
+                f"rate x duration is about {peak * scenario.duration:.3g} requests; "
+                f"the limit is {LIMITS['expected_requests']:.0e}"
+            ),
         )
 
 
@@ -375,7 +381,9 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
         raise ScenarioError([ScenarioProblem("", str(exc), line, source)]) from None
     data = root.value if root is not None else None
     if not isinstance(data, dict):
-        raise ScenarioError([ScenarioProblem("", "expected a mapping of scenario fields", 1, source)])
+        raise ScenarioError(
+            [ScenarioProblem("", "expected a mapping of scenario fields", 1, source)]
+        )
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -391,7 +399,11 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         size = path.stat().st_size
         if size > LIMITS["file_bytes"]:
             raise ScenarioError(
-                [ScenarioProblem("", f"file is larger than {LIMITS['file_bytes']} bytes", None, str(path))]
+                [
+                    ScenarioProblem(
+                        "", f"file is larger than {LIMITS['file_bytes']} bytes", None, str(path)
+                    )
+                ]
             )
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -407,7 +419,9 @@ def scenario_to_data(scenario: Scenario) -> dict[str, Any]:
     order = ["murphy", "name", "description", "seed", "duration", "warmup", "bucket"]
     head = {k: data.pop(k) for k in order if k in data}
     nodes = data.pop("nodes", {})
-    head["nodes"] = {name: nodes.get(name, {"kind": node.kind}) for name, node in scenario.nodes.items()}
+    head["nodes"] = {
+        name: nodes.get(name, {"kind": node.kind}) for name, node in scenario.nodes.items()
+    }
     head.update(data)
     if "layout" in head:
         head["layout"] = {k: [_number(x), _number(y)] for k, (x, y) in scenario.layout.items()}
@@ -450,7 +464,9 @@ _Dumper.add_representer(str, _represent_str)
 
 def dump_scenario(scenario: Scenario) -> str:
     """YAML text that loads back to an equal Scenario."""
-    return yaml.dump(scenario_to_data(scenario), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    return yaml.dump(
+        scenario_to_data(scenario), Dumper=_Dumper, sort_keys=False, allow_unicode=True
+    )
 
 
 def save_scenario(scenario: Scenario, path: str | os.PathLike[str]) -> None:

@@ -56,7 +56,10 @@ class _Walker:
     def walk(self, node: yaml.Node, value: Any) -> Located:
         self.seen += 1
         if self.seen > self.limit:
-            raise YamlError(f"file has more than {self.limit} YAML nodes (alias bomb?)", node.start_mark.line + 1)
+            raise YamlError(
+                f"file has more than {self.limit} YAML nodes (alias bomb?)",
+                node.start_mark.line + 1,
+            )
         located = Located(value, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode) and isinstance(value, dict):
             keys_seen: set[Any] = set()
@@ -108,7 +111,8 @@ def _count_nodes(root: yaml.Node, limit: int) -> None:
         seen += 1
         if seen > limit:
             raise YamlError(
-                f"file expands to more than {limit} YAML nodes (alias bomb?)", node.start_mark.line + 1
+                f"file expands to more than {limit} YAML nodes (alias bomb?)",
+                node.start_mark.line + 1,
             )
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
