@@ -272,14 +272,19 @@ def _yaml_path(root: Located | None, loc: tuple[Any, ...]) -> tuple[tuple[Any, .
     node = root
     for part in loc:
         child = node.child(part) if node is not None else None
-        if child is None and node is not None and isinstance(part, str) and kept[-1:] != [part]:
-            # A discriminated union adds its tag (e.g. "service") to the location.
-            if part in NODE_KINDS + FAULT_KINDS or part.startswith(("function-", "tuple[")):
-                continue
+        # A discriminated union adds its tag (e.g. "service") to the location.
+        if child is None and node is not None and _is_union_tag(part):
+            continue
         kept.append(part)
         node = child
     line = line_of(root, tuple(kept))
     return tuple(kept), line
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and (
+        part in NODE_KINDS + FAULT_KINDS or part.startswith(("function-", "tuple["))
+    )
 
 
 def _message(error: dict[str, Any]) -> str:
