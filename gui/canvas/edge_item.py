@@ -1,0 +1,174 @@
+"""A call on the canvas: an arrow from caller to callee with badges for its key policies."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPalette,
+    QPen,
+    QPolygonF,
+)
+from PySide6.QtWidgets import QApplication, QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from gui.canvas.node_item import NodeItem
+from simulator.units import format_duration
+
+BADGE_COLORS = {
+    "timeout": "#5a6f8c",
+    "retry": "#d9822b",
+    "breaker": "#c23b3b",
+    "fallback": "#2e8b57",
+    "bulkhead": "#7a52b3",
+    "pool": "#7a52b3",
+    "throttle": "#a0522d",
+}
+
+
+def badges(call: Any) -> list[tuple[str, str]]:
+    """(policy, short text) for each policy worth seeing at a glance."""
+    out = []
+    if call.timeout is not None:
+        out.append(("timeout", f"timeout {format_duration(call.timeout)}"))
+    if call.retry is not None and call.retry.strategy != "none":
+        out.append(("retry", f"retry {call.retry.attempts}× {call.retry.strategy.replace('_', ' ')}"))
+    if call.breaker is not None:
+        out.append(("breaker", "breaker"))
+    if call.bulkhead is not None:
+        out.append(("bulkhead", f"bulkhead {call.bulkhead.max_concurrent}"))
+    if call.pool is not None:
+        out.append(("pool", f"pool {call.pool.size}+{call.pool.overflow}"))
+    if call.fallback is not None:
+        out.append(("fallback", f"fallback {call.fallback.kind}"))
+    if call.adaptive_throttling is not None:
+        out.append(("throttle", "adaptive"))
+    return out
+
+
+def _boundary(rect: QRectF, inside: QPointF, outside: QPointF) -> QPointF:
+    """Where the segment from the rect's centre towards ``outside`` leaves the rect."""
+    dx, dy = outside.x() - inside.x(), outside.y() - inside.y()
+    if dx == 0 and dy == 0:
+        return inside
+    sx = (rect.width() / 2) / abs(dx) if dx else math.inf
+    sy = (rect.height() / 2) / abs(dy) if dy else math.inf
+    s = min(sx, sy, 1.0)
+    return QPointF(inside.x() + dx * s, inside.y() + dy * s)
+
+
+class EdgeItem(QGraphicsItem):
+    """The ``index``-th call of ``source``; ``lane`` bends parallel calls apart."""
+
+    def __init__(self, source: NodeItem, target: NodeItem, index: int, call: Any, lane: int = 0):
+        super().__init__()
+        self.source, self.target, self.index, self.lane = source, target, index, lane
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setZValue(0)
+        self._path = QPainterPath()
+        self._head = QPolygonF()
+        self._mid = QPointF()
+        source.edges.append(self)
+        target.edges.append(self)
+        self.set_call(call)
+
+    def key(self) -> tuple[str, str, int]:
+        return ("call", self.source.name, self.index)
+
+    def set_call(self, call: Any) -> None:
+        self.badges = badges(call)
+        self.setToolTip(f"{self.source.name} → {self.target.name}")
+        self.adjust()
+
+    def detach(self) -> None:
+        for node in (self.source, self.target):
+            if self in node.edges:
+                node.edges.remove(self)
+
+    def adjust(self) -> None:
+        self.prepareGeometryChange()
+        a, b = self.source.center(), self.target.center()
+        line = QLineF(a, b)
+        normal = line.normalVector().unitVector()
+        bend = 28.0 * self.lane
+        ctrl = line.center() + QPointF(normal.dx() * bend, normal.dy() * bend)
+        rect_a = QRectF(self.source.pos(), self.source.body().size())
+        rect_b = QRectF(self.target.pos(), self.target.body().size())
+        start = _boundary(rect_a, a, ctrl)
+        end = _boundary(rect_b, b, ctrl)
+        self._path = QPainterPath(start)
+        self._path.quadTo(ctrl, end)
+        self._mid = self._path.pointAtPercent(0.5)
+        self._head = self._arrow_head(end, self._path.angleAtPercent(0.99))
+
+    @staticmethod
+    def _arrow_head(tip: QPointF, angle_deg: float) -> QPolygonF:
+        angle = math.radians(angle_deg)
+        size = 11.0
+        back = QPointF(-math.cos(angle) * size, math.sin(angle) * size)
+        side = QPointF(math.sin(angle) * size * 0.45, math.cos(angle) * size * 0.45)
+        return QPolygonF([tip, tip + back + side, tip + back - side])
+
+    def _badge_rects(self) -> list[tuple[QRectF, str, str]]:
+        metrics = QFontMetricsF(self._badge_font())
+        rects = []
+        widths = [metrics.horizontalAdvance(text) + 10 for _, text in self.badges]
+        total = sum(widths) + 4 * max(0, len(widths) - 1)
+        x = self._mid.x() - total / 2
+        y = self._mid.y() - metrics.height() - 8
+        for (policy, text), w in zip(self.badges, widths, strict=True):
+            rects.append((QRectF(x, y, w, metrics.height() + 4), policy, text))
+            x += w + 4
+        return rects
+
+    @staticmethod
+    def _badge_font() -> QFont:
+        font = QFont()
+        font.setPointSizeF(7.5)
+        return font
+
+    def boundingRect(self) -> QRectF:
+        rect = self._path.boundingRect() | self._head.boundingRect()
+        for badge, _, _ in self._badge_rects():
+            rect |= badge
+        return rect.adjusted(-4, -4, 4, 4)
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(12)
+        shape = stroker.createPath(self._path)
+        for rect, _, _ in self._badge_rects():
+            shape.addRect(rect)
+        return shape
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        palette = QApplication.palette()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        selected = self.isSelected()
+        color = palette.color(QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Text)
+        if not selected:
+            color.setAlphaF(0.65)
+        painter.setPen(QPen(color, 2.5 if selected else 1.6))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        painter.setBrush(color)
+        painter.drawPolygon(self._head)
+        self._paint_badges(painter)
+
+    def _paint_badges(self, painter: QPainter) -> None:
+        painter.setFont(self._badge_font())
+        for rect, policy, text in self._badge_rects():
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(BADGE_COLORS[policy]))
+            painter.drawRoundedRect(rect, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)

@@ -1,0 +1,158 @@
+"""A node on the canvas: its kind's icon, its name, a one-line summary and a connect port."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from gui.icons import KIND_COLORS, kind_renderer
+from simulator.scenario_types import distribution_mean
+from simulator.units import format_rate
+
+if TYPE_CHECKING:
+    from gui.canvas.edge_item import EdgeItem
+
+WIDTH, HEIGHT = 168.0, 58.0
+PORT_RADIUS = 7.0
+
+
+def summary(node: Any) -> str:
+    """The few numbers a person wants to read on the drawing."""
+    if node.kind == "client":
+        if node.rate is not None:
+            return f"{format_rate(node.rate)} open loop"
+        if node.profile:
+            return f"profile, peak {format_rate(node.peak_rate())}"
+        return f"{node.users} users"
+    if node.kind == "third_party":
+        return f"external, ~{short_duration(distribution_mean(node.latency))}"
+    text = f"{node.workers} workers · ~{short_duration(distribution_mean(node.service_time))}"
+    return text
+
+
+def short_duration(seconds: float) -> str:
+    """Three significant figures: a label, not a value to copy back into a file."""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.3g}µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g}ms"
+    return f"{seconds:.3g}s"
+
+
+class NodeItem(QGraphicsItem):
+    """Drawn from the document's node; moved by the user, committed on mouse release."""
+
+    def __init__(self, name: str, node: Any):
+        super().__init__()
+        self.name = name
+        self.edges: list[EdgeItem] = []
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+        )
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+        self._hover = False
+        self.set_node(node)
+
+    def set_node(self, node: Any) -> None:
+        self.kind = node.kind
+        self.summary = summary(node)
+        self.setToolTip(f"{self.name} ({self.kind})\n{node.description}".strip())
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-2, -2, WIDTH + PORT_RADIUS + 4, HEIGHT + 4)
+
+    def body(self) -> QRectF:
+        return QRectF(0, 0, WIDTH, HEIGHT)
+
+    def center(self) -> QPointF:
+        return self.pos() + QPointF(WIDTH / 2, HEIGHT / 2)
+
+    def port_center(self) -> QPointF:
+        return QPointF(WIDTH, HEIGHT / 2)
+
+    def on_port(self, local: QPointF) -> bool:
+        delta = local - self.port_center()
+        return delta.x() ** 2 + delta.y() ** 2 <= (PORT_RADIUS + 3) ** 2
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(self.body(), 8, 8)
+        path.addEllipse(self.port_center(), PORT_RADIUS + 3, PORT_RADIUS + 3)
+        return path
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        palette = QApplication.palette()
+        accent = QColor(KIND_COLORS.get(self.kind, "#888888"))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        selected = self.isSelected()
+        border = palette.color(QPalette.ColorRole.Highlight) if selected else accent
+        painter.setPen(QPen(border, 3 if selected else 1.5))
+        painter.setBrush(palette.color(QPalette.ColorRole.Base))
+        painter.drawRoundedRect(self.body(), 8, 8)
+        painter.fillRect(QRectF(0.75, 8, 5, HEIGHT - 16), accent)
+        kind_renderer(self.kind).render(painter, QRectF(12, 11, 36, 36))
+        self._paint_text(painter, palette)
+        self._paint_port(painter, accent)
+
+    def _paint_text(self, painter: QPainter, palette: QPalette) -> None:
+        font = QFont(painter.font())
+        font.setBold(True)
+        font.setPointSizeF(10)
+        painter.setFont(font)
+        painter.setPen(palette.color(QPalette.ColorRole.Text))
+        text_rect = QRectF(56, 8, WIDTH - 62, 22)
+        painter.drawText(
+            text_rect,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            painter.fontMetrics().elidedText(
+                self.name, Qt.TextElideMode.ElideRight, int(text_rect.width())
+            ),
+        )
+        font.setBold(False)
+        font.setPointSizeF(8.5)
+        painter.setFont(font)
+        painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+        sub = QRectF(56, 30, WIDTH - 62, 20)
+        painter.drawText(
+            sub,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            painter.fontMetrics().elidedText(
+                self.summary, Qt.TextElideMode.ElideRight, int(sub.width())
+            ),
+        )
+
+    def _paint_port(self, painter: QPainter, accent: QColor) -> None:
+        if self.kind == "client" and not (self._hover or self.isSelected()):
+            return
+        painter.setPen(QPen(accent, 1.5))
+        painter.setBrush(
+            accent if self._hover else QApplication.palette().color(QPalette.ColorRole.Base)
+        )
+        painter.drawEllipse(self.port_center(), PORT_RADIUS - 2, PORT_RADIUS - 2)
+
+    def hoverEnterEvent(self, event: Any) -> None:
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event: Any) -> None:
+        self._hover = False
+        self.update()
+
+    def hoverMoveEvent(self, event: Any) -> None:
+        on_port = self.on_port(event.pos())
+        self.setCursor(Qt.CursorShape.CrossCursor if on_port else Qt.CursorShape.ArrowCursor)
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            for edge in self.edges:
+                edge.adjust()
+        return super().itemChange(change, value)

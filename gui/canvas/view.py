@@ -1,0 +1,182 @@
+"""The canvas view: zoom, pan, drop from the palette, drag to connect, commit moves."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QLineF, QPoint, QPointF, Qt, Signal
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QMouseEvent,
+    QPainter,
+    QPalette,
+    QPen,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QGraphicsLineItem, QGraphicsView, QWidget
+
+from gui.canvas.node_item import HEIGHT, WIDTH, NodeItem
+from gui.canvas.palette import KIND_MIME
+from gui.canvas.scene import CanvasScene
+
+MIN_ZOOM, MAX_ZOOM = 0.2, 4.0
+
+
+class CanvasView(QGraphicsView):
+    """Shift-drag from a node (or drag from its port) to another node adds a call."""
+
+    message = Signal(str)
+
+    def __init__(self, scene: CanvasScene, parent: QWidget | None = None):
+        super().__init__(scene, parent)
+        self.canvas = scene
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setAcceptDrops(True)
+        self.setSceneRect(-2000, -2000, 6000, 5000)
+        self._connect_from: NodeItem | None = None
+        self._rubber_line: QGraphicsLineItem | None = None
+        self._pan_from: QPoint | None = None
+        self._pressed_at: dict[str, QPointF] = {}
+
+    # -- zoom and pan --------------------------------------------------------------------
+
+    def zoom_by(self, factor: float) -> None:
+        current = self.transform().m11()
+        factor = max(MIN_ZOOM / current, min(MAX_ZOOM / current, factor))
+        self.scale(factor, factor)
+
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def fit(self) -> None:
+        rect = self.canvas.itemsBoundingRect()
+        if rect.isEmpty():
+            return
+        self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom() > 1.25:
+            self.resetTransform()
+            self.scale(1.25, 1.25)
+            self.centerOn(rect.center())
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120
+        if steps:
+            self.zoom_by(1.15**steps)
+        event.accept()
+
+    # -- mouse: connect, pan, commit moves -----------------------------------------------
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._pan_from = event.position().toPoint()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        node = self._node_at(event.position().toPoint())
+        if node is not None and event.button() == Qt.MouseButton.LeftButton:
+            local = node.mapFromScene(self.mapToScene(event.position().toPoint()))
+            shift = event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            if shift or node.on_port(local):
+                self._start_connect(node)
+                return
+        self._pressed_at = {name: item.pos() for name, item in self.canvas.nodes.items()}
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None:
+            delta = event.position().toPoint() - self._pan_from
+            self._pan_from = event.position().toPoint()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            return
+        if self._rubber_line is not None and self._connect_from is not None:
+            end = self.mapToScene(event.position().toPoint())
+            self._rubber_line.setLine(QLineF(self._connect_from.center(), end))
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.viewport().unsetCursor()
+            return
+        if self._connect_from is not None:
+            self._finish_connect(self._node_at(event.position().toPoint()))
+            return
+        super().mouseReleaseEvent(event)
+        self._commit_moves()
+
+    def _node_at(self, pos: QPoint) -> NodeItem | None:
+        for item in self.items(pos):
+            if isinstance(item, NodeItem):
+                return item
+        return None
+
+    def _start_connect(self, node: NodeItem) -> None:
+        self._connect_from = node
+        pen = QPen(self.palette().color(QPalette.ColorRole.Highlight), 2, Qt.PenStyle.DashLine)
+        self._rubber_line = self.canvas.addLine(QLineF(node.center(), node.center()), pen)
+
+    def _finish_connect(self, target: NodeItem | None) -> None:
+        source = self._connect_from
+        self._connect_from = None
+        if self._rubber_line is not None:
+            self.canvas.removeItem(self._rubber_line)
+            self._rubber_line = None
+        if source is None or target is None or target is source:
+            return
+        self.connect_nodes(source.name, target.name)
+
+    def connect_nodes(self, source: str, target: str) -> bool:
+        """Add a call unless it could never run; say why in the status bar."""
+        nodes = self.canvas.document.scenario.nodes
+        if nodes[target].kind == "client":
+            self.message.emit(f"{target} is a client: clients send requests, they take none")
+            return False
+        self.canvas.document.add_call(source, target)
+        self.message.emit(f"Added call {source} → {target}")
+        return True
+
+    def _commit_moves(self) -> None:
+        """One undoable move for everything dragged since the press."""
+        before, self._pressed_at = self._pressed_at, {}
+        moved = {
+            name: (item.pos().x(), item.pos().y())
+            for name, item in self.canvas.nodes.items()
+            if name in before and item.pos() != before[name]
+        }
+        if moved:
+            self.canvas.document.move_nodes(moved)
+
+    # -- drop from the palette -----------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasFormat(KIND_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if event.mimeData().hasFormat(KIND_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if not event.mimeData().hasFormat(KIND_MIME):
+            super().dropEvent(event)
+            return
+        kind = bytes(event.mimeData().data(KIND_MIME).data()).decode()
+        self.add_node_at(kind, self.mapToScene(event.position().toPoint()))
+        event.acceptProposedAction()
+
+    def add_node_at(self, kind: str, center: QPointF | None = None) -> str:
+        """Add a node centred on ``center`` (default: the middle of the view) and select it."""
+        if center is None:
+            center = self.mapToScene(self.viewport().rect().center())
+        pos = (center.x() - WIDTH / 2, center.y() - HEIGHT / 2)
+        name = self.canvas.document.add_node(kind, pos)
+        self.canvas.selection.set([("node", name)])
+        return name
