@@ -1,0 +1,180 @@
+"""Summaries of a finished run: the JSON contract, analytic cross-checks, blast radius.
+
+Everything here reads what the recorders hold; nothing here changes the run.
+Steady-state figures leave out the warm-up: requests that started before it,
+and node time before it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from simulator.engine import Simulation
+from simulator.metrics import OUTCOMES, LogHistogram
+
+__all__ = [
+    "erlang_b",
+    "erlang_c",
+    "mmc_wait",
+    "summarize",
+]
+
+PERCENTILES = {"p50": 50, "p90": 90, "p99": 99, "p999": 99.9}
+
+
+def _ms(seconds: float) -> float | None:
+    return None if math.isnan(seconds) else round(seconds * 1000.0, 6)
+
+
+def latency_summary(hist: LogHistogram) -> dict[str, float | None]:
+    values = hist.percentiles(PERCENTILES.values())
+    out = {"mean": _ms(hist.mean)}
+    out.update({k: _ms(v) for k, v in zip(PERCENTILES, values, strict=True)})
+    return out
+
+
+def _route(sim: Simulation, name: str) -> dict[str, Any]:
+    stats = sim.clients[name].stats
+    steady = dict(stats.steady)
+    total = sum(steady.values())
+    good = steady["ok"] + steady["fallback"]
+    return {
+        "requests": total,
+        "outcomes": steady,
+        "success_rate": round(good / total, 6) if total else None,
+        "in_flight_at_end": stats.in_flight,
+        "latency_ms": latency_summary(stats.latency),
+    }
+
+
+def _overall(sim: Simulation, routes: dict[str, Any]) -> dict[str, Any]:
+    outcomes = dict.fromkeys(OUTCOMES, 0)
+    hist = LogHistogram()
+    for name in routes:
+        for k, v in routes[name]["outcomes"].items():
+            outcomes[k] += v
+        hist.merge(sim.clients[name].stats.latency)
+    total = sum(outcomes.values())
+    good = outcomes["ok"] + outcomes["fallback"]
+    return {
+        "requests": total,
+        "outcomes": outcomes,
+        "success_rate": round(good / total, 6) if total else None,
+        "latency_ms": latency_summary(hist),
+    }
+
+
+def _node(sim: Simulation, name: str) -> dict[str, Any]:
+    server = sim.servers[name]
+    s = server.stats
+    now = sim.now
+    span = max(now - sim.scenario.warmup, 1e-12) if now > sim.scenario.warmup else max(now, 1e-12)
+    base = s.baseline
+    busy_area = s.busy.area_until(now) - base.get("busy_area", 0.0)
+    system_area = s.in_system.area_until(now) - base.get("in_system_area", 0.0)
+    started = s.since_warmup("started")
+    answered = s.since_warmup("answered")
+    workers = server.workers
+    errors = {k: v - base.get(f"error:{k}", 0) for k, v in sorted(s.errors.items())}
+    return {
+        "kind": sim.scenario.nodes[name].kind,
+        "arrivals": s.since_warmup("arrivals"),
+        "accepted": s.since_warmup("accepted"),
+        "completions": s.since_warmup("completions"),
+        "rejected": s.since_warmup("rejected"),
+        "shed": s.since_warmup("shed"),
+        "utilization": round(busy_area / (span * workers), 6) if math.isfinite(workers) else None,
+        "mean_busy": round(busy_area / span, 6),
+        "mean_in_system": round(system_area / span, 6),
+        "mean_queue_wait_ms": _ms(s.since_warmup("wait_sum") / started) if started else None,
+        "mean_sojourn_ms": _ms(s.since_warmup("sojourn_sum") / answered) if answered else None,
+        "max_queue": s.queue.peak,
+        "errors": {k: v for k, v in errors.items() if v},
+    }
+
+
+def _edge(sim: Simulation, name: str) -> dict[str, Any]:
+    site = sim.sites[name]
+    st = site.stats
+    requests = st.since_warmup("requests")
+    attempts = st.since_warmup("attempts")
+    out = {
+        "requests": requests,
+        "attempts": attempts,
+        "retries": st.since_warmup("retries"),
+        "amplification": round(attempts / requests, 6) if requests else None,
+        "outcomes": {
+            k: v - st.baseline.get(f"outcome:{k}", 0) for k, v in sorted(st.outcomes.items())
+        },
+        "fallbacks": st.since_warmup("fallbacks"),
+        "latency_ms": latency_summary(st.latency),
+    }
+    breaker = site.breaker
+    if breaker is not None:
+        out["breaker"] = {
+            "state": breaker.state,
+            "opens": breaker.opens,
+            "time_open_s": round(breaker.time_open(sim.now), 6),
+            "rejected": breaker.rejected,
+        }
+    for label, gate in (("bulkhead", site.bulkhead), ("pool", site.pool)):
+        if gate is not None:
+            out[label] = {"rejected": gate.rejected, "max_in_use": gate.max_in_use}
+    return out
+
+
+def summarize(sim: Simulation, blast_radius: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The ``murphy run --json`` summary: the contract tools and tests rely on."""
+    sc = sim.scenario
+    routes = {name: _route(sim, name) for name in sim.clients}
+    out: dict[str, Any] = {
+        "scenario": sc.name,
+        "seed": sim.seed,
+        "duration_s": sim.now,
+        "warmup_s": sc.warmup,
+        "wall_seconds": round(sim.wall_seconds, 3),
+        "events": sim.event_count,
+        "overall": _overall(sim, routes),
+        "routes": routes,
+        "nodes": {name: _node(sim, name) for name in sim.servers},
+        "edges": {name: _edge(sim, name) for name in sim.sites},
+        "faults": [
+            {
+                "kind": f.kind,
+                "target": f.target,
+                "start_s": f.window(sc.duration)[0],
+                "end_s": f.window(sc.duration)[1],
+            }
+            for f in sc.faults
+        ],  # fmt: skip
+        "alerts": [],
+        "invariants": sim.check_invariants(),
+    }
+    if blast_radius is not None:
+        out["blast_radius"] = blast_radius
+    return out
+
+
+# -- analytic cross-checks (closed forms from queueing theory) -------------------------------
+
+
+def erlang_b(servers: int, offered: float) -> float:
+    """Blocking probability of M/M/c/c with offered load ``offered`` = λ/μ (Erlang B)."""
+    b = 1.0
+    for k in range(1, servers + 1):
+        b = offered * b / (k + offered * b)
+    return b
+
+
+def erlang_c(servers: int, offered: float) -> float:
+    """Probability that an arrival waits in M/M/c (Erlang C); needs offered < servers."""
+    b = erlang_b(servers, offered)
+    rho = offered / servers
+    return b / (1 - rho + rho * b)
+
+
+def mmc_wait(arrival_rate: float, mean_service: float, servers: int) -> float:
+    """Mean wait in queue of M/M/c, in seconds."""
+    offered = arrival_rate * mean_service
+    return erlang_c(servers, offered) * mean_service / (servers - offered)

@@ -1,0 +1,264 @@
+"""One call edge ``a -> b`` and everything that guards it: timeouts, retries, breaker, bulkhead.
+
+A call runs as a chain of callbacks: throttle → breaker → bulkhead → pool → send →
+(reply | timeout) → record → retry after backoff, fall back, or answer. The
+caller's job waits (and so holds its worker) for the whole chain, backoff sleeps
+included. A timeout only stops the caller listening: the callee keeps working
+on the abandoned attempt, unless deadline propagation is on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import simpy
+
+from simulator.components.base import SUCCESS, Job
+from simulator.components.service import Server
+from simulator.metrics import LogHistogram, Series
+from simulator.policies import (
+    AdaptiveThrottle,
+    CircuitBreaker,
+    ConnectionPool,
+    FallbackPolicy,
+    RetryBudget,
+    make_backoff,
+)
+from simulator.randomness import RandomStream
+from simulator.scenario import Call
+
+__all__ = ["CallSite", "EdgeStats"]
+
+Done = Callable[[object, str], None]
+EDGE_SERIES = ("requests", "attempts", "failures")
+
+
+class EdgeStats:
+    """Per-edge counts: requests vs attempts is the amplification the edge adds."""
+
+    COUNTERS = ("requests", "attempts", "retries", "fallbacks", "finished")
+
+    def __init__(self, series: Series):
+        self.series = series
+        self.requests = self.attempts = self.retries = self.fallbacks = self.finished = 0
+        self.outcomes: dict[str, int] = {}
+        self.attempt_outcomes: dict[str, int] = {}
+        self.latency = LogHistogram()
+        self.baseline: dict[str, int] = {}
+
+    def mark_warmup(self) -> None:
+        self.baseline = {name: getattr(self, name) for name in self.COUNTERS}
+        self.baseline.update({f"outcome:{k}": v for k, v in self.outcomes.items()})
+        self.baseline.update({f"attempt:{k}": v for k, v in self.attempt_outcomes.items()})
+
+    def since_warmup(self, name: str) -> int:
+        return getattr(self, name) - self.baseline.get(name, 0)
+
+
+class _CallState:
+    """One request's trip across the edge: its attempts, backoff sequence and held resources."""
+
+    __slots__ = ("attempt", "held", "job", "on_done", "parent", "permitted", "seq", "t0", "t_try")
+
+    def __init__(self, parent: Job, on_done: Done, seq: object, now: float):
+        self.parent, self.on_done, self.seq = parent, on_done, seq
+        self.t0 = self.t_try = now
+        self.attempt = 0
+        self.job: Job | None = None
+        self.held = 0  # 1: bulkhead slot held, 2: pool connection held (bit flags)
+        self.permitted = False
+
+
+class CallSite:
+    """The caller's side of one call edge, shared by every request that crosses it."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        config: Call,
+        target: Server,
+        rng: RandomStream,
+        stats: EdgeStats,
+    ):
+        self.env, self.name, self.config, self.target, self.rng = env, name, config, target, rng
+        self.stats = stats
+        self.probability = config.probability
+        self.timeout = config.timeout if config.timeout is not None else math.inf
+        connect = config.connect_timeout if config.connect_timeout is not None else self.timeout
+        self.connect_timeout = min(connect, self.timeout)
+        self.backoff = make_backoff(config.retry) if config.retry else None
+        self.max_attempts = self.backoff.max_attempts if self.backoff else 1
+        self.budget = (
+            RetryBudget(config.retry.budget) if config.retry and config.retry.budget else None
+        )
+        self.throttle = (
+            AdaptiveThrottle(config.adaptive_throttling) if config.adaptive_throttling else None
+        )
+        self.breaker = CircuitBreaker(config.breaker) if config.breaker else None
+        self.bulkhead = self._make_gate(config.bulkhead)
+        self.pool = (
+            ConnectionPool(config.pool, self._schedule, self._cancel) if config.pool else None
+        )
+        self.fallback = FallbackPolicy(config.fallback) if config.fallback else None
+
+    def _make_gate(self, config: object) -> object | None:
+        from simulator.policies import Bulkhead
+
+        return Bulkhead(config, self._schedule, self._cancel) if config else None
+
+    # -- timers for the event-driven policies ------------------------------------------------
+
+    def _schedule(self, delay: float, fn: Callable[[], None]) -> list[bool]:
+        handle = [True]
+        self.env.timeout(delay).callbacks.append(lambda _ev: handle[0] and fn())
+        return handle
+
+    @staticmethod
+    def _cancel(handle: list[bool]) -> None:
+        handle[0] = False
+
+    # -- the call ----------------------------------------------------------------------------
+
+    def call(self, parent: Job, on_done: Done) -> None:
+        """Start one request across the edge; ``on_done(parent, outcome)`` ends it."""
+        self.stats.requests += 1
+        self.stats.series.data["requests"][self.stats.series.index(self.env.now)] += 1
+        seq = self.backoff.sequence() if self.backoff else None
+        state = _CallState(parent, on_done, seq, self.env.now)
+        if self.budget is not None:
+            self.budget.request_started()
+        self._attempt(state)
+
+    def _attempt(self, state: _CallState) -> None:
+        now = self.env.now
+        state.attempt += 1
+        state.t_try = now
+        state.permitted = False
+        stats = self.stats
+        stats.attempts += 1
+        stats.series.data["attempts"][stats.series.index(now)] += 1
+        if state.attempt > 1:
+            stats.retries += 1
+        if self.throttle is not None and not self.throttle.may_send(now, self.rng):
+            return self._attempt_done(state, "rejected")
+        if self.breaker is not None:
+            if not self.breaker.try_acquire(now):
+                return self._attempt_done(state, "breaker_open")
+            state.permitted = True
+        if self.bulkhead is not None:
+            self.bulkhead.acquire(lambda: self._with_slot(state), lambda: self._gate_refused(state))
+        else:
+            self._with_slot(state)
+
+    def _gate_refused(self, state: _CallState) -> None:
+        self._attempt_done(state, "rejected")
+
+    def _with_slot(self, state: _CallState) -> None:
+        if self.bulkhead is not None:
+            state.held |= 1
+        if self.pool is not None:
+            self.pool.acquire(
+                lambda: self._with_connection(state), lambda: self._gate_refused(state)
+            )
+        else:
+            self._send(state)
+
+    def _with_connection(self, state: _CallState) -> None:
+        state.held |= 2
+        connect = self.pool.config.connect_time if self.pool.needs_connect() else 0.0
+        if connect > 0:
+            self.env.timeout(connect, state).callbacks.append(lambda ev: self._send(ev.value))
+        else:
+            self._send(state)
+
+    def _send(self, state: _CallState) -> None:
+        now = self.env.now
+        deadline = math.inf
+        if self.config.deadline_propagation:
+            deadline = min(state.parent.deadline, now + self.timeout)
+        job = Job(self, deadline, state)
+        state.job = job
+        target = self.target
+        unreachable = target.partitioned
+        target.submit(job)
+        if job.closed:
+            return  # answered at once (refused, rejected, shed)
+        wait = self.connect_timeout if unreachable else self.timeout
+        if wait < math.inf:
+            self.env.timeout(wait, job).callbacks.append(self._on_timer)
+
+    def on_reply(self, job: Job, outcome: str) -> None:
+        if job.closed:
+            return  # the caller gave up on this attempt; the callee's work was wasted
+        job.closed = True
+        self._attempt_done(job.state, outcome)
+
+    def _on_timer(self, event: simpy.Event) -> None:
+        job: Job = event._value
+        if job.closed:
+            return
+        job.closed = True
+        self._attempt_done(job.state, "timeout")
+
+    def _release(self, state: _CallState) -> None:
+        if state.held & 2:
+            self.pool.release()
+        if state.held & 1:
+            self.bulkhead.release()
+        state.held = 0
+
+    def _attempt_done(self, state: _CallState, outcome: str) -> None:
+        now = self.env.now
+        self._release(state)
+        stats = self.stats
+        stats.attempt_outcomes[outcome] = stats.attempt_outcomes.get(outcome, 0) + 1
+        if outcome not in SUCCESS:
+            stats.series.data["failures"][stats.series.index(now)] += 1
+        if state.permitted:
+            self.breaker.record(now, outcome, now - state.t_try)
+        if self.throttle is not None and outcome in ("ok", "fallback", "error"):
+            self.throttle.record_accept(now)
+        if self.budget is not None and state.attempt > 1:
+            self.budget.retry_finished()
+        if outcome in SUCCESS:
+            if self.fallback is not None:
+                self.fallback.record_success(now)
+            return self._finish(state, outcome)
+        if self._may_retry(state, outcome):
+            if self.budget is not None:
+                self.budget.retry_started()
+            delay = state.seq.next_delay(self.rng)
+            if delay > 0:
+                self.env.timeout(delay, state).callbacks.append(self._after_backoff)
+            else:
+                self._attempt(state)
+            return
+        if self.fallback is not None and self.fallback.answer(now):
+            stats.fallbacks += 1
+            return self._finish(state, "fallback")
+        self._finish(state, outcome)
+
+    def _may_retry(self, state: _CallState, outcome: str) -> bool:
+        if state.attempt >= self.max_attempts or not self.backoff.retryable(outcome):
+            return False
+        return self.budget is None or self.budget.may_retry()
+
+    def _after_backoff(self, event: simpy.Event) -> None:
+        self._attempt(event._value)
+
+    def _finish(self, state: _CallState, outcome: str) -> None:
+        now = self.env.now
+        stats = self.stats
+        stats.finished += 1
+        stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
+        stats.latency.record(now - state.t0)
+        if self.budget is not None:
+            self.budget.request_finished()
+        state.on_done(state.parent, outcome)
+
+    # -- state for snapshots -----------------------------------------------------------------
+
+    def breaker_state(self) -> str | None:
+        return self.breaker.state if self.breaker is not None else None

@@ -1,0 +1,98 @@
+"""What every node shares: the unit of work (a Job), the reply protocol, and node statistics.
+
+The engine is callback-driven rather than one SimPy process per request: a job
+moves from stage to stage through callbacks on SimPy timeouts. That keeps the
+per-request cost at a few attribute writes and one heap entry per stage, which
+is what lets it keep pace with a minimal hand-written SimPy model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Protocol
+
+import simpy
+
+from simulator.metrics import Series, TimeAverage
+
+__all__ = ["SUCCESS", "Job", "NodeStats", "ReplyTarget", "call_later"]
+
+SUCCESS = frozenset({"ok", "fallback"})
+"""Outcomes that count as an answer; ``fallback`` is a degraded one."""
+
+NODE_SERIES = ("arrivals", "completions", "errors", "rejected", "busy", "queue", "in_system")
+
+
+class ReplyTarget(Protocol):
+    def on_reply(self, job: Job, outcome: str) -> None: ...
+
+
+class Job:
+    """One attempt's work at a node: who to answer, by when, and how far it has got."""
+
+    __slots__ = ("closed", "deadline", "degraded", "epoch", "reply_to", "state", "step", "t_arrive")
+
+    def __init__(self, reply_to: ReplyTarget, deadline: float, state: object = None):
+        self.reply_to = reply_to
+        self.deadline = deadline  # math.inf unless the caller propagates its deadline
+        self.state = state  # the caller's bookkeeping, opaque to the callee
+        self.closed = False  # the caller has its answer (or gave up); later replies are dropped
+        self.degraded = False  # some downstream call was answered by a fallback
+        self.epoch = 0
+        self.step = 0
+        self.t_arrive = 0.0
+
+
+def call_later(env: simpy.Environment, delay: float, callback: Callable, value: object) -> None:
+    """Run ``callback(event)`` after ``delay``; ``event.value`` is ``value``."""
+    env.timeout(delay, value).callbacks.append(callback)
+
+
+class NodeStats:
+    """Counters and time integrals for one node, with a baseline taken at the end of warm-up."""
+
+    COUNTERS = ("arrivals", "accepted", "completions", "rejected", "shed", "dropped")
+
+    def __init__(self, series: Series):
+        self.series = series
+        self.arrivals = self.accepted = self.completions = 0
+        self.rejected = self.shed = self.dropped = 0
+        self.errors: dict[str, int] = {}
+        self.busy = TimeAverage()
+        self.in_system = TimeAverage()
+        self.queue = TimeAverage()
+        self.wait_sum = 0.0
+        self.started = 0
+        self.sojourn_sum = 0.0
+        self.answered = 0
+        self.baseline: dict[str, float] = {}
+        self.max_queue_steady = 0
+
+    def error(self, kind: str, now: float) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+        self.series.data["errors"][self.series.index(now)] += 1
+
+    def mark_warmup(self, now: float) -> None:
+        self.baseline = {name: getattr(self, name) for name in self.COUNTERS}
+        self.baseline.update(
+            wait_sum=self.wait_sum,
+            started=self.started,
+            sojourn_sum=self.sojourn_sum,
+            answered=self.answered,
+            busy_area=self.busy.area_until(now),
+            in_system_area=self.in_system.area_until(now),
+            queue_area=self.queue.area_until(now),
+        )
+        self.baseline.update({f"error:{k}": v for k, v in self.errors.items()})
+        self.max_queue_steady = self.queue.level
+
+    def since_warmup(self, name: str) -> float:
+        return getattr(self, name) - self.baseline.get(name, 0)
+
+
+def capacity_of(workers: float, factor: float) -> float:
+    """Workers left under a throttle: a cut to 50% of 5 workers leaves 2 (never rounds up)."""
+    if math.isinf(workers):
+        return workers
+    return math.floor(workers * factor + 1e-9)

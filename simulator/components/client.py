@@ -1,0 +1,163 @@
+"""Where requests are born and where their one outcome is recorded.
+
+Open loop: Poisson arrivals at a rate, or along a profile of steps and ramps
+(non-homogeneous Poisson by thinning); arrivals keep coming however slow the
+system gets. Closed loop: ``users`` each wait for their answer, think, and ask
+again, so they slow down with the system. A client's request makes the
+client's calls in order; the first failure ends it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import simpy
+
+from simulator.components.base import SUCCESS, Job
+from simulator.metrics import RouteStats
+from simulator.randomness import RandomStream
+from simulator.scenario import Client as ClientSpec
+
+if TYPE_CHECKING:
+    from simulator.calls import CallSite
+
+__all__ = ["Client", "rate_at"]
+
+
+def rate_at(spec: ClientSpec, now: float) -> float:
+    """The client's base arrival rate at ``now`` (before any surge)."""
+    if spec.rate is not None:
+        return spec.rate
+    points = spec.profile or []
+    rate = 0.0
+    previous = None
+    for point in points:
+        if point.at > now:
+            if point.ramp and previous is not None and point.at > previous.at:
+                share = (now - previous.at) / (point.at - previous.at)
+                return previous.rate + share * (point.rate - previous.rate)
+            return rate
+        rate, previous = point.rate, point
+    return rate
+
+
+class Client:
+    """Generates requests and records each request's single outcome and latency."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        spec: ClientSpec,
+        stats: RouteStats,
+        arrivals_rng: RandomStream,
+        route_rng: RandomStream,
+        think_time: Callable[[], float] | None,
+    ):
+        self.env, self.name, self.spec, self.stats = env, name, spec, stats
+        self.arrivals_rng, self.route_rng, self.think_time = arrivals_rng, route_rng, think_time
+        self.sites: list[CallSite] = []
+        self.surge = 1.0
+        self.surge_peak = 1.0  # the largest surge any fault will apply, for thinning
+        self.in_flight = 0
+
+    def start(self) -> None:
+        if self.spec.users is not None:
+            for _ in range(self.spec.users):
+                self._think()
+        else:
+            self._schedule_arrival()
+
+    # -- open loop ---------------------------------------------------------------------------
+
+    def _schedule_arrival(self) -> None:
+        spec = self.spec
+        if spec.rate is not None and self.surge_peak == 1.0:
+            if spec.rate > 0:
+                gap = self.arrivals_rng.exponential(1.0 / spec.rate)
+                self.env.timeout(gap).callbacks.append(self._on_arrival)
+            return
+        self._schedule_thinned(self.env.now)
+
+    def _schedule_thinned(self, now: float) -> None:
+        """Lewis–Shedler thinning against the peak rate: exact for any rate profile."""
+        peak = self.spec.peak_rate() * self.surge_peak
+        if peak <= 0:
+            return
+        while True:
+            now += self.arrivals_rng.exponential(1.0 / peak)
+            if now >= self._horizon:
+                return
+            rate = rate_at(self.spec, now) * self._surge_at(now)
+            if self.arrivals_rng.random() * peak < rate:
+                break
+        self.env.timeout(now - self.env.now).callbacks.append(self._on_arrival)
+
+    _horizon = math.inf
+    _surge_windows: tuple[tuple[float, float, float], ...] = ()
+
+    def set_plan(self, horizon: float, surges: list[tuple[float, float, float]]) -> None:
+        """Tell the client its horizon and its surge windows (start, end, factor) in advance."""
+        self._horizon = horizon
+        self._surge_windows = tuple(surges)
+        if surges:
+            self.surge_peak = max(1.0, math.prod(f for _, _, f in surges))
+
+    def _surge_at(self, t: float) -> float:
+        factor = 1.0
+        for start, end, f in self._surge_windows:
+            if start <= t < end:
+                factor *= f
+        return factor
+
+    def _on_arrival(self, _event: simpy.Event) -> None:
+        self._schedule_arrival()
+        self._begin()
+
+    # -- closed loop -------------------------------------------------------------------------
+
+    def _think(self) -> None:
+        pause = self.think_time() if self.think_time else 0.0
+        self.env.timeout(pause).callbacks.append(self._on_think_done)
+
+    def _on_think_done(self, _event: simpy.Event) -> None:
+        self._begin()
+
+    # -- one request -------------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        now = self.env.now
+        request = Job(self, math.inf)
+        request.t_arrive = now
+        self.in_flight += 1
+        self.stats.started(now)
+        self._next_call(request)
+
+    def _next_call(self, request: Job) -> None:
+        sites = self.sites
+        while request.step < len(sites):
+            site = sites[request.step]
+            request.step += 1
+            if site.probability >= 1.0 or self.route_rng.random() < site.probability:
+                site.call(request, self._after_call)
+                return
+        self._end(request, "fallback" if request.degraded else "ok")
+
+    def _after_call(self, request: Job, outcome: str) -> None:
+        if outcome in SUCCESS:
+            if outcome == "fallback":
+                request.degraded = True
+            self._next_call(request)
+        else:
+            self._end(request, outcome)
+
+    def _end(self, request: Job, outcome: str) -> None:
+        self.in_flight -= 1
+        self.stats.ended(request.t_arrive, self.env.now, outcome)
+        if self.spec.users is not None:
+            self._think()
+
+    def on_reply(self, job: Job, outcome: str) -> None:  # pragma: no cover - clients take no calls
+        raise RuntimeError(f"client {self.name} cannot be called")

@@ -1,0 +1,211 @@
+"""A node that serves requests: workers, a bounded FIFO queue, then its downstream calls in order.
+
+The same class models a ``service``, a ``database`` (plus a server-side connection
+limit) and a ``third_party`` API (as many workers as there are calls, unless a
+quota caps them). A worker is held from the start of service until the last
+downstream call has answered: that is how a slow dependency drains its callers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import simpy
+
+from simulator.components.base import SUCCESS, Job, NodeStats, capacity_of
+from simulator.randomness import RandomStream
+
+if TYPE_CHECKING:
+    from simulator.calls import CallSite
+
+__all__ = ["Server"]
+
+
+class Server:
+    """Serves jobs; replies ``ok``/``fallback``/``error``/``rejected``/``shed`` to the caller."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        *,
+        workers: float,
+        queue_limit: float,
+        service_time: Callable[[], float],
+        error_rate: float,
+        stats: NodeStats,
+        rng: RandomStream,
+        max_connections: float = math.inf,
+        limiter: object | None = None,
+        boot_time: float = 0.0,
+    ):
+        self.env, self.name, self.stats = env, name, stats
+        self.workers, self.queue_limit = workers, queue_limit
+        self.service_time, self.error_rate = service_time, error_rate
+        self.max_connections, self.limiter, self.boot_time = max_connections, limiter, boot_time
+        self._errors_rng = rng
+        self.sites: list[CallSite] = []
+        self.route_rng: RandomStream | None = None
+        self.queue: deque[Job] = deque()
+        self.in_service: set[Job] = set()
+        self.busy = 0
+        self.epoch = 0
+        # Fault state, recomputed by faults.py whenever a fault starts or ends.
+        self.down = False
+        self.partitioned = False
+        self.latency_add = 0.0
+        self.latency_mul = 1.0
+        self.fault_error_rate = 0.0
+        self.capacity = workers
+
+    # -- entry -------------------------------------------------------------------------------
+
+    def submit(self, job: Job) -> None:
+        """A job arrives. Crashed: refused at once. Partitioned: never heard of again."""
+        now = self.env.now
+        stats = self.stats
+        stats.arrivals += 1
+        stats.series.data["arrivals"][stats.series.index(now)] += 1
+        if self.partitioned:
+            stats.dropped += 1
+            return
+        if self.down:
+            return self._refuse(job, "error", "refused")
+        if self.limiter is not None and not self.limiter.allow(now):
+            stats.shed += 1
+            return self._refuse(job, "shed", None)
+        if len(self.queue) + self.busy >= self.max_connections:
+            return self._refuse(job, "rejected", "connections")
+        job.t_arrive = now
+        job.epoch = self.epoch
+        if self.busy < self.capacity:
+            self._admit(now)
+            self._start(job, now)
+        elif len(self.queue) < self.queue_limit:
+            self._admit(now)
+            self.queue.append(job)
+            stats.queue.change(now, 1)
+        else:
+            self._refuse(job, "rejected", "queue_full")
+
+    def _admit(self, now: float) -> None:
+        self.stats.accepted += 1
+        self.stats.in_system.change(now, 1)
+
+    def _refuse(self, job: Job, outcome: str, kind: str | None) -> None:
+        now = self.env.now
+        if outcome == "rejected":
+            self.stats.rejected += 1
+            self.stats.series.data["rejected"][self.stats.series.index(now)] += 1
+        if kind is not None and outcome == "error":
+            self.stats.error(kind, now)
+        if self.limiter is not None and kind in ("connections", "queue_full"):
+            self.limiter.release()
+        job.reply_to.on_reply(job, outcome)
+
+    # -- service -----------------------------------------------------------------------------
+
+    def _start(self, job: Job, now: float) -> None:
+        stats = self.stats
+        self.busy += 1
+        stats.busy.change(now, 1)
+        stats.started += 1
+        stats.wait_sum += now - job.t_arrive
+        self.in_service.add(job)
+        delay = self.service_time() * self.latency_mul + self.latency_add
+        self.env.timeout(delay, job).callbacks.append(self._after_service)
+
+    def _after_service(self, event: simpy.Event) -> None:
+        job: Job = event._value
+        if job.epoch != self.epoch:
+            return  # lost in a crash; its caller was told at the time
+        rate = self.error_rate if self.error_rate > self.fault_error_rate else self.fault_error_rate
+        if rate > 0.0 and self._errors_rng.random() < rate:
+            return self._finish(job, "error", "injected")
+        self._next_call(job)
+
+    def _next_call(self, job: Job) -> None:
+        sites = self.sites
+        while job.step < len(sites):
+            site = sites[job.step]
+            job.step += 1
+            if site.probability >= 1.0 or self.route_rng.random() < site.probability:
+                site.call(job, self._after_call)
+                return
+        self._finish(job, "fallback" if job.degraded else "ok", None)
+
+    def _after_call(self, job: Job, outcome: str) -> None:
+        if job.epoch != self.epoch:
+            return
+        if outcome in SUCCESS:
+            if outcome == "fallback":
+                job.degraded = True
+            self._next_call(job)
+        else:
+            self._finish(job, "error", f"dependency_{outcome}")
+
+    def _finish(self, job: Job, outcome: str, error_kind: str | None) -> None:
+        now = self.env.now
+        stats = self.stats
+        self.in_service.discard(job)
+        self.busy -= 1
+        stats.busy.change(now, -1)
+        stats.in_system.change(now, -1)
+        stats.answered += 1
+        stats.sojourn_sum += now - job.t_arrive
+        if self.limiter is not None:
+            self.limiter.release()
+        if outcome in SUCCESS:
+            stats.completions += 1
+            stats.series.data["completions"][stats.series.index(now)] += 1
+        elif error_kind is not None:
+            stats.error(error_kind, now)
+        if not self.partitioned:
+            job.reply_to.on_reply(job, outcome)
+        self._start_waiting(now)
+
+    def _start_waiting(self, now: float) -> None:
+        queue = self.queue
+        while queue and self.busy < self.capacity:
+            job = queue.popleft()
+            self.stats.queue.change(now, -1)
+            if job.deadline < now:
+                # Deadline propagation: the caller has given up, so the work is not done.
+                self.stats.in_system.change(now, -1)
+                self.stats.error("expired", now)
+                if self.limiter is not None:
+                    self.limiter.release()
+                continue
+            self._start(job, now)
+
+    # -- faults ------------------------------------------------------------------------------
+
+    def set_capacity(self, factor: float) -> None:
+        self.capacity = capacity_of(self.workers, factor)
+        self._start_waiting(self.env.now)
+
+    def crash(self) -> None:
+        """Lose all in-flight and queued work; callers get a connection reset (an error)."""
+        now = self.env.now
+        self.down = True
+        self.epoch += 1
+        lost = list(self.in_service) + list(self.queue)
+        self.stats.busy.change(now, -self.busy)
+        self.stats.queue.change(now, -len(self.queue))
+        self.stats.in_system.change(now, -len(lost))
+        self.busy = 0
+        self.in_service.clear()
+        self.queue.clear()
+        for job in lost:
+            self.stats.error("crash", now)
+            if self.limiter is not None:
+                self.limiter.release()
+            if not self.partitioned:
+                job.reply_to.on_reply(job, "error")
+
+    def restart(self) -> None:
+        """Back after a crash: empty queue, idle workers (cold)."""
+        self.down = False

@@ -1,0 +1,232 @@
+"""Build the SimPy world from a validated scenario and run it, in chunks, deterministically.
+
+The engine wires components and policies together; it does not validate (the
+scenario module did that) and it does not summarise (``analysis`` reads what the
+recorders hold). ``run(until=t)`` can be called repeatedly, so a GUI can stream
+snapshots while the world advances.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import simpy
+
+from simulator.calls import EDGE_SERIES, CallSite, EdgeStats
+from simulator.components.base import NODE_SERIES, NodeStats
+from simulator.components.client import Client
+from simulator.components.service import Server
+from simulator.faults import FaultSchedule
+from simulator.metrics import ROUTE_SERIES, RouteStats, Series
+from simulator.policies import make_limiter
+from simulator.randomness import RandomStream
+from simulator.sampling import make_sampler
+from simulator.scenario import Client as ClientSpec
+from simulator.scenario import Database, Scenario, ThirdParty
+from simulator.topology import call_cycles, to_graph
+
+__all__ = ["EngineError", "Simulation"]
+
+
+class EngineError(Exception):
+    """The scenario is valid as a file but cannot be simulated (e.g. a call cycle)."""
+
+
+class Simulation:
+    """One run of one scenario with one seed."""
+
+    def __init__(self, scenario: Scenario, seed: int | None = None):
+        cycles = call_cycles(to_graph(scenario))
+        if cycles:
+            raise EngineError(f"synchronous call cycle: {' -> '.join(cycles[0] + cycles[0][:1])}")
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.horizon = scenario.duration
+        self.env = simpy.Environment()
+        self.servers: dict[str, Server] = {}
+        self.clients: dict[str, Client] = {}
+        self.sites: dict[str, CallSite] = {}
+        self.wall_seconds = 0.0
+        self._build()
+        self.faults = FaultSchedule(self.env, scenario, self.servers, self.clients)
+        self._sample_buckets()
+        if scenario.warmup > 0:
+            self.env.timeout(scenario.warmup).callbacks.append(self._on_warmup)
+        for client in self.clients.values():
+            client.start()
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _stream(self, component: str, purpose: str) -> RandomStream:
+        return RandomStream(self.seed, component, purpose)
+
+    def _series(self, names: tuple[str, ...]) -> Series:
+        return Series(self.horizon, self.scenario.bucket, names)
+
+    def _build(self) -> None:
+        sc = self.scenario
+        for name, spec in sc.nodes.items():
+            if isinstance(spec, ClientSpec):
+                self.clients[name] = self._build_client(name, spec)
+            else:
+                self.servers[name] = self._build_server(name, spec)
+        for name, spec in sc.nodes.items():
+            owner = self.clients.get(name) or self.servers[name]
+            for index, call in enumerate(spec.calls):
+                edge = (
+                    f"{name}->{call.to}"
+                    if index == _first_index(spec.calls, call.to)
+                    else (f"{name}->{call.to}#{index}")
+                )
+                site = CallSite(
+                    self.env,
+                    edge,
+                    call,
+                    self.servers[call.to],
+                    self._stream(edge, "policy"),
+                    EdgeStats(self._series(EDGE_SERIES)),
+                )
+                owner.sites.append(site)
+                self.sites[edge] = site
+
+    def _build_client(self, name: str, spec: ClientSpec) -> Client:
+        think = (
+            make_sampler(spec.think_time, self._stream(name, "think")) if spec.think_time else None
+        )
+        stats = RouteStats(self._series(ROUTE_SERIES), self.scenario.warmup)
+        return Client(
+            self.env, name, spec, stats,
+            self._stream(name, "arrivals"), self._stream(name, "route"), think,
+        )  # fmt: skip
+
+    def _build_server(self, name: str, spec: object) -> Server:
+        stats = NodeStats(self._series(NODE_SERIES))
+        if isinstance(spec, ThirdParty):
+            workers = float(spec.max_concurrent or math.inf)
+            queue_limit, service, errors = 0, spec.latency, spec.error_rate
+            extra: dict[str, object] = {}
+        else:
+            workers = spec.workers
+            queue_limit = math.inf if spec.queue is None else spec.queue
+            service, errors = spec.service_time, spec.error_rate
+            extra = {
+                "limiter": make_limiter(spec.limiter) if spec.limiter else None,
+                "boot_time": spec.boot_time,
+            }
+            if isinstance(spec, Database) and spec.max_connections:
+                extra["max_connections"] = spec.max_connections
+        server = Server(
+            self.env, name,
+            workers=workers, queue_limit=queue_limit,
+            service_time=make_sampler(service, self._stream(name, "service")),
+            error_rate=errors, stats=stats, rng=self._stream(name, "errors"),
+            **extra,
+        )  # fmt: skip
+        server.route_rng = self._stream(name, "route")
+        return server
+
+    # -- periodic bookkeeping ----------------------------------------------------------------
+
+    def _sample_buckets(self) -> None:
+        self._last_area: dict[str, tuple[float, float, float]] = {
+            n: (0, 0, 0) for n in self.servers
+        }
+        self.env.timeout(self.scenario.bucket).callbacks.append(self._on_bucket)
+
+    def _on_bucket(self, _event: simpy.Event) -> None:
+        now = self.env.now
+        width = self.scenario.bucket
+        i = int(round(now / width)) - 1
+        for name, server in self.servers.items():
+            stats = server.stats
+            areas = (
+                stats.busy.area_until(now),
+                stats.queue.area_until(now),
+                stats.in_system.area_until(now),
+            )
+            last = self._last_area[name]
+            if 0 <= i < stats.series.size:
+                stats.series.data["busy"][i] = (areas[0] - last[0]) / width
+                stats.series.data["queue"][i] = (areas[1] - last[1]) / width
+                stats.series.data["in_system"][i] = (areas[2] - last[2]) / width
+            self._last_area[name] = areas
+        if now + width <= self.horizon + 1e-9:
+            self.env.timeout(width).callbacks.append(self._on_bucket)
+
+    def _on_warmup(self, _event: simpy.Event) -> None:
+        now = self.env.now
+        for server in self.servers.values():
+            server.stats.mark_warmup(now)
+        for site in self.sites.values():
+            site.stats.mark_warmup()
+
+    # -- running -----------------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+    @property
+    def finished(self) -> bool:
+        return self.env.now >= self.horizon
+
+    def run(self, until: float | None = None) -> None:
+        """Advance to ``until`` (at most the horizon). Can be called again to go further."""
+        target = self.horizon if until is None else min(until, self.horizon)
+        if target <= self.env.now:
+            return
+        started = time.perf_counter()
+        self.env.run(until=target)
+        self.wall_seconds += time.perf_counter() - started
+
+    def run_to_end(
+        self, chunk: float | None = None, progress: Callable[[float, float], None] | None = None
+    ) -> Simulation:
+        """Run to the horizon in chunks, calling ``progress(now, horizon)`` after each."""
+        step = chunk or max(self.scenario.bucket, self.horizon / 100)
+        while not self.finished:
+            self.run(self.env.now + step)
+            if progress is not None:
+                progress(self.env.now, self.horizon)
+        return self
+
+    @property
+    def event_count(self) -> int:
+        """Events scheduled so far (SimPy numbers every event it schedules)."""
+        return _peek_counter(self.env)
+
+    def check_invariants(self) -> list[str]:
+        """Every request ends in exactly one outcome; every job is accounted for at every node."""
+        problems = []
+        for name, client in self.clients.items():
+            stats = client.stats
+            if stats.in_flight != client.in_flight or client.in_flight < 0:
+                problems.append(
+                    f"{name}: {stats.started_total} started, "
+                    f"{sum(stats.outcomes_total.values())} ended, {client.in_flight} in flight"
+                )
+        for name, server in self.servers.items():
+            s = server.stats
+            refused = s.errors.get("refused", 0)
+            turned_away = s.rejected + s.shed + s.dropped + refused
+            if s.arrivals != s.accepted + turned_away:
+                problems.append(f"{name}: {s.arrivals} arrivals != {s.accepted} accepted + "
+                                f"{turned_away} turned away")  # fmt: skip
+            lost = s.errors.get("crash", 0) + s.errors.get("expired", 0)
+            present = server.busy + len(server.queue)
+            if s.accepted != s.answered + lost + present:
+                problems.append(f"{name}: {s.accepted} accepted != {s.answered} answered + "
+                                f"{lost} lost + {present} present")  # fmt: skip
+        return problems
+
+
+def _first_index(calls: list, target: str) -> int:
+    return next(i for i, c in enumerate(calls) if c.to == target)
+
+
+def _peek_counter(env: simpy.Environment) -> int:
+    # SimPy keeps an itertools.count of scheduled events; its repr shows the next value.
+    text = repr(env._eid)
+    return int(text[text.index("(") + 1 : text.rindex(")")])
