@@ -147,7 +147,7 @@ def summarize(sim: Simulation, blast_radius: list[dict[str, Any]] | None = None)
                 "end_s": f.window(sc.duration)[1],
             }
             for f in sc.faults
-        ],  # fmt: skip
+        ],
         "alerts": [],
         "invariants": sim.check_invariants(),
     }

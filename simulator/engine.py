@@ -138,7 +138,7 @@ class Simulation:
     def _on_bucket(self, _event: simpy.Event) -> None:
         now = self.env.now
         width = self.scenario.bucket
-        i = int(round(now / width)) - 1
+        i = round(now / width) - 1
         for name, server in self.servers.items():
             stats = server.stats
             areas = (
