@@ -182,16 +182,15 @@ class CircuitBreaker:
             self._open_total += now - self._opened_at
         self.transitions.append((now, self.state, to))
         self.state = to
+        # Each state starts with fresh metrics, as resilience4j builds a new state object.
+        self._window.clear()
+        if self._failure_times is not None:
+            self._failure_times.clear()
+        self._trial_permits = 0
+        self._trial_calls = self._trial_failures = self._trial_slows = 0
         if to == OPEN:
             self.opens += 1
             self._opened_at = now
-        elif to == HALF_OPEN:
-            self._trial_permits = 0
-            self._trial_calls = self._trial_failures = self._trial_slows = 0
-        else:
-            self._window.clear()
-            if self._failure_times is not None:
-                self._failure_times.clear()
 
     def __repr__(self) -> str:
         return f"CircuitBreaker(state={self.state!r}, opens={self.opens})"
