@@ -10,10 +10,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from simulator.engine import Simulation
 from simulator.metrics import OUTCOMES, LogHistogram
+from simulator.scenario import Scenario
 
 __all__ = [
+    "blast_radius",
     "erlang_b",
     "erlang_c",
     "mmc_wait",
@@ -45,6 +49,7 @@ def _route(sim: Simulation, name: str) -> dict[str, Any]:
         "success_rate": round(good / total, 6) if total else None,
         "in_flight_at_end": stats.in_flight,
         "latency_ms": latency_summary(stats.latency),
+        "ok_latency_ms": latency_summary(stats.ok_latency),
     }
 
 
@@ -178,3 +183,95 @@ def mmc_wait(arrival_rate: float, mean_service: float, servers: int) -> float:
     """Mean wait in queue of M/M/c, in seconds."""
     offered = arrival_rate * mean_service
     return erlang_c(servers, offered) * mean_service / (servers - offered)
+
+
+# -- blast radius ---------------------------------------------------------------------------
+
+DEGRADED_FAILURE_SHARE = 0.01  # a route losing 1% more requests than its baseline
+DEGRADED_LATENCY_RATIO = 1.5  # or its p99 half as slow again
+DEGRADED_UTILIZATION = 0.15  # a node 15 points busier
+DEGRADED_ERRORS = 0.01  # or failing 1% more of what it is asked
+
+
+def _window_route(sim: Simulation, name: str, lo: int, hi: int) -> tuple[float, float, float]:
+    stats = sim.clients[name].stats
+    data = stats.series.data
+    requests = float(data["requests"][lo:hi].sum())
+    failed = float(data["failed"][lo:hi].sum())
+    counts = stats.bucketed[lo:hi].sum(axis=0)
+    p99 = math.nan
+    if counts.sum():
+        rank = math.ceil(0.99 * counts.sum())
+        k = int(np.searchsorted(np.cumsum(counts), rank))
+        p99 = stats.latency.gamma ** ((k + 1) * stats.COARSE - 1 - stats.latency._offset)
+    return requests, failed, p99
+
+
+def _window_node(sim: Simulation, name: str, lo: int, hi: int) -> tuple[float, float, float]:
+    server = sim.servers[name]
+    data = server.stats.series.data
+    arrivals = float(data["arrivals"][lo:hi].sum())
+    bad = float(data["errors"][lo:hi].sum() + data["rejected"][lo:hi].sum())
+    busy = float(data["busy"][lo:hi].mean()) if hi > lo else 0.0
+    util = busy / server.workers if math.isfinite(server.workers) else 0.0
+    return arrivals, bad, util
+
+
+def compare_runs(faulty: Simulation, baseline: Simulation, start: float) -> dict[str, Any]:
+    """What got worse from ``start`` to the end, paired against the same seed without the fault."""
+    width = faulty.scenario.bucket
+    lo = int(start / width)
+    hi = next(iter(faulty.clients.values())).stats.series.size if faulty.clients else lo
+    routes, nodes = {}, {}
+    for name in faulty.clients:
+        req, fail, p99 = _window_route(faulty, name, lo, hi)
+        _, base_fail, base_p99 = _window_route(baseline, name, lo, hi)
+        extra = (fail - base_fail) / req if req else 0.0
+        ratio = p99 / base_p99 if base_p99 and not math.isnan(p99 / base_p99) else 1.0
+        severity = max(min(1.0, extra / 0.2), min(1.0, (ratio - 1) / 9))
+        routes[name] = {
+            "extra_failure_share": round(extra, 6),
+            "p99_ratio": round(ratio, 4),
+            "degraded": extra > DEGRADED_FAILURE_SHARE or ratio > DEGRADED_LATENCY_RATIO,
+            "severity": round(max(0.0, severity), 4),
+        }
+    for name in faulty.servers:
+        arr, bad, util = _window_node(faulty, name, lo, hi)
+        _, base_bad, base_util = _window_node(baseline, name, lo, hi)
+        extra = (bad - base_bad) / arr if arr else 0.0
+        busier = util - base_util
+        severity = max(min(1.0, extra / 0.2), min(1.0, busier / 0.5))
+        nodes[name] = {
+            "extra_error_share": round(extra, 6),
+            "utilization_delta": round(busier, 6),
+            "degraded": extra > DEGRADED_ERRORS or busier > DEGRADED_UTILIZATION,
+            "severity": round(max(0.0, severity), 4),
+        }
+    return {"routes": routes, "nodes": nodes}
+
+
+def blast_radius(scenario: Scenario, seed: int, faulty: Simulation) -> list[dict[str, Any]]:
+    """For each fault: the nodes and routes it degraded, against a paired run without it.
+
+    Common random numbers make the pair differ only by the fault, so a route that
+    fails more in the faulty run failed because of it.
+    """
+    out = []
+    for index, fault in enumerate(scenario.faults):
+        rest = [f for i, f in enumerate(scenario.faults) if i != index]
+        baseline = Simulation(scenario.model_copy(update={"faults": rest}), seed=seed)
+        baseline.run_to_end()
+        start, end = fault.window(scenario.duration)
+        found = compare_runs(faulty, baseline, start)
+        hit_nodes = [n for n, v in found["nodes"].items() if v["degraded"]]
+        hit_routes = [r for r, v in found["routes"].items() if v["degraded"]]
+        spared = [r for r, v in found["routes"].items() if not v["degraded"]]
+        label = f"{fault.kind} on {fault.target} at {start:g}s"
+        text = ", ".join(hit_nodes + [f"route {r}" for r in hit_routes]) or "nothing degraded"
+        if spared and hit_routes:
+            text += "; " + ", ".join(spared) + " unaffected"
+        out.append({
+            "fault": label, "index": index, "start_s": start, "end_s": end,
+            "nodes": hit_nodes, "routes": hit_routes, "summary": text, "detail": found,
+        })  # fmt: skip
+    return out

@@ -131,7 +131,9 @@ class RouteStats:
     Totals count every request; ``steady`` counts and the latency histogram only
     those that started after the warm-up. Latency over time uses a coarser
     histogram per time bucket (about 5%), so a plot of p99 costs a few hundred
-    integers per bucket, not one float per request.
+    integers per bucket, not one float per request. It holds answered requests
+    only (ok and fallback): a fast rejection is not a fast answer, and failures
+    have their own series.
     """
 
     COARSE = 5  # five 1%-bins make one coarse bin
@@ -159,14 +161,14 @@ class RouteStats:
         i = self.series.index(now)
         data = self.series.data
         data[outcome][i] += 1
+        latency = now - t0
         if outcome == "ok" or outcome == "fallback":
             data["goodput"][i] += 1
+            value = min(max(latency, _MIN_VALUE), _MAX_VALUE)
+            fine = math.ceil(math.log(value) * self.latency._inv_log) + self.latency._offset
+            self.bucketed[i, fine // self.COARSE] += 1
         else:
             data["failed"][i] += 1
-        latency = now - t0
-        value = min(max(latency, _MIN_VALUE), _MAX_VALUE)
-        fine = math.ceil(math.log(value) * self.latency._inv_log) + self.latency._offset
-        self.bucketed[i, fine // self.COARSE] += 1
         if t0 >= self.warmup:
             self.steady[outcome] += 1
             self.latency.record(latency)
@@ -178,7 +180,7 @@ class RouteStats:
         return self.started_total - sum(self.outcomes_total.values())
 
     def percentile_series(self, q: float) -> np.ndarray:
-        """The ``q``-th percentile of latency per time bucket (NaN where nothing ended)."""
+        """The ``q``-th percentile of answered requests' latency per bucket (NaN: none)."""
         counts = self.bucketed
         totals = counts.sum(axis=1)
         cumulative = np.cumsum(counts, axis=1)

@@ -1,0 +1,223 @@
+"""The ``murphy`` command: run, validate, schema, gui (and compare, sweep, bench)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from simulator.scenario import Scenario, ScenarioError, load_scenario
+from simulator.units import parse_duration
+
+__all__ = ["main"]
+
+err = Console(stderr=True)
+
+
+def _load_or_exit(path: str) -> Scenario:
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/red] {problem}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
+
+
+def progress_bar(label: str) -> tuple[Progress | None, Callable[[float, float], None] | None]:
+    """A transient progress bar on a terminal; nothing when output is piped."""
+    if not err.is_terminal:
+        return None, None
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[clock]}"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    task = bar.add_task(label, total=1.0, clock="")
+
+    def update(now: float, horizon: float) -> None:
+        bar.update(task, completed=now / horizon, clock=f"t={now:,.0f}s/{horizon:,.0f}s")
+
+    return bar, update
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="murphy")
+def main() -> None:
+    """Murphy: simulate the unhappy path of a software architecture."""
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+def validate(files: tuple[str, ...]) -> None:
+    """Check scenario files; print every problem with its line. Exit 1 if any."""
+    from simulator.topology import problems
+
+    failed = False
+    for path in files:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            continue
+        found = problems(scenario)
+        for p in found:
+            where = f" ({p.node})" if p.node else ""
+            click.echo(f"{p.severity}: {path}: {p.message}{where}", err=True)
+        if any(p.severity == "error" for p in found):
+            failed = True
+        else:
+            click.echo(f"ok: {path}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+def schema() -> None:
+    """Print the scenario file's JSON Schema (for editors' YAML plugins)."""
+    document = Scenario.model_json_schema(mode="validation", by_alias=True)
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "Murphy scenario"
+    click.echo(json.dumps(document, indent=2))
+
+
+@main.command()
+@click.argument("file", type=click.Path())
+@click.option("--seed", type=int, help="override the scenario's seed")
+@click.option("--duration", help='override the duration, e.g. "60s"')
+@click.option("--json", "as_json", is_flag=True, help="print the JSON summary")
+@click.option("--out", type=click.Path(file_okay=False), help="write CSV and plots here")
+@click.option("--no-blast-radius", is_flag=True, help="skip the per-fault baseline runs")
+def run(
+    file: str,
+    seed: int | None,
+    duration: str | None,
+    as_json: bool,
+    out: str | None,
+    no_blast_radius: bool,
+) -> None:
+    """Run a scenario headless and summarise it."""
+    from simulator.analysis import summarize
+    from simulator.engine import EngineError, Simulation
+
+    scenario = _load_or_exit(file)
+    if duration is not None:
+        try:
+            scenario = scenario.model_copy(update={"duration": parse_duration(duration)})
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--duration") from None
+    try:
+        sim = Simulation(scenario, seed=seed)
+    except EngineError as exc:
+        err.print(f"[red]error[/red] {file}: {exc}", highlight=False)
+        raise SystemExit(1) from None
+    bar, update = progress_bar(scenario.name)
+    if bar is not None:
+        with bar:
+            sim.run_to_end(progress=update)
+    else:
+        sim.run_to_end()
+    blast = None
+    if scenario.faults and not no_blast_radius:
+        from simulator.analysis import blast_radius
+
+        blast = blast_radius(scenario, sim.seed, sim)
+    summary = summarize(sim, blast)
+    if out:
+        _write_outputs(sim, summary, Path(out))
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary)
+        if out:
+            click.echo(f"time series and plots written to {out}/")
+
+
+def _write_outputs(sim: Any, summary: dict[str, Any], out: Path) -> None:
+    from simulator.plots import save_run_plots
+    from simulator.timeseries import time_series, write_csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    columns = time_series(sim)
+    write_csv(columns, out / "timeseries.csv")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    save_run_plots(columns, summary["faults"], summary["scenario"], out)
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    console = Console()
+    console.print(
+        f"[bold]{summary['scenario']}[/bold]  seed {summary['seed']}, "
+        f"{summary['duration_s']:g} s simulated in {summary['wall_seconds']:.2f} s, "
+        f"{summary['events']:,} events"
+    )
+    routes = Table(title="Entry routes (after warm-up)", title_justify="left")
+    for col in ("route", "requests", "success", "ok", "fallback", "error", "timeout",
+                "rejected", "breaker", "shed", "p50 ms", "p99 ms", "p99.9 ms"):  # fmt: skip
+        routes.add_column(col, justify="left" if col == "route" else "right")
+    rows = [*summary["routes"].items(), ("overall", summary["overall"])]
+    for name, r in rows:
+        o, lat = r["outcomes"], r["latency_ms"]
+        success = r["success_rate"]
+        routes.add_row(
+            name, f"{r['requests']:,}", "-" if success is None else f"{100 * success:.2f}%",
+            *(f"{o[k]:,}" for k in ("ok", "fallback", "error", "timeout", "rejected",
+                                    "breaker_open", "shed")),
+            _fmt(lat["p50"]), _fmt(lat["p99"]), _fmt(lat["p999"]),
+        )  # fmt: skip
+    console.print(routes)
+    nodes = Table(title="Nodes", title_justify="left")
+    for col in ("node", "arrivals", "util", "wait ms", "sojourn ms", "max queue", "errors"):
+        nodes.add_column(col, justify="left" if col in ("node", "errors") else "right")
+    for name, n in summary["nodes"].items():
+        util = n["utilization"]
+        errors = ", ".join(f"{k} {v:,}" for k, v in n["errors"].items()) or "-"
+        nodes.add_row(
+            name, f"{n['arrivals']:,}", "-" if util is None else f"{100 * util:.1f}%",
+            _fmt(n["mean_queue_wait_ms"]), _fmt(n["mean_sojourn_ms"]), str(n["max_queue"]), errors,
+        )  # fmt: skip
+    console.print(nodes)
+    edges = Table(title="Calls", title_justify="left")
+    for col in ("call", "requests", "attempts", "amplification", "fallbacks", "breaker opens"):
+        edges.add_column(col, justify="left" if col == "call" else "right")
+    for name, e in summary["edges"].items():
+        opens = e.get("breaker", {}).get("opens")
+        edges.add_row(
+            name, f"{e['requests']:,}", f"{e['attempts']:,}", _fmt(e["amplification"], 2),
+            f"{e['fallbacks']:,}", "-" if opens is None else str(opens),
+        )  # fmt: skip
+    console.print(edges)
+    for entry in summary.get("blast_radius", []):
+        console.print(f"[bold]blast radius[/bold] {entry['fault']}: {entry['summary']}")
+    if summary["invariants"]:
+        console.print("[red]invariant violations:[/red] " + "; ".join(summary["invariants"]))
+
+
+@main.command()
+@click.argument("file", required=False, type=click.Path())
+def gui(file: str | None) -> None:
+    """Open the desktop app (on FILE, or on the flagship scenario)."""
+    try:
+        from gui.launch import main as launch
+    except ImportError as exc:
+        err.print(f"the desktop app needs the [gui] extra (PySide6): {exc}")
+        raise SystemExit(2) from None
+    raise SystemExit(launch([file] if file else []))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
