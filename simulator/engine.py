@@ -192,6 +192,50 @@ class Simulation:
                 progress(self.env.now, self.horizon)
         return self
 
+    def snapshot(self) -> dict:
+        """The live state of every node and call, as plain data (picklable, JSON-able).
+
+        This is what a GUI draws from; time series come separately from
+        ``simulator.timeseries.time_series``.
+        """
+        now = self.env.now
+        nodes = {}
+        for name, server in self.servers.items():
+            nodes[name] = {
+                "busy": server.busy,
+                "capacity": server.capacity if math.isfinite(server.capacity) else None,
+                "workers": server.workers if math.isfinite(server.workers) else None,
+                "queue": len(server.queue),
+                "queue_limit": server.queue_limit if math.isfinite(server.queue_limit) else None,
+                "down": server.down,
+                "partitioned": server.partitioned,
+                "throttled": server.capacity < server.workers,
+                "slowed": server.latency_add > 0 or server.latency_mul != 1.0,
+                "failing": server.fault_error_rate > 0,
+            }
+        edges = {}
+        for name, site in self.sites.items():
+            st = site.stats
+            edges[name] = {
+                "requests": st.requests,
+                "attempts": st.attempts,
+                "failures": sum(
+                    v for k, v in st.attempt_outcomes.items() if k not in ("ok", "fallback")
+                ),
+                "breaker": site.breaker_state(),
+            }
+        routes = {
+            name: {"started": c.stats.started_total, **c.stats.outcomes_total}
+            for name, c in self.clients.items()
+        }
+        active = sorted(i for ids in self.faults.active.values() for i in ids)
+        active += [
+            i for i, f in enumerate(self.scenario.faults)
+            if f.kind == "surge" and f.window(self.horizon)[0] <= now < f.window(self.horizon)[1]
+        ]  # fmt: skip
+        return {"time": now, "horizon": self.horizon, "nodes": nodes, "edges": edges,
+                "routes": routes, "active_faults": sorted(active)}  # fmt: skip
+
     @property
     def event_count(self) -> int:
         """Events scheduled so far (SimPy numbers every event it schedules)."""

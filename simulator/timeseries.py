@@ -18,7 +18,7 @@ __all__ = ["time_series", "write_csv"]
 
 
 def time_series(sim: Simulation, upto: float | None = None) -> dict[str, np.ndarray]:
-    """Columns ``time_s``, ``route.<client>.<what>``, ``node.<name>.<what>``, ``edge.<a->b>.<what>``.
+    """Columns ``time_s``, ``route.<client>.<x>``, ``node.<name>.<x>``, ``edge.<a->b>.<x>``.
 
     Latency columns are in milliseconds; counts are per bucket; ``busy``, ``queue``
     and ``in_system`` are time-averaged levels; ``utilization`` is busy / workers.

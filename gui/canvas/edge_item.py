@@ -39,7 +39,9 @@ def badges(call: Any) -> list[tuple[str, str]]:
     if call.timeout is not None:
         out.append(("timeout", f"timeout {format_duration(call.timeout)}"))
     if call.retry is not None and call.retry.strategy != "none":
-        out.append(("retry", f"retry {call.retry.attempts}× {call.retry.strategy.replace('_', ' ')}"))
+        out.append(
+            ("retry", f"retry {call.retry.attempts}× {call.retry.strategy.replace('_', ' ')}")
+        )
     if call.breaker is not None:
         out.append(("breaker", "breaker"))
     if call.bulkhead is not None:
