@@ -119,15 +119,15 @@ class EdgeItem(QGraphicsItem):
         return QPolygonF([tip, tip + back + side, tip + back - side])
 
     def _badge_rects(self) -> list[tuple[QRectF, str, str]]:
+        """Badges stacked upwards from just above the middle of the arrow: gaps are narrow."""
         metrics = QFontMetricsF(self._badge_font())
         rects = []
-        widths = [metrics.horizontalAdvance(text) + 10 for _, text in self.badges]
-        total = sum(widths) + 4 * max(0, len(widths) - 1)
-        x = self._mid.x() - total / 2
-        y = self._mid.y() - metrics.height() - 8
-        for (policy, text), w in zip(self.badges, widths, strict=True):
-            rects.append((QRectF(x, y, w, metrics.height() + 4), policy, text))
-            x += w + 4
+        height = metrics.height() + 3
+        y = self._mid.y() - height - 4
+        for policy, text in self.badges:
+            width = metrics.horizontalAdvance(text) + 10
+            rects.append((QRectF(self._mid.x() - width / 2, y, width, height), policy, text))
+            y -= height + 2
         return rects
 
     @staticmethod

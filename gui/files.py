@@ -1,0 +1,210 @@
+"""New, open, save, recent files, the unsaved-changes prompt, and crash recovery.
+
+Autosave writes the scenario, when it has unsaved changes, to a recovery file in
+``recovery_dir`` (one per document, named after it). A clean save, or closing
+without saving on purpose, removes it; a recovery file found at start-up means
+the app stopped without either, and its contents are offered back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+
+from gui.dialogs import Dialogs
+from gui.document import ScenarioDocument
+from simulator.scenario import (
+    Client,
+    Scenario,
+    ScenarioError,
+    dump_scenario,
+    load_scenario,
+    parse_scenario,
+    save_scenario,
+)
+
+RECOVERY_SUFFIX = ".murphy-recovery.yaml"
+HEADER = "# murphy-recovery-of: "
+MAX_RECENT = 8
+AUTOSAVE_MS = 60_000
+
+
+def blank_scenario() -> Scenario:
+    """What File → New starts from: one client to connect things to."""
+    return Scenario(
+        name="Untitled",
+        duration=60.0,
+        nodes={"users": Client(kind="client", rate=10.0)},
+        layout={"users": (0.0, 0.0)},
+    )
+
+
+class FileController(QObject):
+    """File operations on one document; every question goes through ``dialogs``."""
+
+    recent_changed = Signal()
+    message = Signal(str)
+
+    def __init__(
+        self,
+        document: ScenarioDocument,
+        dialogs: Dialogs,
+        settings: QSettings,
+        recovery_dir: Path,
+        scenarios_dir: Path,
+        parent: QObject | None = None,
+    ):
+        super().__init__(parent)
+        self.document, self.dialogs, self.settings = document, dialogs, settings
+        self.recovery_dir, self.scenarios_dir = Path(recovery_dir), Path(scenarios_dir)
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+
+    # -- the commands --------------------------------------------------------------------
+
+    def new(self) -> bool:
+        if not self.maybe_save():
+            return False
+        self.document.replace(blank_scenario(), None)
+        return True
+
+    def open(self, path: Path | None = None) -> bool:
+        """Open ``path`` (or ask for one); a file that fails to load leaves all as it was."""
+        if not self.maybe_save():
+            return False
+        path = path or self.dialogs.open_path(self._directory())
+        if path is None:
+            return False
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            self.dialogs.error(f"Cannot open {Path(path).name}", str(exc))
+            self.message.emit(f"Cannot open {path}: see the error")
+            return False
+        self.document.replace(scenario, Path(path).resolve())
+        self.add_recent(Path(path).resolve())
+        self.message.emit(f"Opened {path}")
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._write(self.document.path)
+
+    def save_as(self) -> bool:
+        current = self.document.path or self._directory() / "untitled.yaml"
+        path = self.dialogs.save_path(current)
+        if path is None:
+            return False
+        if path.suffix not in (".yaml", ".yml"):
+            path = path.with_suffix(".yaml")
+        return self._write(path.resolve())
+
+    def _write(self, path: Path) -> bool:
+        try:
+            save_scenario(self.document.scenario, path)
+        except OSError as exc:
+            self.dialogs.error(f"Cannot save {path.name}", str(exc))
+            return False
+        self.remove_recovery()
+        self.document.set_path(path)
+        self.document.undo_stack.setClean()
+        self.add_recent(path)
+        self.message.emit(f"Saved {path}")
+        return True
+
+    def maybe_save(self) -> bool:
+        """Ask about unsaved changes; False means the user chose to stay."""
+        if not self.document.is_modified():
+            return True
+        answer = self.dialogs.ask_save_changes(self.display_name())
+        if answer == "save":
+            return self.save()
+        if answer == "discard":
+            self.remove_recovery()
+            return True
+        return False
+
+    def close(self) -> bool:
+        """On quit: ask, then remove this document's recovery file (the exit is clean)."""
+        if not self.maybe_save():
+            return False
+        self.autosave_timer.stop()
+        self.remove_recovery()
+        return True
+
+    def display_name(self) -> str:
+        return self.document.path.name if self.document.path else "Untitled"
+
+    def _directory(self) -> Path:
+        return self.document.path.parent if self.document.path else self.scenarios_dir
+
+    # -- recent files --------------------------------------------------------------------
+
+    def recent_files(self) -> list[Path]:
+        raw = self.settings.value("recent_files", [])
+        items = [raw] if isinstance(raw, str) else list(raw or [])
+        return [Path(p) for p in items if p]
+
+    def add_recent(self, path: Path) -> None:
+        items = [str(path)] + [str(p) for p in self.recent_files() if p != path]
+        self.settings.setValue("recent_files", items[:MAX_RECENT])
+        self.settings.sync()
+        self.recent_changed.emit()
+
+    # -- autosave and recovery -----------------------------------------------------------
+
+    def recovery_path(self) -> Path:
+        original = str(self.document.path) if self.document.path else f"untitled-{os.getpid()}"
+        digest = hashlib.sha1(original.encode()).hexdigest()[:10]
+        stem = self.document.path.stem if self.document.path else "untitled"
+        return self.recovery_dir / f"{stem}-{digest}{RECOVERY_SUFFIX}"
+
+    def autosave(self) -> Path | None:
+        """Write the recovery file if there is anything unsaved; return where."""
+        if not self.document.is_modified():
+            return None
+        target = self.recovery_path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = f"{HEADER}{self.document.path or ''}\n{dump_scenario(self.document.scenario)}"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+        return target
+
+    def remove_recovery(self) -> None:
+        self.recovery_path().unlink(missing_ok=True)
+
+    def pending_recoveries(self) -> list[Path]:
+        if not self.recovery_dir.is_dir():
+            return []
+        found = self.recovery_dir.glob(f"*{RECOVERY_SUFFIX}")
+        return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+    def offer_recovery(self) -> bool:
+        """At start-up: offer back the newest recovery file; True if the user took it."""
+        for recovery in self.pending_recoveries():
+            text = recovery.read_text(encoding="utf-8")
+            first = text.split("\n", 1)[0]
+            original = first[len(HEADER) :].strip() if first.startswith(HEADER) else ""
+            when = datetime.fromtimestamp(recovery.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+            if not self.dialogs.ask_recover(original or "an untitled scenario", when):
+                recovery.unlink(missing_ok=True)
+                continue
+            try:
+                scenario = parse_scenario(text, str(recovery))
+            except ScenarioError as exc:
+                self.dialogs.error("Cannot recover", str(exc))
+                continue
+            self.document.replace(scenario, Path(original) if original else None)
+            recovery.replace(self.recovery_path())
+            self.document.undo_stack.resetClean()
+            self.message.emit("Recovered unsaved changes: save them to keep them")
+            return True
+        return False

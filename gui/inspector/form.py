@@ -1,0 +1,241 @@
+"""A form for one model of the scenario, generated from its schema, nested for its policies.
+
+Every editor commits through the document (one undo command per edit). A value
+the schema refuses is not applied: its message appears under the field, the
+text stays so it can be corrected, and the scenario is left as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QFocusEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.document import ScenarioDocument
+from gui.edits import EditError, Path, get_at, switch_distribution
+from gui.inspector.fields import FieldSpec, field_text, model_specs
+
+NONE_CHOICE = "(none)"
+
+
+class LongTextEdit(QPlainTextEdit):
+    """A multi-line text box that commits when it loses focus, like a line edit on Enter."""
+
+    editing_finished = Signal()
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        super().focusOutEvent(event)
+        self.editing_finished.emit()
+
+
+class ModelForm(QWidget):
+    """Editors for the model at ``path``; ``prefix`` names its fields for focus and tests."""
+
+    def __init__(self, document: ScenarioDocument, path: Path, prefix: str = "", parent=None):
+        super().__init__(parent)
+        self.document, self.path, self.prefix = document, path, prefix
+        self.model = get_at(document.scenario, path)
+        self.errors: dict[str, QLabel] = {}
+        layout = QFormLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for spec in model_specs(type(self.model)):
+            self._add_row(layout, spec)
+
+    def _add_row(self, layout: QFormLayout, spec: FieldSpec) -> None:
+        if spec.kind in ("model", "union"):
+            layout.addRow(self._group(spec))
+            return
+        editor = self._editor(spec)
+        editor.setObjectName(f"field:{self.prefix}{spec.name}")
+        editor.setToolTip(spec.description)
+        error = QLabel()
+        error.setObjectName(f"error:{self.prefix}{spec.name}")
+        error.setWordWrap(True)
+        error.setStyleSheet("color: #d32f2f;")
+        error.hide()
+        self.errors[spec.name] = error
+        cell = QWidget()
+        cell.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        box = QVBoxLayout(cell)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(2)
+        box.addWidget(editor)
+        box.addWidget(error)
+        label = QLabel(spec.label)
+        label.setToolTip(spec.description)
+        layout.addRow(label, cell)
+
+    # -- committing ----------------------------------------------------------------------
+
+    def commit(self, name: str, raw: Any) -> bool:
+        """Apply one edit through the document; on refusal show why and change nothing."""
+        try:
+            self.document.set_field(self.path, name, raw)
+        except EditError as exc:
+            self.show_error(name, exc.message)
+            return False
+        self.show_error(name, "")
+        return True
+
+    def show_error(self, name: str, message: str) -> None:
+        label = self.errors.get(name)
+        if label is not None:
+            label.setText(message)
+            label.setVisible(bool(message))
+
+    # -- editors by kind -----------------------------------------------------------------
+
+    def _editor(self, spec: FieldSpec) -> QWidget:
+        value = field_text(self.model, spec.name)
+        makers: dict[str, Callable[[FieldSpec, Any], QWidget]] = {
+            "bool": self._bool_editor,
+            "choice": self._choice_editor,
+            "node": self._node_editor,
+            "multi": self._multi_editor,
+            "longtext": self._longtext_editor,
+            "yaml": self._yaml_editor,
+        }
+        return makers.get(spec.kind, self._text_editor)(spec, value)
+
+    def _text_editor(self, spec: FieldSpec, value: Any) -> QWidget:
+        shown = "" if value is None else str(value)
+        edit = QLineEdit(shown)
+        edit.setPlaceholderText(spec.hint or ("none" if spec.optional else ""))
+        if spec.optional and spec.hint:
+            edit.setPlaceholderText(f"none ({spec.hint})")
+
+        def finished() -> None:
+            text = edit.text().strip()
+            if text != shown:
+                self.commit(spec.name, None if text == "" and spec.optional else text)
+
+        edit.editingFinished.connect(finished)
+        return edit
+
+    def _yaml_editor(self, spec: FieldSpec, value: Any) -> QWidget:
+        shown = "" if value is None else yaml.safe_dump(value, default_flow_style=True).strip()
+        edit = QLineEdit(shown)
+        edit.setPlaceholderText(spec.hint)
+
+        def finished() -> None:
+            text = edit.text().strip()
+            if text == shown:
+                return
+            try:
+                raw = yaml.safe_load(text) if text else None
+            except yaml.YAMLError as exc:
+                self.show_error(spec.name, f"not YAML: {exc}")
+                return
+            self.commit(spec.name, raw)
+
+        edit.editingFinished.connect(finished)
+        return edit
+
+    def _longtext_editor(self, spec: FieldSpec, value: Any) -> QWidget:
+        edit = LongTextEdit(value or "")
+        edit.setFixedHeight(72 if self.path else 110)
+
+        def finished() -> None:
+            if edit.toPlainText() != (value or ""):
+                self.commit(spec.name, edit.toPlainText())
+
+        edit.editing_finished.connect(finished)
+        return edit
+
+    def _bool_editor(self, spec: FieldSpec, value: Any) -> QWidget:
+        box = QCheckBox()
+        box.setChecked(bool(value))
+        box.toggled.connect(lambda on: self.commit(spec.name, on))
+        return box
+
+    def _choice_editor(self, spec: FieldSpec, value: Any) -> QWidget:
+        return self._combo(spec, [str(c) for c in spec.choices], value)
+
+    def _node_editor(self, spec: FieldSpec, value: Any) -> QWidget:
+        return self._combo(spec, list(self.document.scenario.nodes), value)
+
+    def _combo(self, spec: FieldSpec, choices: list[str], value: Any) -> QComboBox:
+        combo = QComboBox()
+        combo.addItems(choices)
+        if str(value) not in choices:
+            combo.addItem(str(value))
+        combo.setCurrentText(str(value))
+        combo.currentTextChanged.connect(lambda text: self.commit(spec.name, text))
+        return combo
+
+    def _multi_editor(self, spec: FieldSpec, value: Any) -> QWidget:
+        cell = QWidget()
+        grid = QGridLayout(cell)
+        grid.setContentsMargins(0, 0, 0, 0)
+        boxes = {}
+        for i, choice in enumerate(spec.choices):
+            box = QCheckBox(str(choice).replace("_", " "))
+            box.setChecked(choice in (value or []))
+            boxes[choice] = box
+            grid.addWidget(box, i // 2, i % 2)
+
+        def toggled() -> None:
+            self.commit(spec.name, [c for c, b in boxes.items() if b.isChecked()])
+
+        for box in boxes.values():
+            box.toggled.connect(toggled)
+        return cell
+
+    # -- nested policies and distributions -----------------------------------------------
+
+    def _group(self, spec: FieldSpec) -> QGroupBox:
+        value = getattr(self.model, spec.name)
+        group = QGroupBox(spec.label)
+        group.setObjectName(f"group:{self.prefix}{spec.name}")
+        group.setToolTip(spec.description or (type(value).__doc__ or "").strip().split("\n")[0])
+        box = QVBoxLayout(group)
+        if spec.kind == "model" and spec.optional:
+            group.setCheckable(True)
+            group.setChecked(value is not None)
+            group.toggled.connect(lambda on: self.commit(spec.name, {} if on else None))
+        if spec.kind == "union":
+            box.addWidget(self._union_picker(spec, value))
+        error = QLabel()
+        error.setStyleSheet("color: #d32f2f;")
+        error.setObjectName(f"error:{self.prefix}{spec.name}")
+        error.hide()
+        self.errors[spec.name] = error
+        box.addWidget(error)
+        if value is None:
+            group.setFlat(True)
+            box.setContentsMargins(0, 0, 0, 0)
+        else:
+            nested = ModelForm(self.document, (*self.path, spec.name), f"{self.prefix}{spec.name}.")
+            box.addWidget(nested)
+        return group
+
+    def _union_picker(self, spec: FieldSpec, value: Any) -> QComboBox:
+        combo = QComboBox()
+        combo.setObjectName(f"field:{self.prefix}{spec.name}.{spec.tag}")
+        choices = ([NONE_CHOICE] if spec.optional else []) + list(spec.models)
+        combo.addItems(choices)
+        combo.setCurrentText(NONE_CHOICE if value is None else getattr(value, spec.tag))
+
+        def picked(text: str) -> None:
+            raw = None if text == NONE_CHOICE else switch_distribution(value, text)
+            self.commit(spec.name, raw)
+
+        combo.currentTextChanged.connect(picked)
+        return combo

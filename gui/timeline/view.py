@@ -1,0 +1,160 @@
+"""The fault timeline: one row per target, one bar per fault, over the scenario's simulated time."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QPalette, QPen, QResizeEvent
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
+
+from gui.document import ScenarioDocument
+from gui.edits import EditError
+from gui.selection import Selection
+from gui.timeline.items import FaultBarItem
+from simulator.units import format_duration
+
+LEFT, RIGHT, TOP, ROW = 130.0, 24.0, 24.0, 28.0
+
+
+def nice_step(span: float, parts: int = 8) -> float:
+    """A round tick step (1, 2 or 5 times a power of ten) giving about ``parts`` ticks."""
+    raw = max(span / parts, 1e-9)
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
+class TimelineView(QGraphicsView):
+    """Redrawn from the document's faults; dragging a bar commits one undoable change."""
+
+    def __init__(
+        self, document: ScenarioDocument, selection: Selection, parent: QWidget | None = None
+    ):
+        super().__init__(parent)
+        self.document, self.selection = document, selection
+        self.setScene(QGraphicsScene(self))
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumHeight(110)
+        self.bars: list[FaultBarItem] = []
+        self._syncing = False
+        self._pending = False
+        for signal in (
+            document.reset,
+            document.scenario_changed,
+            document.fault_added,
+            document.fault_removed,
+            document.fault_changed,
+            document.node_removed,
+            document.node_added,
+        ):
+            signal.connect(self._on_faults_changed)
+        selection.changed.connect(self._on_selection_changed)
+        self.scene().selectionChanged.connect(self._on_scene_selection_changed)
+        self.rebuild()
+
+    def _on_faults_changed(self, *args: object) -> None:
+        if not self._pending:
+            self._pending = True
+            QTimer.singleShot(0, self.rebuild)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._on_faults_changed()
+
+    # -- geometry ------------------------------------------------------------------------
+
+    def scale_x(self) -> float:
+        width = max(200.0, self.viewport().width() - LEFT - RIGHT)
+        return width / max(self.document.scenario.duration, 1e-9)
+
+    def x_of(self, t: float) -> float:
+        return LEFT + t * self.scale_x()
+
+    def t_of(self, x: float) -> float:
+        duration = self.document.scenario.duration
+        t = (x - LEFT) / self.scale_x()
+        step = nice_step(duration, 200)
+        return min(max(0.0, round(t / step) * step), duration)
+
+    def rows(self) -> list[str]:
+        """Targets in the order their first fault appears."""
+        return list(dict.fromkeys(f.target for f in self.document.scenario.faults))
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        self._pending = False
+        self._syncing = True
+        scene = self.scene()
+        scene.clear()
+        self.bars = []
+        rows = self.rows()
+        height = TOP + ROW * max(1, len(rows)) + 8
+        scene.setSceneRect(0, 0, max(self.viewport().width() - 2, 300), height)
+        self._draw_axis(height)
+        for row, target in enumerate(rows):
+            label = scene.addSimpleText(target)
+            label.setBrush(self.palette().color(QPalette.ColorRole.Text))
+            label.setPos(8, TOP + row * ROW + 6)
+        if not rows:
+            hint = scene.addSimpleText("No faults yet: use “Add fault” to inject one.")
+            hint.setBrush(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            hint.setPos(LEFT, TOP + 6)
+        for index, fault in enumerate(self.document.scenario.faults):
+            self._add_bar(index, fault, rows.index(fault.target))
+        self._syncing = False
+        self._on_selection_changed()
+
+    def _draw_axis(self, height: float) -> None:
+        scene, duration = self.scene(), self.document.scenario.duration
+        grid = self.palette().color(QPalette.ColorRole.Mid)
+        text = self.palette().color(QPalette.ColorRole.Text)
+        step = nice_step(duration)
+        t = 0.0
+        while t <= duration + 1e-9:
+            x = self.x_of(t)
+            scene.addLine(x, TOP - 4, x, height, QPen(grid, 0.5))
+            label = scene.addSimpleText(format_duration(t))
+            label.setBrush(text)
+            label.setPos(x + 2, 2)
+            t += step
+        if self.document.scenario.warmup > 0:
+            warm = QRectF(LEFT, TOP, self.x_of(self.document.scenario.warmup) - LEFT, height - TOP)
+            shade = QColor(grid)
+            shade.setAlpha(60)
+            scene.addRect(warm, QPen(Qt.PenStyle.NoPen), shade).setToolTip("warm-up")
+
+    def _add_bar(self, index: int, fault, row: int) -> None:
+        at, end = fault.window(self.document.scenario.duration)
+        x0, x1 = self.x_of(at), self.x_of(end)
+        rect = QRectF(x0, TOP + row * ROW + 3, max(x1 - x0, 6.0), ROW - 6)
+        bar = FaultBarItem(index, fault, rect, fault.for_ is None, self._on_bar_dragged)
+        self.scene().addItem(bar)
+        self.bars.append(bar)
+
+    # -- edits and selection -------------------------------------------------------------
+
+    def _on_bar_dragged(self, index: int, x0: float, x1: float) -> None:
+        at = self.t_of(x0)
+        for_ = None if math.isinf(x1) else max(self.t_of(x1) - at, 0.0)
+        with contextlib.suppress(EditError):
+            self.document.set_fault_window(index, at, for_)
+        self._on_faults_changed()
+
+    def _on_scene_selection_changed(self) -> None:
+        if self._syncing:
+            return
+        keys = [b.key() for b in self.bars if b.isSelected()]
+        if keys:
+            self.selection.set(keys)
+        elif self.selection.of("fault"):
+            self.selection.set([k for k in self.selection.keys if k[0] != "fault"])
+
+    def _on_selection_changed(self) -> None:
+        self._syncing = True
+        wanted = set(self.selection.keys)
+        for bar in self.bars:
+            bar.setSelected(bar.key() in wanted)
+        self._syncing = False
