@@ -237,7 +237,7 @@ steps = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(kw=configs, history=steps)
 def test_state_machine_properties(kw: dict[str, Any], history: list) -> None:
     config = Breaker(**kw)
@@ -311,7 +311,7 @@ def assert_enough_evidence(config: Breaker, now: float, since_close: list) -> No
         assert len(since_close) >= min(config.min_calls, config.window_calls)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(half_open_calls=st.integers(1, 6), attempts=st.integers(1, 20))
 def test_half_open_never_exceeds_permits_concurrently(half_open_calls: int, attempts: int):
     b = tripped(half_open_calls=half_open_calls)

@@ -124,7 +124,7 @@ def test_callbacks_may_reenter(sched: FakeScheduler) -> None:
     assert (b.in_use, b.waiting) == (0, 0)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80, deadline=None, derandomize=True)
 @given(
     capacity=st.integers(1, 3),
     max_wait=st.sampled_from([0.0, 0.5, 2.0]),
