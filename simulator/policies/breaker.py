@@ -19,12 +19,15 @@ States and moves (resilience4j ``CircuitBreakerStateMachine``):
 
 The simple form (``failures`` set) opens on the ``failures``-th failure within
 ``within`` seconds (exact: it keeps the last ``failures`` failure times), ignoring
-rates and ``min_calls`` while closed; open and half-open behave as above.
+rates and ``min_calls`` while closed; open and half-open behave as above (the
+half-open verdict uses ``failure_rate`` and the slow-call thresholds in both forms).
 
-Trial permits are returned only by recording the trial's outcome, as in
-resilience4j without ``maxWaitDurationInHalfOpenState``: the engine records an
-outcome for every permitted call (a timeout or a downstream rejection is an
-outcome), so half-open always reaches its decision. Outcomes recorded while
+Half-open permits are not handed back one by one: the episode ends, and its
+permits with it, once ``half_open_calls`` outcomes are recorded. As in
+resilience4j without ``maxWaitDurationInHalfOpenState``, a permitted call whose
+outcome is never recorded would hold half-open; the engine records an outcome
+for every permitted call (a timeout or a downstream rejection is an outcome), so
+half-open always reaches its verdict. Outcomes recorded while
 ``open`` belong to calls permitted earlier and are ignored, as resilience4j
 discards the open state's metrics; a late closed-era outcome recorded in
 ``half_open`` counts as a trial outcome, as it does in resilience4j.
