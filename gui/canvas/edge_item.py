@@ -145,7 +145,7 @@ class EdgeItem(QGraphicsItem):
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()
         stroker.setWidth(12)
-        shape = stroker.createPath(self._path)
+        shape = stroker.createStroke(self._path)
         for rect, _, _ in self._badge_rects():
             shape.addRect(rect)
         return shape

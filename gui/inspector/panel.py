@@ -76,7 +76,7 @@ class InspectorPanel(QScrollArea):
 
     def error_text(self, name: str) -> str:
         label = self.widget().findChild(QLabel, f"error:{name}") if self.widget() else None
-        return label.text() if label is not None and label.isVisible() else ""
+        return label.text() if label is not None and not label.isHidden() else ""
 
     def rebuild(self) -> None:
         """Build the form for the current selection, keeping focus and scroll position."""

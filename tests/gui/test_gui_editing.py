@@ -1,0 +1,166 @@
+"""Draw and edit through the views, asserting the document after every step and its undo."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QApplication, QGroupBox
+
+
+def flush(qtbot):
+    qtbot.wait(1)
+
+
+def test_palette_add_connect_edit_with_undo_redo(window, qtbot, drag):
+    doc, stack = window.document, window.document.undo_stack
+    before = doc.scenario
+
+    palette = window.palette_view
+    item = palette.findItems("Service", Qt.MatchFlag.MatchExactly)[0]
+    palette.itemDoubleClicked.emit(item)
+    assert "service" in doc.scenario.nodes
+    assert doc.scenario.nodes["service"].kind == "service"
+    assert "service" in doc.scenario.layout and "service" in window.scene.nodes
+    after_add = doc.scenario
+
+    source, target = window.scene.nodes["users"], window.scene.nodes["service"]
+    target.setPos(QPointF(source.pos().x(), source.pos().y() + 400))
+    window.canvas_view.centerOn(source)
+    window.canvas_view.fit()
+    drag(window.canvas_view, source.center(), target.center(), Qt.KeyboardModifier.ShiftModifier)
+    calls = doc.scenario.nodes["users"].calls
+    assert [c.to for c in calls] == ["naked_api", "service"]
+    assert ("users", 1) in window.scene.edges
+    after_connect = doc.scenario
+
+    window.selection.set([("node", "service")])
+    flush(qtbot)
+    editor = window.inspector.editor("workers")
+    editor.selectAll()
+    qtbot.keyClicks(editor, "25")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    assert doc.scenario.nodes["service"].workers == 25
+    after_edit = doc.scenario
+
+    for expected in (after_connect, after_add, before):
+        stack.undo()
+        assert doc.scenario == expected
+    assert "service" not in window.scene.nodes
+    for expected in (after_add, after_connect, after_edit):
+        stack.redo()
+        assert doc.scenario == expected
+    assert ("users", 1) in window.scene.edges
+    window.selection.set([("node", "service")])
+    flush(qtbot)
+    assert window.inspector.editor("workers").text() == "25"
+
+
+def test_move_nodes_is_one_undoable_step(window, qtbot, drag):
+    doc = window.document
+    item = window.scene.nodes["naked_api"]
+    window.canvas_view.fit()
+    start = item.pos()
+    drag(window.canvas_view, item.center(), item.center() + QPointF(60, 90))
+    moved = doc.scenario.layout["naked_api"]
+    assert moved != (start.x(), start.y())
+    doc.undo_stack.undo()
+    assert doc.scenario.layout["naked_api"] == (start.x(), start.y())
+    assert window.scene.nodes["naked_api"].pos() == start
+
+
+def test_cannot_connect_into_a_client(window):
+    assert not window.canvas_view.connect_nodes("naked_api", "users")
+    assert [c.to for c in window.document.scenario.nodes["naked_api"].calls] == ["naked_db"]
+
+
+def test_delete_copy_paste(window, qtbot, drag):
+    doc = window.document
+    window.selection.set([("node", "naked_db")])
+    window.edit_actions.delete()
+    assert "naked_db" not in doc.scenario.nodes
+    assert not doc.scenario.nodes["naked_api"].calls
+    assert all(f.target != "naked_db" for f in doc.scenario.faults)
+    doc.undo_stack.undo()
+    assert doc.scenario.nodes["naked_api"].calls[0].to == "naked_db"
+
+    window.selection.set([("node", "naked_api"), ("node", "naked_db")])
+    assert "naked_db" in window.edit_actions.copy()
+    names = window.edit_actions.paste()
+    assert names == ["naked_api_2", "naked_db_2"]
+    assert doc.scenario.nodes["naked_api_2"].calls[0].to == "naked_db_2"
+    assert set(window.selection.keys) == {("node", "naked_api_2"), ("node", "naked_db_2")}
+
+    window.selection.set([("call", "guarded_api", 0)])
+    window.edit_actions.delete()
+    assert not doc.scenario.nodes["guarded_api"].calls
+    assert QApplication.clipboard().text()
+
+
+def test_rubber_band_selects_several(window, qtbot, drag):
+    view = window.canvas_view
+    view.fit()
+    rect = window.scene.itemsBoundingRect()
+    drag(view, rect.topLeft() - QPointF(20, 20), rect.bottomRight() + QPointF(20, 20))
+    assert len(window.selection.of("node")) == 6
+    flush(qtbot)
+    assert window.inspector.form is None
+
+
+def test_enable_policy_and_switch_distribution(window, qtbot, drag):
+    doc = window.document
+    window.selection.set([("call", "naked_api", 0)])
+    flush(qtbot)
+    window.inspector.widget().findChild(QGroupBox, "group:breaker").setChecked(True)
+    assert doc.scenario.nodes["naked_api"].calls[0].breaker is not None
+    flush(qtbot)
+    editor = window.inspector.editor("breaker.failure_rate")
+    editor.setText("25%")
+    editor.editingFinished.emit()
+    assert doc.scenario.nodes["naked_api"].calls[0].breaker.failure_rate == 0.25
+
+    window.selection.set([("node", "naked_api")])
+    flush(qtbot)
+    window.inspector.editor("service_time.dist").setCurrentText("constant")
+    dist = doc.scenario.nodes["naked_api"].service_time
+    assert dist.dist == "constant" and abs(dist.value - 0.005) < 1e-12
+
+
+def test_client_load_model_switch(window, qtbot, drag):
+    window.selection.set([("node", "users")])
+    flush(qtbot)
+    editor = window.inspector.editor("users")
+    editor.setText("50")
+    editor.editingFinished.emit()
+    client = window.document.scenario.nodes["users"]
+    assert client.users == 50 and client.rate is None
+
+
+def test_scenario_settings_when_nothing_selected(window, qtbot, drag):
+    window.selection.clear()
+    flush(qtbot)
+    editor = window.inspector.editor("duration")
+    assert editor.text() == "180s"
+    editor.setText("5min")
+    editor.editingFinished.emit()
+    assert window.document.scenario.duration == 300.0
+
+
+def test_rename_node_follows_everywhere(window, qtbot, drag):
+    window.selection.set([("node", "naked_db")])
+    flush(qtbot)
+    editor = window.inspector.editor("name")
+    editor.setText("db")
+    editor.editingFinished.emit()
+    scenario = window.document.scenario
+    assert "db" in scenario.nodes and scenario.nodes["naked_api"].calls[0].to == "db"
+    assert scenario.faults[0].target == "db" and "db" in scenario.layout
+    assert window.selection.keys == (("node", "db"),)
+
+
+def test_zoom_shortcuts_and_fit(window):
+    view = window.canvas_view
+    view.fit()
+    zoom = view.zoom()
+    view.zoom_by(1.25)
+    assert view.zoom() > zoom
+    view.zoom_by(0.01)
+    assert view.zoom() >= 0.2

@@ -1,0 +1,125 @@
+"""Files: save and load are lossless, a broken file changes nothing, recovery after a crash."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import FLAGSHIP, ROOT
+
+from simulator.scenario import dump_scenario, load_scenario
+
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+def test_save_then_load_gives_an_equal_model(window, tmp_path, dialogs):
+    window.canvas_view.add_node_at("database")
+    window.document.add_call("naked_api", "database")
+    target = tmp_path / "edited.yaml"
+    dialogs.save_as_answer = target
+    assert window.files.save_as()
+    assert not window.document.is_modified()
+    assert load_scenario(target) == window.document.scenario
+    assert window.files.recent_files()[0] == target.resolve()
+    assert window.files.open(target)
+    assert window.document.scenario == load_scenario(target)
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_every_example_round_trips(make_window, tmp_path, path):
+    window = make_window(path)
+    assert window.document.scenario == load_scenario(path)
+    assert set(window.scene.nodes) == set(window.document.scenario.nodes)
+    out = tmp_path / path.name
+    window.document.set_path(out)
+    assert window.files.save()
+    assert load_scenario(out) == load_scenario(path)
+
+
+def test_a_broken_file_fails_with_its_error_and_changes_nothing(window, tmp_path, dialogs):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(FLAGSHIP.read_text().replace("workers: 40", "workers: lots", 1))
+    before, path = window.document.scenario, window.document.path
+    window.document.add_node("service", (0.0, 500.0))
+    edited = window.document.scenario
+    dialogs.save_answer = "cancel"
+    assert not window.files.open(broken)
+    assert window.document.scenario == edited
+    dialogs.save_answer = "discard"
+    assert not window.files.open(broken)
+    title, text = dialogs.errors[-1]
+    assert "broken.yaml" in title
+    assert "broken.yaml:26: nodes.naked_api.workers:" in text
+    assert window.document.scenario == edited and window.document.path == path
+    assert before != edited
+
+
+def test_unsaved_changes_prompt_on_close(window, dialogs):
+    window.document.add_node("service", (0.0, 500.0))
+    dialogs.save_answer = "cancel"
+    assert not window.close()
+    assert dialogs.asked == ["save latency-spike.yaml"]
+    dialogs.save_answer = "discard"
+    assert window.close()
+
+
+def test_autosave_is_offered_back_after_a_crash(make_window, tmp_path, dialogs):
+    first = make_window()
+    first.document.add_node("third_party", (0.0, 400.0))
+    recovery = first.files.autosave()
+    assert recovery is not None and recovery.exists()
+    assert recovery.parent == tmp_path / "recovery"
+    first.files.autosave_timer.stop()
+    first.document.undo_stack.setClean()  # the "crash": no prompt, the file stays
+    first.files.close = lambda: True
+
+    second = make_window(None)
+    assert second.files.offer_recovery()
+    assert dialogs.asked[-1] == f"recover {FLAGSHIP.resolve()}"
+    assert "third_party" in second.document.scenario.nodes
+    assert second.document.path == FLAGSHIP.resolve()
+    assert second.document.is_modified()
+
+    out = tmp_path / "kept.yaml"
+    dialogs.save_as_answer = out
+    assert second.files.save_as()
+    assert not list((tmp_path / "recovery").glob("*"))
+
+
+def test_autosave_writes_nothing_when_clean(window):
+    assert window.files.autosave() is None
+
+
+def test_declined_recovery_is_removed(make_window, tmp_path, dialogs):
+    first = make_window()
+    first.document.add_node("service", (0.0, 400.0))
+    recovery = first.files.autosave()
+    first.document.undo_stack.setClean()
+    dialogs.recover_answer = False
+    second = make_window(None)
+    assert not second.files.offer_recovery()
+    assert not recovery.exists()
+
+
+def test_new_starts_blank(window):
+    assert window.files.new()
+    assert window.document.path is None
+    assert list(window.document.scenario.nodes) == ["users"]
+
+
+def test_no_display_message(monkeypatch, capsys):
+    from gui import launch
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(launch.sys, "platform", "linux")
+    assert launch.main([str(FLAGSHIP)]) == 2
+    err = capsys.readouterr().err
+    assert "no display" in err and "xvfb-run -a make run" in err and "murphy run FILE" in err
+    assert os.environ.get("QT_QPA_PLATFORM") is None
+
+
+def test_paths_are_files():
+    assert all(isinstance(p, Path) and p.is_file() for p in SCENARIOS)
+    assert dump_scenario(load_scenario(FLAGSHIP))
