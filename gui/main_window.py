@@ -10,8 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QSplitter, QToolBar, QWidget
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QMainWindow,
+    QMenu,
+    QSplitter,
+    QStyle,
+    QToolBar,
+    QWidget,
+)
 
 from gui import clipboard_actions
 from gui.canvas.palette import PaletteView
@@ -183,13 +191,23 @@ class MainWindow(QMainWindow):
         tools = QToolBar("Edit")
         tools.setObjectName("toolbar:edit")
         self.addToolBar(tools)
-        tools.addAction("New", self.files.new)
-        tools.addAction("Open…", self.files.open)
-        tools.addAction("Save", self.files.save)
+        tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tools.addAction(self._icon("SP_FileIcon"), "New", self.files.new)
+        tools.addAction(self._icon("SP_DialogOpenButton"), "Open…", self.files.open)
+        tools.addAction(self._icon("SP_DialogSaveButton"), "Save", self.files.save)
         tools.addSeparator()
-        tools.addActions([self.undo_action, self.redo_action])
+        stack = self.document.undo_stack
+        undo = tools.addAction(self._icon("SP_ArrowBack"), "Undo", stack.undo)
+        redo = tools.addAction(self._icon("SP_ArrowForward"), "Redo", stack.redo)
+        undo.setEnabled(False)
+        redo.setEnabled(False)
+        stack.canUndoChanged.connect(undo.setEnabled)
+        stack.canRedoChanged.connect(redo.setEnabled)
         tools.addSeparator()
         tools.addAction("Fit", self.canvas_view.fit)
+
+    def _icon(self, name: str) -> QIcon:
+        return self.style().standardIcon(getattr(QStyle.StandardPixmap, name))
 
     # -- handlers ------------------------------------------------------------------------
 
@@ -204,6 +222,7 @@ class MainWindow(QMainWindow):
 
     def _on_reset(self) -> None:
         self.selection.clear()
+        self.statusBar().showMessage(f"{self.files.display_name()}: {self.document.scenario.name}")
         self.canvas_view.fit()
         self._on_title_changed()
 

@@ -73,7 +73,7 @@ class EdgeItem(QGraphicsItem):
         super().__init__()
         self.source, self.target, self.index, self.lane = source, target, index, lane
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setZValue(0)
+        self.setZValue(2)  # badges stay readable where an arrow is short
         self._path = QPainterPath()
         self._head = QPolygonF()
         self._mid = QPointF()

@@ -15,7 +15,7 @@ from simulator.units import format_rate
 if TYPE_CHECKING:
     from gui.canvas.edge_item import EdgeItem
 
-WIDTH, HEIGHT = 168.0, 58.0
+WIDTH, HEIGHT = 172.0, 58.0
 PORT_RADIUS = 7.0
 
 
@@ -28,18 +28,18 @@ def summary(node: Any) -> str:
             return f"profile, peak {format_rate(node.peak_rate())}"
         return f"{node.users} users"
     if node.kind == "third_party":
-        return f"external, ~{short_duration(distribution_mean(node.latency))}"
-    text = f"{node.workers} workers · ~{short_duration(distribution_mean(node.service_time))}"
-    return text
+        return f"external · {short_duration(distribution_mean(node.latency))}"
+    workers = f"{node.workers} worker" + ("s" if node.workers != 1 else "")
+    return f"{workers} · {short_duration(distribution_mean(node.service_time))}"
 
 
 def short_duration(seconds: float) -> str:
-    """Three significant figures: a label, not a value to copy back into a file."""
+    """Two significant figures: a label, not a value to copy back into a file."""
     if seconds < 1e-3:
-        return f"{seconds * 1e6:.3g}µs"
+        return f"{seconds * 1e6:.2g}µs"
     if seconds < 1:
-        return f"{seconds * 1e3:.3g}ms"
-    return f"{seconds:.3g}s"
+        return f"{seconds * 1e3:.2g}ms"
+    return f"{seconds:.2g}s"
 
 
 class NodeItem(QGraphicsItem):

@@ -50,7 +50,8 @@ def test_a_broken_file_fails_with_its_error_and_changes_nothing(window, tmp_path
     assert not window.files.open(broken)
     title, text = dialogs.errors[-1]
     assert "broken.yaml" in title
-    assert "broken.yaml:26: nodes.naked_api.workers:" in text
+    line = broken.read_text().splitlines().index("    workers: lots") + 1
+    assert f"broken.yaml:{line}: nodes.naked_api.workers:" in text
     assert window.document.scenario == edited and window.document.path == path
     assert before != edited
 

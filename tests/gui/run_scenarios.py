@@ -1,0 +1,65 @@
+"""Tiny scenarios for the run tests: quick to spawn, quick to simulate."""
+
+from __future__ import annotations
+
+from simulator.scenario import Scenario, parse_scenario
+
+TINY = """
+murphy: 1
+name: Tiny chain
+seed: 7
+duration: {duration}
+warmup: 2s
+nodes:
+  users:
+    kind: client
+    rate: 80/s
+    calls:
+      - {{to: api, timeout: 2s}}
+  api:
+    kind: service
+    workers: 8
+    queue: 40
+    service_time: {{dist: exponential, mean: 5ms}}
+    calls:
+      - to: db
+        timeout: 300ms
+        retry: {{strategy: exponential, attempts: 3, base: 20ms}}
+        breaker: {{failure_rate: 50%, window: 5s, min_calls: 10, open_for: 3s, half_open_calls: 3}}
+  db:
+    kind: database
+    workers: 4
+    service_time: {{dist: exponential, mean: 4ms}}
+faults:
+  - {{kind: crash, target: db, at: 8s, for: 6s}}
+layout: {{users: [0, 0], api: [240, 0], db: [480, 0]}}
+"""
+
+CYCLE = """
+murphy: 1
+name: Cycle
+duration: 10s
+nodes:
+  users:
+    kind: client
+    rate: 10/s
+    calls: [{to: a}]
+  a:
+    kind: service
+    workers: 2
+    service_time: {dist: exponential, mean: 5ms}
+    calls: [{to: b}]
+  b:
+    kind: service
+    workers: 2
+    service_time: {dist: exponential, mean: 5ms}
+    calls: [{to: a}]
+"""
+
+
+def tiny(duration: str = "20s") -> Scenario:
+    return parse_scenario(TINY.format(duration=duration))
+
+
+def cycle() -> Scenario:
+    return parse_scenario(CYCLE)
