@@ -1,0 +1,89 @@
+"""The run controller: a child process that streams frames, stops on demand, fails safely."""
+
+from __future__ import annotations
+
+import time
+
+from run_scenarios import cycle, tiny
+
+from gui.run.controller import FAILED, FINISHED, STOPPED, RunController
+from gui.run.record import RunRecord
+
+
+def test_a_run_streams_frames_to_the_end_then_the_blast_radius(qtbot):
+    controller = RunController()
+    frames = []
+    controller.snapshot_ready.connect(frames.append)
+    with qtbot.waitSignal(controller.finished, timeout=40_000):
+        controller.start(tiny("20s"))
+        assert controller.is_live
+    record = controller.record
+    assert controller.state == FINISHED
+    assert record.now == 20.0 and record.rows == 20
+    assert len(frames) >= 2
+    assert record.summary["routes"]["users"]["requests"] > 0
+    crashed = [s for s in record.snapshots if s["nodes"]["db"]["down"]]
+    assert crashed and all(8 <= s["time"] <= 14.01 for s in crashed)
+    assert record.transitions.get("api->db"), "the breaker should open while db is down"
+    assert record.blast and "db" in record.blast[0]["nodes"]
+
+
+def test_stop_ends_a_long_run_within_half_a_second(qtbot):
+    controller = RunController(blast=False)
+    controller.set_speed(50.0)
+    controller.start(tiny("3600s"))
+    qtbot.waitUntil(lambda: controller.record.now > 1.0, timeout=20_000)
+    with qtbot.waitSignal(controller.state_changed, timeout=2_000):
+        controller.stop()
+    qtbot.waitUntil(lambda: controller.state == STOPPED, timeout=2_000)
+    assert controller.stopped_after < 0.5
+    assert controller.record.now < 600
+
+
+def test_a_run_that_never_answers_is_terminated_on_stop(qtbot):
+    controller = RunController(blast=False)
+    controller.start(tiny("20s"), hook="hang")
+    qtbot.waitUntil(lambda: bool(controller.record.info), timeout=20_000)
+    started = time.perf_counter()
+    controller.stop()
+    qtbot.waitUntil(lambda: controller.state == STOPPED, timeout=2_000)
+    assert time.perf_counter() - started < 0.6
+    assert controller._process is None or not controller._process.is_alive()
+
+
+def test_an_engine_error_fails_the_run_with_its_message(qtbot):
+    controller = RunController()
+    with qtbot.waitSignal(controller.failed, timeout=20_000) as blocker:
+        controller.start(cycle())
+    assert controller.state == FAILED
+    assert "cycle" in blocker.args[0]
+
+
+def test_pause_holds_the_clock_and_resume_moves_it(qtbot):
+    controller = RunController(blast=False)
+    controller.set_speed(20.0)
+    controller.start(tiny("600s"))
+    qtbot.waitUntil(lambda: controller.record.now > 0.5, timeout=20_000)
+    controller.pause()
+    qtbot.wait(300)
+    held = controller.record.now
+    qtbot.wait(400)
+    assert controller.record.now == held
+    controller.resume()
+    qtbot.waitUntil(lambda: controller.record.now > held + 1, timeout=5_000)
+    controller.reset()
+    assert controller.state == "idle"
+
+
+def test_record_thins_snapshots_evenly_and_keeps_the_last():
+    record = RunRecord(max_snapshots=10)
+    record.start({"horizon": 100.0, "bucket": 1.0, "rows": 100})
+    for i in range(1, 40):
+        record.add_frame({
+            "rows_from": i - 1, "columns": {"time_s": [float(i - 1)]}, "transitions": {},
+            "snapshot": {"time": float(i)},
+        })  # fmt: skip
+    assert len(record.snapshots) <= 10
+    assert record.snapshots[-1]["time"] == 39.0
+    assert record.snapshot_at(20.5)["time"] <= 20.5
+    assert len(record.columns_at(5.0)["time_s"]) == 5
