@@ -34,12 +34,12 @@ def summary(node: Any) -> str:
 
 
 def short_duration(seconds: float) -> str:
-    """Two significant figures: a label, not a value to copy back into a file."""
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.2g}µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2g}ms"
-    return f"{seconds:.2g}s"
+    """About two significant figures, never an exponent: a label, not a value to copy."""
+    for unit, scale in (("µs", 1e-6), ("ms", 1e-3), ("s", 1.0)):
+        value = seconds / scale
+        if value < 1000 or unit == "s":
+            return f"{value:.0f}{unit}" if value >= 10 else f"{value:.2g}{unit}"
+    return f"{seconds}s"
 
 
 class NodeItem(QGraphicsItem):
