@@ -15,7 +15,7 @@ from gui.selection import Selection
 from gui.timeline.items import FaultBarItem
 from simulator.units import format_duration
 
-LEFT, RIGHT, TOP, ROW = 130.0, 24.0, 24.0, 28.0
+LEFT, RIGHT, TOP, ROW = 130.0, 40.0, 24.0, 28.0
 
 
 def nice_step(span: float, parts: int = 8) -> float:
