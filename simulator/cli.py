@@ -159,25 +159,22 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    console = Console()
+    console = Console(width=None if Console().is_terminal else 120)
     console.print(
         f"[bold]{summary['scenario']}[/bold]  seed {summary['seed']}, "
         f"{summary['duration_s']:g} s simulated in {summary['wall_seconds']:.2f} s, "
         f"{summary['events']:,} events"
     )
     routes = Table(title="Entry routes (after warm-up)", title_justify="left")
-    for col in ("route", "requests", "success", "ok", "fallback", "error", "timeout",
-                "rejected", "breaker", "shed", "p50 ms", "p99 ms", "p99.9 ms"):  # fmt: skip
-        routes.add_column(col, justify="left" if col == "route" else "right")
+    for col in ("route", "requests", "success", "p50 ms", "p99 ms", "p99.9 ms", "not ok"):
+        routes.add_column(col, justify="left" if col in ("route", "not ok") else "right")
     rows = [*summary["routes"].items(), ("overall", summary["overall"])]
     for name, r in rows:
-        o, lat = r["outcomes"], r["latency_ms"]
-        success = r["success_rate"]
+        lat, success = r["latency_ms"], r["success_rate"]
+        not_ok = ", ".join(f"{k} {v:,}" for k, v in r["outcomes"].items() if v and k != "ok")
         routes.add_row(
             name, f"{r['requests']:,}", "-" if success is None else f"{100 * success:.2f}%",
-            *(f"{o[k]:,}" for k in ("ok", "fallback", "error", "timeout", "rejected",
-                                    "breaker_open", "shed")),
-            _fmt(lat["p50"]), _fmt(lat["p99"]), _fmt(lat["p999"]),
+            _fmt(lat["p50"]), _fmt(lat["p99"]), _fmt(lat["p999"]), not_ok or "-",
         )  # fmt: skip
     console.print(routes)
     nodes = Table(title="Nodes", title_justify="left")
@@ -205,6 +202,165 @@ def _print_summary(summary: dict[str, Any]) -> None:
         console.print(f"[bold]blast radius[/bold] {entry['fault']}: {entry['summary']}")
     if summary["invariants"]:
         console.print("[red]invariant violations:[/red] " + "; ".join(summary["invariants"]))
+
+
+def _sweep_setup(
+    file: str, vary: tuple[str, ...], duration: str | None
+) -> tuple[Scenario, list[tuple[str, list[str]]]]:
+    from simulator.variants import OverrideError, apply_override, parse_vary, variant_grid
+
+    scenario = _load_or_exit(file)
+    try:
+        if duration is not None:
+            scenario = apply_override(scenario, "duration", duration)
+        varies = [parse_vary(v) for v in vary]
+        variant_grid(scenario, varies)  # every combination must validate before anything runs
+    except OverrideError as exc:
+        err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
+    return scenario, varies
+
+
+def _runs_bar(label: str) -> tuple[Progress | None, Callable[[int, int], None] | None]:
+    if not err.is_terminal:
+        return None, None
+    bar = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} runs"), TimeRemainingColumn(),
+        console=err, transient=True,
+    )  # fmt: skip
+    task = bar.add_task(label, total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+def _run_comparison(scenario: Scenario, varies: list, replications: int, seed: int | None,
+                    executor: str) -> Any:  # fmt: skip
+    from simulator.compare import run_comparison
+
+    bar, update = _runs_bar(scenario.name)
+    try:
+        with bar if bar is not None else _nothing():
+            return run_comparison(scenario, varies, replications, executor, update, seed)
+    except ValueError as exc:
+        err.print(f"[red]error[/red] {exc}", highlight=False)
+        raise SystemExit(2) from None
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_SWEEP_OPTIONS = [
+    click.option("--vary", multiple=True, metavar="FIELD=V1,V2,...",
+                 help="a field path and its values; several --vary make a grid"),
+    click.option("--replications", "-n", type=click.IntRange(1, 10_000), default=5,
+                 show_default=True, help="runs per variant (seeds SEED, SEED+1, ...)"),
+    click.option("--seed", type=int, help="base seed (default: the scenario's)"),
+    click.option("--duration", help='override the duration, e.g. "60s"'),
+    click.option("--executor", default="local", show_default=True,
+                 help="local | serial | dask://HOST:PORT | dask://local"),
+]  # fmt: skip
+
+
+def _sweep_options(fn: Callable) -> Callable:
+    for option in reversed(_SWEEP_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+@main.command()
+@click.argument("file", type=click.Path())
+@_sweep_options
+@click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON")
+@click.option("--out", type=click.Path(file_okay=False), help="write plots, CSV and JSON here")
+def compare(
+    file: str, vary: tuple[str, ...], replications: int, seed: int | None,
+    duration: str | None, executor: str, as_json: bool, out: str | None,
+) -> None:  # fmt: skip
+    """Compare variants of a scenario: mean ± 95% CI per variant, overlay plots."""
+    from simulator.compare import comparison_data, comparison_table, save_comparison
+
+    scenario, varies = _sweep_setup(file, vary, duration)
+    c = _run_comparison(scenario, varies, replications, seed, executor)
+    rows = comparison_table(c)
+    if out:
+        save_comparison(c, out)
+    if as_json:
+        click.echo(json.dumps(comparison_data(c, rows), indent=2))
+        return
+    _print_comparison(c, rows)
+    if out:
+        click.echo(f"plots, CSV and JSON written to {out}/")
+
+
+@main.command()
+@click.argument("file", type=click.Path())
+@_sweep_options
+@click.option("--series", is_flag=True, help="include the time-series columns of every run")
+def sweep(file: str, vary: tuple[str, ...], replications: int, seed: int | None,
+          duration: str | None, executor: str, series: bool) -> None:  # fmt: skip
+    """Run every variant N times; print every run's compact result as JSON."""
+    from simulator.sweep import run_many
+    from simulator.variants import variant_grid
+
+    scenario, varies = _sweep_setup(file, vary, duration)
+    variants = variant_grid(scenario, varies)
+    bar, update = _runs_bar(scenario.name)
+    with bar if bar is not None else _nothing():
+        runs = run_many(scenario, variants, replications, seed, executor, update, series)
+    data = {
+        "scenario": scenario.name,
+        "base_seed": scenario.seed if seed is None else seed,
+        "replications": replications,
+        "varies": [{"field": p, "values": v} for p, v in varies],
+        "variants": [{"variant": v.label, "overrides": v.overrides, "runs": r}
+                     for v, r in zip(variants, runs, strict=True)],
+    }  # fmt: skip
+    click.echo(json.dumps(data, indent=2))
+
+
+def _pm(metric: dict[str, Any], scale: float = 1.0, digits: int = 1) -> str:
+    mean, half = metric["mean"], metric["ci95"]
+    if mean is None or mean != mean:
+        return "-"
+    text = f"{mean * scale:,.{digits}f}"
+    return text if half != half else f"{text} ± {half * scale:,.{digits}f}"
+
+
+def _print_comparison(c: Any, rows: list[dict[str, Any]]) -> None:
+    console = Console(width=None if Console().is_terminal else 160)
+    node = rows[0]["hot_node"] if rows else None
+    table = Table(
+        title=f"{c.scenario.name}: mean ± 95% CI over {c.replications} runs per variant "
+        f"(seeds {c.base_seed}..{c.base_seed + c.replications - 1})",
+        title_justify="left",
+    )
+    columns = [("success %", "success_rate", 100, 2), ("goodput /s", "goodput_per_s", 1, 1),
+               ("p50 ms", "p50_ms", 1, 1), ("p99 ms", "p99_ms", 1, 1),
+               (f"peak load /s at {node}", "peak_load_per_s", 1, 0),
+               ("attempts", "total_attempts", 1, 0)]  # fmt: skip
+    table.add_column("variant")
+    for title, *_ in columns:
+        table.add_column(title, justify="right")
+    for r in rows:
+        table.add_row(r["variant"], *(_pm(r["metrics"][k], s, d) for _, k, s, d in columns))
+    console.print(table)
+    edges = Table(title="Amplification (attempts per request) per call", title_justify="left")
+    edges.add_column("variant")
+    names = [k for k in rows[0]["metrics"] if k.startswith("amplification:")] if rows else []
+    for name in names:
+        edges.add_column(name.removeprefix("amplification:"), justify="right")
+    for r in rows:
+        edges.add_row(r["variant"], *(_pm(r["metrics"][n], 1, 2) for n in names))
+    console.print(edges)
 
 
 @main.command()
