@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from engine_helpers import run, scenario
 
 from simulator.analysis import erlang_b, mmc_wait
-from engine_helpers import run, scenario
 
 
 def single_queue(rate: float, service: str, workers: int, queue: str, duration: float) -> str:
@@ -86,7 +86,7 @@ def test_no_waiting_room_blocks_as_erlang_b() -> None:
 
 
 def test_littles_law_holds_at_every_node() -> None:
-    sim, out = run(
+    _sim, out = run(
         scenario(single_queue(640, "{dist: lognormal, median: 8ms, p99: 60ms}", 8, "50", 300))
     )
     node = out["nodes"]["server"]
