@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.scenario import Scenario, parse_scenario
+from simulator.scenario import Scenario, dump_scenario, parse_scenario
 
 TINY = """
 murphy: 1
@@ -63,3 +63,41 @@ def tiny(duration: str = "20s") -> Scenario:
 
 def cycle() -> Scenario:
     return parse_scenario(CYCLE)
+
+
+class FakeConn:
+    """Collects what a worker sends; never has a command for it."""
+
+    def __init__(self):
+        self.sent: list[tuple[str, object]] = []
+
+    def send(self, message):
+        self.sent.append(message)
+
+    def poll(self, timeout=0.0):
+        return False
+
+    def close(self):
+        pass
+
+
+def record_of(scenario: Scenario, blast: bool = False):
+    """Run ``scenario`` in this process through the worker's loop; return the filled record."""
+    from gui.run.record import RunRecord
+    from gui.run.worker import run_worker
+
+    conn = FakeConn()
+    run_worker(conn, dump_scenario(scenario), blast=blast)
+    record = RunRecord()
+    for kind, payload in conn.sent:
+        if kind == "ready":
+            record.start(payload)
+        elif kind == "snapshot":
+            record.add_frame(payload)
+        elif kind == "finished":
+            record.summary = payload
+        elif kind == "blast":
+            record.blast = payload
+        elif kind == "error":
+            raise AssertionError(payload["message"])
+    return record

@@ -1,0 +1,213 @@
+"""The run's four live plots as matplotlib Figures, built from plain data. Qt-free.
+
+The same builders serve the live panel (drawn on a render thread), the
+scrubber (columns cut at the chosen time) and the exports (PNG/SVG). Route,
+throughput and utilisation plots reuse ``simulator.plots`` so the app and the
+command line draw the same numbers the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from simulator.plots import PALETTE, draw_latency, draw_throughput, shade_faults
+
+PLOTS = ("latency", "throughput", "breakers", "pools")
+TITLES = {
+    "latency": "Latency",
+    "throughput": "Throughput and errors",
+    "breakers": "Circuit breakers",
+    "pools": "Queues and utilisation",
+}
+BREAKER_COLOURS = {"closed": "#2a9d8f", "open": "#e63946", "half_open": "#f4a261"}
+NOW_COLOUR = "#1d3557"
+
+
+@dataclass
+class PlotFilter:
+    """What the plots show; None means everything of that sort."""
+
+    label: str = ""
+    routes: set[str] | None = None
+    nodes: set[str] | None = None
+    edges: set[str] | None = None
+    focus: tuple[str, str] | None = None  # ("node", name) or ("call", edge)
+
+
+@dataclass
+class PlotData:
+    """One moment of one run, as the plots need it."""
+
+    columns: dict[str, np.ndarray]
+    faults: Sequence[dict[str, Any]]
+    horizon: float
+    now: float
+    breakers: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    filter: PlotFilter = field(default_factory=PlotFilter)
+
+
+def new_figure(width_px: int, height_px: int, dpi: float = 96.0) -> Figure:
+    figure = Figure(figsize=(max(width_px, 200) / dpi, max(height_px, 120) / dpi), dpi=dpi)
+    # Fixed margins in pixels: constrained layout costs more than the drawing itself.
+    w, h = max(width_px, 200), max(height_px, 120)
+    figure.subplots_adjust(
+        left=62 / w, right=1 - 12 / w, top=1 - 26 / h, bottom=34 / h, hspace=0.45
+    )
+    return figure
+
+
+def build(kind: str, data: PlotData, width_px: int, height_px: int) -> Figure:
+    figure = new_figure(width_px, height_px)
+    draw(kind, figure, data)
+    return figure
+
+
+def draw(kind: str, figure: Figure, data: PlotData) -> None:
+    """Draw plot ``kind`` onto an empty ``figure``."""
+    if kind == "pools":
+        top, bottom = figure.subplots(2, 1, sharex=True)
+        _draw_utilization(top, data)
+        _draw_queues(bottom, data)
+        axes = [top, bottom]
+    else:
+        ax = figure.add_subplot()
+        {"latency": _draw_latency, "throughput": _draw_throughput,
+         "breakers": _draw_breakers}[kind](ax, data)  # fmt: skip
+        axes = [ax]
+    for ax in axes:
+        ax.set_xlim(0, data.horizon or 1)
+        ax.axvline(data.now, color=NOW_COLOUR, lw=1.2, alpha=0.8)
+        ax.title.set_fontsize(9)
+        ax.tick_params(labelsize=7.5)
+        ax.yaxis.label.set_fontsize(8)
+        ax.xaxis.label.set_fontsize(8)
+        legend = ax.get_legend()
+        if legend is not None:
+            for text in legend.get_texts():
+                text.set_fontsize(6.5)
+    axes[-1].set_xlabel("simulated time (s)")
+
+
+# -- the plots ------------------------------------------------------------------------------
+
+
+def _keep(columns: dict[str, np.ndarray], prefix: str, names: set[str] | None) -> dict:
+    """Columns other than ``prefix.*``, plus ``prefix.<name>.*`` for the chosen names."""
+    if names is None:
+        return columns
+    return {
+        k: v for k, v in columns.items()
+        if not k.startswith(prefix + ".") or k.split(".")[1] in names
+    }  # fmt: skip
+
+
+def _empty(ax: Axes, text: str, title: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#6c757d")
+    ax.set_yticks([])
+    ax.set_title(title, loc="left", fontweight="bold")
+
+
+def _draw_latency(ax: Axes, data: PlotData) -> None:
+    columns = _keep(data.columns, "route", data.filter.routes)
+    if not any(k.endswith(".p99_ms") for k in columns) or _no_values(columns, ".p99_ms"):
+        _empty(ax, "no answered requests yet", "Latency per route")
+        return
+    draw_latency(ax, columns, data.faults)
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_title(_with(data, "Latency: p99 solid, p50 dashed"), loc="left", fontweight="bold")
+
+
+def _no_values(columns: dict[str, np.ndarray], suffix: str) -> bool:
+    return all(np.all(np.isnan(v)) for k, v in columns.items() if k.endswith(suffix))
+
+
+def _draw_throughput(ax: Axes, data: PlotData) -> None:
+    focus = data.filter.focus
+    if focus is None:
+        draw_throughput(ax, _keep(data.columns, "route", data.filter.routes), data.faults)
+        ax.set_title(_with(data, "Answered per s (lines), failed (filled)"), loc="left",
+                     fontweight="bold")  # fmt: skip
+        return
+    what, name = focus
+    if what == "node":
+        series = [("arrivals", "arrivals/s"), ("errors", "errors/s"), ("rejected", "rejected/s")]
+        prefix = f"node.{name}"
+    else:
+        series = [("requests", "requests/s"), ("attempts", "attempts/s"),
+                  ("failures", "failed attempts/s")]  # fmt: skip
+        prefix = f"edge.{name}"
+    t = data.columns["time_s"]
+    width = t[1] - t[0] if len(t) > 1 else 1.0
+    for i, (key, label) in enumerate(series):
+        values = data.columns.get(f"{prefix}.{key}")
+        if values is not None:
+            ax.plot(t, values / width, color=PALETTE[i], lw=1.4, label=label)
+    shade_faults(ax, data.faults, label=False)
+    ax.set_title(f"Traffic at {name}", loc="left", fontweight="bold")
+    ax.set_ylabel("per second")
+    ax.grid(True, alpha=0.25)
+    ax.legend(loc="upper left", ncols=3)
+
+
+def _draw_breakers(ax: Axes, data: PlotData) -> None:
+    edges = [e for e in data.breakers if data.filter.edges is None or e in data.filter.edges]
+    title = _with(data, "Breaker state per call")
+    if not edges:
+        text = "no circuit breaker on " + ("these calls" if data.breakers else "any call")
+        _empty(ax, text, title)
+        return
+    for row, edge in enumerate(edges):
+        steps = [s for s in data.breakers[edge] if s[0] <= data.now]
+        for (start, state), nxt in zip(steps, [*steps[1:], (data.now, "")], strict=True):
+            ax.broken_barh([(start, max(nxt[0] - start, 0))], (row - 0.35, 0.7),
+                           color=BREAKER_COLOURS.get(state, "#adb5bd"), lw=0)  # fmt: skip
+    shade_faults(ax, data.faults, label=False)
+    ax.set_yticks(range(len(edges)), [e.replace("->", " → ") for e in edges])
+    ax.set_ylim(len(edges) - 0.5, -0.5)
+    for state, colour in BREAKER_COLOURS.items():
+        ax.plot([], [], color=colour, lw=6, label=state.replace("_", "-"))
+    ax.legend(loc="upper left", ncols=3)
+    ax.set_title(title, loc="left", fontweight="bold")
+
+
+def _node_names(data: PlotData, key: str) -> list[str]:
+    names = sorted({k.split(".")[1] for k in data.columns if k.startswith("node.")
+                    and k.endswith("." + key)})  # fmt: skip
+    return [n for n in names if data.filter.nodes is None or n in data.filter.nodes]
+
+
+def _draw_utilization(ax: Axes, data: PlotData) -> None:
+    t = data.columns["time_s"]
+    for i, node in enumerate(_node_names(data, "utilization")):
+        ax.plot(t, 100 * data.columns[f"node.{node}.utilization"],
+                color=PALETTE[i % len(PALETTE)], lw=1.3, label=node)  # fmt: skip
+    shade_faults(ax, data.faults, label=False)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("busy (%)")
+    ax.grid(True, alpha=0.25)
+    ax.set_title(_with(data, "Busy workers and queue length"), loc="left", fontweight="bold")
+    if ax.lines:
+        ax.legend(loc="upper left", ncols=4)
+
+
+def _draw_queues(ax: Axes, data: PlotData) -> None:
+    t = data.columns["time_s"]
+    for i, node in enumerate(_node_names(data, "queue")):
+        ax.plot(t, data.columns[f"node.{node}.queue"], color=PALETTE[i % len(PALETTE)], lw=1.3)
+    shade_faults(ax, data.faults, label=False)
+    ax.set_ylabel("queued")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.25)
+
+
+def _with(data: PlotData, title: str) -> str:
+    return f"{title} — {data.filter.label}" if data.filter.label else title

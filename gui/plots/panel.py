@@ -1,0 +1,180 @@
+"""The run's plots in the app: four views fed from the run record on a timer.
+
+``PlotPanel`` never draws per event: a timer (``REFRESH_MS``) hands the newest
+data to the render thread when something changed, and copies back whatever
+finished. Right-click a plot to save it as PNG or SVG.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QImage, QPainter
+from PySide6.QtWidgets import QGridLayout, QMenu, QSizePolicy, QWidget
+
+from gui.plots.figures import PLOTS, TITLES, PlotData, PlotFilter, build
+from gui.plots.render import RenderThread
+from gui.run.record import RunRecord
+
+POLL_MS = 40
+REFRESH_MS = 300
+
+
+class PlotView(QWidget):
+    """Shows the last image rendered for one plot; asks for another when resized."""
+
+    resized = Signal()
+    save_requested = Signal(str, str)  # kind, "png" | "svg"
+
+    def __init__(self, kind: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.kind = kind
+        self.image: QImage | None = None
+        self.error: str | None = None
+        self.frames = 0
+        self.setMinimumSize(QSize(260, 170))
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setToolTip(f"{TITLES[kind]} — right-click to save as PNG or SVG")
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._on_menu_requested)
+
+    def set_pixels(self, pixels: np.ndarray | None, error: str | None) -> None:
+        self.error = error
+        if pixels is not None:
+            height, width = pixels.shape[:2]
+            self.image = QImage(
+                pixels.data, width, height, 4 * width, QImage.Format.Format_RGBA8888
+            ).copy()
+            self.frames += 1
+        self.update()
+
+    def paintEvent(self, event: object) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("white"))
+        if self.image is not None:
+            target = QRectF(0, 0, self.image.width(), self.image.height())
+            if self.image.size() != self.size():
+                target = QRectF(self.rect())
+            painter.drawImage(target, self.image)
+        else:
+            painter.setPen(QColor("#6c757d"))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+                             f"{TITLES[self.kind]}\n(run the scenario to see it)")  # fmt: skip
+        if self.error:
+            painter.setPen(QColor("#c23b3b"))
+            painter.drawText(self.rect().adjusted(6, 6, -6, -6), Qt.AlignmentFlag.AlignBottom,
+                             f"plot failed: {self.error}")  # fmt: skip
+        painter.end()
+
+    def resizeEvent(self, event: object) -> None:
+        self.resized.emit()
+
+    def _on_menu_requested(self, pos: object) -> None:
+        menu = QMenu(self)
+        for fmt in ("png", "svg"):
+            action = QAction(f"Save plot as {fmt.upper()}…", menu)
+            action.triggered.connect(lambda _=False, f=fmt: self.save_requested.emit(self.kind, f))
+            menu.addAction(action)
+        menu.popup(self.mapToGlobal(pos))
+
+
+class PlotPanel(QWidget):
+    """Latency, throughput, breakers and pools of the current run, at the chosen time."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.record: RunRecord | None = None
+        self.time: float | None = None  # None: follow the live run
+        self.filter = PlotFilter()
+        self.views = {kind: PlotView(kind, self) for kind in PLOTS}
+        self.on_save: Callable[[str, str], None] | None = None
+        layout = QGridLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        for i, kind in enumerate(PLOTS):
+            layout.addWidget(self.views[kind], i // 2, i % 2)
+            self.views[kind].resized.connect(self.refresh)
+            self.views[kind].save_requested.connect(self._on_save_requested)
+        self._renderer = RenderThread()
+        self._dirty = False
+        self._last_submit = 0.0
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._on_tick)
+        self._timer.start()
+        self.destroyed.connect(self._renderer.close)
+
+    # -- what to show ------------------------------------------------------------------------
+
+    def set_record(self, record: RunRecord | None) -> None:
+        self.record = record
+        self.time = None
+        self.refresh()
+
+    def set_time(self, t: float | None) -> None:
+        self.time = t
+        self.refresh()
+
+    def set_filter(self, plot_filter: PlotFilter) -> None:
+        self.filter = plot_filter
+        self.refresh()
+
+    def refresh(self) -> None:
+        self._dirty = True
+
+    def plot_data(self) -> PlotData | None:
+        record = self.record
+        if record is None or not record.info or not record.rows:
+            return None
+        now = record.now if self.time is None else self.time
+        cut = None if self.time is None else self.time
+        columns = {k: v.copy() for k, v in record.columns_at(cut).items()}
+        breakers = {e: record.breaker_states(e, now) for e in record.info.get("breakers", [])}
+        return PlotData(columns, record.faults, record.horizon, now, breakers, self.filter)
+
+    # -- drawing -----------------------------------------------------------------------------
+
+    def _on_tick(self) -> None:
+        for done in self._renderer.take():
+            self.views[done.key].set_pixels(done.pixels, done.error)
+        if not self._dirty or time.perf_counter() - self._last_submit < REFRESH_MS / 1000:
+            return
+        if not self._renderer.idle:
+            return
+        data = self.plot_data()
+        self._dirty = False
+        if data is None:
+            return
+        self._last_submit = time.perf_counter()
+        for kind, view in self.views.items():
+            w, h = view.width(), view.height()
+            self._renderer.submit(kind, lambda k=kind, w=w, h=h: build(k, data, w, h))
+
+    @property
+    def frames(self) -> int:
+        return min(v.frames for v in self.views.values())
+
+    # -- exports -----------------------------------------------------------------------------
+
+    def save_plot(self, kind: str, path: str | Path) -> Path:
+        """Write plot ``kind`` as it is now; the format follows the suffix (.png, .svg)."""
+        data = self.plot_data()
+        if data is None:
+            raise ValueError("there is nothing to plot yet: run the scenario first")
+        view = self.views[kind]
+        figure = build(kind, data, max(view.width(), 640), max(view.height(), 360))
+        path = Path(path)
+        figure.savefig(path, dpi=110 if path.suffix.lower() == ".png" else None)
+        return path
+
+    def _on_save_requested(self, kind: str, fmt: str) -> None:
+        if self.on_save is not None:
+            self.on_save(kind, fmt)
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+        self._renderer.close()
