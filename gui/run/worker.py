@@ -42,6 +42,9 @@ class RunLoop:
         self.step = max(sim.scenario.bucket / 20, 1e-3)
         self.sent_rows = 0
         self.sent_transitions: dict[str, int] = {}
+        # A frame right after every fault starts and ends, so no fault goes unseen.
+        windows = [f.window(sim.horizon) for f in sim.scenario.faults]
+        self.marks = sorted({t for w in windows for t in w if 0 < t < sim.horizon})
         self._anchor()
 
     def _anchor(self) -> None:
@@ -76,10 +79,12 @@ class RunLoop:
             target = self._target()
             if target is None:
                 continue
+            mark = next((m for m in self.marks if m > sim.now), math.inf)
+            crossed = target >= mark
             started = time.perf_counter()
-            sim.run(target)
+            sim.run(min(target, mark + 1e-6))
             self._adapt(started)
-            if time.perf_counter() - last_sent >= SEND_INTERVAL or sim.finished:
+            if crossed or time.perf_counter() - last_sent >= SEND_INTERVAL or sim.finished:
                 self.send_frame()
                 last_sent = time.perf_counter()
                 self._check_memory()

@@ -12,6 +12,7 @@ from gui.run.record import RunRecord
 
 def test_a_run_streams_frames_to_the_end_then_the_blast_radius(qtbot):
     controller = RunController()
+    controller.set_speed(40.0)
     frames = []
     controller.snapshot_ready.connect(frames.append)
     with qtbot.waitSignal(controller.finished, timeout=40_000):
