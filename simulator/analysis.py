@@ -44,6 +44,7 @@ def _route(sim: Simulation, name: str) -> dict[str, Any]:
     total = sum(steady.values())
     good = steady["ok"] + steady["fallback"]
     return {
+        "started": stats.steady_started,
         "requests": total,
         "outcomes": steady,
         "success_rate": round(good / total, 6) if total else None,
