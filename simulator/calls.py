@@ -85,6 +85,7 @@ class CallSite:
         self.env, self.name, self.config, self.target, self.rng = env, name, config, target, rng
         self.stats = stats
         self.probability = config.probability
+        self.only_for = frozenset(config.only_for) if config.only_for is not None else None
         self.timeout = config.timeout if config.timeout is not None else math.inf
         connect = config.connect_timeout if config.connect_timeout is not None else self.timeout
         self.connect_timeout = min(connect, self.timeout)
@@ -179,7 +180,7 @@ class CallSite:
         if self.config.deadline_propagation:
             deadline = min(state.parent.deadline, now + self.timeout)
         job = Job(self, deadline, state)
-        state.job = job
+        job.origin = state.parent.origin
         target = self.target
         unreachable = target.partitioned
         target.submit(job)

@@ -81,6 +81,11 @@ class Call(Strict):
     deadline_propagation: bool = Field(
         False, description="the callee drops work whose caller has already given up"
     )
+    only_for: list[str] | None = Field(
+        None,
+        description="make this call only for requests that entered at these clients "
+        "(a gateway's routes); none: for every request",
+    )
 
 
 class ProfilePoint(Strict):
@@ -321,6 +326,9 @@ def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], st
         if len(node.calls) > LIMITS["calls_per_node"]:
             yield ("nodes", name, "calls"), f"more than {LIMITS['calls_per_node']} calls"
         for i, call in enumerate(node.calls):
+            for client in call.only_for or ():
+                if not isinstance(scenario.nodes.get(client), Client):
+                    yield ("nodes", name, "calls", i, "only_for"), f"{client!r} is not a client"
             if call.to not in names:
                 yield ("nodes", name, "calls", i, "to"), f"unknown node {call.to!r}"
             elif isinstance(scenario.nodes[call.to], Client):

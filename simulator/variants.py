@@ -5,6 +5,8 @@ A path names a field the way the scenario file spells it: ``duration``,
 contain dots; the longest existing name wins, or quote it:
 ``nodes["api.v2"].workers``. Values are YAML scalars (``250ms``, ``3``, ``50%``,
 ``true``). ``none``/``null`` removes an optional policy (``...breaker=null``).
+Paths joined by ``+`` are set together to one value
+(``nodes.gw.calls[0].bulkhead+nodes.gw.calls[1].bulkhead=null``).
 
 Setting a field inside a policy that is absent creates the policy with its
 defaults (``...retry.budget.percent=10%`` adds a retry and a budget). The result
@@ -148,6 +150,10 @@ def apply_override(scenario: Scenario, path: str, raw_value: str) -> Scenario:
     Raises OverrideError naming the path if the path does not exist in the schema
     or the value does not validate.
     """
+    if "+" in path:  # several fields set to one value together (names never contain "+")
+        for one in path.split("+"):
+            scenario = apply_override(scenario, one.strip(), raw_value)
+        return scenario
     parts = parse_path(path)
     text = str(raw_value).strip()
     try:
@@ -192,7 +198,7 @@ def parse_vary(text: str) -> tuple[str, list[str]]:
 def _short_names(paths: Sequence[str]) -> list[str]:
     shorts = []
     for path in paths:
-        last = [p for p in parse_path(path) if isinstance(p, str)]
+        last = [p for p in parse_path(path.split("+")[0]) if isinstance(p, str)]
         shorts.append(last[-1] if last else path)
     return [s if shorts.count(s) == 1 else p for s, p in zip(shorts, paths, strict=True)]
 

@@ -31,7 +31,10 @@ class ReplyTarget(Protocol):
 class Job:
     """One attempt's work at a node: who to answer, by when, and how far it has got."""
 
-    __slots__ = ("closed", "deadline", "degraded", "epoch", "reply_to", "state", "step", "t_arrive")
+    __slots__ = (
+        "closed", "deadline", "degraded", "epoch", "origin", "reply_to", "state", "step",
+        "t_arrive",
+    )  # fmt: skip
 
     def __init__(self, reply_to: ReplyTarget, deadline: float, state: object = None):
         self.reply_to = reply_to
@@ -42,6 +45,7 @@ class Job:
         self.epoch = 0
         self.step = 0
         self.t_arrive = 0.0
+        self.origin: str | None = None  # the client the request entered at (for only_for)
 
 
 def call_later(env: simpy.Environment, delay: float, callback: Callable, value: object) -> None:

@@ -131,6 +131,7 @@ class Client:
         now = self.env.now
         request = Job(self, math.inf)
         request.t_arrive = now
+        request.origin = self.name
         self.in_flight += 1
         self.stats.started(now)
         self._next_call(request)

@@ -132,6 +132,8 @@ class Server:
         while job.step < len(sites):
             site = sites[job.step]
             job.step += 1
+            if site.only_for is not None and job.origin not in site.only_for:
+                continue
             if site.probability >= 1.0 or self.route_rng.random() < site.probability:
                 site.call(job, self._after_call)
                 return
