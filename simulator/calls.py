@@ -125,7 +125,7 @@ class CallSite:
     def call(self, parent: Job, on_done: Done) -> None:
         """Start one request across the edge; ``on_done(parent, outcome)`` ends it."""
         self.stats.requests += 1
-        self.stats.series.data["requests"][self.stats.series.index(self.env.now)] += 1
+        self.stats.series.tally["requests"][self.stats.series.index(self.env.now)] += 1
         seq = self.backoff.sequence() if self.backoff else None
         state = _CallState(parent, on_done, seq, self.env.now)
         if self.budget is not None:
@@ -139,7 +139,7 @@ class CallSite:
         state.permitted = False
         stats = self.stats
         stats.attempts += 1
-        stats.series.data["attempts"][stats.series.index(now)] += 1
+        stats.series.tally["attempts"][stats.series.index(now)] += 1
         if state.attempt > 1:
             stats.retries += 1
         if self.throttle is not None and not self.throttle.may_send(now, self.rng):
@@ -216,7 +216,7 @@ class CallSite:
         stats = self.stats
         stats.attempt_outcomes[outcome] = stats.attempt_outcomes.get(outcome, 0) + 1
         if outcome not in SUCCESS:
-            stats.series.data["failures"][stats.series.index(now)] += 1
+            stats.series.tally["failures"][stats.series.index(now)] += 1
         if state.permitted:
             self.breaker.record(now, outcome, now - state.t_try)
         if self.throttle is not None and outcome in ("ok", "fallback", "error"):

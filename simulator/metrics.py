@@ -87,13 +87,16 @@ class Series:
         self.bucket = bucket
         self.size = max(1, math.ceil(horizon / bucket - 1e-9))
         self.data = {name: np.zeros(self.size) for name in names}
+        # The same memory seen as memoryviews: ``tally[name][i] += 1`` costs a third of a
+        # numpy scalar update and is what the per-request hot paths use.
+        self.tally = {name: memoryview(values) for name, values in self.data.items()}
 
     def index(self, now: float) -> int:
         i = int(now / self.bucket)
         return i if i < self.size else self.size - 1
 
     def add(self, name: str, now: float, amount: float = 1.0) -> None:
-        self.data[name][self.index(now)] += amount
+        self.tally[name][self.index(now)] += amount
 
     def times(self) -> np.ndarray:
         return np.arange(self.size) * self.bucket
@@ -149,24 +152,26 @@ class RouteStats:
         self.ok_latency = LogHistogram()
         bins = len(self.latency._counts) // self.COARSE + 1
         self.bucketed = np.zeros((series.size, bins), dtype=np.int32)
+        self._bins = bins
+        self._bucketed_flat = memoryview(self.bucketed.reshape(-1))  # same memory, row-major
 
     def started(self, now: float) -> None:
         self.started_total += 1
         if now >= self.warmup:
             self.steady_started += 1
-        self.series.data["requests"][self.series.index(now)] += 1
+        self.series.tally["requests"][self.series.index(now)] += 1
 
     def ended(self, t0: float, now: float, outcome: str) -> None:
         self.outcomes_total[outcome] += 1
         i = self.series.index(now)
-        data = self.series.data
+        data = self.series.tally
         data[outcome][i] += 1
         latency = now - t0
         if outcome == "ok" or outcome == "fallback":
             data["goodput"][i] += 1
             value = min(max(latency, _MIN_VALUE), _MAX_VALUE)
             fine = math.ceil(math.log(value) * self.latency._inv_log) + self.latency._offset
-            self.bucketed[i, fine // self.COARSE] += 1
+            self._bucketed_flat[i * self._bins + fine // self.COARSE] += 1
         else:
             data["failed"][i] += 1
         if t0 >= self.warmup:

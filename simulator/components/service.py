@@ -68,7 +68,7 @@ class Server:
         now = self.env.now
         stats = self.stats
         stats.arrivals += 1
-        stats.series.data["arrivals"][stats.series.index(now)] += 1
+        stats.series.tally["arrivals"][stats.series.index(now)] += 1
         if self.partitioned:
             stats.dropped += 1
             return
@@ -99,7 +99,7 @@ class Server:
         now = self.env.now
         if outcome == "rejected":
             self.stats.rejected += 1
-            self.stats.series.data["rejected"][self.stats.series.index(now)] += 1
+            self.stats.series.tally["rejected"][self.stats.series.index(now)] += 1
         if kind is not None and outcome == "error":
             self.stats.error(kind, now)
         if self.limiter is not None and kind in ("connections", "queue_full"):
@@ -162,7 +162,7 @@ class Server:
             self.limiter.release()
         if outcome in SUCCESS:
             stats.completions += 1
-            stats.series.data["completions"][stats.series.index(now)] += 1
+            stats.series.tally["completions"][stats.series.index(now)] += 1
         elif error_kind is not None:
             stats.error(error_kind, now)
         if not self.partitioned:

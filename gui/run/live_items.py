@@ -1,0 +1,253 @@
+"""The drawing come alive: overlay items painted over the editor's node and call items.
+
+Each overlay is a child of the item it decorates, so it moves with it and needs
+nothing from the editor's classes. Overlays take no mouse buttons or hovers:
+clicks go through to the node or call below, which selects it as usual.
+``LiveOverlay`` maps states (from ``live_state``) onto the scene's items.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from gui.canvas.edge_item import EdgeItem
+from gui.canvas.node_item import HEIGHT, WIDTH, NodeItem
+from gui.canvas.scene import CanvasScene
+from gui.run.live_state import BREAKER_COLOURS, HEALTH_COLOURS, edge_names
+
+STRIP = 17.0  # the status strip under a node
+FAULT_RED = "#c1121f"
+HEALTH_WORDS = {"crashed": "CRASHED", "partitioned": "PARTITIONED: black hole"}
+
+
+def _font(size: float, bold: bool = False) -> QFont:
+    font = QFont()
+    font.setPointSizeF(size)
+    font.setBold(bold)
+    return font
+
+
+def severity_colour(severity: float) -> QColor:
+    """Yellow for a light touch, red for a route or node badly hit."""
+    s = max(0.0, min(1.0, severity))
+    return QColor.fromHsvF((50 - 50 * s) / 360, 0.85, 0.95)
+
+
+class _Overlay(QGraphicsItem):
+    def __init__(self, parent: QGraphicsItem):
+        super().__init__(parent)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setAcceptHoverEvents(False)
+        self.state: dict[str, Any] | None = None
+
+    def set_state(self, state: dict[str, Any] | None) -> None:
+        if state != self.state:
+            self.prepareGeometryChange()
+            self.state = state
+            self.update()
+
+
+class NodeLiveOverlay(_Overlay):
+    """Utilisation fill, health border, queue gauge with numbers, active-fault chips, blast halo."""
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-8, -24, WIDTH + 16, HEIGHT + STRIP + 34)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        state = self.state
+        if not state:
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        body = QRectF(0, 0, WIDTH, HEIGHT)
+        if state.get("health"):
+            self._paint_health(painter, body, state)
+        if state.get("blast") is not None:
+            self._paint_blast(painter, body, state["blast"], state.get("blast_source", False))
+        self._paint_faults(painter, state.get("faults", []))
+
+    def _paint_health(self, painter: QPainter, body: QRectF, state: dict[str, Any]) -> None:
+        health = state["health"]
+        colour = QColor(HEALTH_COLOURS[health])
+        outline = QPainterPath()
+        outline.addRoundedRect(body, 8, 8)
+        fill = QColor(colour)
+        fill.setAlphaF(0.30 if health in ("crashed", "partitioned") else 0.22)
+        share = 1.0 if health in ("crashed", "partitioned") else state["utilization"]
+        painter.save()
+        painter.setClipPath(outline)
+        painter.fillRect(QRectF(0, 0, WIDTH * share, HEIGHT), fill)
+        painter.restore()
+        if health != "ok":
+            painter.setPen(QPen(colour, 3))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(body.adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
+        strip = QRectF(4, HEIGHT + 3, WIDTH - 8, STRIP)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(255, 255, 255, 235))
+        painter.drawRoundedRect(strip, 4, 4)
+        if state["queue_share"] > 0:
+            gauge = QColor("#e76f51" if state["queue_share"] >= 0.8 else "#457b9d")
+            gauge.setAlphaF(0.45)
+            painter.setBrush(gauge)
+            painter.drawRoundedRect(
+                QRectF(strip.x(), strip.y(), strip.width() * state["queue_share"], STRIP), 4, 4
+            )
+        painter.setPen(QPen(colour.darker(130), 1))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(strip, 4, 4)
+        painter.setFont(_font(7.5, bold=health != "ok"))
+        painter.setPen(QColor("#212529"))
+        text = HEALTH_WORDS.get(health, state["text"])
+        painter.drawText(strip, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_blast(self, painter: QPainter, body: QRectF, severity: float, source: bool) -> None:
+        pen = QPen(severity_colour(severity), 5)
+        if source:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(body.adjusted(-5, -5, 5, 5), 11, 11)
+
+    def _paint_faults(self, painter: QPainter, faults: list[str]) -> None:
+        if not faults:
+            return
+        font = _font(7.5, bold=True)
+        painter.setFont(font)
+        metrics = QFontMetricsF(font)
+        x = WIDTH
+        for label in reversed(faults):
+            text = f"⚡ {label}"
+            width = metrics.horizontalAdvance(text) + 10
+            x -= width
+            chip = QRectF(x, -19, width, metrics.height() + 3)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(FAULT_RED))
+            painter.drawRoundedRect(chip, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
+            x -= 4
+
+
+class EdgeLiveOverlay(_Overlay):
+    """Width by traffic, colour by error share; badges for rate, retries and the breaker."""
+
+    def _edge(self) -> EdgeItem:
+        return self.parentItem()  # type: ignore[return-value]
+
+    def badges(self) -> list[tuple[str, str]]:
+        state = self.state or {}
+        out = [(f"{state.get('attempt_rate', 0):.0f}/s", "#495057")]
+        if state.get("error_share", 0) >= 0.01:
+            out.append((f"{state['error_share'] * 100:.0f}% fail", state["colour"]))
+        if state.get("amplification", 1) >= 1.05:
+            out.append((f"×{state['amplification']:.1f} retries", "#d9822b"))
+        breaker = state.get("breaker")
+        if breaker:
+            word = {"open": "OPEN", "half_open": "half-open"}.get(breaker, breaker)
+            out.append((f"breaker {word}", BREAKER_COLOURS.get(breaker, "#6c757d")))
+        return out
+
+    def _badge_rects(self) -> list[tuple[QRectF, str, str]]:
+        metrics = QFontMetricsF(_font(7.5, bold=True))
+        mid = self._edge()._path.pointAtPercent(0.5)
+        items = self.badges()
+        widths = [metrics.horizontalAdvance(t) + 10 for t, _ in items]
+        x = mid.x() - (sum(widths) + 3 * (len(widths) - 1)) / 2
+        rects = []
+        for (text, colour), w in zip(items, widths, strict=True):
+            rects.append((QRectF(x, mid.y() + 7, w, metrics.height() + 3), text, colour))
+            x += w + 3
+        return rects
+
+    def boundingRect(self) -> QRectF:
+        if not self.state:
+            return QRectF()
+        edge = self._edge()
+        rect = edge._path.boundingRect() | edge._head.boundingRect()
+        for badge, _, _ in self._badge_rects():
+            rect |= badge
+        return rect.adjusted(-8, -8, 8, 8)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        state = self.state
+        if not state:
+            return
+        edge = self._edge()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        colour = QColor(state["colour"])
+        painter.setPen(QPen(colour, state["width"], Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(edge._path)
+        painter.setPen(QPen(colour, 1))
+        painter.setBrush(QBrush(colour))
+        painter.drawPolygon(edge._head)
+        painter.setFont(_font(7.5, bold=True))
+        for rect, text, badge_colour in self._badge_rects():
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(badge_colour))
+            painter.drawRoundedRect(rect, 4, 4)
+            painter.setPen(QColor("white"))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+
+
+class LiveOverlay:
+    """Puts run states (and blast-radius highlights) on a CanvasScene's items."""
+
+    def __init__(self, scene: CanvasScene):
+        self.scene = scene
+        self._nodes: dict[str, NodeLiveOverlay] = {}
+        self._edges: dict[tuple[str, int], EdgeLiveOverlay] = {}
+        self.names: dict[tuple[str, int], str] = {}
+        self.node_states: dict[str, dict[str, Any]] = {}
+
+    def show(
+        self,
+        scenario: Any,
+        nodes: dict[str, dict[str, Any]],
+        edges: dict[str, dict[str, Any]],
+        blast: dict[str, tuple[float, bool]] | None = None,
+    ) -> None:
+        """States by node name and engine edge name; ``blast``: name → (severity, is_source)."""
+        self.names = edge_names(scenario)
+        self.node_states = nodes
+        blast = blast or {}
+        for name, item in self.scene.nodes.items():
+            state = dict(nodes.get(name) or {})
+            if name in blast:
+                state["blast"], state["blast_source"] = blast[name]
+            self._overlay(self._nodes, name, item, NodeLiveOverlay).set_state(state or None)
+        for key, item in self.scene.edges.items():
+            edge = self.names.get(key)
+            state = edges.get(edge) if edge else None
+            self._overlay(self._edges, key, item, EdgeLiveOverlay).set_state(state)
+
+    def clear(self) -> None:
+        for overlay in [*self._nodes.values(), *self._edges.values()]:
+            if shiboken6.isValid(overlay):
+                overlay.set_state(None)
+        self.node_states = {}
+
+    @staticmethod
+    def _overlay(store: dict, key: Any, item: NodeItem | EdgeItem, cls: type[_Overlay]) -> Any:
+        overlay = store.get(key)
+        if overlay is None or not shiboken6.isValid(overlay) or overlay.parentItem() is not item:
+            overlay = cls(item)
+            store[key] = overlay
+        return overlay
+
+    def state_of(self, name: str) -> dict[str, Any] | None:
+        overlay = self._nodes.get(name)
+        return overlay.state if overlay is not None and shiboken6.isValid(overlay) else None
+
+    def edge_state_of(self, key: tuple[str, int]) -> dict[str, Any] | None:
+        overlay = self._edges.get(key)
+        return overlay.state if overlay is not None and shiboken6.isValid(overlay) else None
