@@ -59,13 +59,14 @@ class EdgeStats:
 class _CallState:
     """One request's trip across the edge: its attempts, backoff sequence and held resources."""
 
-    __slots__ = ("attempt", "held", "job", "on_done", "parent", "permitted", "seq", "t0", "t_try")
+    # No reference back to the attempt's Job: without cycles, CPython frees a finished
+    # request at once instead of leaving it to the cyclic garbage collector.
+    __slots__ = ("attempt", "held", "on_done", "parent", "permitted", "seq", "t0", "t_try")
 
     def __init__(self, parent: Job, on_done: Done, seq: object, now: float):
         self.parent, self.on_done, self.seq = parent, on_done, seq
         self.t0 = self.t_try = now
         self.attempt = 0
-        self.job: Job | None = None
         self.held = 0  # 1: bulkhead slot held, 2: pool connection held (bit flags)
         self.permitted = False
 
