@@ -32,6 +32,7 @@ _NUMBER = r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
 _DURATION_RE = re.compile(rf"^\s*({_NUMBER})\s*(us|µs|ms|s|min|m|h)\s*$")
 _RATE_RE = re.compile(rf"^\s*({_NUMBER})\s*/\s*(sec|s|min|m|h)\s*$")
 _PERCENT_RE = re.compile(rf"^\s*({_NUMBER})\s*%\s*$")
+_FRACTION_RE = re.compile(rf"^\s*{_NUMBER}\s*$")
 
 
 def _finite_non_negative(value: float, what: str, raw: object) -> float:
@@ -79,6 +80,8 @@ def parse_percent(raw: object) -> float:
         match = _PERCENT_RE.match(raw)
         if match:
             value = float(match.group(1)) / 100.0
+        elif _FRACTION_RE.match(raw):
+            value = float(raw)
     if value is None or not math.isfinite(value) or not 0.0 <= value <= 1.0:
         raise ValueError(f'expected a percentage between 0% and 100% like "50%", got {raw!r}')
     return value

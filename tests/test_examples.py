@@ -1,0 +1,66 @@
+"""Every scenario in scenarios/ is an example and a test: it validates, runs and keeps its books."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from engine_helpers import ROOT, SCENARIOS, run
+
+from simulator.scenario import load_scenario
+from simulator.topology import problems
+
+CONTRACT_ROUTE = {"requests", "outcomes", "success_rate", "latency_ms"}
+CONTRACT_NODE = {"arrivals", "completions", "utilization", "mean_queue_wait_ms",
+                 "mean_sojourn_ms", "max_queue", "errors"}  # fmt: skip
+CONTRACT_EDGE = {"requests", "attempts", "retries", "amplification"}
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_scenario_validates_and_runs_briefly(path) -> None:
+    scenario = load_scenario(path)
+    assert scenario.description, "every example explains its lesson"
+    assert [p for p in problems(scenario) if p.severity == "error"] == []
+    assert set(scenario.layout) == set(scenario.nodes), "every node has a place on the canvas"
+    brief = scenario.model_copy(
+        update={"duration": min(scenario.duration, 40.0), "warmup": min(scenario.warmup, 5.0)}
+    )
+    _sim, out = run(brief)
+    assert out["invariants"] == []
+    assert out["overall"]["requests"] > 0
+    for route in out["routes"].values():
+        assert set(route) >= CONTRACT_ROUTE
+    for node in out["nodes"].values():
+        assert set(node) >= CONTRACT_NODE
+    for edge in out["edges"].values():
+        assert set(edge) >= CONTRACT_EDGE
+
+
+def test_run_json_carries_the_contract_and_blast_radius(tmp_path) -> None:
+    cmd = [sys.executable, "-m", "simulator.cli", "run", "scenarios/latency-spike.yaml",
+           "--json", "--duration", "120s", "--out", str(tmp_path)]  # fmt: skip
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+    out = json.loads(result.stdout)
+    assert {"scenario", "seed", "duration_s", "wall_seconds", "events", "overall", "routes",
+            "nodes", "edges", "alerts", "blast_radius"} <= set(out)  # fmt: skip
+    assert out["events"] > 10_000
+    naked, guarded = out["blast_radius"]
+    assert "naked_api" in naked["nodes"] and "users" in naked["routes"]
+    assert "guarded_users" not in naked["routes"]  # the other chain is unaffected
+    assert "users" not in guarded["routes"]
+    for name in ("timeseries.csv", "summary.json", "run.png", "run.svg"):
+        assert (tmp_path / name).stat().st_size > 1000
+    header = (tmp_path / "timeseries.csv").read_text().splitlines()[0].split(",")
+    assert "route.users.p99_ms" in header and "node.naked_api.utilization" in header
+
+
+def test_flagship_shows_the_cascade_and_the_guard() -> None:
+    """Without a timeout the API's pool drains and users are rejected; with one, it fails fast."""
+    _sim, out = run(load_scenario(ROOT / "scenarios/latency-spike.yaml"))
+    naked, guarded = out["routes"]["users"], out["routes"]["guarded_users"]
+    assert out["nodes"]["naked_api"]["max_queue"] == 200  # queue full: the cascade
+    assert naked["outcomes"]["rejected"] > 1000
+    assert guarded["outcomes"]["rejected"] == 0 and guarded["outcomes"]["error"] > 1000
+    assert guarded["latency_ms"]["p99"] < 400 < naked["latency_ms"]["p99"]
