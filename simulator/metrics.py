@@ -47,6 +47,14 @@ class LogHistogram:
             value = _MAX_VALUE
         self._counts[math.ceil(math.log(value) * self._inv_log) + self._offset] += 1
 
+    def record_in(self, value: float, index: int) -> None:
+        """``record(value)`` when the caller already knows the value's bin ``index``."""
+        self.count += 1
+        self.total += value
+        if value > self.maximum:
+            self.maximum = value
+        self._counts[index] += 1
+
     def merge(self, other: LogHistogram) -> None:
         for i, c in enumerate(other._counts):
             if c:
@@ -172,13 +180,17 @@ class RouteStats:
             value = min(max(latency, _MIN_VALUE), _MAX_VALUE)
             fine = math.ceil(math.log(value) * self.latency._inv_log) + self.latency._offset
             self._bucketed_flat[i * self._bins + fine // self.COARSE] += 1
-        else:
-            data["failed"][i] += 1
+            if t0 >= self.warmup:
+                # Both histograms share the fine bins: one logarithm serves all three records.
+                self.steady[outcome] += 1
+                self.latency.record_in(latency, fine)
+                if outcome == "ok":
+                    self.ok_latency.record_in(latency, fine)
+            return
+        data["failed"][i] += 1
         if t0 >= self.warmup:
             self.steady[outcome] += 1
             self.latency.record(latency)
-            if outcome == "ok":
-                self.ok_latency.record(latency)
 
     @property
     def in_flight(self) -> int:
