@@ -31,6 +31,7 @@ from gui.files import FileController, blank_scenario
 from gui.icons import KIND_LABELS
 from gui.inspector.panel import InspectorPanel
 from gui.problems import ProblemsPanel
+from gui.run.session import RunSession
 from gui.selection import Selection
 from gui.timeline.panel import TimelinePanel
 from simulator.scenario import FAULT_KINDS, NODE_KINDS
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.document.undo_stack.cleanChanged.connect(self._on_title_changed)
         self.files.message.connect(self._on_message)
         self.canvas_view.message.connect(self._on_message)
+        self.run_session = RunSession(self)
         self.resize(1400, 900)
         self._on_title_changed()
 
@@ -236,6 +238,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.files.close():
+            self.run_session.shutdown()
             event.accept()
         else:
             event.ignore()

@@ -79,11 +79,13 @@ class RunLoop:
             target = self._target()
             if target is None:
                 continue
-            mark = next((m for m in self.marks if m > sim.now), math.inf)
-            crossed = target >= mark
+            mark = self.marks[0] if self.marks else math.inf
             started = time.perf_counter()
             sim.run(min(target, mark + 1e-6))
             self._adapt(started)
+            crossed = sim.now > mark
+            if crossed:
+                self.marks.pop(0)
             if crossed or time.perf_counter() - last_sent >= SEND_INTERVAL or sim.finished:
                 self.send_frame()
                 last_sent = time.perf_counter()
