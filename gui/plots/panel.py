@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QImage, QPainter
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QGridLayout, QMenu, QSizePolicy, QWidget
 
 from gui.plots.figures import PLOTS, TITLES, PlotData, PlotFilter, build
@@ -33,7 +33,7 @@ class PlotView(QWidget):
     def __init__(self, kind: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.kind = kind
-        self.image: QImage | None = None
+        self.image: QPixmap | None = None
         self.error: str | None = None
         self.frames = 0
         self.setMinimumSize(QSize(260, 170))
@@ -46,9 +46,9 @@ class PlotView(QWidget):
         self.error = error
         if pixels is not None:
             height, width = pixels.shape[:2]
-            self.image = QImage(
-                pixels.data, width, height, 4 * width, QImage.Format.Format_RGBA8888
-            ).copy()
+            image = QImage(pixels.data, width, height, 4 * width, QImage.Format.Format_RGBA8888)
+            # Converted once here, painted many times: a pixmap paints as a plain blit.
+            self.image = QPixmap.fromImage(image)
             self.frames += 1
         self.update()
 
@@ -56,10 +56,7 @@ class PlotView(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("white"))
         if self.image is not None:
-            target = QRectF(0, 0, self.image.width(), self.image.height())
-            if self.image.size() != self.size():
-                target = QRectF(self.rect())
-            painter.drawImage(target, self.image)
+            painter.drawPixmap(0, 0, self.image)  # a new render at this size is on its way
         else:
             painter.setPen(QColor("#6c757d"))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,

@@ -20,6 +20,7 @@ from gui.canvas.node_item import HEIGHT, WIDTH, NodeItem
 from gui.canvas.scene import CanvasScene
 from gui.run.live_state import BREAKER_COLOURS, HEALTH_COLOURS, edge_names
 
+MAX_CHANGES = 16  # overlay changes applied per call to flush()
 STRIP = 17.0  # the status strip under a node
 FAULT_RED = "#c1121f"
 HEALTH_WORDS = {"crashed": "CRASHED", "partitioned": "PARTITIONED: black hole"}
@@ -138,12 +139,27 @@ class NodeLiveOverlay(_Overlay):
 class EdgeLiveOverlay(_Overlay):
     """Width by traffic, colour by error share; badges for rate, retries and the breaker."""
 
+    def __init__(self, parent: QGraphicsItem):
+        super().__init__(parent)
+        self._rects: list[tuple[QRectF, str, str]] = []
+        self._bounds = QRectF()
+
+    def set_state(self, state: dict[str, Any] | None) -> None:
+        if state == self.state:
+            return
+        self.prepareGeometryChange()
+        self.state = state
+        # The scene asks for bounds far more often than states change: measure once here.
+        self._rects = self._badge_rects() if state else []
+        self._bounds = self._measure() if state else QRectF()
+        self.update()
+
     def _edge(self) -> EdgeItem:
         return self.parentItem()  # type: ignore[return-value]
 
     def badges(self) -> list[tuple[str, str]]:
         state = self.state or {}
-        out = [(f"{state.get('attempt_rate', 0):.0f}/s", "#495057")]
+        out = []  # the line's width already says how busy it is; a number here never sits still
         if state.get("error_share", 0) >= 0.01:
             out.append((f"{state['error_share'] * 100:.0f}% fail", state["colour"]))
         if state.get("amplification", 1) >= 1.05:
@@ -166,14 +182,15 @@ class EdgeLiveOverlay(_Overlay):
             x += w + 3
         return rects
 
-    def boundingRect(self) -> QRectF:
-        if not self.state:
-            return QRectF()
+    def _measure(self) -> QRectF:
         edge = self._edge()
         rect = edge._path.boundingRect() | edge._head.boundingRect()
-        for badge, _, _ in self._badge_rects():
+        for badge, _, _ in self._rects:
             rect |= badge
         return rect.adjusted(-8, -8, 8, 8)
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
@@ -191,7 +208,7 @@ class EdgeLiveOverlay(_Overlay):
         painter.setBrush(QBrush(colour))
         painter.drawPolygon(edge._head)
         painter.setFont(_font(7.5, bold=True))
-        for rect, text, badge_colour in self._badge_rects():
+        for rect, text, badge_colour in self._rects:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(badge_colour))
             painter.drawRoundedRect(rect, 4, 4)
@@ -208,6 +225,7 @@ class LiveOverlay:
         self._edges: dict[tuple[str, int], EdgeLiveOverlay] = {}
         self.names: dict[tuple[str, int], str] = {}
         self.node_states: dict[str, dict[str, Any]] = {}
+        self._pending: dict[Any, tuple[_Overlay, dict[str, Any] | None]] = {}
 
     def show(
         self,
@@ -220,21 +238,51 @@ class LiveOverlay:
         self.names = edge_names(scenario)
         self.node_states = nodes
         blast = blast or {}
+        self._cache_items(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         for name, item in self.scene.nodes.items():
             state = dict(nodes.get(name) or {})
             if name in blast:
                 state["blast"], state["blast_source"] = blast[name]
-            self._overlay(self._nodes, name, item, NodeLiveOverlay).set_state(state or None)
+            overlay = self._overlay(self._nodes, name, item, NodeLiveOverlay)
+            self._pending[("node", name)] = (overlay, state or None)
         for key, item in self.scene.edges.items():
             edge = self.names.get(key)
             state = edges.get(edge) if edge else None
-            self._overlay(self._edges, key, item, EdgeLiveOverlay).set_state(state)
+            overlay = self._overlay(self._edges, key, item, EdgeLiveOverlay)
+            self._pending[("call", *key)] = (overlay, state)
+        self.flush()
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._pending)
+
+    def flush(self, limit: int = MAX_CHANGES) -> None:
+        """Apply up to ``limit`` changed states; the rest wait for the next call.
+
+        Repainting is paid per changed item: on a large drawing, spreading the
+        changes over a few timer ticks keeps every event-loop turn short.
+        """
+        changed = 0
+        while self._pending and changed < limit:
+            key = next(iter(self._pending))
+            overlay, state = self._pending.pop(key)
+            if shiboken6.isValid(overlay) and overlay.state != state:
+                overlay.set_state(state)
+                changed += 1
 
     def clear(self) -> None:
+        self._pending.clear()
         for overlay in [*self._nodes.values(), *self._edges.values()]:
             if shiboken6.isValid(overlay):
                 overlay.set_state(None)
         self.node_states = {}
+        self._cache_items(QGraphicsItem.CacheMode.NoCache)
+
+    def _cache_items(self, mode: QGraphicsItem.CacheMode) -> None:
+        """While states stream in, the editor's items (unchanged) repaint from a pixmap."""
+        for item in [*self.scene.nodes.values(), *self.scene.edges.values()]:
+            if item.cacheMode() != mode:
+                item.setCacheMode(mode)
 
     @staticmethod
     def _overlay(store: dict, key: Any, item: NodeItem | EdgeItem, cls: type[_Overlay]) -> Any:

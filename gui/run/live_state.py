@@ -113,7 +113,7 @@ def _server_state(node: dict[str, Any], faults: list[str]) -> dict[str, Any]:
     return {
         "kind": "server",
         "health": health,
-        "utilization": min(1.0, utilization),
+        "utilization": round(min(1.0, utilization), 2),
         "queue": queue,
         "queue_share": queue_share,
         "text": f"{workers_text} busy · {queue_text}",
@@ -156,13 +156,11 @@ def edge_states(
         share = min(1.0, failures / attempts) if attempts else 0.0
         scale = math.log1p(attempts) / math.log1p(peak) if peak > 0 else 0.0
         out[edge] = {
-            "rate": requests,
-            "attempt_rate": attempts,
-            "error_share": share,
-            "amplification": attempts / requests if requests else 1.0,
+            "error_share": round(share, 2),
+            "amplification": round(attempts / requests, 1) if requests else 1.0,
             "breaker": live["breaker"],
-            "width": 1.5 + 6.5 * scale,
-            "colour": error_colour(share),
+            "width": round(2 * (1.5 + 6.5 * scale)) / 2,
+            "colour": error_colour(round(share, 2)),
         }
     return out
 

@@ -34,7 +34,8 @@ from gui.run.lock import EditLock
 from gui.run.scrubber import TimeScrubber
 from gui.run.toolbar import RunToolbar
 
-VIEW_MS = 100  # the drawing follows the run ten times a second, whatever the frame rate
+VIEW_MS = 50  # overlay changes are applied in small batches on this tick
+STATE_EVERY = 3  # and new states computed every third tick: ~7 times a second
 STATE_WORDS = {
     states.IDLE: "Ready",
     states.STARTING: "Starting the simulation…",
@@ -69,6 +70,7 @@ class RunSession(QObject):
         self.time: float | None = None
         self.blast_index: int | None = None
         self._fresh = False
+        self._ticks = 0
         self.stale = False  # the document was edited after the run
         self._build_views()
         self.lock = EditLock(window)
@@ -187,9 +189,12 @@ class RunSession(QObject):
         self.plots.refresh()
 
     def _on_view_timeout(self) -> None:
-        if self._fresh and self.time is None:
+        self._ticks += 1
+        if self._fresh and self.time is None and self._ticks % STATE_EVERY == 0:
             self._fresh = False
             self.show_at(None)
+        elif self.overlay.pending:
+            self.overlay.flush()
 
     def show_at(self, t: float | None) -> None:
         """Put the run as it was at ``t`` (None: the latest) on the drawing and the clock."""
@@ -226,7 +231,6 @@ class RunSession(QObject):
             word += " (as fast as possible)" if speed is None else f" ({speed:g}×)"
         self.state_label.setText(word)
         if state in (states.FINISHED, states.STOPPED):
-            self._timer.stop()
             self.scrubber.set_ended(record.now)
             self.show_at(None)
             self.plots.refresh()
