@@ -17,6 +17,7 @@ from simulator.metrics import OUTCOMES, LogHistogram
 from simulator.scenario import Scenario
 
 __all__ = [
+    "alerts",
     "blast_radius",
     "erlang_b",
     "erlang_c",
@@ -154,12 +155,61 @@ def summarize(sim: Simulation, blast_radius: list[dict[str, Any]] | None = None)
             }
             for f in sc.faults
         ],
-        "alerts": [],
+        "alerts": alerts(sim),
         "invariants": sim.check_invariants(),
     }
     if blast_radius is not None:
         out["blast_radius"] = blast_radius
     return out
+
+
+# -- alerts ---------------------------------------------------------------------------------
+
+ALERT_SUCCESS = 0.99  # an availability SLO of 99%…
+ALERT_BUCKETS = 3  # …breached (or met again) for this many consecutive buckets
+
+
+def _runs(flags: np.ndarray, length: int) -> list[tuple[int, int]]:
+    """(first, last) bucket of every stretch where ``flags`` hold for ``length`` buckets or more."""
+    out, start = [], None
+    for i, flag in enumerate([*flags.tolist(), False]):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            if i - start >= length:
+                out.append((start, i - 1))
+            start = None
+    return out
+
+
+def alerts(sim: Simulation) -> list[dict[str, Any]]:
+    """When a route's success rate fell below 99% for 3 buckets running, and when it recovered.
+
+    This is what a sensible availability alert would have said: ``fired_s`` is the
+    end of the third bad bucket (the alert needs that long to be sure) and
+    ``detection_s`` the delay from the latest fault that started before it.
+    """
+    width = sim.scenario.bucket
+    starts = sorted(f.window(sim.horizon)[0] for f in sim.scenario.faults)
+    out = []
+    for name, client in sim.clients.items():
+        data = client.stats.series.data
+        done = data["goodput"] + data["failed"]
+        count = max(0, min(len(done), math.ceil(sim.now / width - 1e-9)))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            success = np.where(done[:count] > 0, data["goodput"][:count] / done[:count], 1.0)
+        for first, last in _runs(success < ALERT_SUCCESS, ALERT_BUCKETS):
+            fired = (first + ALERT_BUCKETS) * width
+            cause = max((t for t in starts if t <= fired), default=None)
+            out.append({
+                "route": name,
+                "rule": f"success rate < {ALERT_SUCCESS:.0%} for {ALERT_BUCKETS} buckets",
+                "fired_s": round(fired, 6),
+                "resolved_s": round((last + 1) * width, 6) if last + 1 < count else None,
+                "worst_success_rate": round(float(success[first : last + 1].min()), 6),
+                "detection_s": None if cause is None else round(fired - cause, 6),
+            })  # fmt: skip
+    return sorted(out, key=lambda a: (a["fired_s"], a["route"]))
 
 
 # -- analytic cross-checks (closed forms from queueing theory) -------------------------------
@@ -192,30 +242,36 @@ DEGRADED_FAILURE_SHARE = 0.01  # a route losing 1% more requests than its baseli
 DEGRADED_LATENCY_RATIO = 1.5  # or its p99 half as slow again
 DEGRADED_UTILIZATION = 0.15  # a node 15 points busier
 DEGRADED_ERRORS = 0.01  # or failing 1% more of what it is asked
+DEGRADED_CROWDING = 2.0  # or holding twice as many requests (Little: slower per request)
 
 
-def _window_route(sim: Simulation, name: str, lo: int, hi: int) -> tuple[float, float, float]:
+def _window_route(sim: Simulation, name: str, lo: int, hi: int) -> dict[str, float]:
     stats = sim.clients[name].stats
     data = stats.series.data
-    requests = float(data["requests"][lo:hi].sum())
-    failed = float(data["failed"][lo:hi].sum())
     counts = stats.bucketed[lo:hi].sum(axis=0)
     p99 = math.nan
     if counts.sum():
         rank = math.ceil(0.99 * counts.sum())
         k = int(np.searchsorted(np.cumsum(counts), rank))
         p99 = stats.latency.gamma ** ((k + 1) * stats.COARSE - 1 - stats.latency._offset)
-    return requests, failed, p99
+    return {
+        "requests": float(data["requests"][lo:hi].sum()),
+        "failed": float(data["failed"][lo:hi].sum()),
+        "fallback": float(data["fallback"][lo:hi].sum()),
+        "p99": p99,
+    }
 
 
-def _window_node(sim: Simulation, name: str, lo: int, hi: int) -> tuple[float, float, float]:
+def _window_node(sim: Simulation, name: str, lo: int, hi: int) -> dict[str, float]:
     server = sim.servers[name]
     data = server.stats.series.data
-    arrivals = float(data["arrivals"][lo:hi].sum())
-    bad = float(data["errors"][lo:hi].sum() + data["rejected"][lo:hi].sum())
     busy = float(data["busy"][lo:hi].mean()) if hi > lo else 0.0
-    util = busy / server.workers if math.isfinite(server.workers) else 0.0
-    return arrivals, bad, util
+    return {
+        "arrivals": float(data["arrivals"][lo:hi].sum()),
+        "bad": float(data["errors"][lo:hi].sum() + data["rejected"][lo:hi].sum()),
+        "util": busy / server.workers if math.isfinite(server.workers) else 0.0,
+        "in_system": float(data["in_system"][lo:hi].mean()) if hi > lo else 0.0,
+    }
 
 
 def compare_runs(faulty: Simulation, baseline: Simulation, start: float) -> dict[str, Any]:
@@ -225,28 +281,34 @@ def compare_runs(faulty: Simulation, baseline: Simulation, start: float) -> dict
     hi = next(iter(faulty.clients.values())).stats.series.size if faulty.clients else lo
     routes, nodes = {}, {}
     for name in faulty.clients:
-        req, fail, p99 = _window_route(faulty, name, lo, hi)
-        _, base_fail, base_p99 = _window_route(baseline, name, lo, hi)
-        extra = (fail - base_fail) / req if req else 0.0
-        ratio = p99 / base_p99 if base_p99 and not math.isnan(p99 / base_p99) else 1.0
-        severity = max(min(1.0, extra / 0.2), min(1.0, (ratio - 1) / 9))
+        f, b = _window_route(faulty, name, lo, hi), _window_route(baseline, name, lo, hi)
+        extra = (f["failed"] - b["failed"]) / f["requests"] if f["requests"] else 0.0
+        fallback = (f["fallback"] - b["fallback"]) / f["requests"] if f["requests"] else 0.0
+        ratio = f["p99"] / b["p99"] if b["p99"] and not math.isnan(f["p99"] / b["p99"]) else 1.0
+        severity = max(extra / 0.2, fallback / 0.5, (ratio - 1) / 9)
         routes[name] = {
             "extra_failure_share": round(extra, 6),
+            "extra_fallback_share": round(fallback, 6),
             "p99_ratio": round(ratio, 4),
-            "degraded": extra > DEGRADED_FAILURE_SHARE or ratio > DEGRADED_LATENCY_RATIO,
-            "severity": round(max(0.0, severity), 4),
+            "degraded": extra > DEGRADED_FAILURE_SHARE
+            or fallback > DEGRADED_FAILURE_SHARE
+            or ratio > DEGRADED_LATENCY_RATIO,
+            "severity": round(min(1.0, max(0.0, severity)), 4),
         }
     for name in faulty.servers:
-        arr, bad, util = _window_node(faulty, name, lo, hi)
-        _, base_bad, base_util = _window_node(baseline, name, lo, hi)
-        extra = (bad - base_bad) / arr if arr else 0.0
-        busier = util - base_util
-        severity = max(min(1.0, extra / 0.2), min(1.0, busier / 0.5))
+        f, b = _window_node(faulty, name, lo, hi), _window_node(baseline, name, lo, hi)
+        extra = (f["bad"] - b["bad"]) / f["arrivals"] if f["arrivals"] else 0.0
+        busier = f["util"] - b["util"]
+        crowded = f["in_system"] / max(b["in_system"], 1.0)
+        severity = max(extra / 0.2, busier / 0.5, (crowded - 1) / 9)
         nodes[name] = {
             "extra_error_share": round(extra, 6),
             "utilization_delta": round(busier, 6),
-            "degraded": extra > DEGRADED_ERRORS or busier > DEGRADED_UTILIZATION,
-            "severity": round(max(0.0, severity), 4),
+            "in_system_ratio": round(crowded, 4),
+            "degraded": extra > DEGRADED_ERRORS
+            or busier > DEGRADED_UTILIZATION
+            or crowded > DEGRADED_CROWDING,
+            "severity": round(min(1.0, max(0.0, severity)), 4),
         }
     return {"routes": routes, "nodes": nodes}
 

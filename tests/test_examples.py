@@ -46,21 +46,30 @@ def test_run_json_carries_the_contract_and_blast_radius(tmp_path) -> None:
     assert {"scenario", "seed", "duration_s", "wall_seconds", "events", "overall", "routes",
             "nodes", "edges", "alerts", "blast_radius"} <= set(out)  # fmt: skip
     assert out["events"] > 10_000
-    naked, guarded = out["blast_radius"]
-    assert "naked_api" in naked["nodes"] and "users" in naked["routes"]
-    assert "guarded_users" not in naked["routes"]  # the other chain is unaffected
-    assert "users" not in guarded["routes"]
+    naked, guarded, protected = out["blast_radius"]
+    assert "naked_api" in naked["nodes"] and naked["routes"] == ["users"]  # others unaffected
+    assert guarded["routes"] == ["guarded_users"]
+    assert protected["routes"] == ["protected_users"]  # served, but from the fallback
+    assert protected["detail"]["routes"]["protected_users"]["extra_failure_share"] <= 0
+    assert [a["route"] for a in out["alerts"]] == ["guarded_users", "users"]
+    assert all(0 < a["detection_s"] <= 5 for a in out["alerts"])
     for name in ("timeseries.csv", "summary.json", "run.png", "run.svg"):
         assert (tmp_path / name).stat().st_size > 1000
     header = (tmp_path / "timeseries.csv").read_text().splitlines()[0].split(",")
     assert "route.users.p99_ms" in header and "node.naked_api.utilization" in header
 
 
-def test_flagship_shows_the_cascade_and_the_guard() -> None:
-    """Without a timeout the API's pool drains and users are rejected; with one, it fails fast."""
+def test_flagship_shows_the_cascade_the_guard_and_the_protection() -> None:
+    """No timeout: the pool drains, users are rejected. A timeout fails fast. A breaker and a
+    fallback keep users answered."""
     _sim, out = run(load_scenario(ROOT / "scenarios/latency-spike.yaml"))
     naked, guarded = out["routes"]["users"], out["routes"]["guarded_users"]
     assert out["nodes"]["naked_api"]["max_queue"] == 200  # queue full: the cascade
     assert naked["outcomes"]["rejected"] > 1000
     assert guarded["outcomes"]["rejected"] == 0 and guarded["outcomes"]["error"] > 1000
     assert guarded["latency_ms"]["p99"] < 400 < naked["latency_ms"]["p99"]
+    protected = out["routes"]["protected_users"]
+    assert protected["success_rate"] == 1.0 and protected["outcomes"]["fallback"] > 1000
+    assert out["edges"]["protected_api->protected_db"]["breaker"]["opens"] >= 1
+    # the breaker spares the database: it serves fewer calls than the guarded one
+    assert out["nodes"]["protected_db"]["arrivals"] < 0.9 * out["nodes"]["guarded_db"]["arrivals"]
