@@ -98,6 +98,18 @@ class ScenarioDocument(QObject):
     def is_modified(self) -> bool:
         return not self.undo_stack.isClean()
 
+    def content_signals(self) -> tuple:
+        """Every signal that says the scenario's content changed (not layout or path).
+
+        Views that simply rebuild on any change connect to these, once each.
+        """
+        return (
+            self.reset, self.scenario_changed,
+            self.node_added, self.node_removed, self.node_changed,
+            self.call_added, self.call_removed, self.call_changed,
+            self.fault_added, self.fault_removed, self.fault_changed,
+        )  # fmt: skip
+
     def replace(self, scenario: Scenario, path: Path | None) -> None:
         """Start over on another scenario (open, new): the undo history goes too."""
         self.undo_stack.clear()

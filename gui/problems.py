@@ -20,19 +20,7 @@ class ProblemsPanel(QListWidget):
         self.document, self.selection = document, selection
         self.problems: list[Problem] = []
         self._pending = False
-        for signal in (
-            document.reset,
-            document.node_added,
-            document.node_removed,
-            document.node_changed,
-            document.call_added,
-            document.call_removed,
-            document.call_changed,
-            document.fault_added,
-            document.fault_removed,
-            document.fault_changed,
-            document.scenario_changed,
-        ):
+        for signal in document.content_signals():
             signal.connect(self._on_document_changed)
         self.itemClicked.connect(self._on_item_clicked)
         self.refresh()

@@ -44,7 +44,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from simulator.plots import PALETTE, shade_faults
+from simulator.plots import PALETTE, shade_faults, style_axes
 from simulator.recovery import success_series
 from simulator.scenario import Scenario
 from simulator.sweep import run_many
@@ -240,14 +240,6 @@ def _success_over_time(runs: list[dict[str, Any]]) -> np.ndarray:
     return 100.0 * success_series(columns)
 
 
-def _style(ax: Axes, ylabel: str, title: str) -> None:
-    ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
-    ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.25)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-
-
 def draw_load(ax: Axes, c: Comparison, node: str | None = None) -> None:
     """Arrivals per second at the hot node, one line per variant (mean over replications)."""
     node = node or hot_node(c)
@@ -257,7 +249,7 @@ def draw_load(ax: Axes, c: Comparison, node: str | None = None) -> None:
         load = _mean_series(runs, f"node.{node}.arrivals") / width
         ax.plot(t, load, color=PALETTE[i % len(PALETTE)], lw=1.4, label=label)
     shade_faults(ax, c.faults)
-    _style(ax, "arrivals / s", f"Load offered to {node} (attempts included)")
+    style_axes(ax, "arrivals / s", f"Load offered to {node} (attempts included)")
 
 
 def draw_success(ax: Axes, c: Comparison) -> None:
@@ -267,7 +259,7 @@ def draw_success(ax: Axes, c: Comparison) -> None:
         ax.plot(t, _success_over_time(runs), color=PALETTE[i % len(PALETTE)], lw=1.4, label=label)
     shade_faults(ax, c.faults, label=False)
     ax.set_ylim(-3, 103)
-    _style(ax, "answered (%)", "Success rate over time (all routes)")
+    style_axes(ax, "answered (%)", "Success rate over time (all routes)")
 
 
 def draw_p99(ax: Axes, c: Comparison) -> None:
@@ -278,7 +270,7 @@ def draw_p99(ax: Axes, c: Comparison) -> None:
                 lw=1.4, label=label)  # fmt: skip
     shade_faults(ax, c.faults, label=False)
     ax.set_yscale("log")
-    _style(ax, "p99 (ms)", "p99 latency of answered requests")
+    style_axes(ax, "p99 (ms)", "p99 latency of answered requests")
 
 
 def draw_attempts(ax: Axes, c: Comparison, rows: list[dict[str, Any]] | None = None) -> None:
@@ -290,7 +282,7 @@ def draw_attempts(ax: Axes, c: Comparison, rows: list[dict[str, Any]] | None = N
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(rows))]
     ax.bar(x, means, yerr=halves, color=colours, alpha=0.85, capsize=5, ecolor="#333333")
     ax.set_xticks(x, [r["variant"] for r in rows], rotation=20, ha="right", fontsize=8)
-    _style(ax, "attempts (all calls)", f"Total attempts, mean ± 95% CI ({c.replications} runs)")
+    style_axes(ax, "attempts (all calls)", f"Total attempts, mean ± 95% CI ({c.replications} runs)")
 
 
 def comparison_figure(c: Comparison, rows: list[dict[str, Any]] | None = None) -> Figure:

@@ -21,6 +21,7 @@ __all__ = [
     "draw_utilization",
     "save_run_plots",
     "shade_faults",
+    "style_axes",
 ]
 
 FAULT_COLOURS = {
@@ -47,7 +48,7 @@ def shade_faults(ax: Axes, faults: Sequence[dict], label: bool = True) -> None:
         seen.add(text)
 
 
-def _style(ax: Axes, ylabel: str, title: str) -> None:
+def style_axes(ax: Axes, ylabel: str, title: str) -> None:
     ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.25)
@@ -69,7 +70,7 @@ def draw_latency(ax: Axes, columns: dict[str, np.ndarray], faults: Sequence[dict
                 label=f"{route} p50")  # fmt: skip
     shade_faults(ax, faults)
     ax.set_yscale("log")
-    _style(ax, "latency (ms)", "Latency of answered requests, per route")
+    style_axes(ax, "latency (ms)", "Latency of answered requests, per route")
     ax.legend(fontsize=7, loc="upper right", ncols=2)
 
 
@@ -84,7 +85,7 @@ def draw_throughput(ax: Axes, columns: dict[str, np.ndarray], faults: Sequence[d
         ax.plot(t, good, color=colour, lw=1.5, label=f"{route} ok/s")
         ax.fill_between(t, 0, failed, color=colour, alpha=0.35, lw=0, label=f"{route} failed/s")
     shade_faults(ax, faults, label=False)
-    _style(ax, "requests / s", "Throughput and errors")
+    style_axes(ax, "requests / s", "Throughput and errors")
     ax.legend(fontsize=7, loc="upper right", ncols=2)
 
 
@@ -97,7 +98,7 @@ def draw_utilization(ax: Axes, columns: dict[str, np.ndarray], faults: Sequence[
                 lw=1.3, label=node)  # fmt: skip
     shade_faults(ax, faults, label=False)
     ax.set_ylim(0, 105)
-    _style(ax, "busy workers (%)", "Utilisation per node")
+    style_axes(ax, "busy workers (%)", "Utilisation per node")
     ax.set_xlabel("simulated time (s)")
     ax.legend(fontsize=7, loc="upper right", ncols=2)
 

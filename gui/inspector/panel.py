@@ -48,19 +48,7 @@ class InspectorPanel(QScrollArea):
         self.setMinimumWidth(340)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._pending = False
-        for signal in (
-            document.reset,
-            document.scenario_changed,
-            document.node_added,
-            document.node_removed,
-            document.node_changed,
-            document.call_added,
-            document.call_removed,
-            document.call_changed,
-            document.fault_added,
-            document.fault_removed,
-            document.fault_changed,
-        ):
+        for signal in document.content_signals():
             signal.connect(self._on_document_changed)
         selection.changed.connect(self._on_document_changed)
         self.rebuild()
