@@ -17,7 +17,7 @@ from PySide6.QtGui import QAction, QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QGridLayout, QMenu, QSizePolicy, QWidget
 
 from gui.plots.figures import PLOTS, TITLES, PlotData, PlotFilter, build
-from gui.plots.render import RenderThread
+from gui.plots.render import RenderProcess
 from gui.run.record import RunRecord
 
 POLL_MS = 40
@@ -96,14 +96,13 @@ class PlotPanel(QWidget):
             layout.addWidget(self.views[kind], i // 2, i % 2)
             self.views[kind].resized.connect(self.refresh)
             self.views[kind].save_requested.connect(self._on_save_requested)
-        self._renderer = RenderThread()
+        self._renderer = RenderProcess()
         self._dirty = False
         self._last_submit = 0.0
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._on_tick)
         self._timer.start()
-        self.destroyed.connect(self._renderer.close)
 
     # -- what to show ------------------------------------------------------------------------
 
@@ -149,7 +148,7 @@ class PlotPanel(QWidget):
         self._last_submit = time.perf_counter()
         for kind, view in self.views.items():
             w, h = view.width(), view.height()
-            self._renderer.submit(kind, lambda k=kind, w=w, h=h: build(k, data, w, h))
+            self._renderer.submit(kind, kind, data, w, h)
 
     @property
     def frames(self) -> int:
