@@ -15,7 +15,7 @@ from collections.abc import Callable
 import simpy
 
 from simulator.components.base import SUCCESS, Job
-from simulator.components.service import Server
+from simulator.components.service import Server, wake_after
 from simulator.metrics import LogHistogram, Series
 from simulator.policies import (
     AdaptiveThrottle,
@@ -189,7 +189,7 @@ class CallSite:
             return  # answered at once (refused, rejected, shed)
         wait = self.connect_timeout if unreachable else self.timeout
         if wait < math.inf:
-            self.env.timeout(wait, job).callbacks.append(self._on_timer)
+            wake_after(self.env, wait, self._on_timer, job)
 
     def on_reply(self, job: Job, outcome: str) -> None:
         if job.closed:
@@ -233,7 +233,7 @@ class CallSite:
                 self.budget.retry_started()
             delay = state.seq.next_delay(self.rng)
             if delay > 0:
-                self.env.timeout(delay, state).callbacks.append(self._after_backoff)
+                wake_after(self.env, delay, self._after_backoff, state)
             else:
                 self._attempt(state)
             return

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from simulator.components.base import SUCCESS, Job
+from simulator.components.service import wake_after
 from simulator.metrics import RouteStats
 from simulator.randomness import RandomStream
 from simulator.scenario import Client as ClientSpec
@@ -77,7 +78,7 @@ class Client:
         if spec.rate is not None and self.surge_peak == 1.0:
             if spec.rate > 0:
                 gap = self.arrivals_rng.exponential(1.0 / spec.rate)
-                self.env.timeout(gap).callbacks.append(self._on_arrival)
+                wake_after(self.env, gap, self._on_arrival)
             return
         self._schedule_thinned(self.env.now)
 
@@ -93,7 +94,7 @@ class Client:
             rate = rate_at(self.spec, now) * self._surge_at(now)
             if self.arrivals_rng.random() * peak < rate:
                 break
-        self.env.timeout(now - self.env.now).callbacks.append(self._on_arrival)
+        wake_after(self.env, now - self.env.now, self._on_arrival)
 
     _horizon = math.inf
     _surge_windows: tuple[tuple[float, float, float], ...] = ()
@@ -120,7 +121,7 @@ class Client:
 
     def _think(self) -> None:
         pause = self.think_time() if self.think_time else 0.0
-        self.env.timeout(pause).callbacks.append(self._on_think_done)
+        wake_after(self.env, pause, self._on_think_done)
 
     def _on_think_done(self, _event: simpy.Event) -> None:
         self._begin()
