@@ -6,6 +6,7 @@ paste into a text editor reads like part of a scenario file.
 
 from __future__ import annotations
 
+import atexit
 from typing import Any
 
 import yaml
@@ -30,7 +31,24 @@ def copy_nodes(document: ScenarioDocument, names: list[str], positions: dict[str
     mime.setData(MIME, text.encode())
     mime.setText(text)
     QApplication.clipboard().setMimeData(mime)
+    _clear_at_exit()
     return text
+
+
+_registered = False
+
+
+def _clear_at_exit() -> None:
+    """Hand the clipboard back before Qt tears down.
+
+    Qt (seen with PySide6 6.x, offscreen and xcb) crashes at exit when the
+    clipboard still owns a QMimeData the application set. The content would
+    leave with the application anyway.
+    """
+    global _registered
+    if not _registered:
+        _registered = True
+        atexit.register(lambda: QApplication.instance() and QApplication.clipboard().clear())
 
 
 def paste_nodes(document: ScenarioDocument) -> list[str]:
