@@ -28,6 +28,8 @@ TITLES = {
 }
 BREAKER_COLOURS = {"closed": "#2a9d8f", "open": "#e63946", "half_open": "#f4a261"}
 NOW_COLOUR = "#1d3557"
+MAX_LEGEND = 12
+LEGEND_PX = 112
 
 
 @dataclass
@@ -88,11 +90,64 @@ def draw(kind: str, figure: Figure, data: PlotData) -> None:
         ax.tick_params(labelsize=7.5)
         ax.yaxis.label.set_fontsize(8)
         ax.xaxis.label.set_fontsize(8)
-        legend = ax.get_legend()
-        if legend is not None:
-            for text in legend.get_texts():
-                text.set_fontsize(6.5)
+    _legends_outside(figure, axes, kind)
+    _name_faults(axes[0], data.faults)
     axes[-1].set_xlabel("simulated time (s)")
+
+
+def _name_faults(ax: Axes, faults: Sequence[dict[str, Any]]) -> None:
+    """Say what each shaded window is, at its top left (when there are few enough to read)."""
+    if len(faults) > 4:
+        return
+    seen: set[tuple[float, str]] = set()
+    for i, fault in enumerate(faults):
+        if (fault["start_s"], fault["kind"]) in seen:
+            continue  # the same kind at the same time on another target: one label is enough
+        seen.add((fault["start_s"], fault["kind"]))
+        ax.text(fault["start_s"], 0.98 - 0.09 * (i % 3), f" {fault['kind']} on {fault['target']}",
+                transform=ax.get_xaxis_transform(), va="top", fontsize=6.5, color="#5c4033",
+                clip_on=True)  # fmt: skip
+
+
+def _legend_entries(ax: Axes, kind: str) -> tuple[list, list[str]]:
+    """One entry per route or node: line styles and shading are explained by the titles."""
+    handles, labels = ax.get_legend_handles_labels()
+    keep = []
+    for handle, label in zip(handles, labels, strict=True):
+        if kind == "latency" and label.endswith(" p99"):
+            keep.append((handle, label[: -len(" p99")]))
+        elif kind == "throughput" and data_route(label):
+            keep.append((handle, data_route(label)))
+        elif kind in ("pools", "breakers") or (kind == "throughput" and "/s" in label):
+            keep.append((handle, label))
+    return [h for h, _ in keep], [lbl for _, lbl in keep]
+
+
+def data_route(label: str) -> str:
+    return label[: -len(" ok/s")] if label.endswith(" ok/s") else ""
+
+
+def _legends_outside(figure: Figure, axes: list[Axes], kind: str) -> None:
+    """Legends to the right of the plot, where they never hide a line."""
+    width = figure.bbox.width
+    placed = False
+    for ax in axes:
+        legend = ax.get_legend()
+        if legend is None:
+            continue
+        legend.remove()
+        handles, labels = _legend_entries(ax, kind)
+        if not labels:
+            continue
+        if len(labels) > MAX_LEGEND:
+            ax.text(1.01, 1.0, f"{len(labels)} series:\nclick a node\nor call to see\nit alone",
+                    transform=ax.transAxes, va="top", fontsize=6.5, color="#6c757d")  # fmt: skip
+        else:
+            ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                      fontsize=6.5, frameon=False, borderaxespad=0.0)  # fmt: skip
+        placed = True
+    if placed:
+        figure.subplots_adjust(right=1 - LEGEND_PX / width)
 
 
 # -- the plots ------------------------------------------------------------------------------
@@ -171,7 +226,10 @@ def _draw_breakers(ax: Axes, data: PlotData) -> None:
             ax.broken_barh([(start, max(nxt[0] - start, 0))], (row - 0.35, 0.7),
                            color=BREAKER_COLOURS.get(state, "#adb5bd"), lw=0)  # fmt: skip
     shade_faults(ax, data.faults, label=False)
-    ax.set_yticks(range(len(edges)), [e.replace("->", " → ") for e in edges])
+    for row, edge in enumerate(edges):  # names inside the bars: long names need no margin
+        ax.text(data.horizon * 0.005, row, edge.replace("->", " → "), va="center", fontsize=7,
+                color="white", fontweight="bold")  # fmt: skip
+    ax.set_yticks([])
     ax.set_ylim(len(edges) - 0.5, -0.5)
     for state, colour in BREAKER_COLOURS.items():
         ax.plot([], [], color=colour, lw=6, label=state.replace("_", "-"))

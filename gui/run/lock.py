@@ -56,6 +56,8 @@ class EditLock(QObject):
         w.canvas_view.setAcceptDrops(not locked)
         if locked:
             w.statusBar().showMessage("Editing is locked while the run is live: stop it to edit")
+        else:
+            w.statusBar().clearMessage()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if not self.locked:

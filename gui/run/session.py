@@ -100,6 +100,9 @@ class RunSession(QObject):
         self.blast_dock = w.add_dock(
             self.blast_panel, "Blast radius", Qt.DockWidgetArea.RightDockWidgetArea
         )
+        w.resizeDocks([self.plots_dock], [330], Qt.Orientation.Vertical)
+        w.resizeDocks([w.inspector_dock, w.problems_dock, self.blast_dock], [420, 90, 220],
+                      Qt.Orientation.Vertical)  # fmt: skip
         self.overlay = LiveOverlay(w.scene)
         self.state_label = QLabel(STATE_WORDS[states.IDLE])
         self.clock_label = QLabel("")
