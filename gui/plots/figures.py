@@ -97,14 +97,13 @@ def draw(kind: str, figure: Figure, data: PlotData) -> None:
 
 def _name_faults(ax: Axes, faults: Sequence[dict[str, Any]]) -> None:
     """Say what each shaded window is, at its top left (when there are few enough to read)."""
-    if len(faults) > 4:
+    groups: dict[tuple[float, str], list[str]] = {}
+    for fault in faults:  # the same kind at the same time on several targets: one label
+        groups.setdefault((fault["start_s"], fault["kind"]), []).append(fault["target"])
+    if len(groups) > 4:
         return
-    seen: set[tuple[float, str]] = set()
-    for i, fault in enumerate(faults):
-        if (fault["start_s"], fault["kind"]) in seen:
-            continue  # the same kind at the same time on another target: one label is enough
-        seen.add((fault["start_s"], fault["kind"]))
-        ax.text(fault["start_s"], 0.98 - 0.09 * (i % 3), f" {fault['kind']} on {fault['target']}",
+    for i, ((start, kind), targets) in enumerate(groups.items()):
+        ax.text(start, 0.98 - 0.09 * (i % 3), f" {kind} on {', '.join(targets)}",
                 transform=ax.get_xaxis_transform(), va="top", fontsize=6.5, color="#5c4033",
                 clip_on=True)  # fmt: skip
 
@@ -118,7 +117,9 @@ def _legend_entries(ax: Axes, kind: str) -> tuple[list, list[str]]:
             keep.append((handle, label[: -len(" p99")]))
         elif kind == "throughput" and data_route(label):
             keep.append((handle, data_route(label)))
-        elif kind in ("pools", "breakers") or (kind == "throughput" and "/s" in label):
+        elif kind in ("pools", "breakers") or (
+            kind == "throughput" and "/s" in label and not label.endswith(" failed/s")
+        ):
             keep.append((handle, label))
     return [h for h, _ in keep], [lbl for _, lbl in keep]
 
