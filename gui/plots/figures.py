@@ -179,7 +179,8 @@ def _draw_latency(ax: Axes, data: PlotData) -> None:
     ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.set_title(_with(data, "Latency: p99 solid, p50 dashed"), loc="left", fontweight="bold")
+    title = _with(data, "Latency of answered requests: p99 solid, p50 dashed")
+    ax.set_title(title, loc="left", fontweight="bold")
 
 
 def _no_values(columns: dict[str, np.ndarray], suffix: str) -> bool:
