@@ -107,7 +107,22 @@ def run(
     no_blast_radius: bool,
 ) -> None:
     """Run a scenario headless and summarise it."""
-    from simulator.analysis import summarize
+    scenario, sim, summary = _simulate(file, seed, duration, not no_blast_radius)
+    if out:
+        _write_outputs(scenario, sim, summary, Path(out))
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary)
+        if out:
+            click.echo(f"time series, plots and report written to {out}/")
+
+
+def _simulate(
+    file: str, seed: int | None, duration: str | None, with_blast: bool
+) -> tuple[Scenario, Any, dict[str, Any]]:
+    """Load, run with a progress bar, and summarise (with the blast radius if asked)."""
+    from simulator.analysis import blast_radius, summarize
     from simulator.engine import EngineError, Simulation
 
     scenario = _load_or_exit(file)
@@ -127,24 +142,33 @@ def run(
             sim.run_to_end(progress=update)
     else:
         sim.run_to_end()
-    blast = None
-    if scenario.faults and not no_blast_radius:
-        from simulator.analysis import blast_radius
+    blast = blast_radius(scenario, sim.seed, sim) if scenario.faults and with_blast else None
+    return scenario, sim, summarize(sim, blast)
 
-        blast = blast_radius(scenario, sim.seed, sim)
-    summary = summarize(sim, blast)
-    if out:
-        _write_outputs(sim, summary, Path(out))
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
+
+@main.command()
+@click.argument("file", type=click.Path())
+@click.option("--seed", type=int, help="override the scenario's seed")
+@click.option("--duration", help='override the duration, e.g. "60s"')
+@click.option("--html", "as_html", is_flag=True, help="HTML instead of Markdown")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="write here, not stdout")
+def report(
+    file: str, seed: int | None, duration: str | None, as_html: bool, output: str | None
+) -> None:
+    """The failure-mode analysis (FMEA) of a run: effect, blast radius, detection per fault."""
+    from simulator.report import report_html, report_markdown
+
+    scenario, _sim, summary = _simulate(file, seed, duration, True)
+    text = (report_html if as_html else report_markdown)(scenario, summary)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
     else:
-        _print_summary(summary)
-        if out:
-            click.echo(f"time series and plots written to {out}/")
+        click.echo(text, nl=False)
 
 
-def _write_outputs(sim: Any, summary: dict[str, Any], out: Path) -> None:
+def _write_outputs(scenario: Scenario, sim: Any, summary: dict[str, Any], out: Path) -> None:
     from simulator.plots import save_run_plots
+    from simulator.report import report_markdown
     from simulator.timeseries import time_series, write_csv
 
     out.mkdir(parents=True, exist_ok=True)
@@ -152,6 +176,7 @@ def _write_outputs(sim: Any, summary: dict[str, Any], out: Path) -> None:
     write_csv(columns, out / "timeseries.csv")
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     save_run_plots(columns, summary["faults"], summary["scenario"], out)
+    (out / "report.md").write_text(report_markdown(scenario, summary), encoding="utf-8")
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:

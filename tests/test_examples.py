@@ -73,3 +73,20 @@ def test_flagship_shows_the_cascade_the_guard_and_the_protection() -> None:
     assert out["edges"]["protected_api->protected_db"]["breaker"]["opens"] >= 1
     # the breaker spares the database: it serves fewer calls than the guarded one
     assert out["nodes"]["protected_db"]["arrivals"] < 0.9 * out["nodes"]["guarded_db"]["arrivals"]
+
+
+def test_report_fills_the_fmea_from_measurements(tmp_path) -> None:
+    out = tmp_path / "report.html"
+    cmd = [sys.executable, "-m", "simulator.cli", "report", "scenarios/latency-spike.yaml",
+           "--duration", "120s"]  # fmt: skip
+    text = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    rows = [line for line in text.splitlines() if line.startswith("| latency on")]
+    assert len(rows) == 3
+    naked, _guarded, protected = rows
+    assert "users: " in naked and "more failures" in naked and "availability alert after" in naked
+    assert "timeout, breaker, fallback" in protected and "served by fallback" in protected
+    assert "no availability alert fired" in protected  # fallbacks hide the fault from the SLO
+    html = [sys.executable, "-m", "simulator.cli", "report", "scenarios/three-tier.yaml",
+            "--duration", "100s", "--html", "-o", str(out)]  # fmt: skip
+    subprocess.run(html, cwd=ROOT, check=True)
+    assert out.read_text().startswith("<!doctype html>")
