@@ -106,6 +106,10 @@ class PlotPanel(QWidget):
 
     # -- what to show ------------------------------------------------------------------------
 
+    def warm_up(self) -> None:
+        """A run is starting: get the renderer ready while the simulation starts too."""
+        self._renderer.warm_up()
+
     def set_record(self, record: RunRecord | None) -> None:
         self.record = record
         self.time = None

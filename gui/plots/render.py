@@ -81,6 +81,11 @@ class RenderProcess:
         self._conn: Any = None
         self._process: Any = None
 
+    def warm_up(self) -> None:
+        """Start the renderer now (it takes a second or two to import matplotlib)."""
+        if self._process is None or not self._process.is_alive():
+            self._start()
+
     def _start(self) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe(duplex=True)

@@ -75,10 +75,16 @@ class RunController(QObject):
         self._process = ctx.Process(
             target=run_worker, args=args, kwargs={"hook": hook}, daemon=True, name="murphy-run"
         )
-        self._process.start()
-        child_end.close()
         self._conn = parent_end
         self._set_state(STARTING)
+        try:
+            self._process.start()
+        except Exception as exc:  # e.g. no process can be started: say so, keep the editor
+            self._process = None
+            self._fail(f"Could not start the simulation process: {exc}", "")
+            return
+        finally:
+            child_end.close()
         self._timer.start()
 
     def pause(self) -> None:

@@ -165,6 +165,7 @@ class RunSession(QObject):
         self.overlay.clear()
         self.blast_panel.set_waiting("Running… the blast radius follows the run.")
         self.controller.start(self.scenario)
+        self.plots.warm_up()
         self.plots.set_record(self.controller.record)
         self._on_selection_changed()
         self.scrubber.set_live(0.0)
