@@ -104,6 +104,9 @@ class CallSite:
             ConnectionPool(config.pool, self._schedule, self._cancel) if config.pool else None
         )
         self.fallback = FallbackPolicy(config.fallback) if config.fallback else None
+        # Nothing stands between an attempt and the send: the common, fast path.
+        self._ungated = self.throttle is self.breaker is self.bulkhead is self.pool is None
+        self._propagate = config.deadline_propagation
 
     def _make_gate(self, config: object) -> object | None:
         from simulator.policies import Bulkhead
@@ -143,6 +146,8 @@ class CallSite:
         stats.series.tally["attempts"][stats.series.index(now)] += 1
         if state.attempt > 1:
             stats.retries += 1
+        if self._ungated:
+            return self._send(state)
         if self.throttle is not None and not self.throttle.may_send(now, self.rng):
             return self._attempt_done(state, "rejected")
         if self.breaker is not None:
@@ -178,7 +183,7 @@ class CallSite:
     def _send(self, state: _CallState) -> None:
         now = self.env.now
         deadline = math.inf
-        if self.config.deadline_propagation:
+        if self._propagate:
             deadline = min(state.parent.deadline, now + self.timeout)
         job = Job(self, deadline, state)
         job.origin = state.parent.origin
@@ -213,7 +218,8 @@ class CallSite:
 
     def _attempt_done(self, state: _CallState, outcome: str) -> None:
         now = self.env.now
-        self._release(state)
+        if state.held:
+            self._release(state)
         stats = self.stats
         stats.attempt_outcomes[outcome] = stats.attempt_outcomes.get(outcome, 0) + 1
         if outcome not in SUCCESS:
