@@ -109,6 +109,7 @@ class EdgeItem(QGraphicsItem):
         self._path.quadTo(ctrl, end)
         self._mid = self._path.pointAtPercent(0.5)
         self._head = self._arrow_head(end, self._path.angleAtPercent(0.99))
+        self._rects: list[tuple[QRectF, str, str]] | None = None  # measured on first use
 
     @staticmethod
     def _arrow_head(tip: QPointF, angle_deg: float) -> QPolygonF:
@@ -119,7 +120,16 @@ class EdgeItem(QGraphicsItem):
         return QPolygonF([tip, tip + back + side, tip + back - side])
 
     def _badge_rects(self) -> list[tuple[QRectF, str, str]]:
-        """Badges stacked upwards from just above the middle of the arrow: gaps are narrow."""
+        """Badges stacked upwards from just above the middle of the arrow: gaps are narrow.
+
+        Cached until the next ``adjust``: the scene asks for bounds on every repaint.
+        """
+        if getattr(self, "_rects", None) is not None:
+            return self._rects
+        self._rects = self._measure_badges()
+        return self._rects
+
+    def _measure_badges(self) -> list[tuple[QRectF, str, str]]:
         metrics = QFontMetricsF(self._badge_font())
         rects = []
         height = metrics.height() + 3
