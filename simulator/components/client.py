@@ -80,7 +80,7 @@ class Client:
                 gap = self.arrivals_rng.exponential(1.0 / spec.rate)
                 wake_after(self.env, gap, self._on_arrival)
             return
-        self._schedule_thinned(self.env.now)
+        self._schedule_thinned(self.env._now)
 
     def _schedule_thinned(self, now: float) -> None:
         """Lewis–Shedler thinning against the peak rate: exact for any rate profile."""
@@ -94,7 +94,7 @@ class Client:
             rate = rate_at(self.spec, now) * self._surge_at(now)
             if self.arrivals_rng.random() * peak < rate:
                 break
-        wake_after(self.env, now - self.env.now, self._on_arrival)
+        wake_after(self.env, now - self.env._now, self._on_arrival)
 
     _horizon = math.inf
     _surge_windows: tuple[tuple[float, float, float], ...] = ()
@@ -129,7 +129,7 @@ class Client:
     # -- one request -------------------------------------------------------------------------
 
     def _begin(self) -> None:
-        now = self.env.now
+        now = self.env._now
         request = Job(self, math.inf)
         request.t_arrive = now
         request.origin = self.name
@@ -157,7 +157,7 @@ class Client:
 
     def _end(self, request: Job, outcome: str) -> None:
         self.in_flight -= 1
-        self.stats.ended(request.t_arrive, self.env.now, outcome)
+        self.stats.ended(request.t_arrive, self.env._now, outcome)
         if self.spec.users is not None:
             self._think()
 

@@ -89,7 +89,7 @@ class Server:
 
     def submit(self, job: Job) -> None:
         """A job arrives. Crashed: refused at once. Partitioned: never heard of again."""
-        now = self.env.now
+        now = self.env._now
         stats = self.stats
         stats.arrivals += 1
         stats.series.tally["arrivals"][stats.series.index(now)] += 1
@@ -121,7 +121,7 @@ class Server:
         self.stats.in_system.change(now, 1)
 
     def _refuse(self, job: Job, outcome: str, kind: str | None) -> None:
-        now = self.env.now
+        now = self.env._now
         if outcome == "rejected":
             self.stats.rejected += 1
             self.stats.series.tally["rejected"][self.stats.series.index(now)] += 1
@@ -175,7 +175,7 @@ class Server:
             self._finish(job, "error", f"dependency_{outcome}")
 
     def _finish(self, job: Job, outcome: str, error_kind: str | None) -> None:
-        now = self.env.now
+        now = self.env._now
         stats = self.stats
         self.in_service.discard(job)
         self.busy -= 1
@@ -213,11 +213,11 @@ class Server:
 
     def set_capacity(self, factor: float) -> None:
         self.capacity = capacity_of(self.workers, factor)
-        self._start_waiting(self.env.now)
+        self._start_waiting(self.env._now)
 
     def crash(self) -> None:
         """Lose all in-flight and queued work; callers get a connection reset (an error)."""
-        now = self.env.now
+        now = self.env._now
         self.down = True
         self.epoch += 1
         lost = list(self.in_service) + list(self.queue)
