@@ -8,7 +8,7 @@ FLAGSHIP := scenarios/latency-spike.yaml
 .PHONY: run test bench lint setup system-offscreen system-display clean
 
 $(PY):
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV) || (rm -rf $(VENV) && tools/setup-system.sh venv && $(PYTHON) -m venv $(VENV))
 	$(PY) -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)

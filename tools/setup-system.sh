@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system libraries Qt needs, only those that are missing.
-# Usage: tools/setup-system.sh offscreen|display
+# Usage: tools/setup-system.sh offscreen|display|venv
 # Checks by library file, not package name (Debian 13 renames some packages).
 set -euo pipefail
 mode=${1:-offscreen}
@@ -20,13 +20,20 @@ display=(
 )
 wanted=("${offscreen[@]}")
 [ "$mode" = display ] && wanted+=("${display[@]}")
+[ "$mode" = venv ] && wanted=()
 
 missing=()
+# Debian's python3 ships without venv/ensurepip until python3-venv is installed.
+if [ "$mode" = venv ] && ! python3 -c "import ensurepip, venv" 2>/dev/null; then
+  missing+=("python3-venv")
+fi
 for entry in "${wanted[@]}"; do
   lib=${entry%%:*}; pkg=${entry##*:}
   ldconfig -p 2>/dev/null | grep -q "$lib" || missing+=("$pkg")
 done
-if ! fc-list 2>/dev/null | grep -q .; then missing+=("fonts-dejavu-core"); fi
+if [ "$mode" != venv ] && ! fc-list 2>/dev/null | grep -q .; then
+  missing+=("fonts-dejavu-core")
+fi
 if [ "$mode" = display ]; then
   command -v xvfb-run >/dev/null || missing+=("xvfb" "xauth")
 fi
