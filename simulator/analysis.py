@@ -106,7 +106,7 @@ def _edge(sim: Simulation, name: str) -> dict[str, Any]:
     st = site.stats
     requests = st.since_warmup("requests")
     attempts = st.since_warmup("attempts")
-    out = {
+    out: dict[str, Any] = {
         "requests": requests,
         "attempts": attempts,
         "retries": st.since_warmup("retries"),

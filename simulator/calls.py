@@ -19,18 +19,21 @@ from simulator.components.service import Server, wake_after
 from simulator.metrics import LogHistogram, Series
 from simulator.policies import (
     AdaptiveThrottle,
+    Bulkhead,
     CircuitBreaker,
     ConnectionPool,
     FallbackPolicy,
     RetryBudget,
+    RetrySequence,
     make_backoff,
 )
 from simulator.randomness import RandomStream
 from simulator.scenario import Call
+from simulator.scenario_policies import Bulkhead as BulkheadConfig
 
 __all__ = ["CallSite", "EdgeStats"]
 
-Done = Callable[[object, str], None]
+Done = Callable[[Job, str], None]
 EDGE_SERIES = ("requests", "attempts", "failures")
 
 
@@ -63,7 +66,7 @@ class _CallState:
     # request at once instead of leaving it to the cyclic garbage collector.
     __slots__ = ("attempt", "held", "on_done", "parent", "permitted", "seq", "t0", "t_try")
 
-    def __init__(self, parent: Job, on_done: Done, seq: object, now: float):
+    def __init__(self, parent: Job, on_done: Done, seq: RetrySequence | None, now: float):
         self.parent, self.on_done, self.seq = parent, on_done, seq
         self.t0 = self.t_try = now
         self.attempt = 0
@@ -108,16 +111,19 @@ class CallSite:
         self._ungated = self.throttle is self.breaker is self.bulkhead is self.pool is None
         self._propagate = config.deadline_propagation
 
-    def _make_gate(self, config: object) -> object | None:
-        from simulator.policies import Bulkhead
-
+    def _make_gate(self, config: BulkheadConfig | None) -> Bulkhead | None:
         return Bulkhead(config, self._schedule, self._cancel) if config else None
 
     # -- timers for the event-driven policies ------------------------------------------------
 
     def _schedule(self, delay: float, fn: Callable[[], None]) -> list[bool]:
         handle = [True]
-        self.env.timeout(delay).callbacks.append(lambda _ev: handle[0] and fn())
+
+        def fire(_ev: simpy.Event) -> None:
+            if handle[0]:
+                fn()
+
+        self.env.timeout(delay).callbacks.append(fire)
         return handle
 
     @staticmethod
@@ -176,7 +182,8 @@ class CallSite:
 
     def _with_connection(self, state: _CallState) -> None:
         state.held |= 2
-        connect = self.pool.config.connect_time if self.pool.needs_connect() else 0.0
+        # Reached only through the pool's grant, so there is a pool.
+        connect = self.pool.connect_time if self.pool.needs_connect() else 0.0  # type: ignore[union-attr]
         if connect > 0:
             self.env.timeout(connect, state).callbacks.append(lambda ev: self._send(ev.value))
         else:
@@ -212,10 +219,11 @@ class CallSite:
         self._attempt_done(job.state, "timeout")
 
     def _release(self, state: _CallState) -> None:
+        # A held flag is set only when its policy exists (see _with_slot and _with_connection).
         if state.held & 2:
-            self.pool.release()
+            self.pool.release()  # type: ignore[union-attr]
         if state.held & 1:
-            self.bulkhead.release()
+            self.bulkhead.release()  # type: ignore[union-attr]
         state.held = 0
 
     def _attempt_done(self, state: _CallState, outcome: str) -> None:
@@ -226,8 +234,8 @@ class CallSite:
         stats.attempt_outcomes[outcome] = stats.attempt_outcomes.get(outcome, 0) + 1
         if outcome not in SUCCESS:
             stats.series.tally["failures"][stats.series.index(now)] += 1
-        if state.permitted:
-            self.breaker.record(now, outcome, now - state.t_try)
+        if state.permitted:  # set only after the breaker let the attempt go
+            self.breaker.record(now, outcome, now - state.t_try)  # type: ignore[union-attr]
         if self.throttle is not None and outcome in ("ok", "fallback", "error"):
             self.throttle.record_accept(now)
         if self.budget is not None and state.attempt > 1:
@@ -239,7 +247,8 @@ class CallSite:
         if self._may_retry(state, outcome):
             if self.budget is not None:
                 self.budget.retry_started()
-            delay = state.seq.next_delay(self.rng)
+            # _may_retry is True only under a backoff, so this request has a sequence.
+            delay = state.seq.next_delay(self.rng)  # type: ignore[union-attr]
             if delay > 0:
                 wake_after(self.env, delay, self._after_backoff, state)
             else:
@@ -251,7 +260,8 @@ class CallSite:
         self._finish(state, outcome)
 
     def _may_retry(self, state: _CallState, outcome: str) -> bool:
-        if state.attempt >= self.max_attempts or not self.backoff.retryable(outcome):
+        # Without a backoff max_attempts is 1, so the first test answers before the second runs.
+        if state.attempt >= self.max_attempts or not self.backoff.retryable(outcome):  # type: ignore[union-attr]
             return False
         return self.budget is None or self.budget.may_retry()
 

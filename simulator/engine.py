@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import TypedDict
 
 import simpy
 
@@ -20,11 +21,11 @@ from simulator.components.client import Client
 from simulator.components.service import Server
 from simulator.faults import FaultSchedule
 from simulator.metrics import ROUTE_SERIES, RouteStats, Series
-from simulator.policies import make_limiter
+from simulator.policies import Admission, make_limiter
 from simulator.randomness import RandomStream
 from simulator.sampling import make_sampler
 from simulator.scenario import Client as ClientSpec
-from simulator.scenario import Database, Scenario, ThirdParty
+from simulator.scenario import Database, Scenario, Service, ThirdParty
 from simulator.topology import call_cycles, to_graph
 
 __all__ = ["EngineError", "Simulation"]
@@ -32,6 +33,14 @@ __all__ = ["EngineError", "Simulation"]
 
 class EngineError(Exception):
     """The scenario is valid as a file but cannot be simulated (e.g. a call cycle)."""
+
+
+class _ServerOptions(TypedDict, total=False):
+    """The ``Server`` keywords only some node kinds set; the rest keep their defaults."""
+
+    limiter: Admission | None
+    boot_time: float
+    max_connections: float
 
 
 class Simulation:
@@ -101,12 +110,15 @@ class Simulation:
             self._stream(name, "arrivals"), self._stream(name, "route"), think,
         )  # fmt: skip
 
-    def _build_server(self, name: str, spec: object) -> Server:
+    def _build_server(self, name: str, spec: Service | ThirdParty) -> Server:
         stats = NodeStats(self._series(NODE_SERIES))
+        workers: float
+        queue_limit: float
+        extra: _ServerOptions
         if isinstance(spec, ThirdParty):
             workers = float(spec.max_concurrent or math.inf)
             queue_limit, service, errors = 0, spec.latency, spec.error_rate
-            extra: dict[str, object] = {}
+            extra = {}
         else:
             workers = spec.workers
             queue_limit = math.inf if spec.queue is None else spec.queue
@@ -117,15 +129,14 @@ class Simulation:
             }
             if isinstance(spec, Database) and spec.max_connections:
                 extra["max_connections"] = spec.max_connections
-        server = Server(
+        return Server(
             self.env, name,
             workers=workers, queue_limit=queue_limit,
             service_time=make_sampler(service, self._stream(name, "service")),
             error_rate=errors, stats=stats, rng=self._stream(name, "errors"),
+            route_rng=self._stream(name, "route"),
             **extra,
         )  # fmt: skip
-        server.route_rng = self._stream(name, "route")
-        return server
 
     # -- periodic bookkeeping ----------------------------------------------------------------
 

@@ -9,7 +9,8 @@ the node's boot time; it comes back cold.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import cast
 
 import simpy
 
@@ -53,12 +54,12 @@ class FaultSchedule:
         for name, client in clients.items():
             client.set_plan(scenario.duration, surges.get(name, []))
 
-    def _at(self, when: float, action, index: int) -> None:
+    def _at(self, when: float, action: Callable[[simpy.Event], None], index: int) -> None:
         if when < self.scenario.duration:
             self.env.timeout(max(0.0, when - self.env.now), index).callbacks.append(action)
 
     def _begin(self, event: simpy.Event) -> None:
-        index = event.value
+        index = cast(int, event.value)  # the fault's index, given to the timeout in _at
         fault = self.scenario.faults[index]
         self.log.append((self.env.now, "start", index))
         self.active[fault.target].add(index)
@@ -68,7 +69,7 @@ class FaultSchedule:
         self._apply(fault.target)
 
     def _end(self, event: simpy.Event) -> None:
-        index = event.value
+        index = cast(int, event.value)
         fault = self.scenario.faults[index]
         self.log.append((self.env.now, "end", index))
         self.active[fault.target].discard(index)
@@ -81,8 +82,9 @@ class FaultSchedule:
         self._apply(fault.target)
 
     def _boot(self, event: simpy.Event) -> None:
-        if not self._has(event.value, "crash"):
-            self.servers[event.value].restart()
+        target = cast(str, event.value)  # the crashed node's name, given to the timeout in _end
+        if not self._has(target, "crash"):
+            self.servers[target].restart()
 
     def _has(self, target: str, kind: str) -> bool:
         return any(self.scenario.faults[i].kind == kind for i in self.active[target])

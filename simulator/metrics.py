@@ -96,8 +96,11 @@ class Series:
         self.size = max(1, math.ceil(horizon / bucket - 1e-9))
         self.data = {name: np.zeros(self.size) for name in names}
         # The same memory seen as memoryviews: ``tally[name][i] += 1`` costs a third of a
-        # numpy scalar update and is what the per-request hot paths use.
-        self.tally = {name: memoryview(values) for name, values in self.data.items()}
+        # numpy scalar update and is what the per-request hot paths use. (Through ``.data``
+        # because numpy's stubs declare the buffer protocol only from Python 3.12.)
+        self.tally: dict[str, memoryview[float]] = {
+            name: memoryview(values.data) for name, values in self.data.items()
+        }
 
     def index(self, now: float) -> int:
         i = int(now / self.bucket)
@@ -161,7 +164,7 @@ class RouteStats:
         bins = len(self.latency._counts) // self.COARSE + 1
         self.bucketed = np.zeros((series.size, bins), dtype=np.int32)
         self._bins = bins
-        self._bucketed_flat = memoryview(self.bucketed.reshape(-1))  # same memory, row-major
+        self._bucketed_flat = self.bucketed.reshape(-1).data  # same memory, row-major
 
     def started(self, now: float) -> None:
         self.started_total += 1

@@ -13,7 +13,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -29,6 +29,9 @@ from simulator.scenario_policies import (
 )
 from simulator.scenario_types import Distribution, Duration, Percent, Rate, Strict
 from simulator.scenario_yaml import Located, compose_located, line_of
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 __all__ = [
     "LIMITS",
@@ -292,7 +295,7 @@ def _is_union_tag(part: Any) -> bool:
     )
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     msg = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):

@@ -37,6 +37,11 @@ RetryStrategy = Literal[
 ]
 
 
+def _usual_failures() -> list[Outcome]:
+    """What is retried, and what a breaker counts, unless the scenario says otherwise."""
+    return ["error", "timeout", "rejected"]
+
+
 class RetryBudget(Strict):
     """Envoy's retry budget: retries may be at most ``percent`` of active requests."""
 
@@ -52,7 +57,7 @@ class Retry(Strict):
     base: Duration = Field(0.1, description="first backoff (fixed: every backoff)")
     cap: Duration = Field(30.0, description="longest backoff")
     retry_on: list[Outcome] = Field(
-        default_factory=lambda: ["error", "timeout", "rejected"],
+        default_factory=_usual_failures,
         description="outcomes worth another try; breaker_open only if listed",
     )
     budget: RetryBudget | None = Field(None, description="cap retries as a share of requests")
@@ -84,7 +89,7 @@ class Breaker(Strict):
     failures: int | None = Field(None, ge=1, description="simple form: open after N failures…")
     within: Duration = Field(30.0, gt=0, description="…within this long")
     record_on: list[Outcome] = Field(
-        default_factory=lambda: ["error", "timeout", "rejected"],
+        default_factory=_usual_failures,
         description="outcomes that count as failures",
     )
 

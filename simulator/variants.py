@@ -85,9 +85,10 @@ def _join_key(data: dict[str, Any], parts: list[str | int], i: int) -> tuple[str
     best = (str(parts[i]), i)
     name = str(parts[i])
     for j in range(i + 1, len(parts)):
-        if not isinstance(parts[j], str):
+        part = parts[j]
+        if not isinstance(part, str):
             break
-        name += "." + parts[j]
+        name += "." + part
         if name in data:
             best = (name, j)
     return best
@@ -108,14 +109,14 @@ def _set(data: dict[str, Any], parts: list[str | int], value: Any, path: str) ->
             if isinstance(part, int):
                 raise OverrideError(f"{path}: [{part}] indexes something that is not a list")
             key, i = _join_key(here, parts, i)
-            if here is data.get("nodes") and key not in here:
+            if key not in here and here is data.get("nodes"):
                 raise OverrideError(f"{path}: there is no node named {key!r}")
         else:
             raise OverrideError(f"{path}: {parts[i - 1]!r} is a value, not a section")
         if i == len(parts) - 1:
             here[key] = value
             return
-        child = here[key] if isinstance(here, list) or key in here else None
+        child = here.get(key) if isinstance(here, dict) else here[key]
         if child is None:
             if value is None:
                 return  # removing a policy inside one that is absent: nothing to do

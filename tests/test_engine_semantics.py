@@ -225,3 +225,14 @@ def test_memory_is_bounded_by_time_buckets_not_requests() -> None:
     peak(5.0)  # first use imports and caches; not what is measured
     short, long = peak(20.0), peak(160.0)  # 8x the requests
     assert long < short * 1.25
+
+
+def test_a_connection_pool_caps_calls_and_charges_for_new_connections() -> None:
+    def edge(connect_time: str) -> dict:
+        policy = f", pool: {{size: 2, overflow: 1, connect_time: {connect_time}}}"
+        return run(scenario(chain(call_policy=policy)))[1]["edges"]["api->db"]
+
+    slow, free = edge("5ms"), edge("0ms")
+    assert slow["pool"]["max_in_use"] == 3  # size + overflow
+    assert slow["outcomes"] == {"ok": slow["requests"]}
+    assert slow["latency_ms"]["mean"] > free["latency_ms"]["mean"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import simpy
 
@@ -36,10 +36,10 @@ class Job:
         "t_arrive",
     )  # fmt: skip
 
-    def __init__(self, reply_to: ReplyTarget, deadline: float, state: object = None):
+    def __init__(self, reply_to: ReplyTarget, deadline: float, state: Any = None):
         self.reply_to = reply_to
         self.deadline = deadline  # math.inf unless the caller propagates its deadline
-        self.state = state  # the caller's bookkeeping, opaque to the callee
+        self.state = state  # the caller's bookkeeping, opaque to the callee (hence Any)
         self.closed = False  # the caller has its answer (or gave up); later replies are dropped
         self.degraded = False  # some downstream call was answered by a fallback
         self.epoch = 0

@@ -22,6 +22,7 @@ from simulator.randomness import RandomStream
 
 if TYPE_CHECKING:
     from simulator.calls import CallSite
+    from simulator.policies import Admission
 
 __all__ = ["Server", "wake_after"]
 
@@ -45,7 +46,8 @@ def wake_after(env: simpy.Environment, delay: float, callback: Callable, value: 
     """
     if delay < 0:
         raise ValueError(f"Negative delay {delay}")
-    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), _Wake(callback, value)))
+    # The heap is typed as holding Events; a _Wake stands in for one (see its docstring).
+    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), _Wake(callback, value)))  # type: ignore[misc]
 
 
 class Server:
@@ -62,17 +64,17 @@ class Server:
         error_rate: float,
         stats: NodeStats,
         rng: RandomStream,
+        route_rng: RandomStream,
         max_connections: float = math.inf,
-        limiter: object | None = None,
+        limiter: Admission | None = None,
         boot_time: float = 0.0,
     ):
         self.env, self.name, self.stats = env, name, stats
         self.workers, self.queue_limit = workers, queue_limit
         self.service_time, self.error_rate = service_time, error_rate
         self.max_connections, self.limiter, self.boot_time = max_connections, limiter, boot_time
-        self._errors_rng = rng
+        self._errors_rng, self.route_rng = rng, route_rng
         self.sites: list[CallSite] = []
-        self.route_rng: RandomStream | None = None
         self.queue: deque[Job] = deque()
         self.in_service: set[Job] = set()
         self.busy = 0

@@ -5,7 +5,7 @@ Each is a pure object with a tiny API. None imports SimPy: the engine passes
 ``schedule(delay, fn)`` / ``cancel(handle)`` pair.
 """
 
-from simulator.policies._types import Cancel, Rng, Schedule
+from simulator.policies._types import Admission, Cancel, Rng, Schedule
 from simulator.policies.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from simulator.policies.budget import RetryBudget
 from simulator.policies.bulkhead import Bulkhead
@@ -20,6 +20,7 @@ __all__ = [
     "HALF_OPEN",
     "OPEN",
     "AdaptiveThrottle",
+    "Admission",
     "Backoff",
     "Bulkhead",
     "Cancel",
