@@ -76,7 +76,9 @@ class Server:
         self._errors_rng, self.route_rng = rng, route_rng
         self.sites: list[CallSite] = []
         self.queue: deque[Job] = deque()
-        self.in_service: set[Job] = set()
+        # A dict, not a set: a crash answers the lost jobs in the order they started,
+        # where a set would order them by memory address and break same-seed replay.
+        self.in_service: dict[Job, None] = {}
         self.busy = 0
         self.epoch = 0
         # Fault state, recomputed by faults.py whenever a fault starts or ends.
@@ -141,7 +143,7 @@ class Server:
         stats.busy.change(now, 1)
         stats.started += 1
         stats.wait_sum += now - job.t_arrive
-        self.in_service.add(job)
+        self.in_service[job] = None
         delay = self.service_time() * self.latency_mul + self.latency_add
         wake_after(self.env, delay, self._after_service, job)
 
@@ -179,7 +181,7 @@ class Server:
     def _finish(self, job: Job, outcome: str, error_kind: str | None) -> None:
         now = self.env._now
         stats = self.stats
-        self.in_service.discard(job)
+        self.in_service.pop(job, None)
         self.busy -= 1
         stats.busy.change(now, -1)
         stats.in_system.change(now, -1)
