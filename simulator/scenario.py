@@ -1,5 +1,9 @@
 """The scenario file: typed schema, units, YAML load and save, errors with line numbers.
 
+The parts of the schema live beside it (``scenario_types``, ``scenario_policies``,
+``scenario_nodes``, ``scenario_faults``); this module assembles them into the
+``Scenario`` and owns reading, checking and writing files.
+
 A scenario file is untrusted input. It is read with ``yaml.safe_load`` only,
 size-limited before parsing, checked against a strict schema (unknown keys are
 errors) and against cross-references (calls and faults must name real nodes).
@@ -13,28 +17,34 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
-from simulator.scenario_policies import (
-    AdaptiveThrottling,
-    Breaker,
-    Bulkhead,
-    Fallback,
-    Limiter,
-    Pool,
-    Retry,
+from simulator.scenario_faults import FAULT_KINDS, Fault
+from simulator.scenario_nodes import (
+    FUTURE_KINDS,
+    NODE_KINDS,
+    Call,
+    Client,
+    Database,
+    Node,
+    ProfilePoint,
+    Service,
+    ThirdParty,
 )
-from simulator.scenario_types import Distribution, Duration, Percent, Rate, Strict
+from simulator.scenario_types import Duration, Strict
 from simulator.scenario_yaml import Located, compose_located, line_of
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
 
 __all__ = [
+    "FAULT_KINDS",
+    "FUTURE_KINDS",
     "LIMITS",
+    "NODE_KINDS",
     "Call",
     "Client",
     "Database",
@@ -64,167 +74,6 @@ LIMITS = {
 """Ceilings that stop a hostile or mistaken file before it costs memory or hours."""
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
-
-
-class Call(Strict):
-    """A synchronous call to another node, with the policies that guard it."""
-
-    to: str = Field(description="name of the called node")
-    probability: Percent = Field(1.0, description="share of requests that make this call")
-    connect_timeout: Duration | None = Field(
-        None, description="give up on an unreachable target after this long (none: never)"
-    )
-    timeout: Duration | None = Field(None, description="request timeout per attempt (none: wait)")
-    retry: Retry | None = None
-    adaptive_throttling: AdaptiveThrottling | None = None
-    breaker: Breaker | None = None
-    bulkhead: Bulkhead | None = None
-    pool: Pool | None = None
-    fallback: Fallback | None = None
-    deadline_propagation: bool = Field(
-        False, description="the callee drops work whose caller has already given up"
-    )
-    only_for: list[str] | None = Field(
-        None,
-        description="make this call only for requests that entered at these clients "
-        "(a gateway's routes); none: for every request",
-    )
-
-
-class ProfilePoint(Strict):
-    """One point of a client's rate profile; ``ramp`` interpolates from the previous point."""
-
-    at: Duration
-    rate: Rate
-    ramp: bool = False
-
-
-class _NodeBase(Strict):
-    description: str = Field("", max_length=2_000)
-    calls: list[Call] = Field(default_factory=list)
-
-
-class Client(_NodeBase):
-    """Where requests come from: open loop (``rate`` or ``profile``) or closed loop (``users``)."""
-
-    kind: Literal["client"]
-    rate: Rate | None = Field(None, description="open loop: Poisson arrivals at this rate")
-    profile: list[ProfilePoint] | None = Field(None, description="open loop: rate over time")
-    users: int | None = Field(None, ge=1, le=1_000_000, description="closed loop: user count")
-    think_time: Distribution | None = Field(None, description="closed loop: pause between calls")
-
-    @model_validator(mode="after")
-    def _one_load_model(self) -> Client:
-        given = [k for k in ("rate", "profile", "users") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("a client needs exactly one of rate, profile or users")
-        if self.profile is not None:
-            times = [p.at for p in self.profile]
-            if not times or times != sorted(times):
-                raise ValueError("profile points must be in time order")
-        return self
-
-    def peak_rate(self) -> float:
-        if self.rate is not None:
-            return self.rate
-        if self.profile:
-            return max(p.rate for p in self.profile)
-        return 0.0
-
-
-class Service(_NodeBase):
-    """Workers serving a bounded FIFO queue; each worker is held through downstream calls."""
-
-    kind: Literal["service"]
-    workers: int = Field(1, ge=1, le=1_000_000)
-    queue: int | None = Field(100, ge=0, le=10_000_000, description="waiting room (null: no limit)")
-    service_time: Distribution
-    error_rate: Percent = Field(0.0, description="share of requests that fail on their own")
-    limiter: Limiter | None = None
-    boot_time: Duration = Field(0.0, description="time to come back after a crash ends")
-
-
-class Database(Service):
-    """A service with a server-side connection limit: requests past it are refused at once."""
-
-    kind: Literal["database"]  # type: ignore[assignment]
-    max_connections: int | None = Field(
-        None, ge=1, le=1_000_000, description="connections in use (serving + queued) at most"
-    )
-
-
-class ThirdParty(_NodeBase):
-    """An external API: its latency and errors are given, its capacity is not ours to see."""
-
-    kind: Literal["third_party"]
-    latency: Distribution
-    error_rate: Percent = 0.0
-    max_concurrent: int | None = Field(
-        None, ge=1, le=1_000_000, description="quota on calls in flight; past it: rejected"
-    )
-
-
-Node = Annotated[Client | Service | Database | ThirdParty, Field(discriminator="kind")]
-NODE_KINDS = ("client", "service", "database", "third_party")
-FUTURE_KINDS = ("cache", "broker", "relay", "consumer", "balancer")
-
-
-class _FaultBase(Strict):
-    target: str
-    at: Duration = 0.0
-    for_: Duration | None = Field(None, alias="for", description="how long (none: to the end)")
-
-    model_config = Strict.model_config | {"populate_by_name": True}
-
-    def window(self, horizon: float) -> tuple[float, float]:
-        end = horizon if self.for_ is None else min(horizon, self.at + self.for_)
-        return self.at, end
-
-
-class LatencyFault(_FaultBase):
-    """Every request the target serves takes ``add`` longer and ``multiply`` times as long."""
-
-    kind: Literal["latency"]
-    add: Duration = 0.0
-    multiply: float = Field(1.0, ge=0.0, le=1_000.0)
-
-
-class ErrorFault(_FaultBase):
-    kind: Literal["error"]
-    rate: Percent = 1.0
-
-
-class CrashFault(_FaultBase):
-    """The target is down: it loses in-flight and queued work and refuses connections."""
-
-    kind: Literal["crash"]
-
-
-class PartitionFault(_FaultBase):
-    """The target is unreachable: a black hole until the caller's connect timeout."""
-
-    kind: Literal["partition"]
-
-
-class ThrottleFault(_FaultBase):
-    """The target keeps only ``capacity`` of its workers."""
-
-    kind: Literal["throttle"]
-    capacity: Percent = 0.5
-
-
-class SurgeFault(_FaultBase):
-    """A client's arrival rate is multiplied (traffic surge, abusive client)."""
-
-    kind: Literal["surge"]
-    multiply: float = Field(2.0, ge=0.0, le=1_000.0)
-
-
-Fault = Annotated[
-    LatencyFault | ErrorFault | CrashFault | PartitionFault | ThrottleFault | SurgeFault,
-    Field(discriminator="kind"),
-]
-FAULT_KINDS = ("latency", "error", "crash", "partition", "throttle", "surge")
 
 
 class Scenario(Strict):

@@ -1,0 +1,136 @@
+"""The nodes of a scenario and the calls between them, as the scenario file spells them.
+
+Plain descriptions, validated once; the running components live in ``components/``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from simulator.scenario_policies import (
+    AdaptiveThrottling,
+    Breaker,
+    Bulkhead,
+    Fallback,
+    Limiter,
+    Pool,
+    Retry,
+)
+from simulator.scenario_types import Distribution, Duration, Percent, Rate, Strict
+
+__all__ = [
+    "FUTURE_KINDS",
+    "NODE_KINDS",
+    "Call",
+    "Client",
+    "Database",
+    "Node",
+    "ProfilePoint",
+    "Service",
+    "ThirdParty",
+]
+
+
+class Call(Strict):
+    """A synchronous call to another node, with the policies that guard it."""
+
+    to: str = Field(description="name of the called node")
+    probability: Percent = Field(1.0, description="share of requests that make this call")
+    connect_timeout: Duration | None = Field(
+        None, description="give up on an unreachable target after this long (none: never)"
+    )
+    timeout: Duration | None = Field(None, description="request timeout per attempt (none: wait)")
+    retry: Retry | None = None
+    adaptive_throttling: AdaptiveThrottling | None = None
+    breaker: Breaker | None = None
+    bulkhead: Bulkhead | None = None
+    pool: Pool | None = None
+    fallback: Fallback | None = None
+    deadline_propagation: bool = Field(
+        False, description="the callee drops work whose caller has already given up"
+    )
+    only_for: list[str] | None = Field(
+        None,
+        description="make this call only for requests that entered at these clients "
+        "(a gateway's routes); none: for every request",
+    )
+
+
+class ProfilePoint(Strict):
+    """One point of a client's rate profile; ``ramp`` interpolates from the previous point."""
+
+    at: Duration
+    rate: Rate
+    ramp: bool = False
+
+
+class _NodeBase(Strict):
+    description: str = Field("", max_length=2_000)
+    calls: list[Call] = Field(default_factory=list)
+
+
+class Client(_NodeBase):
+    """Where requests come from: open loop (``rate`` or ``profile``) or closed loop (``users``)."""
+
+    kind: Literal["client"]
+    rate: Rate | None = Field(None, description="open loop: Poisson arrivals at this rate")
+    profile: list[ProfilePoint] | None = Field(None, description="open loop: rate over time")
+    users: int | None = Field(None, ge=1, le=1_000_000, description="closed loop: user count")
+    think_time: Distribution | None = Field(None, description="closed loop: pause between calls")
+
+    @model_validator(mode="after")
+    def _one_load_model(self) -> Client:
+        given = [k for k in ("rate", "profile", "users") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a client needs exactly one of rate, profile or users")
+        if self.profile is not None:
+            times = [p.at for p in self.profile]
+            if not times or times != sorted(times):
+                raise ValueError("profile points must be in time order")
+        return self
+
+    def peak_rate(self) -> float:
+        if self.rate is not None:
+            return self.rate
+        if self.profile:
+            return max(p.rate for p in self.profile)
+        return 0.0
+
+
+class Service(_NodeBase):
+    """Workers serving a bounded FIFO queue; each worker is held through downstream calls."""
+
+    kind: Literal["service"]
+    workers: int = Field(1, ge=1, le=1_000_000)
+    queue: int | None = Field(100, ge=0, le=10_000_000, description="waiting room (null: no limit)")
+    service_time: Distribution
+    error_rate: Percent = Field(0.0, description="share of requests that fail on their own")
+    limiter: Limiter | None = None
+    boot_time: Duration = Field(0.0, description="time to come back after a crash ends")
+
+
+class Database(Service):
+    """A service with a server-side connection limit: requests past it are refused at once."""
+
+    kind: Literal["database"]  # type: ignore[assignment]
+    max_connections: int | None = Field(
+        None, ge=1, le=1_000_000, description="connections in use (serving + queued) at most"
+    )
+
+
+class ThirdParty(_NodeBase):
+    """An external API: its latency and errors are given, its capacity is not ours to see."""
+
+    kind: Literal["third_party"]
+    latency: Distribution
+    error_rate: Percent = 0.0
+    max_concurrent: int | None = Field(
+        None, ge=1, le=1_000_000, description="quota on calls in flight; past it: rejected"
+    )
+
+
+Node = Annotated[Client | Service | Database | ThirdParty, Field(discriminator="kind")]
+NODE_KINDS = ("client", "service", "database", "third_party")
+FUTURE_KINDS = ("cache", "broker", "relay", "consumer", "balancer")
