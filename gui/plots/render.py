@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from gui.run.worker import lower_priority
+
 
 @dataclass
 class Rendered:
@@ -92,6 +94,7 @@ class RenderProcess:
         self._process = ctx.Process(target=render_loop, args=(child,), daemon=True,
                                     name="murphy-plots")  # fmt: skip
         self._process.start()
+        lower_priority(self._process.pid)
         child.close()
 
     def submit(self, key: str, kind: str, data: Any, width: int, height: int) -> int:

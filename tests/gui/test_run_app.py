@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from PySide6.QtCore import QPointF
 from run_scenarios import CYCLE, tiny
 
 from gui.run import controller as states
@@ -64,6 +65,22 @@ def test_stop_ends_a_long_run_quickly_and_editing_comes_back(qtbot, tiny_window)
     assert time.perf_counter() - started < 0.5
     assert session.controller.record.now < 600
     assert window.inspector.isEnabled() and session.scrubber.slider.isEnabled()
+
+
+def test_a_node_cannot_be_dragged_while_the_run_is_live(qtbot, tiny_window, drag):
+    window = tiny_window("3600s", speed_index=3)
+    session = window.run_session
+    window.canvas_view.fit()
+    item = window.scene.nodes["api"]
+    start = item.pos()
+    session.toolbar.run_action.trigger()
+    drag(window.canvas_view, item.center(), item.center() + QPointF(60, 90))
+    assert item.pos() == start and window.document.scenario.layout["api"] == (start.x(), start.y())
+    assert window.selection.single() == ("node", "api")  # a click still selects
+    session.toolbar.stop_action.trigger()
+    qtbot.waitUntil(lambda: session.controller.state == states.STOPPED, timeout=2_000)
+    drag(window.canvas_view, item.center(), item.center() + QPointF(60, 90))
+    assert item.pos() != start
 
 
 def test_an_engine_error_shows_a_dialog_and_the_app_survives(qtbot, make_window, tmp_path,
