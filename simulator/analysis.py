@@ -79,7 +79,7 @@ def _node(sim: Simulation, name: str) -> dict[str, Any]:
     span = max(now - sim.scenario.warmup, 1e-12) if now > sim.scenario.warmup else max(now, 1e-12)
     base = s.baseline
     busy_area = s.busy.area_until(now) - base.get("busy_area", 0.0)
-    system_area = s.in_system.area_until(now) - base.get("in_system_area", 0.0)
+    system_area = s.in_system_area(now) - base.get("in_system_area", 0.0)
     started = s.since_warmup("started")
     answered = s.since_warmup("answered")
     workers = server.workers

@@ -16,7 +16,7 @@ import simpy
 
 from simulator.components.base import SUCCESS, Job
 from simulator.components.service import Server, wake_after
-from simulator.metrics import LogHistogram, Series
+from simulator.metrics import LogHistogram, Rollup, Series
 from simulator.policies import (
     AdaptiveThrottle,
     Bulkhead,
@@ -45,10 +45,19 @@ class EdgeStats:
     def __init__(self, series: Series):
         self.series = series
         self.requests = self.attempts = self.retries = self.fallbacks = self.finished = 0
+        self.failures = 0  # attempts that did not end in ok or fallback
         self.outcomes: dict[str, int] = {}
         self.attempt_outcomes: dict[str, int] = {}
         self.latency = LogHistogram()
         self.baseline: dict[str, int] = {}
+        self.rollup = Rollup(
+            series,
+            {
+                "requests": lambda _now: self.requests,
+                "attempts": lambda _now: self.attempts,
+                "failures": lambda _now: self.failures,
+            },
+        )
 
     def mark_warmup(self) -> None:
         self.baseline = {name: getattr(self, name) for name in self.COUNTERS}
@@ -137,7 +146,6 @@ class CallSite:
         now = self.env._now  # SimPy's clock without the property call: this is the hot path
         stats = self.stats
         stats.requests += 1
-        stats.series.tally["requests"][stats.series.index(now)] += 1
         seq = self.backoff.sequence() if self.backoff else None
         state = _CallState(parent, on_done, seq, now)
         if self.budget is not None:
@@ -151,7 +159,6 @@ class CallSite:
         state.permitted = False
         stats = self.stats
         stats.attempts += 1
-        stats.series.tally["attempts"][stats.series.index(now)] += 1
         if state.attempt > 1:
             stats.retries += 1
         if self._ungated:
@@ -233,7 +240,7 @@ class CallSite:
         stats = self.stats
         stats.attempt_outcomes[outcome] = stats.attempt_outcomes.get(outcome, 0) + 1
         if outcome not in SUCCESS:
-            stats.series.tally["failures"][stats.series.index(now)] += 1
+            stats.failures += 1
         if state.permitted:  # set only after the breaker let the attempt go
             self.breaker.record(now, outcome, now - state.t_try)  # type: ignore[union-attr]
         if self.throttle is not None and outcome in ("ok", "fallback", "error"):

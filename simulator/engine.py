@@ -20,7 +20,7 @@ from simulator.components.base import NODE_SERIES, NodeStats
 from simulator.components.client import Client
 from simulator.components.service import Server
 from simulator.faults import FaultSchedule
-from simulator.metrics import ROUTE_SERIES, RouteStats, Series
+from simulator.metrics import ROUTE_SERIES, Rollup, RouteStats, Series
 from simulator.policies import Admission, make_limiter
 from simulator.randomness import RandomStream
 from simulator.sampling import make_sampler
@@ -141,28 +141,16 @@ class Simulation:
     # -- periodic bookkeeping ----------------------------------------------------------------
 
     def _sample_buckets(self) -> None:
-        self._last_area: dict[str, tuple[float, float, float]] = {
-            n: (0, 0, 0) for n in self.servers
-        }
+        self._rollups: list[Rollup] = [c.stats.rollup for c in self.clients.values()]
+        self._rollups += [s.stats.rollup for s in self.servers.values()]
+        self._rollups += [s.stats.rollup for s in self.sites.values()]
         self.env.timeout(self.scenario.bucket).callbacks.append(self._on_bucket)
 
     def _on_bucket(self, _event: simpy.Event) -> None:
         now = self.env.now
+        for rollup in self._rollups:
+            rollup.close(now)
         width = self.scenario.bucket
-        i = round(now / width) - 1
-        for name, server in self.servers.items():
-            stats = server.stats
-            areas = (
-                stats.busy.area_until(now),
-                stats.queue.area_until(now),
-                stats.in_system.area_until(now),
-            )
-            last = self._last_area[name]
-            if 0 <= i < stats.series.size:
-                stats.series.data["busy"][i] = (areas[0] - last[0]) / width
-                stats.series.data["queue"][i] = (areas[1] - last[1]) / width
-                stats.series.data["in_system"][i] = (areas[2] - last[2]) / width
-            self._last_area[name] = areas
         if now + width <= self.horizon + 1e-9:
             self.env.timeout(width).callbacks.append(self._on_bucket)
 
@@ -190,6 +178,8 @@ class Simulation:
             return
         started = time.perf_counter()
         self.env.run(until=target)
+        for rollup in self._rollups:
+            rollup.flush(target)
         self.wall_seconds += time.perf_counter() - started
 
     def run_to_end(

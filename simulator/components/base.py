@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import simpy
 
-from simulator.metrics import Series, TimeAverage
+from simulator.metrics import Rollup, Series, TimeAverage
 
 __all__ = ["SUCCESS", "Job", "NodeStats", "ReplyTarget", "call_later"]
 
@@ -63,8 +63,8 @@ class NodeStats:
         self.arrivals = self.accepted = self.completions = 0
         self.rejected = self.shed = self.dropped = 0
         self.errors: dict[str, int] = {}
+        self.error_total = 0
         self.busy = TimeAverage()
-        self.in_system = TimeAverage()
         self.queue = TimeAverage()
         self.wait_sum = 0.0
         self.started = 0
@@ -73,9 +73,27 @@ class NodeStats:
         self.baseline: dict[str, float] = {}
         self.max_queue_steady = 0
 
+        self.rollup = Rollup(
+            series,
+            {
+                "arrivals": lambda _now: self.arrivals,
+                "completions": lambda _now: self.completions,
+                "errors": lambda _now: self.error_total,
+                "rejected": lambda _now: self.rejected,
+                "busy": self.busy.area_until,
+                "queue": self.queue.area_until,
+                "in_system": self.in_system_area,
+            },
+            levels=("busy", "queue", "in_system"),
+        )
+
+    def in_system_area(self, now: float) -> float:
+        """Requests at the node (in service or queued) integrated over time."""
+        return self.busy.area_until(now) + self.queue.area_until(now)
+
     def error(self, kind: str, now: float) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
-        self.series.data["errors"][self.series.index(now)] += 1
+        self.error_total += 1
 
     def mark_warmup(self, now: float) -> None:
         self.baseline = {name: getattr(self, name) for name in self.COUNTERS}
@@ -85,7 +103,7 @@ class NodeStats:
             sojourn_sum=self.sojourn_sum,
             answered=self.answered,
             busy_area=self.busy.area_until(now),
-            in_system_area=self.in_system.area_until(now),
+            in_system_area=self.in_system_area(now),
             queue_area=self.queue.area_until(now),
         )
         self.baseline.update({f"error:{k}": v for k, v in self.errors.items()})

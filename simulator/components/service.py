@@ -96,7 +96,6 @@ class Server:
         now = self.env._now
         stats = self.stats
         stats.arrivals += 1
-        stats.series.tally["arrivals"][stats.series.index(now)] += 1
         if self.partitioned:
             stats.dropped += 1
             return
@@ -110,25 +109,19 @@ class Server:
         job.t_arrive = now
         job.epoch = self.epoch
         if self.busy < self.capacity:
-            stats.accepted += 1  # _admit(), inlined on the busiest path
-            stats.in_system.change(now, 1)
+            stats.accepted += 1
             self._start(job, now)
         elif len(self.queue) < self.queue_limit:
-            self._admit(now)
+            stats.accepted += 1
             self.queue.append(job)
             stats.queue.change(now, 1)
         else:
             self._refuse(job, "rejected", "queue_full")
 
-    def _admit(self, now: float) -> None:
-        self.stats.accepted += 1
-        self.stats.in_system.change(now, 1)
-
     def _refuse(self, job: Job, outcome: str, kind: str | None) -> None:
         now = self.env._now
         if outcome == "rejected":
             self.stats.rejected += 1
-            self.stats.series.tally["rejected"][self.stats.series.index(now)] += 1
         if kind is not None and outcome == "error":
             self.stats.error(kind, now)
         if self.limiter is not None and kind in ("connections", "queue_full"):
@@ -184,14 +177,12 @@ class Server:
         self.in_service.pop(job, None)
         self.busy -= 1
         stats.busy.change(now, -1)
-        stats.in_system.change(now, -1)
         stats.answered += 1
         stats.sojourn_sum += now - job.t_arrive
         if self.limiter is not None:
             self.limiter.release()
         if outcome in SUCCESS:
             stats.completions += 1
-            stats.series.tally["completions"][stats.series.index(now)] += 1
         elif error_kind is not None:
             stats.error(error_kind, now)
         if not self.partitioned:
@@ -206,7 +197,6 @@ class Server:
             self.stats.queue.change(now, -1)
             if job.deadline < now:
                 # Deadline propagation: the caller has given up, so the work is not done.
-                self.stats.in_system.change(now, -1)
                 self.stats.error("expired", now)
                 if self.limiter is not None:
                     self.limiter.release()
@@ -227,7 +217,6 @@ class Server:
         lost = list(self.in_service) + list(self.queue)
         self.stats.busy.change(now, -self.busy)
         self.stats.queue.change(now, -len(self.queue))
-        self.stats.in_system.change(now, -len(lost))
         self.busy = 0
         self.in_service.clear()
         self.queue.clear()
