@@ -1,14 +1,18 @@
 """Compare strategies: vary one field of a call or node, replicate, plot and tabulate with CIs.
 
-The work is ``simulator.compare.run_comparison`` on a background thread (which
-fans the runs out over processes); the dialog polls its progress on a timer and
-shows ``comparison_figure`` and ``comparison_table`` when it is done.
+The work is ``simulator.compare.run_comparison`` in a ``ComparisonJob`` (a
+background thread that fans the runs out over processes, and that Cancel
+stops); the dialog polls its progress on a timer and shows
+``comparison_figure`` and ``comparison_table`` when it is done. The figure
+saves as PNG or SVG; Export writes the figure, CSV and JSON to a folder
+(``save_comparison``).
 """
 
 from __future__ import annotations
 
 import math
-import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
@@ -16,6 +20,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -30,7 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from simulator.compare import Comparison, comparison_figure, comparison_table, run_comparison
+from gui.plots.compare_job import ComparisonJob
+from simulator.compare import Comparison, comparison_figure, save_comparison
 from simulator.scenario import Scenario
 
 CALL_FIELDS = {
@@ -60,6 +66,22 @@ def targets(scenario: Scenario) -> list[tuple[str, str, bool]]:
     return out
 
 
+def ask_save_path(parent: QWidget) -> Callable[[str, str, str], Path | None]:
+    def ask(title: str, suggested: str, filters: str) -> Path | None:
+        path, _ = QFileDialog.getSaveFileName(parent, title, suggested, filters)
+        return Path(path) if path else None
+
+    return ask
+
+
+def ask_directory(parent: QWidget) -> Callable[[str], Path | None]:
+    def ask(title: str) -> Path | None:
+        path = QFileDialog.getExistingDirectory(parent, title)
+        return Path(path) if path else None
+
+    return ask
+
+
 class CompareDialog(QDialog):
     """Pick a field and its values; run the variants in the background; show plots and table."""
 
@@ -73,8 +95,11 @@ class CompareDialog(QDialog):
         self.comparison: Comparison | None = None
         self.rows: list[dict[str, Any]] = []
         self.error: str | None = None
-        self._progress = (0, 1)
-        self._thread: threading.Thread | None = None
+        self.cancelled = False
+        self.job: ComparisonJob | None = None
+        # Questions to the user, replaceable by tests (they must not block).
+        self.save_path = ask_save_path(self)
+        self.choose_directory = ask_directory(self)
         self._build()
         self._timer = QTimer(self)
         self._timer.setInterval(100)
@@ -96,6 +121,16 @@ class CompareDialog(QDialog):
         self.replications.setValue(3)
         self.run_button = QPushButton("Run comparison")
         self.run_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the comparison: runs in progress are abandoned")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.figure_button = QPushButton("Save figure…")
+        self.figure_button.setToolTip("The figure as PNG or SVG (by the file's suffix)")
+        self.figure_button.clicked.connect(self.save_figure)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("compare.png, .svg, .csv and .json into a folder")
+        self.export_button.clicked.connect(self.export)
         self.progress = QProgressBar()
         self.status = QLabel("Each variant runs with the same seeds (common random numbers).")
         form = QFormLayout()
@@ -105,7 +140,10 @@ class CompareDialog(QDialog):
         form.addRow("Replications", self.replications)
         row = QHBoxLayout()
         row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
         row.addWidget(self.progress, 1)
+        row.addWidget(self.figure_button)
+        row.addWidget(self.export_button)
         self.figure_canvas: FigureCanvasQTAgg | None = None
         self.results = QSplitter(Qt.Orientation.Vertical)
         self.table = QTableWidget()
@@ -116,6 +154,7 @@ class CompareDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.results, 1)
         self._on_target_changed()
+        self._enable_exports()
 
     # -- choosing --------------------------------------------------------------------------
 
@@ -142,46 +181,62 @@ class CompareDialog(QDialog):
     # -- running ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self.job is not None:
             return
         varies, reps = self.varies(), self.replications.value()
         if len(varies[0][1]) < 1:
             self.status.setText("Give at least one value to compare.")
             return
-        self.error, self.comparison = None, None
-        self._progress = (0, len(varies[0][1]) * reps)
+        self.error, self.comparison, self.cancelled = None, None, False
+        self.job = ComparisonJob(self.scenario, varies, reps, self.executor)
         self.run_button.setEnabled(False)
-        self.status.setText(f"Running {self._progress[1]} simulations…")
-        self._thread = threading.Thread(target=self._work, args=(varies, reps), daemon=True)
-        self._thread.start()
+        self.cancel_button.setEnabled(True)
+        self._enable_exports()
+        self.status.setText(f"Running {self.job.progress[1]} simulations…")
+        self.job.start()
         self._timer.start()
 
-    def _work(self, varies: list[tuple[str, list[str]]], reps: int) -> None:
-        try:
-            self.comparison = run_comparison(
-                self.scenario, varies, reps, executor=self.executor, progress=self._on_progress
-            )
-            self.rows = comparison_table(self.comparison)
-        except Exception as exc:  # shown in the dialog; the app carries on
-            self.error = f"{type(exc).__name__}: {exc}"
+    def cancel(self) -> None:
+        """Stop the running comparison; the dialog says so when its thread has ended."""
+        if self.job is None:
+            return
+        self.job.cancel()
+        self.cancel_button.setEnabled(False)
+        self.status.setText("Cancelling…")
 
-    def _on_progress(self, done: int, total: int) -> None:
-        self._progress = (done, total)  # read by the GUI thread's timer
+    @property
+    def running(self) -> bool:
+        return self.job is not None
 
     def _on_poll_timeout(self) -> None:
-        done, total = self._progress
+        job = self.job
+        if job is None:
+            self._timer.stop()
+            return
+        done, total = job.progress
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
-        if self._thread is None or self._thread.is_alive():
+        if job.running:
             return
-        self._thread = None
+        self.job = None
         self._timer.stop()
         self.run_button.setEnabled(True)
-        if self.error is not None:
-            self.status.setText(f"The comparison failed: {self.error}")
+        self.cancel_button.setEnabled(False)
+        self.error, self.cancelled = job.error, job.cancelled
+        if job.cancelled:
+            self.status.setText(f"Cancelled after {done} of {total} simulations.")
+        elif job.error is not None:
+            self.status.setText(f"The comparison failed: {job.error}")
         else:
+            self.comparison, self.rows = job.comparison, job.rows
             self._show_results()
+        self._enable_exports()
         self.done.emit()
+
+    def closeEvent(self, event: object) -> None:
+        if self.job is not None:
+            self.job.cancel()  # its runs would otherwise go on using the CPU for nothing
+        super().closeEvent(event)  # type: ignore[arg-type]
 
     # -- results ---------------------------------------------------------------------------
 
@@ -210,6 +265,50 @@ class CompareDialog(QDialog):
                 metric = row["metrics"].get(key)
                 self.table.setItem(r, col, QTableWidgetItem(_cell(metric, fmt, fmt_half)))
         self.table.resizeColumnsToContents()
+
+    # -- exports ---------------------------------------------------------------------------
+
+    def _enable_exports(self) -> None:
+        ready = self.comparison is not None and self.job is None
+        self.figure_button.setEnabled(ready)
+        self.export_button.setEnabled(ready)
+
+    def save_figure(self) -> Path | None:
+        """Save the figure; PNG or SVG, as the chosen file's suffix says."""
+        if self.figure_canvas is None:
+            return None
+        path = self.save_path("Save comparison figure", "compare.png", "PNG (*.png);;SVG (*.svg)")
+        if path is None:
+            return None
+        if path.suffix.lower() not in (".png", ".svg"):
+            path = path.with_suffix(".png")
+        figure = self.figure_canvas.figure
+
+        def write() -> list[Path]:
+            figure.savefig(path, dpi=110 if path.suffix.lower() == ".png" else None)
+            return [path]
+
+        saved = self._saved(write)
+        return saved[0] if saved else None
+
+    def export(self) -> list[Path] | None:
+        """Write compare.png, .svg, .csv and .json into a chosen folder."""
+        if self.comparison is None:
+            return None
+        folder = self.choose_directory("Export the comparison to a folder")
+        if folder is None:
+            return None
+        comparison = self.comparison
+        return self._saved(lambda: save_comparison(comparison, folder))
+
+    def _saved(self, write: Callable[[], list[Path]]) -> list[Path] | None:
+        try:
+            paths = write()
+        except (OSError, ValueError) as exc:
+            self.status.setText(f"Could not save: {exc}")
+            return None
+        self.status.setText("Saved " + ", ".join(p.name for p in paths) + f" in {paths[0].parent}")
+        return paths
 
     def lines_per_plot(self) -> int:
         """How many variant lines the load plot holds (tests: one per variant)."""
