@@ -37,6 +37,7 @@ class RunController(QObject):
     snapshot_ready = Signal(dict)
     finished = Signal(dict)
     analysing = Signal()
+    blast_progress = Signal(int, int, str)  # i of n paired runs, the fault's label
     blast_ready = Signal(list)
     failed = Signal(str)
 
@@ -184,6 +185,8 @@ class RunController(QObject):
         elif kind == "analysing":
             self._set_state(ANALYSING)
             self.analysing.emit()
+        elif kind == "blast_progress":
+            self.blast_progress.emit(*payload)
         elif kind == "blast":
             self.record.blast = payload
             self.blast_ready.emit(payload)

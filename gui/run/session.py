@@ -144,6 +144,7 @@ class RunSession(QObject):
         c.state_changed.connect(self._on_run_state_changed)
         c.snapshot_ready.connect(self._on_snapshot_ready)
         c.analysing.connect(self._on_analysing)
+        c.blast_progress.connect(self._on_blast_progress)
         c.blast_ready.connect(self.blast_panel.set_entries)
         c.failed.connect(self._on_run_failed)
         self.blast_panel.fault_chosen.connect(self._on_fault_chosen)
@@ -246,6 +247,12 @@ class RunSession(QObject):
             "The run is complete. Measuring each fault's reach with a paired run without it "
             "(same seed)…"
         )
+
+    def _on_blast_progress(self, done: int, total: int, fault: str) -> None:
+        self.blast_panel.set_waiting(
+            f"Computing {done}/{total}: {fault}… (a paired run without it, same seed)"
+        )
+        self.state_label.setText(f"Measuring the blast radius ({done}/{total})…")
 
     def _on_run_failed(self, message: str) -> None:
         self._timer.stop()

@@ -10,7 +10,8 @@ None: as fast as possible), ``("pause", None)``, ``("resume", None)``, ``("stop"
 
 Child → parent: ``("ready", info)``, ``("snapshot", frame)`` at most every
 ``SEND_INTERVAL`` wall seconds and once at the end, ``("finished", summary)``,
-``("analysing", None)``, ``("blast", list)``, ``("done", None)``, ``("stopped", None)``
+``("analysing", None)``, ``("blast_progress", (i, n, label))`` as the i-th of n
+paired runs starts, ``("blast", list)``, ``("done", None)``, ``("stopped", None)``
 or ``("error", {"message", "traceback"})``.
 """
 
@@ -177,6 +178,35 @@ def ready_info(sim: Any) -> dict[str, Any]:
     }
 
 
+def blast_radius_reporting(conn: Any, scenario: Any, sim: Any) -> list[dict[str, Any]]:
+    """``analysis.blast_radius``, telling the parent as each fault's paired run starts.
+
+    ``blast_radius`` builds one baseline Simulation per fault, in fault order and
+    takes no progress callback; counting those constructions in this (throwaway)
+    process says which fault is being measured without changing the engine.
+    """
+    from simulator import analysis
+
+    faults = scenario.faults
+    build = analysis.Simulation
+    started = 0
+
+    def baseline(*args: Any, **kwargs: Any) -> Any:
+        nonlocal started
+        if started < len(faults):
+            fault = faults[started]
+            conn.send(("blast_progress", (started + 1, len(faults), f"{fault.kind} on "
+                                          f"{fault.target}")))  # fmt: skip
+        started += 1
+        return build(*args, **kwargs)
+
+    analysis.Simulation = baseline  # type: ignore[assignment,misc]
+    try:
+        return analysis.blast_radius(scenario, sim.seed, sim)
+    finally:
+        analysis.Simulation = build  # type: ignore[misc]
+
+
 def lower_priority(pid: int | None, nice: int = NICE) -> None:
     """Let the GUI process preempt child ``pid``: the parent calls it right after start,
     so the child's imports (a second of CPU) already run below the GUI."""
@@ -199,7 +229,7 @@ def run_worker(
     ``scenario`` is a validated Scenario, or YAML text to parse here.
     """
     try:
-        from simulator.analysis import blast_radius, summarize
+        from simulator.analysis import summarize
         from simulator.engine import Simulation
         from simulator.scenario import parse_scenario
 
@@ -215,7 +245,7 @@ def run_worker(
         conn.send(("finished", summarize(sim)))
         if blast and scenario.faults:
             conn.send(("analysing", None))
-            conn.send(("blast", blast_radius(scenario, sim.seed, sim)))
+            conn.send(("blast", blast_radius_reporting(conn, scenario, sim)))
         conn.send(("done", None))
     except StopRun:
         conn.send(("stopped", None))

@@ -28,6 +28,10 @@ def test_a_run_comes_alive_on_the_drawing_and_the_plots(qtbot, tiny_window):
     window = tiny_window("20s")
     session = window.run_session
     before = window.document.scenario
+    notes = []  # the blast-radius panel says which paired run is being computed
+    session.controller.blast_progress.connect(
+        lambda *args: notes.append((args, session.blast_panel.note.text()))
+    )
     session.toolbar.run_action.trigger()
     assert not window.inspector.isEnabled() and not window.palette_view.isEnabled()
     qtbot.waitUntil(lambda: session.overlay.state_of("db") is not None, timeout=20_000)
@@ -47,6 +51,8 @@ def test_a_run_comes_alive_on_the_drawing_and_the_plots(qtbot, tiny_window):
     qtbot.waitUntil(lambda: bool(session.blast_panel.entries), timeout=30_000)
     text = session.blast_panel.texts()[0]
     assert "crash on db" in text and "route users" in text
+    assert notes and notes[0][0] == (1, 1, "crash on db")
+    assert notes[0][1].startswith("Computing 1/1: crash on db…")
     assert session.overlay.state_of("db")["blast_source"]
     # clicking a node filters the plots to it
     window.selection.set([("node", "db")])
