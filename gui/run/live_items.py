@@ -33,6 +33,15 @@ def _font(size: float, bold: bool = False) -> QFont:
     return font
 
 
+def _fitting_font(text: str, width: float, bold: bool) -> QFont:
+    """7.5 pt, or smaller (down to 6 pt) when the text would overflow its strip."""
+    font = _font(7.5, bold)
+    wide = QFontMetricsF(font).horizontalAdvance(text)
+    if wide > width:
+        font.setPointSizeF(max(6.0, 7.5 * width / wide))
+    return font
+
+
 def severity_colour(severity: float) -> QColor:
     """Yellow for a light touch, red for a route or node badly hit."""
     s = max(0.0, min(1.0, severity))
@@ -103,9 +112,9 @@ class NodeLiveOverlay(_Overlay):
         painter.setPen(QPen(colour.darker(130), 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRoundedRect(strip, 4, 4)
-        painter.setFont(_font(7.5, bold=health != "ok"))
-        painter.setPen(QColor("#212529"))
         text = HEALTH_WORDS.get(health, state["text"])
+        painter.setFont(_fitting_font(text, strip.width() - 6, bold=health != "ok"))
+        painter.setPen(QColor("#212529"))
         painter.drawText(strip, Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_blast(self, painter: QPainter, body: QRectF, severity: float, source: bool) -> None:
