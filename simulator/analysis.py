@@ -8,13 +8,14 @@ and node time before it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from simulator.engine import Simulation
 from simulator.metrics import OUTCOMES, LogHistogram
-from simulator.scenario import Scenario
+from simulator.scenario import Fault, Scenario
 
 __all__ = [
     "alerts",
@@ -313,14 +314,22 @@ def compare_runs(faulty: Simulation, baseline: Simulation, start: float) -> dict
     return {"routes": routes, "nodes": nodes}
 
 
-def blast_radius(scenario: Scenario, seed: int, faulty: Simulation) -> list[dict[str, Any]]:
+def blast_radius(
+    scenario: Scenario,
+    seed: int,
+    faulty: Simulation,
+    progress: Callable[[int, int, Fault], None] | None = None,
+) -> list[dict[str, Any]]:
     """For each fault: the nodes and routes it degraded, against a paired run without it.
 
     Common random numbers make the pair differ only by the fault, so a route that
-    fails more in the faulty run failed because of it.
+    fails more in the faulty run failed because of it. ``progress(i, n, fault)`` is
+    called as the i-th of n paired runs starts (each is a whole run).
     """
     out = []
     for index, fault in enumerate(scenario.faults):
+        if progress is not None:
+            progress(index + 1, len(scenario.faults), fault)
         rest = [f for i, f in enumerate(scenario.faults) if i != index]
         baseline = Simulation(scenario.model_copy(update={"faults": rest}), seed=seed)
         baseline.run_to_end()

@@ -179,32 +179,13 @@ def ready_info(sim: Any) -> dict[str, Any]:
 
 
 def blast_radius_reporting(conn: Any, scenario: Any, sim: Any) -> list[dict[str, Any]]:
-    """``analysis.blast_radius``, telling the parent as each fault's paired run starts.
+    """``analysis.blast_radius``, telling the parent as each fault's paired run starts."""
+    from simulator.analysis import blast_radius
 
-    ``blast_radius`` builds one baseline Simulation per fault, in fault order and
-    takes no progress callback; counting those constructions in this (throwaway)
-    process says which fault is being measured without changing the engine.
-    """
-    from simulator import analysis
+    def progress(i: int, n: int, fault: Any) -> None:
+        conn.send(("blast_progress", (i, n, f"{fault.kind} on {fault.target}")))
 
-    faults = scenario.faults
-    build = analysis.Simulation
-    started = 0
-
-    def baseline(*args: Any, **kwargs: Any) -> Any:
-        nonlocal started
-        if started < len(faults):
-            fault = faults[started]
-            conn.send(("blast_progress", (started + 1, len(faults), f"{fault.kind} on "
-                                          f"{fault.target}")))  # fmt: skip
-        started += 1
-        return build(*args, **kwargs)
-
-    analysis.Simulation = baseline  # type: ignore[assignment,misc]
-    try:
-        return analysis.blast_radius(scenario, sim.seed, sim)
-    finally:
-        analysis.Simulation = build  # type: ignore[misc]
+    return blast_radius(scenario, sim.seed, sim, progress=progress)
 
 
 def lower_priority(pid: int | None, nice: int = NICE) -> None:
