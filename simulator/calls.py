@@ -119,6 +119,8 @@ class CallSite:
         # Nothing stands between an attempt and the send: the common, fast path.
         self._ungated = self.throttle is self.breaker is self.bulkhead is self.pool is None
         self._propagate = config.deadline_propagation
+        # …and nothing to record after a success either: no budget, no fallback cache.
+        self._plain = self._ungated and self.budget is None and self.fallback is None
 
     def _make_gate(self, config: BulkheadConfig | None) -> Bulkhead | None:
         return Bulkhead(config, self._schedule, self._cancel) if config else None
@@ -201,8 +203,7 @@ class CallSite:
         deadline = math.inf
         if self._propagate:
             deadline = min(state.parent.deadline, now + self.timeout)
-        job = Job(self, deadline, state)
-        job.origin = state.parent.origin
+        job = Job(self, deadline, state, state.parent.origin)
         target = self.target
         unreachable = target.partitioned
         target.submit(job)
@@ -234,11 +235,13 @@ class CallSite:
         state.held = 0
 
     def _attempt_done(self, state: _CallState, outcome: str) -> None:
+        stats = self.stats
+        stats.attempt_outcomes[outcome] = stats.attempt_outcomes.get(outcome, 0) + 1
+        if self._plain and (outcome == "ok" or outcome == "fallback"):
+            return self._finish(state, outcome)  # nothing to record, release or retry
         now = self.env._now
         if state.held:
             self._release(state)
-        stats = self.stats
-        stats.attempt_outcomes[outcome] = stats.attempt_outcomes.get(outcome, 0) + 1
         if outcome not in SUCCESS:
             stats.failures += 1
         if state.permitted:  # set only after the breaker let the attempt go

@@ -36,7 +36,9 @@ class Job:
         "t_arrive",
     )  # fmt: skip
 
-    def __init__(self, reply_to: ReplyTarget, deadline: float, state: Any = None):
+    def __init__(
+        self, reply_to: ReplyTarget, deadline: float, state: Any = None, origin: str | None = None
+    ):
         self.reply_to = reply_to
         self.deadline = deadline  # math.inf unless the caller propagates its deadline
         self.state = state  # the caller's bookkeeping, opaque to the callee (hence Any)
@@ -45,7 +47,7 @@ class Job:
         self.epoch = 0
         self.step = 0
         self.t_arrive = 0.0
-        self.origin: str | None = None  # the client the request entered at (for only_for)
+        self.origin = origin  # the client the request entered at (for only_for)
 
 
 def call_later(env: simpy.Environment, delay: float, callback: Callable, value: object) -> None:
