@@ -122,7 +122,7 @@ def _simulate(
     file: str, seed: int | None, duration: str | None, with_blast: bool
 ) -> tuple[Scenario, Any, dict[str, Any]]:
     """Load, run with a progress bar, and summarise (with the blast radius if asked)."""
-    from simulator.analysis import blast_radius, summarize
+    from simulator.analysis import summarize
     from simulator.engine import EngineError, Simulation
 
     scenario = _load_or_exit(file)
@@ -142,8 +142,26 @@ def _simulate(
             sim.run_to_end(progress=update)
     else:
         sim.run_to_end()
-    blast = blast_radius(scenario, sim.seed, sim) if scenario.faults and with_blast else None
+    blast = None
+    if scenario.faults and with_blast:
+        blast = _blast_with_progress(scenario, sim)
     return scenario, sim, summarize(sim, blast)
+
+
+def _blast_with_progress(scenario: Scenario, sim: Any) -> list[dict[str, Any]]:
+    """The paired baseline runs, one per fault, with a line saying which is running."""
+    from simulator.analysis import blast_radius
+
+    if not err.is_terminal:
+        return blast_radius(scenario, sim.seed, sim)
+    with err.status("blast radius") as status:
+
+        def progress(i: int, n: int, fault: Any) -> None:
+            status.update(
+                f"blast radius: paired run {i}/{n} without {fault.kind} on {fault.target}"
+            )
+
+        return blast_radius(scenario, sim.seed, sim, progress=progress)
 
 
 @main.command()
