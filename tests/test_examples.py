@@ -90,3 +90,15 @@ def test_report_fills_the_fmea_from_measurements(tmp_path) -> None:
             "--duration", "100s", "--html", "-o", str(out)]  # fmt: skip
     subprocess.run(html, cwd=ROOT, check=True)
     assert out.read_text().startswith("<!doctype html>")
+
+
+def test_gui_command_without_a_display_says_how_to_get_one() -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}  # fmt: skip
+    cmd = [sys.executable, "-m", "simulator.cli", "gui"]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    assert "no display" in result.stderr and "xvfb-run" in result.stderr
+    assert "murphy run FILE" in result.stderr and "Traceback" not in result.stderr

@@ -109,26 +109,12 @@ class NodeItem(QGraphicsItem):
         font.setPointSizeF(10)
         painter.setFont(font)
         painter.setPen(palette.color(QPalette.ColorRole.Text))
-        text_rect = QRectF(56, 8, WIDTH - 62, 22)
-        painter.drawText(
-            text_rect,
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            painter.fontMetrics().elidedText(
-                self.name, Qt.TextElideMode.ElideRight, int(text_rect.width())
-            ),
-        )
+        _draw_elided(painter, QRectF(56, 8, WIDTH - 62, 22), self.name)
         font.setBold(False)
         font.setPointSizeF(8.5)
         painter.setFont(font)
         painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
-        sub = QRectF(56, 30, WIDTH - 62, 20)
-        painter.drawText(
-            sub,
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            painter.fontMetrics().elidedText(
-                self.summary, Qt.TextElideMode.ElideRight, int(sub.width())
-            ),
-        )
+        _draw_elided(painter, QRectF(56, 30, WIDTH - 62, 20), self.summary)
 
     def _paint_port(self, painter: QPainter, accent: QColor) -> None:
         if self.kind == "client" and not (self._hover or self.isSelected()):
@@ -156,3 +142,9 @@ class NodeItem(QGraphicsItem):
             for edge in self.edges:
                 edge.adjust()
         return super().itemChange(change, value)
+
+
+def _draw_elided(painter: QPainter, rect: QRectF, text: str) -> None:
+    """One line of text, left-aligned, cut with an ellipsis to fit ``rect``."""
+    elided = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, int(rect.width()))
+    painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided)
