@@ -126,9 +126,15 @@ def _edge(sim: Simulation, name: str) -> dict[str, Any]:
             "time_open_s": round(breaker.time_open(sim.now), 6),
             "rejected": breaker.rejected,
         }
-    for label, gate in (("bulkhead", site.bulkhead), ("pool", site.pool)):
-        if gate is not None:
-            out[label] = {"rejected": gate.rejected, "max_in_use": gate.max_in_use}
+    if site.bulkhead is not None:
+        out["bulkhead"] = {
+            "rejected": site.bulkhead.rejected,
+            "max_in_use": site.bulkhead.max_in_use,
+        }
+    if site.pool is not None:
+        pool = site.pool
+        out["pool"] = {"rejected": pool.rejected, "max_in_use": pool.max_in_use,
+                       "opened": pool.opened, "closed": pool.closed}  # fmt: skip
     return out
 
 

@@ -73,13 +73,16 @@ class _CallState:
 
     # No reference back to the attempt's Job: without cycles, CPython frees a finished
     # request at once instead of leaving it to the cyclic garbage collector.
-    __slots__ = ("attempt", "held", "on_done", "parent", "permitted", "seq", "t0", "t_try")
+    __slots__ = (
+        "attempt", "held", "on_done", "parent", "permitted", "pool_gen", "seq", "t0", "t_try",
+    )  # fmt: skip
 
     def __init__(self, parent: Job, on_done: Done, seq: RetrySequence | None, now: float):
         self.parent, self.on_done, self.seq = parent, on_done, seq
         self.t0 = self.t_try = now
         self.attempt = 0
         self.held = 0  # 1: bulkhead slot held, 2: pool connection held (bit flags)
+        self.pool_gen = 0  # the pool's generation when the connection was granted
         self.permitted = False
 
 
@@ -191,6 +194,7 @@ class CallSite:
 
     def _with_connection(self, state: _CallState) -> None:
         state.held |= 2
+        state.pool_gen = self.pool.generation  # type: ignore[union-attr]
         # Reached only through the pool's grant, so there is a pool.
         connect = self.pool.connect_time if self.pool.needs_connect() else 0.0  # type: ignore[union-attr]
         if connect > 0:
@@ -229,7 +233,11 @@ class CallSite:
     def _release(self, state: _CallState) -> None:
         # A held flag is set only when its policy exists (see _with_slot and _with_connection).
         if state.held & 2:
-            self.pool.release()  # type: ignore[union-attr]
+            pool = self.pool
+            if state.pool_gen == pool.generation:  # type: ignore[union-attr]
+                pool.release()  # type: ignore[union-attr]
+            else:  # the caller crashed while this call was out: its connection died
+                pool.release_dead()  # type: ignore[union-attr]
         if state.held & 1:
             self.bulkhead.release()  # type: ignore[union-attr]
         state.held = 0

@@ -248,3 +248,17 @@ def test_a_crash_replays_identically_whatever_the_memory_layout() -> None:
     for out in (first, second):
         out.pop("wall_seconds")
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+def test_a_crashed_node_comes_back_with_a_cold_connection_pool() -> None:
+    policy = ", pool: {size: 3, overflow: 0, connect_time: 5ms}"
+    sim = Simulation(scenario(chain("{kind: crash, target: api, at: 20s, for: 2s}", policy)))
+    pool = sim.sites["api->db"].pool
+    sim.run(19.9)
+    assert pool.idle > 0
+    opened_before = pool.opened
+    sim.run(20.5)  # crashed: its connections died with it
+    assert pool.idle == 0
+    sim.run(30.0)  # back, and paying to connect again
+    assert pool.opened >= opened_before + 1
+    assert sim.check_invariants() == []

@@ -234,7 +234,10 @@ class Server:
                 self.limiter.release()
             if not self.partitioned:
                 job.reply_to.on_reply(job, "error")
+        for site in self.sites:
+            if site.pool is not None:  # its connections died with the process
+                site.pool.close_idle()
 
     def restart(self) -> None:
-        """Back after a crash: empty queue, idle workers (cold)."""
+        """Back after a crash: empty queue, idle workers, no open connections (cold)."""
         self.down = False

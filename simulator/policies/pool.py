@@ -34,6 +34,7 @@ class ConnectionPool(Slots):
         self.idle = 0
         self.opened = 0
         self.closed = 0
+        self.generation = 0  # bumped when the owner crashes: older connections are dead
         self._last_new = False
 
     @property
@@ -65,4 +66,23 @@ class ConnectionPool(Slots):
         if self.idle < self.size:
             self.idle += 1
         else:
+            self.closed += 1
+
+    def close_idle(self) -> None:
+        """The owner crashed: close every idle connection, so it comes back with a cold pool.
+
+        Connections still in use by calls of lost work are dead too; their calls give
+        them back through ``release_dead``.
+        """
+        self.closed += self.idle
+        self.idle = 0
+        self.generation += 1
+
+    def release_dead(self) -> None:
+        """Give back a connection that died in its owner's crash: the slot frees, the
+        connection does not go back to the idle set."""
+        idle = self.idle
+        self.release()
+        if self.idle > idle:
+            self.idle -= 1
             self.closed += 1

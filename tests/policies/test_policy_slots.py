@@ -214,3 +214,17 @@ def test_pool_zero_timeout_fails_at_once(sched: FakeScheduler) -> None:
     p.acquire(*log.caller("b"))
     assert log.events[-1] == (0.0, "b", "rejected")
     assert p.timeouts == 1
+
+
+def test_pool_after_its_owner_crashed_connects_afresh(sched: FakeScheduler) -> None:
+    p = pool(sched, size=2, overflow=0, acquire_timeout=1.0)
+    for _ in range(2):
+        p.acquire(lambda: None, lambda: None)
+    p.release()  # one idle, one still out with a call of the soon-lost work
+    p.close_idle()  # the owner crashes
+    assert (p.idle, p.in_use) == (0, 1)
+    p.release_dead()  # the call comes back: its slot frees, its connection is gone
+    assert (p.idle, p.in_use, p.closed) == (0, 0, 2)
+    fresh: list[bool] = []
+    p.acquire(lambda: fresh.append(p.needs_connect()), lambda: None)
+    assert fresh == [True]  # cold: a new connection, paid for
