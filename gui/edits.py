@@ -32,6 +32,8 @@ NODE_DEFAULTS: dict[str, dict[str, Any]] = {
         "service_time": {"dist": "lognormal", "median": "4ms", "p99": "40ms"},
     },
     "third_party": {"latency": {"dist": "lognormal", "median": "80ms", "p99": "800ms"}},
+    "balancer": {"strategy": "round_robin"},
+    "cache": {"hit_ratio": "80%", "latency": {"dist": "constant", "value": "1ms"}},
 }
 """What a node dropped from the palette starts with: valid, and plausible."""
 

@@ -27,6 +27,8 @@ KIND_COLORS = {
     "service": "#34a37a",
     "database": "#e08a2e",
     "third_party": "#9a6bd6",
+    "balancer": "#2a9bb5",
+    "cache": "#c9497a",
 }
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import simpy
 
 from simulator.calls import EDGE_SERIES, CallSite, EdgeStats
+from simulator.components.balancer import Balancer
 from simulator.components.base import NODE_SERIES, NodeStats
+from simulator.components.cache import Cache
 from simulator.components.client import Client
 from simulator.components.service import Server
 from simulator.faults import FaultSchedule
@@ -24,6 +26,8 @@ from simulator.metrics import ROUTE_SERIES, Rollup, RouteStats, Series
 from simulator.policies import Admission, make_limiter
 from simulator.randomness import RandomStream
 from simulator.sampling import make_sampler
+from simulator.scenario import Balancer as BalancerSpec
+from simulator.scenario import Cache as CacheSpec
 from simulator.scenario import Client as ClientSpec
 from simulator.scenario import Database, Scenario, Service, ThirdParty
 from simulator.topology import call_cycles, to_graph
@@ -110,8 +114,17 @@ class Simulation:
             self._stream(name, "arrivals"), self._stream(name, "route"), think,
         )  # fmt: skip
 
-    def _build_server(self, name: str, spec: Service | ThirdParty) -> Server:
+    def _build_server(
+        self, name: str, spec: Service | ThirdParty | BalancerSpec | CacheSpec
+    ) -> Server:
         stats = NodeStats(self._series(NODE_SERIES))
+        common: dict[str, Any] = {
+            "stats": stats,
+            "rng": self._stream(name, "errors"),
+            "route_rng": self._stream(name, "route"),
+        }
+        if isinstance(spec, BalancerSpec | CacheSpec):
+            return self._build_pass_through(name, spec, common)
         workers: float
         queue_limit: float
         extra: _ServerOptions
@@ -133,9 +146,23 @@ class Simulation:
             self.env, name,
             workers=workers, queue_limit=queue_limit,
             service_time=make_sampler(service, self._stream(name, "service")),
-            error_rate=errors, stats=stats, rng=self._stream(name, "errors"),
-            route_rng=self._stream(name, "route"),
-            **extra,
+            error_rate=errors, **common, **extra,
+        )  # fmt: skip
+
+    def _build_pass_through(
+        self, name: str, spec: BalancerSpec | CacheSpec, common: dict[str, Any]
+    ) -> Server:
+        """Balancers and caches: unlimited concurrency, no queue, no errors of their own."""
+        if isinstance(spec, BalancerSpec):
+            return Balancer(
+                self.env, name, workers=math.inf, queue_limit=0, service_time=_no_time,
+                error_rate=0.0, strategy=spec.strategy, health_check=spec.health_check, **common,
+            )  # fmt: skip
+        return Cache(
+            self.env, name, workers=math.inf, queue_limit=0,
+            service_time=make_sampler(spec.latency, self._stream(name, "service")),
+            error_rate=0.0, hit_ratio=spec.hit_ratio, warm_up=spec.warm_up,
+            hit_rng=self._stream(name, "hits"), **common,
         )  # fmt: skip
 
     # -- periodic bookkeeping ----------------------------------------------------------------
@@ -265,6 +292,10 @@ class Simulation:
                 problems.append(f"{name}: {s.accepted} accepted != {s.answered} answered + "
                                 f"{lost} lost + {present} present")  # fmt: skip
         return problems
+
+
+def _no_time() -> float:
+    return 0.0
 
 
 def _first_index(calls: list, target: str) -> int:

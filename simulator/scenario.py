@@ -26,6 +26,8 @@ from simulator.scenario_faults import FAULT_KINDS, Fault
 from simulator.scenario_nodes import (
     FUTURE_KINDS,
     NODE_KINDS,
+    Balancer,
+    Cache,
     Call,
     Client,
     Database,
@@ -45,6 +47,8 @@ __all__ = [
     "FUTURE_KINDS",
     "LIMITS",
     "NODE_KINDS",
+    "Balancer",
+    "Cache",
     "Call",
     "Client",
     "Database",

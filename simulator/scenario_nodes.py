@@ -18,11 +18,13 @@ from simulator.scenario_policies import (
     Pool,
     Retry,
 )
-from simulator.scenario_types import Distribution, Duration, Percent, Rate, Strict
+from simulator.scenario_types import Constant, Distribution, Duration, Percent, Rate, Strict
 
 __all__ = [
     "FUTURE_KINDS",
     "NODE_KINDS",
+    "Balancer",
+    "Cache",
     "Call",
     "Client",
     "Database",
@@ -131,6 +133,55 @@ class ThirdParty(_NodeBase):
     )
 
 
-Node = Annotated[Client | Service | Database | ThirdParty, Field(discriminator="kind")]
-NODE_KINDS = ("client", "service", "database", "third_party")
-FUTURE_KINDS = ("cache", "broker", "relay", "consumer", "balancer")
+class Balancer(_NodeBase):
+    """A load balancer: each request goes to ONE of its backends (its calls), not to all.
+
+    A pass-through: no service time of its own and unlimited concurrency, so it
+    never queues; what it adds is the choice of backend. The chosen call's own
+    timeout, retries and breaker decide the outcome, as for a service.
+    """
+
+    kind: Literal["balancer"]
+    strategy: Literal["round_robin", "random", "least_outstanding"] = Field(
+        "round_robin",
+        description="how a backend is chosen: in turn, at random, or the one with the fewest "
+        "of this balancer's requests in flight",
+    )
+    health_check: bool = Field(
+        False,
+        description="skip backends that are down or partitioned (an ideal, instant check: "
+        "an upper bound on what a real one achieves); if none is healthy, use all",
+    )
+
+    @model_validator(mode="after")
+    def _backends_are_whole(self) -> Balancer:
+        if any(call.probability < 1.0 for call in self.calls):
+            raise ValueError("a balancer's calls are its backends: probability does not apply")
+        return self
+
+
+class Cache(_NodeBase):
+    """A cache in front of an origin (its calls): a hit answers, a miss calls through.
+
+    A crash empties it: after the restart the hit ratio climbs from 0 back to
+    ``hit_ratio`` over ``warm_up``, and the misses land on the origin.
+    """
+
+    kind: Literal["cache"]
+    hit_ratio: Percent = Field(0.8, description="share of requests answered from the cache")
+    latency: Distribution = Field(
+        Constant(dist="constant", value=0.001),
+        description="lookup time, paid by hits and misses alike (a miss then calls the origin)",
+    )
+    warm_up: Duration = Field(
+        60.0,
+        description="after a crash the cache is empty: its hit ratio climbs linearly from 0 "
+        "back to hit_ratio over this long (0s: warm at once)",
+    )
+
+
+Node = Annotated[
+    Client | Service | Database | ThirdParty | Balancer | Cache, Field(discriminator="kind")
+]
+NODE_KINDS = ("client", "service", "database", "third_party", "balancer", "cache")
+FUTURE_KINDS = ("broker", "relay", "consumer")

@@ -113,4 +113,6 @@ def problems(scenario: Scenario) -> list[Problem]:
     for name, node in scenario.nodes.items():
         if isinstance(node, Client) and not node.calls:
             found.append(Problem("warning", f"client {name} calls nothing", name))
+        elif node.kind == "balancer" and not node.calls:
+            found.append(Problem("warning", f"balancer {name} has no backends: it errors", name))
     return found

@@ -27,6 +27,11 @@ def summary(node: Any) -> str:
         if node.profile:
             return f"profile, peak {format_rate(node.peak_rate())}"
         return f"{node.users} users"
+    if node.kind == "balancer":
+        backends = f"{len(node.calls)} backend" + ("s" if len(node.calls) != 1 else "")
+        return f"{node.strategy.replace('_', ' ')} · {backends}"
+    if node.kind == "cache":
+        return f"{node.hit_ratio:.0%} hits · {short_duration(distribution_mean(node.latency))}"
     if node.kind == "third_party":
         return f"external · {short_duration(distribution_mean(node.latency))}"
     workers = f"{node.workers} worker" + ("s" if node.workers != 1 else "")

@@ -16,6 +16,8 @@ HINTS = {
     "service": "Workers and a bounded queue; a worker is held through its downstream calls",
     "database": "A service with a server-side connection limit",
     "third_party": "An external API with given latency and errors",
+    "balancer": "Sends each request to one backend: round robin, random or least outstanding",
+    "cache": "Answers its hit ratio itself, calls the origin on a miss; comes back cold",
 }
 
 

@@ -107,6 +107,7 @@ class CanvasScene(QGraphicsScene):
         node = self.document.scenario.nodes.get(name)
         if node is None or name not in self.nodes:
             return
+        self.nodes[name].set_node(node)  # a summary may count calls (a balancer's backends)
         lanes: dict[str, int] = {}
         for index, call in enumerate(node.calls):
             target = self.nodes.get(call.to)

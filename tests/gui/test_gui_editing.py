@@ -164,3 +164,29 @@ def test_zoom_shortcuts_and_fit(window):
     assert view.zoom() > zoom
     view.zoom_by(0.01)
     assert view.zoom() >= 0.2
+
+
+def test_balancer_and_cache_from_the_palette(window, qtbot):
+    doc, palette = window.document, window.palette_view
+    for label in ("Load balancer", "Cache"):
+        item = palette.findItems(label, Qt.MatchFlag.MatchExactly)[0]
+        assert item.flags() & Qt.ItemFlag.ItemIsEnabled
+        palette.itemDoubleClicked.emit(item)
+    assert doc.scenario.nodes["balancer"].kind == "balancer"
+    assert doc.scenario.nodes["cache"].kind == "cache"
+    doc.add_call("balancer", "naked_api")
+    assert window.scene.nodes["balancer"].summary == "round robin · 1 backend"
+    assert window.scene.nodes["cache"].summary == "80% hits · 1ms"
+
+    window.selection.set([("node", "balancer")])
+    flush(qtbot)
+    window.inspector.editor("strategy").setCurrentText("least_outstanding")
+    assert doc.scenario.nodes["balancer"].strategy == "least_outstanding"
+    window.selection.set([("node", "cache")])
+    flush(qtbot)
+    editor = window.inspector.editor("hit_ratio")
+    editor.setText("95%")
+    editor.editingFinished.emit()
+    assert doc.scenario.nodes["cache"].hit_ratio == 0.95
+    flush(qtbot)
+    assert window.scene.nodes["cache"].summary == "95% hits · 1ms"

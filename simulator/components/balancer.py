@@ -1,0 +1,86 @@
+"""A load balancer: a ``Server`` that sends each request to ONE of its calls, not to all.
+
+It is a pass-through (zero service time, unlimited concurrency, no queue), so
+what it adds to a request is only the choice of backend. That choice is the
+lesson: round robin keeps feeding a slow instance its equal share, while
+least-outstanding notices the requests piling up there and sends elsewhere.
+Only the call selection differs from a plain service; ``Server._next_call``,
+the hot path of every service, is left as it was.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from simulator.components.base import Job
+from simulator.components.service import Server
+
+if TYPE_CHECKING:
+    from simulator.calls import CallSite
+
+__all__ = ["Balancer"]
+
+
+class Balancer(Server):
+    """Chooses a backend per request by ``strategy``; the chosen call's outcome is the answer.
+
+    ``job.step`` holds the chosen backend's index + 1 while the call is out, so the
+    reply knows whose in-flight count to lower (0: not sent yet).
+    """
+
+    def __init__(self, *args: Any, strategy: str, health_check: bool, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.strategy, self.health_check = strategy, health_check
+        self.outstanding: list[int] = []  # this balancer's requests in flight, per backend
+        self.chosen: list[int] = []  # requests sent, per backend
+        self._turn = 0  # round robin's next backend (also least_outstanding's tie-break start)
+
+    def _next_call(self, job: Job) -> None:
+        if job.step:  # the backend has answered with a success
+            return self._finish(job, "fallback" if job.degraded else "ok", None)
+        if len(self.outstanding) < len(self.sites):  # sites are appended after construction
+            self.outstanding = [0] * len(self.sites)
+            self.chosen = [0] * len(self.sites)
+        index = self._choose(job)
+        if index is None:
+            return self._finish(job, "error", "no_backend")
+        self.outstanding[index] += 1
+        self.chosen[index] += 1
+        job.step = index + 1
+        self.sites[index].call(job, self._after_call)
+
+    def _after_call(self, job: Job, outcome: str) -> None:
+        # Lowered even for a job lost in a crash: the call itself was out until now.
+        self.outstanding[job.step - 1] -= 1
+        super()._after_call(job, outcome)
+
+    def _candidates(self, job: Job) -> list[int]:
+        routed = [
+            i
+            for i, site in enumerate(self.sites)
+            if site.only_for is None or job.origin in site.only_for
+        ]
+        if not self.health_check:
+            return routed
+        healthy = [i for i in routed if self._healthy(self.sites[i])]
+        return healthy or routed  # nothing healthy: fail open, as real balancers do
+
+    @staticmethod
+    def _healthy(site: CallSite) -> bool:
+        return not (site.target.down or site.target.partitioned)
+
+    def _choose(self, job: Job) -> int | None:
+        candidates = self._candidates(job)
+        if not candidates:
+            return None
+        n = len(self.sites)
+        if self.strategy == "random":
+            return candidates[int(self.route_rng.random() * len(candidates))]
+        # Scan from the round-robin pointer so ties (and skipped backends) rotate fairly.
+        ordered = sorted(candidates, key=lambda i: (i - self._turn) % n)
+        if self.strategy == "least_outstanding":
+            pick = min(ordered, key=self.outstanding.__getitem__)
+        else:
+            pick = ordered[0]
+        self._turn = (pick + 1) % n
+        return pick
