@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import simpy
 
-from simulator.components.base import SUCCESS, Job
-from simulator.components.service import Server, wake_after
+from simulator.components.base import SUCCESS, Job, wake_after
+from simulator.components.service import Server
 from simulator.metrics import LogHistogram, Rollup, Series
 from simulator.policies import (
     AdaptiveThrottle,

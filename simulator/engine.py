@@ -21,7 +21,7 @@ from simulator.components.base import NODE_SERIES, NodeStats
 from simulator.components.cache import Cache
 from simulator.components.client import Client
 from simulator.components.service import Server
-from simulator.faults import FaultSchedule
+from simulator.faults import FaultSchedule, active_faults
 from simulator.metrics import ROUTE_SERIES, Rollup, RouteStats, Series
 from simulator.policies import Admission, make_limiter
 from simulator.randomness import RandomStream
@@ -247,22 +247,15 @@ class Simulation:
             edges[name] = {
                 "requests": st.requests,
                 "attempts": st.attempts,
-                "failures": sum(
-                    v for k, v in st.attempt_outcomes.items() if k not in ("ok", "fallback")
-                ),
+                "failures": st.failures,
                 "breaker": site.breaker_state(),
             }
         routes = {
             name: {"started": c.stats.started_total, **c.stats.outcomes_total}
             for name, c in self.clients.items()
         }
-        active = sorted(i for ids in self.faults.active.values() for i in ids)
-        active += [
-            i for i, f in enumerate(self.scenario.faults)
-            if f.kind == "surge" and f.window(self.horizon)[0] <= now < f.window(self.horizon)[1]
-        ]  # fmt: skip
         return {"time": now, "horizon": self.horizon, "nodes": nodes, "edges": edges,
-                "routes": routes, "active_faults": sorted(active)}  # fmt: skip
+                "routes": routes, "active_faults": active_faults(self.scenario, now)}  # fmt: skip
 
     @property
     def event_count(self) -> int:

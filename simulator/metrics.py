@@ -98,14 +98,6 @@ class Series:
         self.size = max(1, math.ceil(horizon / bucket - 1e-9))
         self.data = {name: np.zeros(self.size) for name in names}
 
-    def index(self, now: float) -> int:
-        """The bucket holding time ``now`` (the last one for times past the horizon)."""
-        i = int(now / self.bucket)
-        return i if i < self.size else self.size - 1
-
-    def times(self) -> np.ndarray:
-        return np.arange(self.size) * self.bucket
-
 
 class TimeAverage:
     """The integral over time of a level that changes in steps."""

@@ -38,17 +38,13 @@ def time_series(sim: Simulation, upto: float | None = None) -> dict[str, np.ndar
         for key, values in server.stats.series.data.items():
             columns[f"node.{name}.{key}"] = values[:count]
         if np.isfinite(server.workers):
-            columns[f"node.{name}.utilization"] = values_div(
-                server.stats.series.data["busy"][:count], server.workers
+            columns[f"node.{name}.utilization"] = (
+                server.stats.series.data["busy"][:count] / server.workers
             )
     for name, site in sim.sites.items():
         for key, values in site.stats.series.data.items():
             columns[f"edge.{name}.{key}"] = values[:count]
     return columns
-
-
-def values_div(values: np.ndarray, by: float) -> np.ndarray:
-    return values / by if by else values * np.nan
 
 
 def _size(sim: Simulation) -> int:

@@ -102,3 +102,10 @@ def test_gui_command_without_a_display_says_how_to_get_one() -> None:
     assert result.returncode == 2
     assert "no display" in result.stderr and "xvfb-run" in result.stderr
     assert "murphy run FILE" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_graph_bound_on_retry_amplification_is_what_an_outage_reaches() -> None:
+    from simulator.topology import amplification_bound
+
+    scenario = load_scenario(ROOT / "scenarios/amplification.yaml")
+    assert amplification_bound(scenario, "db") == 27  # three layers of 3 attempts each

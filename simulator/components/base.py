@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from heapq import heappush
 from typing import Any, Protocol
 
 import simpy
+from simpy.events import NORMAL
 
 from simulator.metrics import Rollup, Series, TimeAverage
 
-__all__ = ["SUCCESS", "Job", "NodeStats", "ReplyTarget", "call_later"]
+__all__ = ["SUCCESS", "Job", "NodeStats", "ReplyTarget", "wake_after"]
 
 SUCCESS = frozenset({"ok", "fallback"})
 """Outcomes that count as an answer; ``fallback`` is a degraded one."""
@@ -50,9 +52,27 @@ class Job:
         self.origin = origin  # the client the request entered at (for only_for)
 
 
-def call_later(env: simpy.Environment, delay: float, callback: Callable, value: object) -> None:
-    """Run ``callback(event)`` after ``delay``; ``event.value`` is ``value``."""
-    env.timeout(delay, value).callbacks.append(callback)
+class _Wake:
+    """A bare timer event: ``Environment.step`` reads only ``callbacks`` and ``_ok``."""
+
+    __slots__ = ("_value", "callbacks")
+    _ok = True
+
+    def __init__(self, callback: Callable, value: object):
+        self.callbacks = [callback]
+        self._value = value
+
+
+def wake_after(env: simpy.Environment, delay: float, callback: Callable, value: object = None):
+    """``env.timeout(delay, value).callbacks.append(callback)`` at about half the cost.
+
+    The heap entry is the one ``Environment.schedule`` makes (time, NORMAL, next event
+    id), so the order of events and the event count are exactly those of a Timeout.
+    """
+    if delay < 0:
+        raise ValueError(f"Negative delay {delay}")
+    # The heap is typed as holding Events; a _Wake stands in for one (see its docstring).
+    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), _Wake(callback, value)))  # type: ignore[misc]
 
 
 class NodeStats:

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 
 import simpy
 
-from simulator.components.base import SUCCESS, Job
-from simulator.components.service import wake_after
+from simulator.components.base import SUCCESS, Job, wake_after
 from simulator.metrics import RouteStats
 from simulator.randomness import RandomStream
 from simulator.scenario import Client as ClientSpec

@@ -11,43 +11,18 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from heapq import heappush
 from typing import TYPE_CHECKING
 
 import simpy
-from simpy.events import NORMAL
 
-from simulator.components.base import SUCCESS, Job, NodeStats, capacity_of
+from simulator.components.base import SUCCESS, Job, NodeStats, capacity_of, wake_after
 from simulator.randomness import RandomStream
 
 if TYPE_CHECKING:
     from simulator.calls import CallSite
     from simulator.policies import Admission
 
-__all__ = ["Server", "wake_after"]
-
-
-class _Wake:
-    """A bare timer event: ``Environment.step`` reads only ``callbacks`` and ``_ok``."""
-
-    __slots__ = ("_value", "callbacks")
-    _ok = True
-
-    def __init__(self, callback: Callable, value: object):
-        self.callbacks = [callback]
-        self._value = value
-
-
-def wake_after(env: simpy.Environment, delay: float, callback: Callable, value: object = None):
-    """``env.timeout(delay, value).callbacks.append(callback)`` at about half the cost.
-
-    The heap entry is the one ``Environment.schedule`` makes (time, NORMAL, next event
-    id), so the order of events and the event count are exactly those of a Timeout.
-    """
-    if delay < 0:
-        raise ValueError(f"Negative delay {delay}")
-    # The heap is typed as holding Events; a _Wake stands in for one (see its docstring).
-    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), _Wake(callback, value)))  # type: ignore[misc]
+__all__ = ["Server"]
 
 
 class Server:
