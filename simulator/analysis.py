@@ -1,6 +1,7 @@
-"""Summaries of a finished run: the JSON contract, analytic cross-checks, blast radius.
+"""Summaries of a finished run: the JSON contract, analytic cross-checks, paired comparisons.
 
-Everything here reads what the recorders hold; nothing here changes the run.
+Everything here reads what the recorders hold; nothing here runs or changes a simulation
+(the blast radius, which runs paired baselines, lives in ``simulator.blast_radius``).
 Steady-state figures leave out the warm-up: requests that started before it,
 and node time before it.
 """
@@ -8,18 +9,18 @@ and node time before it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.engine import Simulation
 from simulator.metrics import OUTCOMES, LogHistogram
-from simulator.scenario import Fault, Scenario
+
+if TYPE_CHECKING:  # analysis reads finished runs; it never builds one
+    from simulator.engine import Simulation
 
 __all__ = [
     "alerts",
-    "blast_radius",
+    "compare_runs",
     "erlang_b",
     "erlang_c",
     "mmc_wait",
@@ -318,38 +319,3 @@ def compare_runs(faulty: Simulation, baseline: Simulation, start: float) -> dict
             "severity": round(min(1.0, max(0.0, severity)), 4),
         }
     return {"routes": routes, "nodes": nodes}
-
-
-def blast_radius(
-    scenario: Scenario,
-    seed: int,
-    faulty: Simulation,
-    progress: Callable[[int, int, Fault], None] | None = None,
-) -> list[dict[str, Any]]:
-    """For each fault: the nodes and routes it degraded, against a paired run without it.
-
-    Common random numbers make the pair differ only by the fault, so a route that
-    fails more in the faulty run failed because of it. ``progress(i, n, fault)`` is
-    called as the i-th of n paired runs starts (each is a whole run).
-    """
-    out = []
-    for index, fault in enumerate(scenario.faults):
-        if progress is not None:
-            progress(index + 1, len(scenario.faults), fault)
-        rest = [f for i, f in enumerate(scenario.faults) if i != index]
-        baseline = Simulation(scenario.model_copy(update={"faults": rest}), seed=seed)
-        baseline.run_to_end()
-        start, end = fault.window(scenario.duration)
-        found = compare_runs(faulty, baseline, start)
-        hit_nodes = [n for n, v in found["nodes"].items() if v["degraded"]]
-        hit_routes = [r for r, v in found["routes"].items() if v["degraded"]]
-        spared = [r for r, v in found["routes"].items() if not v["degraded"]]
-        label = f"{fault.kind} on {fault.target} at {start:g}s"
-        text = ", ".join(hit_nodes + [f"route {r}" for r in hit_routes]) or "nothing degraded"
-        if spared and hit_routes:
-            text += "; " + ", ".join(spared) + " unaffected"
-        out.append({
-            "fault": label, "index": index, "start_s": start, "end_s": end,
-            "nodes": hit_nodes, "routes": hit_routes, "summary": text, "detail": found,
-        })  # fmt: skip
-    return out

@@ -150,7 +150,7 @@ def _simulate(
 
 def _blast_with_progress(scenario: Scenario, sim: Any) -> list[dict[str, Any]]:
     """The paired baseline runs, one per fault, with a line saying which is running."""
-    from simulator.analysis import blast_radius
+    from simulator.blast_radius import blast_radius
 
     if not err.is_terminal:
         return blast_radius(scenario, sim.seed, sim)

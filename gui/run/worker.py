@@ -179,8 +179,8 @@ def ready_info(sim: Any) -> dict[str, Any]:
 
 
 def blast_radius_reporting(conn: Any, scenario: Any, sim: Any) -> list[dict[str, Any]]:
-    """``analysis.blast_radius``, telling the parent as each fault's paired run starts."""
-    from simulator.analysis import blast_radius
+    """``blast_radius``, telling the parent as each fault's paired run starts."""
+    from simulator.blast_radius import blast_radius
 
     def progress(i: int, n: int, fault: Any) -> None:
         conn.send(("blast_progress", (i, n, f"{fault.kind} on {fault.target}")))
