@@ -26,6 +26,7 @@ system-display:
 test: system-offscreen setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest -q -p no:cacheprovider
 
 run: system-display setup
@@ -35,7 +36,7 @@ bench: setup
 	$(PY) bench/run_all.py
 
 lint: setup
-	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy && $(VENV)/bin/lint-imports && $(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf $(VENV) build *.egg-info
