@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
+import pytest
+from processes import alive, loky_workers
 from run_scenarios import tiny
 
 from gui.plots.compare_dialog import CompareDialog
+from simulator.sweep import SerialExecutor
 
 
 def _choose_retry_strategies(dialog: CompareDialog, values: str, replications: int) -> None:
@@ -56,17 +57,29 @@ def test_a_bad_value_is_reported_in_the_dialog(qtbot):
     assert dialog.run_button.isEnabled()
 
 
+class CountingSerialExecutor(SerialExecutor):
+    """Runs each task at submit, in the job's thread, and counts them."""
+
+    def __init__(self):
+        self.count = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.count += 1
+        return super().submit(fn, *args, **kwargs)
+
+
 def test_cancel_stops_a_comparison_and_the_dialog_runs_another(qtbot):
-    dialog = CompareDialog(tiny("60s"), executor="serial")
+    executor = CountingSerialExecutor()
+    dialog = CompareDialog(tiny("60s"), executor=executor)
     qtbot.addWidget(dialog)
     _choose_retry_strategies(dialog, "none, exponential, immediate", 20)
     dialog.run_button.click()
     assert dialog.cancel_button.isEnabled() and not dialog.run_button.isEnabled()
-    qtbot.wait(100)
-    started = time.perf_counter()
-    with qtbot.waitSignal(dialog.done, timeout=10_000):
+    qtbot.waitUntil(lambda: executor.count >= 2, timeout=30_000)  # a replication has ended
+    with qtbot.waitSignal(dialog.done, timeout=30_000):
         dialog.cancel_button.click()
-    assert time.perf_counter() - started < 3  # one replication at most, not 60
+        begun = executor.count
+    assert executor.count <= begun + 1  # the replication under way at most, not all 60
     assert dialog.cancelled and dialog.comparison is None and dialog.error is None
     assert "Cancelled" in dialog.status.text() and not dialog.export_button.isEnabled()
     assert dialog.run_button.isEnabled() and not dialog.cancel_button.isEnabled()
@@ -77,14 +90,31 @@ def test_cancel_stops_a_comparison_and_the_dialog_runs_another(qtbot):
     assert not dialog.cancelled and dialog.table.rowCount() == 2
 
 
-def test_cancel_terminates_the_runs_in_a_process_pool(qtbot):
-    dialog = CompareDialog(tiny("3600s"))  # the default executor: a local process pool
+@pytest.mark.parametrize("moment", ["at_once", "as_workers_start", "after_first_progress"])
+def test_cancel_kills_every_worker_of_the_process_pool(qtbot, moment):
+    """Cancel at any moment: every worker the pool started is gone, none starts afterwards."""
+    assert not loky_workers()
+    dialog = CompareDialog(tiny("1800s"))  # the default executor: a killable process pool
     qtbot.addWidget(dialog)
-    _choose_retry_strategies(dialog, "none, immediate", 4)
+    _choose_retry_strategies(dialog, "none, immediate", 6)  # 12 runs of a few seconds each
+    seen: set[int] = set()
+
+    def workers() -> set[int]:
+        now = loky_workers()
+        seen.update(now)
+        return now
+
     dialog.run_button.click()
     job = dialog.job
-    qtbot.waitUntil(lambda: job._wrapped is not None, timeout=10_000)
-    qtbot.wait(300)
-    with qtbot.waitSignal(dialog.done, timeout=10_000):
-        dialog.cancel()
+    if moment == "as_workers_start":
+        qtbot.waitUntil(lambda: bool(workers()), timeout=30_000)
+    elif moment == "after_first_progress":
+        qtbot.waitUntil(lambda: job.progress[0] >= 1, timeout=120_000)
+        assert workers() and job.progress[0] < job.progress[1]  # runs are still going
+    with qtbot.waitSignal(dialog.done, timeout=30_000):
+        dialog.cancel()  # returns at once: the pool is killed on another thread
+        assert job.cancel_requested and dialog.status.text() == "Cancelling…"
+    # a killed worker may linger a moment while the kernel tears it down: wait for the end
+    qtbot.waitUntil(lambda: not workers() and not any(alive(p) for p in seen), timeout=10_000)
     assert dialog.cancelled and not job.running and dialog.run_button.isEnabled()
+    assert dialog.comparison is None and dialog.error is None
