@@ -30,7 +30,8 @@ from simulator.scenario import Balancer as BalancerSpec
 from simulator.scenario import Cache as CacheSpec
 from simulator.scenario import Client as ClientSpec
 from simulator.scenario import Database, Scenario, Service, ThirdParty
-from simulator.topology import call_cycles, to_graph
+from simulator.scenario_limits import memory_problem
+from simulator.topology import find_call_cycle, to_graph
 
 __all__ = ["EngineError", "Simulation"]
 
@@ -51,9 +52,14 @@ class Simulation:
     """One run of one scenario with one seed."""
 
     def __init__(self, scenario: Scenario, seed: int | None = None):
-        cycles = call_cycles(to_graph(scenario))
-        if cycles:
-            raise EngineError(f"synchronous call cycle: {' -> '.join(cycles[0] + cycles[0][:1])}")
+        # Refused before anything is built: a cycle would deadlock, and an over-budget
+        # scenario (e.g. one changed in memory after validation) would exhaust memory.
+        cycle = find_call_cycle(to_graph(scenario))
+        if cycle is not None:
+            raise EngineError(f"synchronous call cycle: {' -> '.join(cycle + cycle[:1])}")
+        too_big = memory_problem(scenario)
+        if too_big is not None:
+            raise EngineError(too_big)
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.horizon = scenario.duration

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, FiniteFloat, ValidationError, ValidationInfo, field_validator
 
 from simulator.scenario_faults import FAULT_KINDS, Fault
+from simulator.scenario_limits import LIMITS, limit_problems
 from simulator.scenario_nodes import (
     FUTURE_KINDS,
     NODE_KINDS,
@@ -37,7 +39,7 @@ from simulator.scenario_nodes import (
     ThirdParty,
 )
 from simulator.scenario_types import Duration, Strict
-from simulator.scenario_yaml import Located, compose_located, line_of
+from simulator.scenario_yaml import Located, YamlError, compose_located, line_of, one_line
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
@@ -63,19 +65,10 @@ __all__ = [
     "dump_scenario",
     "load_scenario",
     "parse_scenario",
+    "read_scenario_text",
     "save_scenario",
+    "validate_data",
 ]
-
-LIMITS = {
-    "file_bytes": 1_000_000,
-    "yaml_nodes": 200_000,
-    "nodes": 500,
-    "calls_per_node": 64,
-    "faults": 1_000,
-    "expected_requests": 500_000_000,
-    "time_buckets": 1_000_000,
-}
-"""Ceilings that stop a hostile or mistaken file before it costs memory or hours."""
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
@@ -87,18 +80,29 @@ class Scenario(Strict):
     name: str = Field(max_length=200)
     description: str = Field("", max_length=10_000)
     seed: int = Field(0, ge=0, le=2**63 - 1)
-    duration: Duration
+    duration: Duration = Field(gt=0, description="simulated time; must be positive")
     warmup: Duration = Field(0.0, description="left out of steady-state figures")
     bucket: Duration = Field(1.0, gt=0, description="time-series resolution")
     nodes: dict[str, Node] = Field(min_length=1)
     faults: list[Fault] = Field(default_factory=list)
-    layout: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    layout: dict[str, tuple[FiniteFloat, FiniteFloat]] = Field(default_factory=dict)
+
+    @field_validator("warmup")
+    @classmethod
+    def _warmup_shorter(cls, warmup: float, info: ValidationInfo) -> float:
+        """A warm-up as long as the run leaves nothing to measure: refuse it, not run empty."""
+        duration = info.data.get("duration")
+        if duration is not None and warmup >= duration:
+            raise ValueError("the warm-up must be shorter than the duration")
+        return warmup
 
 
 class ScenarioProblem(Exception):
-    """One problem in a scenario, with where it is."""
+    """One problem in a scenario, with where it is; always printed on one line."""
 
     def __init__(self, path: str, message: str, line: int | None = None, source: str = ""):
+        # Paths and messages echo untrusted text: escape line breaks and cut them short.
+        path, message, source = one_line(path, 120), one_line(message, 300), one_line(source, 300)
         super().__init__(message)
         self.path, self.message, self.line, self.source = path, message, line, source
 
@@ -109,12 +113,25 @@ class ScenarioProblem(Exception):
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
+MAX_PROBLEMS = 20
+"""Problems listed at most; a file wrong everywhere gets a count of the rest."""
+
+
 class ScenarioError(Exception):
     """A scenario that cannot be used; ``problems`` says every reason found, with lines."""
 
     def __init__(self, problems: list[ScenarioProblem]):
+        if len(problems) > MAX_PROBLEMS:
+            rest = problems[MAX_PROBLEMS]
+            more = f"{len(problems) - MAX_PROBLEMS} more problems not shown"
+            problems = [*problems[:MAX_PROBLEMS], ScenarioProblem("", more, rest.line, rest.source)]
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+def _file_error(source: str, message: str) -> ScenarioError:
+    """A problem with the file as a whole (size, type, encoding): reported at line 1."""
+    return ScenarioError([ScenarioProblem("", message, 1, source)])
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
@@ -201,30 +218,7 @@ def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], st
     for name in scenario.layout:
         if name not in names:
             yield ("layout", name), f"position for unknown node {name!r}"
-    yield from _limit_problems(scenario)
-
-
-def _limit_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
-    if len(scenario.nodes) > LIMITS["nodes"]:
-        yield ("nodes",), f"{len(scenario.nodes)} nodes; the limit is {LIMITS['nodes']}"
-    if len(scenario.faults) > LIMITS["faults"]:
-        yield ("faults",), f"{len(scenario.faults)} faults; the limit is {LIMITS['faults']}"
-    if scenario.duration <= 0:
-        yield ("duration",), "the duration must be positive"
-    if scenario.warmup >= scenario.duration > 0:
-        yield ("warmup",), "the warm-up must be shorter than the duration"
-    if scenario.duration / scenario.bucket > LIMITS["time_buckets"]:
-        yield ("bucket",), "too many time buckets; use a coarser bucket"
-    peak = sum(n.peak_rate() for n in scenario.nodes.values() if isinstance(n, Client))
-    surge = max((f.multiply for f in scenario.faults if f.kind == "surge"), default=1.0)
-    if peak * max(1.0, surge) * scenario.duration > LIMITS["expected_requests"]:
-        yield (
-            ("duration",),
-            (
-                f"rate x duration is about {peak * scenario.duration:.3g} requests; "
-                f"the limit is {LIMITS['expected_requests']:.0e}"
-            ),
-        )
+    yield from limit_problems(scenario)
 
 
 def check_scenario(scenario: Scenario, root: Located | None = None, source: str = "") -> None:
@@ -239,20 +233,27 @@ def check_scenario(scenario: Scenario, root: Located | None = None, source: str 
 
 def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     """A validated Scenario from YAML text, or ScenarioError naming every problem and line."""
-    if len(text.encode("utf-8", "surrogatepass")) > LIMITS["file_bytes"]:
-        raise ScenarioError(
-            [ScenarioProblem("", f"file is larger than {LIMITS['file_bytes']} bytes", None, source)]
-        )
+    if len(text) > LIMITS["file_bytes"] or (
+        len(text.encode("utf-8", "surrogatepass")) > LIMITS["file_bytes"]
+    ):
+        raise _file_error(source, f"file is larger than {LIMITS['file_bytes']} bytes")
     try:
         root = compose_located(text, LIMITS["yaml_nodes"])
-    except ValueError as exc:
-        line = getattr(exc, "line", None)
-        raise ScenarioError([ScenarioProblem("", str(exc), line, source)]) from None
+    except YamlError as exc:
+        problem = ScenarioProblem(_format_loc(exc.loc), str(exc), exc.line or 1, source)
+        raise ScenarioError([problem]) from None
     data = root.value if root is not None else None
     if not isinstance(data, dict):
-        raise ScenarioError(
-            [ScenarioProblem("", "expected a mapping of scenario fields", 1, source)]
-        )
+        raise _file_error(source, "expected a mapping of scenario fields")
+    return validate_data(data, root, source)
+
+
+def validate_data(data: Any, root: Located | None = None, source: str = "<scenario>") -> Scenario:
+    """The one full check of scenario data: schema, cross-references, limits and memory.
+
+    Files, command-line overrides and variants all come through here, so a value
+    refused in a file is refused on the command line too.
+    """
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -263,21 +264,34 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read and validate a scenario file; errors carry the file name and line."""
-    path = Path(path)
+    return parse_scenario(read_scenario_text(path), str(path))
+
+
+def read_scenario_text(path: str | os.PathLike[str]) -> str:
+    """The text of a regular file of at most ``LIMITS["file_bytes"]`` bytes.
+
+    A device (``/dev/zero`` has size 0 and never ends) or a FIFO (blocks forever) is
+    refused: the type is checked before opening, the open does not block, the opened
+    file is checked again (it may have been swapped), and reading stops one byte
+    past the limit whatever the size claimed.
+    """
+    source, limit = str(path), LIMITS["file_bytes"]
     try:
-        size = path.stat().st_size
-        if size > LIMITS["file_bytes"]:
-            raise ScenarioError(
-                [
-                    ScenarioProblem(
-                        "", f"file is larger than {LIMITS['file_bytes']} bytes", None, str(path)
-                    )
-                ]
-            )
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([ScenarioProblem("", f"cannot read: {exc}", None, str(path))]) from None
-    return parse_scenario(text, str(path))
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise _file_error(source, "not a regular file")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise _file_error(source, "not a regular file")
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise _file_error(source, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise _file_error(source, f"file is larger than {limit} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _file_error(source, f"not UTF-8 text (byte {exc.start})") from None
 
 
 def scenario_to_data(scenario: Scenario) -> dict[str, Any]:

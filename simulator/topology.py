@@ -7,7 +7,6 @@ the editor shows the same findings as a problems list while the user draws.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +19,7 @@ __all__ = [
     "amplification_bound",
     "call_cycles",
     "entry_points",
+    "find_call_cycle",
     "problems",
     "to_graph",
     "unreachable",
@@ -62,9 +62,23 @@ def unreachable(graph: nx.DiGraph) -> list[str]:
     return [n for n in graph.nodes if n not in reached]
 
 
+def find_call_cycle(graph: nx.DiGraph) -> list[str] | None:
+    """One cycle of synchronous calls (it would hold a worker while waiting on itself).
+
+    Stops at the first cycle a depth-first search meets: enumerating every simple
+    cycle is exponential (14 services that all call each other have billions).
+    """
+    try:
+        edges = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return None
+    return [a for a, _b in edges]
+
+
 def call_cycles(graph: nx.DiGraph) -> list[list[str]]:
-    """Cycles of synchronous calls: each would hold a worker while waiting on itself."""
-    return [cycle for cycle in nx.simple_cycles(graph)]
+    """At most one cycle of synchronous calls, as a list (empty: none); see find_call_cycle."""
+    cycle = find_call_cycle(graph)
+    return [] if cycle is None else [cycle]
 
 
 def amplification_bound(scenario: Scenario, node: str) -> int:
@@ -72,17 +86,28 @@ def amplification_bound(scenario: Scenario, node: str) -> int:
 
     Three layers retrying 3 times each give 27: the product of ``retry.attempts``
     along the most-retrying path from a client.
+
+    One pass in topological order (the best product into each node), not an
+    enumeration of paths, which is exponential in a layered graph. Calls form no
+    cycle in a valid scenario; with a cycle the bound is unbounded and this raises
+    ValueError.
     """
     graph = to_graph(scenario)
-    best = 0
+    if not nx.is_directed_acyclic_graph(graph):
+        raise ValueError("calls form a cycle: retry amplification has no bound")
+    reach = dict.fromkeys(nx.ancestors(graph, node) | {node}, 0)
     for entry in entry_points(graph):
-        for path in nx.all_simple_paths(graph, entry, node):
-            product = 1
-            for a, b in itertools.pairwise(path):
+        if entry in reach and entry != node:
+            reach[entry] = 1
+    for a in nx.topological_sort(graph.subgraph(reach)):
+        if not reach[a]:
+            continue
+        for b in graph.successors(a):
+            if b in reach:
                 call = scenario.nodes[a].calls[graph.edges[a, b]["index"]]
-                product *= call.retry.attempts if call.retry else 1
-            best = max(best, product)
-    return best
+                attempts = call.retry.attempts if call.retry else 1
+                reach[b] = max(reach[b], reach[a] * attempts)
+    return reach[node]
 
 
 @dataclass(frozen=True)
@@ -103,8 +128,10 @@ def problems(scenario: Scenario) -> list[Problem]:
         call = loc[3] if len(loc) > 3 and loc[2] == "calls" else None
         found.append(Problem("error", message, node, call))
     graph = to_graph(scenario)
-    for cycle in call_cycles(graph):
-        found.append(Problem("error", f"synchronous call cycle: {' -> '.join(cycle)}", cycle[0]))
+    cycle = find_call_cycle(graph)
+    if cycle is not None:
+        text = " -> ".join(cycle + cycle[:1])
+        found.append(Problem("error", f"synchronous call cycle: {text}", cycle[0]))
     clients = entry_points(graph)
     if not clients:
         found.append(Problem("error", "no client: nothing sends requests"))

@@ -1,0 +1,126 @@
+"""Ceilings on what a scenario may cost, checked before anything is built or run.
+
+A small file can ask for a lot: two clients for ``1000000s`` at a ``1s`` bucket
+hold two million per-bucket latency histograms. The memory a run will hold is
+a product of counts the scenario states (time buckets times the series kept per
+route, node and call), so it is estimated here, from the scenario alone, and a
+scenario over the budget is refused with the estimate and the way out.
+
+The per-bucket costs mirror the recorders (``metrics.RouteStats``, the node and
+edge series); ``tests/test_hostile_input.py`` checks them against the engine's
+series names and against tracemalloc on a real run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from simulator.metrics import ROUTE_SERIES, LogHistogram, RouteStats
+
+if TYPE_CHECKING:
+    from simulator.scenario import Scenario
+
+__all__ = ["LIMITS", "MEMORY_BUDGET", "estimate_memory", "limit_problems", "memory_problem"]
+
+LIMITS = {
+    "file_bytes": 1_000_000,
+    "yaml_nodes": 200_000,
+    "nodes": 500,
+    "calls_per_node": 64,
+    "faults": 1_000,
+    "expected_requests": 500_000_000,
+    "time_buckets": 1_000_000,
+}
+"""Ceilings that stop a hostile or mistaken file before it costs memory or hours."""
+
+MEMORY_BUDGET = 1 << 30
+"""Bytes of recorders one run may hold (1 GiB); the estimate is compared with this."""
+
+NODE_SERIES_COUNT = 7  # components.base.NODE_SERIES: arrivals ... in_system
+EDGE_SERIES_COUNT = 3  # calls.EDGE_SERIES: requests, attempts, failures
+_FINE_BINS = len(LogHistogram()._counts)  # bins of one latency histogram
+_COARSE_BINS = _FINE_BINS // RouteStats.COARSE + 1  # int32 bins per route per bucket
+_HISTOGRAM = 8 * _FINE_BINS + 120  # a list of that many pointers
+_ROUTE_FIXED = 2 * _HISTOGRAM + 6_000  # two histograms, counters, streams, client
+_NODE_FIXED = 6_000  # server, stats, streams, simpy resources
+_EDGE_FIXED = _HISTOGRAM + 4_000  # call site, its stats and histogram
+
+
+def _counts(scenario: Scenario) -> tuple[int, int, int]:
+    routes = sum(1 for n in scenario.nodes.values() if n.kind == "client")
+    edges = sum(len(n.calls) for n in scenario.nodes.values())
+    return routes, len(scenario.nodes) - routes, edges
+
+
+def time_buckets(scenario: Scenario) -> int:
+    """Buckets of every time series: the duration over the bucket width, rounded up."""
+    if not scenario.bucket > 0 or not math.isfinite(scenario.duration):
+        return LIMITS["time_buckets"] + 1
+    return max(1, math.ceil(scenario.duration / scenario.bucket - 1e-9))
+
+
+def estimate_memory(scenario: Scenario) -> int:
+    """Bytes one run's recorders will hold, from the scenario's counts alone.
+
+    buckets x (routes x (8 x 10 series + 4 x 277 histogram bins)
+               + nodes x 8 x 7 series + calls x 8 x 3 series
+               + 9 x 277 while a route's percentiles are computed for export)
+    + fixed costs per route, node and call (their whole-run latency histograms).
+    """
+    routes, servers, edges = _counts(scenario)
+    route_bucket = 8 * len(ROUTE_SERIES) + 4 * _COARSE_BINS
+    per_bucket = (
+        routes * route_bucket + servers * 8 * NODE_SERIES_COUNT + edges * 8 * EDGE_SERIES_COUNT
+    )
+    if routes:
+        per_bucket += 9 * _COARSE_BINS  # int64 cumulative sums and a mask, one route at a time
+    fixed = routes * _ROUTE_FIXED + servers * _NODE_FIXED + edges * _EDGE_FIXED
+    return time_buckets(scenario) * per_bucket + fixed
+
+
+def _mib(n: float) -> str:
+    return f"{n / (1 << 20):,.0f} MiB" if n < 1 << 30 else f"{n / (1 << 30):,.2f} GiB"
+
+
+def memory_problem(scenario: Scenario) -> str | None:
+    """Why the scenario needs too much memory to run, or None if it fits the budget."""
+    estimate = estimate_memory(scenario)
+    if estimate <= MEMORY_BUDGET:
+        return None
+    buckets = time_buckets(scenario)
+    return (
+        f"this run would need about {_mib(estimate)} for its time series "
+        f"({buckets:,} buckets); the budget is {_mib(MEMORY_BUDGET)}: "
+        "use a coarser bucket or a shorter duration"
+    )
+
+
+def limit_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Counts, durations and estimated costs over their ceilings."""
+    if len(scenario.nodes) > LIMITS["nodes"]:
+        yield ("nodes",), f"{len(scenario.nodes)} nodes; the limit is {LIMITS['nodes']}"
+    if len(scenario.faults) > LIMITS["faults"]:
+        yield ("faults",), f"{len(scenario.faults)} faults; the limit is {LIMITS['faults']}"
+    if time_buckets(scenario) > LIMITS["time_buckets"]:
+        yield (
+            ("bucket",),
+            f"{scenario.duration:g}s / {scenario.bucket:g}s is more than "
+            f"{LIMITS['time_buckets']:,} time buckets; use a coarser bucket",
+        )
+    else:
+        memory = memory_problem(scenario)
+        if memory is not None:
+            yield ("bucket",), memory
+    peak = sum(n.peak_rate() for n in scenario.nodes.values() if n.kind == "client")
+    surge = max((f.multiply for f in scenario.faults if f.kind == "surge"), default=1.0)
+    expected = peak * max(1.0, surge) * scenario.duration
+    if expected > LIMITS["expected_requests"]:
+        yield (
+            ("duration",),
+            (
+                f"rate x duration is about {expected:.3g} requests; "
+                f"the limit is {LIMITS['expected_requests']:.0e}"
+            ),
+        )
