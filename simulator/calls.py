@@ -10,6 +10,7 @@ on the abandoned attempt, unless deadline propagation is on.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 
 import simpy
@@ -124,6 +125,8 @@ class CallSite:
         self._propagate = config.deadline_propagation
         # …and nothing to record after a success either: no budget, no fallback cache.
         self._plain = self._ungated and self.budget is None and self.fallback is None
+        self._retrying = False  # a zero-delay retry of this edge runs further up the stack
+        self._backlog: deque[_CallState] = deque()  # zero-delay retries waiting for it
 
     def _make_gate(self, config: BulkheadConfig | None) -> Bulkhead | None:
         return Bulkhead(config, self._schedule, self._cancel) if config else None
@@ -270,12 +273,35 @@ class CallSite:
             if delay > 0:
                 wake_after(self.env, delay, self._after_backoff, state)
             else:
-                self._attempt(state)
+                self._retry_now(state)
             return
         if self.fallback is not None and self.fallback.answer(now):
             stats.fallbacks += 1
             return self._finish(state, "fallback")
         self._finish(state, outcome)
+
+    def _retry_now(self, state: _CallState) -> None:
+        """A zero-delay retry, trampolined so immediate retries never nest.
+
+        An attempt refused at once (crashed callee, full bulkhead) ends inside its own
+        ``_attempt``; retrying it there would nest a frame chain per attempt, and
+        through a bulkhead's hand-offs one per waiter as well. So the first zero-delay
+        retry runs here, and any asked for while it runs (a deeper one of the same
+        request, or another request's) waits in ``_backlog`` for the loop below. The
+        refused-at-once path ends in tail calls, so the order of events is the one
+        nesting would give.
+        """
+        if self._retrying:
+            self._backlog.append(state)
+            return
+        self._retrying = True
+        try:
+            self._attempt(state)
+            backlog = self._backlog
+            while backlog:
+                self._attempt(backlog.popleft())
+        finally:
+            self._retrying = False
 
     def _may_retry(self, state: _CallState, outcome: str) -> bool:
         # Without a backoff max_attempts is 1, so the first test answers before the second runs.

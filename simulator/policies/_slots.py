@@ -4,11 +4,21 @@ Waiting is event-driven, never polled: a ``release`` hands the slot to the
 oldest waiter at that very instant (cancelling its timer), and a waiter's timer
 rejects it when its wait runs out. Callbacks run after the bookkeeping is done,
 so they may call ``acquire`` or ``release`` again.
+
+Grants are trampolined. A waiter's ``on_granted`` may end at once (its call is
+refused by a crashed callee) and release again, which grants the next waiter,
+and so on: granting inside ``release`` would nest one stack frame chain per
+waiter, and a few thousand waiters end in ``RecursionError``. So a release made
+while this object is already running a grant callback only hands the slot over
+(bookkeeping, timer cancelled) and queues the callback; the outermost release
+runs the queued callbacks one after another, in FIFO order. A release outside
+any grant callback still grants at once, so runs without such a chain keep the
+exact order of events they always had.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from itertools import count
 
@@ -49,6 +59,8 @@ class Slots:
         self._cancel = cancel
         self._waiters: OrderedDict[int, _Waiter] = OrderedDict()
         self._ids = count()
+        self._granting = False  # a grant callback of ours is running further up the stack
+        self._handed: deque[_Waiter] = deque()  # handed a slot, callback not yet run
         self.in_use = 0
         self.max_in_use = 0
         self.max_waiting = 0
@@ -92,8 +104,22 @@ class Slots:
         _, waiter = self._waiters.popitem(last=False)
         if waiter.handle is not None:
             self._cancel(waiter.handle)
-        self._on_taken(handed_over=True)
-        waiter.on_granted()
+        if self._granting:  # the outermost release below runs it: no nesting per waiter
+            self._handed.append(waiter)
+            return
+        self._granting = True
+        try:
+            self._on_taken(handed_over=True)
+            waiter.on_granted()
+            handed = self._handed
+            while handed:
+                waiter = handed.popleft()
+                # Told just before its callback, as for a direct grant: a pool's
+                # needs_connect() describes the grant whose callback is running.
+                self._on_taken(handed_over=True)
+                waiter.on_granted()
+        finally:
+            self._granting = False
 
     def _expire(self, key: int) -> None:
         waiter = self._waiters.pop(key, None)
