@@ -13,21 +13,21 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from simulator.cli_support import (
+    MurphyGroup,
+    check_output_dir,
+    check_output_file,
+    check_seeds,
+    fail,
+    load_or_exit,
+    with_overrides,
+    write_or_fail,
+)
 from simulator.scenario import Scenario, ScenarioError, load_scenario
-from simulator.units import parse_duration
 
 __all__ = ["main"]
 
 err = Console(stderr=True)
-
-
-def _load_or_exit(path: str) -> Scenario:
-    try:
-        return load_scenario(path)
-    except ScenarioError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]error[/red] {problem}", highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
 
 
 def progress_bar(label: str) -> tuple[Progress | None, Callable[[float, float], None] | None]:
@@ -50,10 +50,15 @@ def progress_bar(label: str) -> tuple[Progress | None, Callable[[float, float], 
     return bar, update
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=MurphyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="murphy")
-def main() -> None:
-    """Murphy: simulate the unhappy path of a software architecture."""
+@click.option("--debug", is_flag=True, help="show the traceback of an internal error")
+def main(debug: bool) -> None:
+    """Murphy: simulate the unhappy path of a software architecture.
+
+    Exit status: 0 ok, 1 invalid input (file, override or output path), 2 usage,
+    3 internal error (a bug: please report it; MURPHY_DEBUG=1 shows the traceback).
+    """
 
 
 @main.command()
@@ -96,7 +101,7 @@ def schema() -> None:
 @click.option("--seed", type=int, help="override the scenario's seed")
 @click.option("--duration", help='override the duration, e.g. "60s"')
 @click.option("--json", "as_json", is_flag=True, help="print the JSON summary")
-@click.option("--out", type=click.Path(file_okay=False), help="write CSV and plots here")
+@click.option("--out", type=click.Path(), help="write CSV and plots here (a directory)")
 @click.option("--no-blast-radius", is_flag=True, help="skip the per-fault baseline runs")
 def run(
     file: str,
@@ -107,9 +112,10 @@ def run(
     no_blast_radius: bool,
 ) -> None:
     """Run a scenario headless and summarise it."""
+    check_output_dir(out)
     scenario, sim, summary = _simulate(file, seed, duration, not no_blast_radius)
     if out:
-        _write_outputs(scenario, sim, summary, Path(out))
+        write_or_fail(lambda: _write_outputs(scenario, sim, summary, Path(out)), out)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
@@ -125,17 +131,12 @@ def _simulate(
     from simulator.analysis import summarize
     from simulator.engine import EngineError, Simulation
 
-    scenario = _load_or_exit(file)
-    if duration is not None:
-        try:
-            scenario = scenario.model_copy(update={"duration": parse_duration(duration)})
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--duration") from None
+    # Every override is validated like a file (schema, limits, memory) before running.
+    scenario = with_overrides(load_or_exit(file), file, {"duration": duration, "seed": seed})
     try:
-        sim = Simulation(scenario, seed=seed)
+        sim = Simulation(scenario)
     except EngineError as exc:
-        err.print(f"[red]error[/red] {file}: {exc}", highlight=False)
-        raise SystemExit(1) from None
+        fail(f"{file}: {exc}")
     bar, update = progress_bar(scenario.name)
     if bar is not None:
         with bar:
@@ -169,17 +170,18 @@ def _blast_with_progress(scenario: Scenario, sim: Any) -> list[dict[str, Any]]:
 @click.option("--seed", type=int, help="override the scenario's seed")
 @click.option("--duration", help='override the duration, e.g. "60s"')
 @click.option("--html", "as_html", is_flag=True, help="HTML instead of Markdown")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="write here, not stdout")
+@click.option("-o", "--output", type=click.Path(), help="write here, not stdout")
 def report(
     file: str, seed: int | None, duration: str | None, as_html: bool, output: str | None
 ) -> None:
     """The failure-mode analysis (FMEA) of a run: effect, blast radius, detection per fault."""
     from simulator.report import report_html, report_markdown
 
+    check_output_file(output, "-o")
     scenario, _sim, summary = _simulate(file, seed, duration, True)
     text = (report_html if as_html else report_markdown)(scenario, summary)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        write_or_fail(lambda: Path(output).write_text(text, encoding="utf-8"), output)
     else:
         click.echo(text, nl=False)
 
@@ -248,19 +250,18 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def _sweep_setup(
-    file: str, vary: tuple[str, ...], duration: str | None
+    file: str, vary: tuple[str, ...], duration: str | None, seed: int | None, replications: int
 ) -> tuple[Scenario, list[tuple[str, list[str]]]]:
-    from simulator.variants import OverrideError, apply_override, parse_vary, variant_grid
+    """The scenario with --duration, and the --vary grid, all validated before any run."""
+    from simulator.variants import OverrideError, parse_vary, variant_grid
 
-    scenario = _load_or_exit(file)
+    scenario = with_overrides(load_or_exit(file), file, {"duration": duration})
+    check_seeds(scenario, file, seed, replications)
     try:
-        if duration is not None:
-            scenario = apply_override(scenario, "duration", duration)
         varies = [parse_vary(v) for v in vary]
         variant_grid(scenario, varies)  # every combination must validate before anything runs
     except OverrideError as exc:
-        err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
-        raise SystemExit(2) from None
+        fail(f"{file}: --vary {exc}")
     return scenario, varies
 
 
@@ -301,6 +302,12 @@ class _nothing:
         return None
 
 
+def _check_executor(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if value in ("local", "serial") or (value.startswith("dask://") and len(value) > 7):
+        return value
+    raise click.BadParameter("use local, serial, dask://HOST:PORT or dask://local")
+
+
 _SWEEP_OPTIONS = [
     click.option("--vary", multiple=True, metavar="FIELD=V1,V2,...",
                  help="a field path and its values; several --vary make a grid"),
@@ -308,7 +315,7 @@ _SWEEP_OPTIONS = [
                  show_default=True, help="runs per variant (seeds SEED, SEED+1, ...)"),
     click.option("--seed", type=int, help="base seed (default: the scenario's)"),
     click.option("--duration", help='override the duration, e.g. "60s"'),
-    click.option("--executor", default="local", show_default=True,
+    click.option("--executor", default="local", show_default=True, callback=_check_executor,
                  help="local | serial | dask://HOST:PORT | dask://local"),
 ]  # fmt: skip
 
@@ -323,7 +330,7 @@ def _sweep_options(fn: Callable) -> Callable:
 @click.argument("file", type=click.Path())
 @_sweep_options
 @click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON")
-@click.option("--out", type=click.Path(file_okay=False), help="write plots, CSV and JSON here")
+@click.option("--out", type=click.Path(), help="write plots, CSV and JSON here (a directory)")
 def compare(
     file: str, vary: tuple[str, ...], replications: int, seed: int | None,
     duration: str | None, executor: str, as_json: bool, out: str | None,
@@ -331,11 +338,12 @@ def compare(
     """Compare variants of a scenario: mean ± 95% CI per variant, overlay plots."""
     from simulator.compare import comparison_data, comparison_table, save_comparison
 
-    scenario, varies = _sweep_setup(file, vary, duration)
+    check_output_dir(out)
+    scenario, varies = _sweep_setup(file, vary, duration, seed, replications)
     c = _run_comparison(scenario, varies, replications, seed, executor)
     rows = comparison_table(c)
     if out:
-        save_comparison(c, out)
+        write_or_fail(lambda: save_comparison(c, out), out)
     if as_json:
         click.echo(json.dumps(comparison_data(c, rows), indent=2))
         return
@@ -354,7 +362,7 @@ def sweep(file: str, vary: tuple[str, ...], replications: int, seed: int | None,
     from simulator.sweep import run_many
     from simulator.variants import variant_grid
 
-    scenario, varies = _sweep_setup(file, vary, duration)
+    scenario, varies = _sweep_setup(file, vary, duration, seed, replications)
     variants = variant_grid(scenario, varies)
     bar, update = _runs_bar(scenario.name)
     with bar if bar is not None else _nothing():

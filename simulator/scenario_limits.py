@@ -42,10 +42,11 @@ NODE_SERIES_COUNT = 7  # components.base.NODE_SERIES: arrivals ... in_system
 EDGE_SERIES_COUNT = 3  # calls.EDGE_SERIES: requests, attempts, failures
 _FINE_BINS = len(LogHistogram()._counts)  # bins of one latency histogram
 _COARSE_BINS = _FINE_BINS // RouteStats.COARSE + 1  # int32 bins per route per bucket
-_HISTOGRAM = 8 * _FINE_BINS + 120  # a list of that many pointers
-_ROUTE_FIXED = 2 * _HISTOGRAM + 6_000  # two histograms, counters, streams, client
-_NODE_FIXED = 6_000  # server, stats, streams, simpy resources
-_EDGE_FIXED = _HISTOGRAM + 4_000  # call site, its stats and histogram
+# Measured with tracemalloc (run, summary and time-series export) and rounded up:
+_ROUTE_FIXED = 85_000  # a client: its histograms, counters, streams, summary
+_NODE_FIXED = 6_000  # a server: stats, streams, simpy resources
+_EDGE_FIXED = 17_000  # a call site: its stats and latency histogram (11 KB of pointers)
+_EXPORT_PER_BIN = 17  # bytes per coarse bin per bucket while percentiles are computed
 
 
 def _counts(scenario: Scenario) -> tuple[int, int, int]:
@@ -66,7 +67,7 @@ def estimate_memory(scenario: Scenario) -> int:
 
     buckets x (routes x (8 x 10 series + 4 x 277 histogram bins)
                + nodes x 8 x 7 series + calls x 8 x 3 series
-               + 9 x 277 while a route's percentiles are computed for export)
+               + 17 x 277 while a route's percentiles are computed for export)
     + fixed costs per route, node and call (their whole-run latency histograms).
     """
     routes, servers, edges = _counts(scenario)
@@ -75,7 +76,7 @@ def estimate_memory(scenario: Scenario) -> int:
         routes * route_bucket + servers * 8 * NODE_SERIES_COUNT + edges * 8 * EDGE_SERIES_COUNT
     )
     if routes:
-        per_bucket += 9 * _COARSE_BINS  # int64 cumulative sums and a mask, one route at a time
+        per_bucket += _EXPORT_PER_BIN * _COARSE_BINS  # int64 cumulative sums etc., one route
     fixed = routes * _ROUTE_FIXED + servers * _NODE_FIXED + edges * _EDGE_FIXED
     return time_buckets(scenario) * per_bucket + fixed
 

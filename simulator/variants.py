@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from simulator.scenario import FAULT_KINDS, NODE_KINDS, Scenario, ScenarioError, check_scenario
+from simulator.scenario_yaml import YamlError, compose_located, one_line, short_repr
 
 __all__ = [
     "OverrideError",
@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 NULL_WORDS = {"none", "null", "~"}
+MAX_PATH = 1_000  # characters of a field path
+MAX_VALUE = 1_000  # characters of one value
+MAX_VARIANTS = 10_000  # combinations of a grid
 _TOKEN = re.compile(
     r"""\.?(?:(?P<name>[^.\[\]"']+)|\[(?P<index>-?\d+)\]|\[(?P<q>["'])(?P<key>.*?)(?P=q)\])"""
 )
@@ -63,13 +66,15 @@ class Variant:
 
 def parse_path(path: str) -> list[str | int]:
     """Split ``nodes.api.calls[0].retry`` into ``['nodes', 'api', 'calls', 0, 'retry']``."""
+    if len(path) > MAX_PATH:
+        raise OverrideError(f"{short_repr(path)}: a path is at most {MAX_PATH} characters")
     parts: list[str | int] = []
     pos = 0
     text = path.strip()
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise OverrideError(f"{path}: cannot read the path at {text[pos:]!r}")
+            raise OverrideError(f"{path}: cannot read the path at {short_repr(text[pos:])}")
         if match["index"] is not None:
             parts.append(int(match["index"]))
         else:
@@ -157,12 +162,16 @@ def apply_override(scenario: Scenario, path: str, raw_value: str) -> Scenario:
         return scenario
     parts = parse_path(path)
     text = str(raw_value).strip()
-    try:
-        value = yaml.safe_load(text) if text else ""
-    except yaml.YAMLError as exc:
-        raise OverrideError(f"{path}={raw_value}: not a YAML value ({exc})") from None
+    shown = f"{one_line(path, 100)}={one_line(text, 60)}"
+    if len(text) > MAX_VALUE:
+        raise OverrideError(f"{shown}: a value is at most {MAX_VALUE} characters")
+    try:  # the file loader's YAML: same tags, nesting and error handling as a file
+        located = compose_located(text, 100) if text else None
+    except YamlError as exc:
+        raise OverrideError(f"{shown}: not a YAML value ({exc})") from None
+    value = located.value if located is not None else ""
     if isinstance(value, dict | list):
-        raise OverrideError(f"{path}={raw_value}: give one value (a scalar), not a structure")
+        raise OverrideError(f"{shown}: give one value (a scalar), not a structure")
     # "none" is a word for "no policy" and also a retry strategy; try the null first.
     candidates = [None, text] if text.lower() in NULL_WORDS else [value]
     base = scenario.model_dump(mode="json", by_alias=True)
@@ -176,7 +185,7 @@ def apply_override(scenario: Scenario, path: str, raw_value: str) -> Scenario:
             problem = _validation_text(exc)
         except ScenarioError as exc:
             problem = "; ".join(f"{p.path}: {p.message}" for p in exc.problems)
-    raise OverrideError(f"{path}={raw_value}: {problem}")
+    raise OverrideError(f"{shown}: {one_line(problem, 400)}")
 
 
 def apply_overrides(scenario: Scenario, overrides: dict[str, str]) -> Scenario:
@@ -208,6 +217,11 @@ def variant_grid(scenario: Scenario, varies: Sequence[tuple[str, Sequence[str]]]
     """Every combination of the varied values, validated; no ``varies``: the scenario itself."""
     if not varies:
         return [Variant("baseline", {}, scenario)]
+    count = 1
+    for _path, values in varies:
+        count *= len(values)
+    if count > MAX_VARIANTS:
+        raise OverrideError(f"{count} combinations; a grid has at most {MAX_VARIANTS}")
     paths = [path for path, _ in varies]
     shorts = _short_names(paths)
     out = []

@@ -203,9 +203,9 @@ def test_cli_compare_table_and_sweep():
     assert [r["seed"] for r in data["variants"][0]["runs"]] == [3, 4]
 
 
-def test_cli_compare_bad_vary_exits_2():
+def test_cli_compare_bad_vary_exits_1():
     bad = "nodes.users.calls[0].retry.tries=3"
     result = CliRunner().invoke(
         main, ["compare", str(SCENARIOS / "metastable.yaml"), "--vary", bad]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # invalid input, not usage
