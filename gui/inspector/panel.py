@@ -58,6 +58,11 @@ class InspectorPanel(QScrollArea):
             self._pending = True
             QTimer.singleShot(0, self.rebuild)
 
+    @property
+    def rebuild_pending(self) -> bool:
+        """A change has been seen and the form not rebuilt for it yet (it will be, next tick)."""
+        return self._pending
+
     def editor(self, name: str) -> QWidget | None:
         """The editor of a field (``"workers"``, ``"retry.attempts"``), for tests and focus."""
         return self.widget().findChild(QWidget, f"field:{name}") if self.widget() else None

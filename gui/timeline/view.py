@@ -59,6 +59,11 @@ class TimelineView(QGraphicsView):
             self._pending = True
             QTimer.singleShot(0, self.rebuild)
 
+    @property
+    def rebuild_pending(self) -> bool:
+        """A change has been seen and the bars not rebuilt for it yet (they will be, next tick)."""
+        return self._pending
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._on_faults_changed()

@@ -47,6 +47,12 @@ class FakeDialogs:
         return self.save_as_answer
 
 
+def settle(qtbot, window) -> None:
+    """Let the window's deferred rebuilds (inspector form, timeline bars) run."""
+    views = (window.inspector, window.timeline.view)
+    qtbot.waitUntil(lambda: not any(v.rebuild_pending for v in views), timeout=5_000)
+
+
 @pytest.fixture
 def dialogs() -> FakeDialogs:
     return FakeDialogs()

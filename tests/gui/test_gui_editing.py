@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
+from conftest import settle
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QApplication, QGroupBox
-
-
-def flush(qtbot):
-    qtbot.wait(1)
 
 
 def test_palette_add_connect_edit_with_undo_redo(window, qtbot, drag):
@@ -33,7 +30,7 @@ def test_palette_add_connect_edit_with_undo_redo(window, qtbot, drag):
     after_connect = doc.scenario
 
     window.selection.set([("node", "service")])
-    flush(qtbot)
+    settle(qtbot, window)
     editor = window.inspector.editor("workers")
     editor.selectAll()
     qtbot.keyClicks(editor, "25")
@@ -50,7 +47,7 @@ def test_palette_add_connect_edit_with_undo_redo(window, qtbot, drag):
         assert doc.scenario == expected
     assert ("users", 1) in window.scene.edges
     window.selection.set([("node", "service")])
-    flush(qtbot)
+    settle(qtbot, window)
     assert window.inspector.editor("workers").text() == "25"
 
 
@@ -101,24 +98,24 @@ def test_rubber_band_selects_several(window, qtbot, drag):
     rect = window.scene.itemsBoundingRect()
     drag(view, rect.topLeft() - QPointF(20, 20), rect.bottomRight() + QPointF(20, 20))
     assert len(window.selection.of("node")) == len(window.document.scenario.nodes)
-    flush(qtbot)
+    settle(qtbot, window)
     assert window.inspector.form is None
 
 
 def test_enable_policy_and_switch_distribution(window, qtbot, drag):
     doc = window.document
     window.selection.set([("call", "naked_api", 0)])
-    flush(qtbot)
+    settle(qtbot, window)
     window.inspector.widget().findChild(QGroupBox, "group:breaker").setChecked(True)
     assert doc.scenario.nodes["naked_api"].calls[0].breaker is not None
-    flush(qtbot)
+    settle(qtbot, window)
     editor = window.inspector.editor("breaker.failure_rate")
     editor.setText("25%")
     editor.editingFinished.emit()
     assert doc.scenario.nodes["naked_api"].calls[0].breaker.failure_rate == 0.25
 
     window.selection.set([("node", "naked_api")])
-    flush(qtbot)
+    settle(qtbot, window)
     window.inspector.editor("service_time.dist").setCurrentText("constant")
     dist = doc.scenario.nodes["naked_api"].service_time
     assert dist.dist == "constant" and abs(dist.value - 0.005) < 1e-12
@@ -126,7 +123,7 @@ def test_enable_policy_and_switch_distribution(window, qtbot, drag):
 
 def test_client_load_model_switch(window, qtbot, drag):
     window.selection.set([("node", "users")])
-    flush(qtbot)
+    settle(qtbot, window)
     editor = window.inspector.editor("users")
     editor.setText("50")
     editor.editingFinished.emit()
@@ -136,7 +133,7 @@ def test_client_load_model_switch(window, qtbot, drag):
 
 def test_scenario_settings_when_nothing_selected(window, qtbot, drag):
     window.selection.clear()
-    flush(qtbot)
+    settle(qtbot, window)
     editor = window.inspector.editor("duration")
     assert editor.text() == "180s"
     editor.setText("5min")
@@ -146,7 +143,7 @@ def test_scenario_settings_when_nothing_selected(window, qtbot, drag):
 
 def test_rename_node_follows_everywhere(window, qtbot, drag):
     window.selection.set([("node", "naked_db")])
-    flush(qtbot)
+    settle(qtbot, window)
     editor = window.inspector.editor("name")
     editor.setText("db")
     editor.editingFinished.emit()
@@ -179,14 +176,14 @@ def test_balancer_and_cache_from_the_palette(window, qtbot):
     assert window.scene.nodes["cache"].summary == "80% hits · 1ms"
 
     window.selection.set([("node", "balancer")])
-    flush(qtbot)
+    settle(qtbot, window)
     window.inspector.editor("strategy").setCurrentText("least_outstanding")
     assert doc.scenario.nodes["balancer"].strategy == "least_outstanding"
     window.selection.set([("node", "cache")])
-    flush(qtbot)
+    settle(qtbot, window)
     editor = window.inspector.editor("hit_ratio")
     editor.setText("95%")
     editor.editingFinished.emit()
     assert doc.scenario.nodes["cache"].hit_ratio == 0.95
-    flush(qtbot)
+    settle(qtbot, window)
     assert window.scene.nodes["cache"].summary == "95% hits · 1ms"

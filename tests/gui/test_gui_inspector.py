@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conftest import settle
 from PySide6.QtCore import Qt
 
 from gui.inspector.fields import model_specs
@@ -10,7 +11,7 @@ from simulator.scenario import Call, Scenario
 
 def show(window, qtbot, key):
     window.selection.set([key] if key else [])
-    qtbot.wait(1)
+    settle(qtbot, window)
 
 
 def test_bad_value_is_refused_with_the_schemas_message(window, qtbot):
@@ -29,7 +30,7 @@ def test_bad_value_is_refused_with_the_schemas_message(window, qtbot):
     editor.setText("250ms")
     editor.editingFinished.emit()
     assert doc.scenario.nodes["guarded_api"].calls[0].timeout == 0.25
-    qtbot.wait(1)
+    settle(qtbot, window)
     assert window.inspector.error_text("timeout") == ""
 
 
@@ -53,7 +54,7 @@ def test_units_as_typed(window, qtbot):
     editor.setText("5%")
     editor.editingFinished.emit()
     assert window.document.scenario.nodes["naked_api"].error_rate == 0.05
-    qtbot.wait(1)
+    settle(qtbot, window)
     assert window.inspector.editor("error_rate").text() == "5%"
 
 
@@ -72,7 +73,7 @@ def test_fault_is_edited_in_the_inspector(window, qtbot):
     editor.setText("500ms")
     editor.editingFinished.emit()
     assert window.document.scenario.faults[0].add == 0.5
-    qtbot.wait(1)
+    settle(qtbot, window)
     assert window.inspector.editor("for_").text() == "30s"
 
 

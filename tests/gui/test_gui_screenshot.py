@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conftest import settle
 from PySide6.QtGui import QFont, QFontInfo, QImage
 
 
@@ -11,7 +12,7 @@ def test_screenshot_is_not_blank(window, qtbot, tmp_path):
     qtbot.waitExposed(window)
     window.canvas_view.fit()
     window.selection.set([("call", "guarded_api", 0)])
-    qtbot.wait(20)
+    settle(qtbot, window)
     path = tmp_path / "editor.png"
     assert window.grab().save(str(path))
     image = QImage(str(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conftest import settle
 from PySide6.QtCore import QPointF
 
 
@@ -15,7 +16,7 @@ def test_add_move_resize_undo(window, qtbot, drag):
     assert doc.scenario.faults[index].kind == "crash"
     assert doc.scenario.faults[index].target == "guarded_api"
     assert window.selection.keys == (("fault", index),)
-    qtbot.wait(1)
+    settle(qtbot, window)
     view = window.timeline.view
     bar = view.bars[index]
     at, for_ = doc.scenario.faults[index].at, doc.scenario.faults[index].for_
@@ -26,7 +27,7 @@ def test_add_move_resize_undo(window, qtbot, drag):
     moved = doc.scenario.faults[index]
     assert abs(moved.at - (at + 20)) < 1.01 and moved.for_ == for_
 
-    qtbot.wait(1)
+    settle(qtbot, window)
     rect = view.bars[index].rect()
     edge = QPointF(rect.right() - 2, rect.center().y())
     drag(view, edge, edge + QPointF(10 * view.scale_x(), 0))
@@ -38,7 +39,7 @@ def test_add_move_resize_undo(window, qtbot, drag):
     assert doc.scenario.faults[index].at == at
     doc.undo_stack.undo()
     assert len(doc.scenario.faults) == index
-    qtbot.wait(1)
+    settle(qtbot, window)
     assert len(view.bars) == index
 
 
