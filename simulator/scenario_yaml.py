@@ -198,7 +198,13 @@ def _path_to(root: yaml.Node, target: yaml.Node) -> tuple[Any, ...]:
 
 def compose_located(text: str, node_limit: int) -> Located | None:
     """Parse ``text`` safely into a Located tree, or raise YamlError with a line."""
-    loader = _Loader(text, node_limit)
+    try:
+        loader = _Loader(text, node_limit)  # the reader checks every character here
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(0, exc.position)) + 1
+        raise YamlError(
+            f"not valid YAML: character {exc.character:#x} is not allowed", line
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None:
