@@ -38,7 +38,7 @@ from simulator.scenario_nodes import (
     Service,
     ThirdParty,
 )
-from simulator.scenario_types import Duration, Strict
+from simulator.scenario_types import DIST_KINDS, Duration, Strict
 from simulator.scenario_yaml import Located, YamlError, compose_located, line_of, one_line
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ def _yaml_path(root: Located | None, loc: tuple[Any, ...]) -> tuple[tuple[Any, .
 
 def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and (
-        part in NODE_KINDS + FAULT_KINDS or part.startswith(("function-", "tuple["))
+        part in NODE_KINDS + FAULT_KINDS + DIST_KINDS or part.startswith(("function-", "tuple["))
     )
 
 

@@ -30,6 +30,7 @@ from simulator.units import (
 )
 
 __all__ = [
+    "DIST_KINDS",
     "Constant",
     "Distribution",
     "Duration",
@@ -128,6 +129,10 @@ Distribution = Annotated[
     Exponential | Constant | Uniform | LogNormal,
     Field(discriminator="dist"),
 ]
+
+
+DIST_KINDS = ("exponential", "constant", "uniform", "lognormal")
+"""The ``dist`` tags: a validation error's location names them; a file's path does not."""
 
 
 def distribution_mean(dist: Exponential | Constant | Uniform | LogNormal) -> float:
