@@ -183,7 +183,9 @@ def _problems_from_validation(
     exc: ValidationError, root: Located | None, source: str
 ) -> list[ScenarioProblem]:
     out = []
-    for error in exc.errors():
+    # Only the problems that will be shown are located: a file with 100,000 bad
+    # entries must not cost 100,000 path lookups.
+    for error in exc.errors(include_url=False, include_context=False)[: MAX_PROBLEMS + 1]:
         loc, line = _yaml_path(root, tuple(error["loc"]))
         out.append(ScenarioProblem(_format_loc(loc), _message(error), line, source))
     return out
@@ -254,12 +256,22 @@ def validate_data(data: Any, root: Located | None = None, source: str = "<scenar
     Files, command-line overrides and variants all come through here, so a value
     refused in a file is refused on the command line too.
     """
+    _check_counts(data, root, source)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_problems_from_validation(exc, root, source)) from None
     check_scenario(scenario, root, source)
     return scenario
+
+
+def _check_counts(data: Any, root: Located | None, source: str) -> None:
+    """Too many nodes or faults are refused before the schema validates each of them."""
+    for key in ("nodes", "faults"):
+        items = data.get(key) if isinstance(data, dict) else None
+        if isinstance(items, dict | list) and len(items) > LIMITS[key]:
+            message = f"{len(items)} {key}; the limit is {LIMITS[key]}"
+            raise ScenarioError([ScenarioProblem(key, message, line_of(root, (key,)), source)])
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:

@@ -26,7 +26,7 @@ __all__ = ["LIMITS", "MEMORY_BUDGET", "estimate_memory", "limit_problems", "memo
 
 LIMITS = {
     "file_bytes": 1_000_000,
-    "yaml_nodes": 200_000,
+    "yaml_nodes": 50_000,  # 500 nodes of 100 fields; PyYAML holds about 1 KB per node
     "nodes": 500,
     "calls_per_node": 64,
     "faults": 1_000,

@@ -414,3 +414,10 @@ def test_a_file_wrong_everywhere_lists_a_bounded_number_of_problems() -> None:
     text = BASE + "".join(f"junk{i}: 1\n" for i in range(500))
     lines = problems_of(text)
     assert len(lines) == 21 and lines[-1].endswith("more problems not shown")
+
+
+def test_a_file_of_very_many_entries_is_refused_by_count_not_validated_entry_by_entry() -> None:
+    many = BASE + "faults: [" + "1, " * 60_000 + "]\n"
+    assert "file has more than 50000 YAML nodes" in only_problem(many)
+    faults = BASE + "faults: [" + "{}, " * 1_001 + "]\n"
+    assert only_problem(faults) == "x.yaml:11: faults: 1001 faults; the limit is 1000"
