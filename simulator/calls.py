@@ -15,7 +15,9 @@ from collections.abc import Callable
 
 import simpy
 
-from simulator.components.base import SUCCESS, Job, wake_after
+from simulator._simpy import Wake, wake_after
+from simulator._simpy import now as sim_now
+from simulator.components.base import SUCCESS, Job
 from simulator.components.service import Server
 from simulator.metrics import LogHistogram, Rollup, Series
 from simulator.policies import (
@@ -151,17 +153,17 @@ class CallSite:
 
     def call(self, parent: Job, on_done: Done) -> None:
         """Start one request across the edge; ``on_done(parent, outcome)`` ends it."""
-        now = self.env._now  # SimPy's clock without the property call: this is the hot path
+        now = sim_now(self.env)  # SimPy's clock without the property call: the hot path
         stats = self.stats
         stats.requests += 1
         seq = self.backoff.sequence() if self.backoff else None
         state = _CallState(parent, on_done, seq, now)
         if self.budget is not None:
             self.budget.request_started()
-        self._attempt(state)
+        self._attempt(state, now)
 
-    def _attempt(self, state: _CallState) -> None:
-        now = self.env._now
+    def _attempt(self, state: _CallState, now: float) -> None:
+        """One try across the edge at ``now`` (passed in: every caller has just read the clock)."""
         state.attempt += 1
         state.t_try = now
         state.permitted = False
@@ -206,10 +208,9 @@ class CallSite:
             self._send(state)
 
     def _send(self, state: _CallState) -> None:
-        now = self.env._now
         deadline = math.inf
         if self._propagate:
-            deadline = min(state.parent.deadline, now + self.timeout)
+            deadline = min(state.parent.deadline, sim_now(self.env) + self.timeout)
         job = Job(self, deadline, state, state.parent.origin)
         target = self.target
         unreachable = target.partitioned
@@ -226,8 +227,8 @@ class CallSite:
         job.closed = True
         self._attempt_done(job.state, outcome)
 
-    def _on_timer(self, event: simpy.Event) -> None:
-        job: Job = event._value
+    def _on_timer(self, wake: Wake) -> None:
+        job: Job = wake.value
         if job.closed:
             return
         job.closed = True
@@ -250,7 +251,7 @@ class CallSite:
         stats.attempt_outcomes[outcome] = stats.attempt_outcomes.get(outcome, 0) + 1
         if self._plain and (outcome == "ok" or outcome == "fallback"):
             return self._finish(state, outcome)  # nothing to record, release or retry
-        now = self.env._now
+        now = sim_now(self.env)
         if state.held:
             self._release(state)
         if outcome not in SUCCESS:
@@ -273,14 +274,14 @@ class CallSite:
             if delay > 0:
                 wake_after(self.env, delay, self._after_backoff, state)
             else:
-                self._retry_now(state)
+                self._retry_now(state, now)
             return
         if self.fallback is not None and self.fallback.answer(now):
             stats.fallbacks += 1
             return self._finish(state, "fallback")
         self._finish(state, outcome)
 
-    def _retry_now(self, state: _CallState) -> None:
+    def _retry_now(self, state: _CallState, now: float) -> None:
         """A zero-delay retry, trampolined so immediate retries never nest.
 
         An attempt refused at once (crashed callee, full bulkhead) ends inside its own
@@ -296,10 +297,10 @@ class CallSite:
             return
         self._retrying = True
         try:
-            self._attempt(state)
+            self._attempt(state, now)
             backlog = self._backlog
-            while backlog:
-                self._attempt(backlog.popleft())
+            while backlog:  # all asked for at this same instant
+                self._attempt(backlog.popleft(), now)
         finally:
             self._retrying = False
 
@@ -309,11 +310,11 @@ class CallSite:
             return False
         return self.budget is None or self.budget.may_retry()
 
-    def _after_backoff(self, event: simpy.Event) -> None:
-        self._attempt(event._value)
+    def _after_backoff(self, wake: Wake) -> None:
+        self._attempt(wake.value, sim_now(self.env))
 
     def _finish(self, state: _CallState, outcome: str) -> None:
-        now = self.env._now
+        now = sim_now(self.env)
         stats = self.stats
         stats.finished += 1
         stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1

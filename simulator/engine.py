@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 import simpy
 
+from simulator._simpy import scheduled_count
 from simulator.calls import EDGE_SERIES, CallSite, EdgeStats
 from simulator.components.balancer import Balancer
 from simulator.components.base import NODE_SERIES, NodeStats
@@ -266,7 +267,7 @@ class Simulation:
     @property
     def event_count(self) -> int:
         """Events scheduled so far (SimPy numbers every event it schedules)."""
-        return _peek_counter(self.env)
+        return scheduled_count(self.env)
 
     def check_invariants(self) -> list[str]:
         """Every request ends in exactly one outcome; every job is accounted for at every node."""
@@ -299,9 +300,3 @@ def _no_time() -> float:
 
 def _first_index(calls: list, target: str) -> int:
     return next(i for i, c in enumerate(calls) if c.to == target)
-
-
-def _peek_counter(env: simpy.Environment) -> int:
-    # SimPy keeps an itertools.count of scheduled events; its repr shows the next value.
-    text = repr(env._eid)
-    return int(text[text.index("(") + 1 : text.rindex(")")])

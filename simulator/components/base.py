@@ -3,19 +3,17 @@
 The engine is callback-driven rather than one SimPy process per request: a job
 moves from stage to stage through callbacks on SimPy timeouts. That keeps the
 per-request cost at a few attribute writes and one heap entry per stage, which
-is what lets it keep pace with a minimal hand-written SimPy model.
+is what lets it keep pace with a minimal hand-written SimPy model. The timer
+itself, ``wake_after``, lives in ``simulator._simpy`` with the other uses of
+SimPy internals; it is re-exported here beside the Job it moves.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from heapq import heappush
 from typing import Any, Protocol
 
-import simpy
-from simpy.events import NORMAL
-
+from simulator._simpy import wake_after
 from simulator.metrics import Rollup, Series, TimeAverage
 
 __all__ = ["SUCCESS", "Job", "NodeStats", "ReplyTarget", "wake_after"]
@@ -50,29 +48,6 @@ class Job:
         self.step = 0
         self.t_arrive = 0.0
         self.origin = origin  # the client the request entered at (for only_for)
-
-
-class _Wake:
-    """A bare timer event: ``Environment.step`` reads only ``callbacks`` and ``_ok``."""
-
-    __slots__ = ("_value", "callbacks")
-    _ok = True
-
-    def __init__(self, callback: Callable, value: object):
-        self.callbacks = [callback]
-        self._value = value
-
-
-def wake_after(env: simpy.Environment, delay: float, callback: Callable, value: object = None):
-    """``env.timeout(delay, value).callbacks.append(callback)`` at about half the cost.
-
-    The heap entry is the one ``Environment.schedule`` makes (time, NORMAL, next event
-    id), so the order of events and the event count are exactly those of a Timeout.
-    """
-    if delay < 0:
-        raise ValueError(f"Negative delay {delay}")
-    # The heap is typed as holding Events; a _Wake stands in for one (see its docstring).
-    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), _Wake(callback, value)))  # type: ignore[misc]
 
 
 class NodeStats:

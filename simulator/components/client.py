@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 
 import simpy
 
-from simulator.components.base import SUCCESS, Job, wake_after
+from simulator._simpy import Wake, wake_after
+from simulator._simpy import now as sim_now
+from simulator.components.base import SUCCESS, Job
 from simulator.metrics import RouteStats
 from simulator.randomness import RandomStream
 from simulator.scenario import Client as ClientSpec
@@ -79,7 +81,7 @@ class Client:
                 gap = self.arrivals_rng.exponential(1.0 / spec.rate)
                 wake_after(self.env, gap, self._on_arrival)
             return
-        self._schedule_thinned(self.env._now)
+        self._schedule_thinned(sim_now(self.env))
 
     def _schedule_thinned(self, now: float) -> None:
         """Lewis–Shedler thinning against the peak rate: exact for any rate profile."""
@@ -93,7 +95,7 @@ class Client:
             rate = rate_at(self.spec, now) * self._surge_at(now)
             if self.arrivals_rng.random() * peak < rate:
                 break
-        wake_after(self.env, now - self.env._now, self._on_arrival)
+        wake_after(self.env, now - sim_now(self.env), self._on_arrival)
 
     _horizon = math.inf
     _surge_windows: tuple[tuple[float, float, float], ...] = ()
@@ -112,7 +114,7 @@ class Client:
                 factor *= f
         return factor
 
-    def _on_arrival(self, _event: simpy.Event) -> None:
+    def _on_arrival(self, _wake: Wake) -> None:
         self._schedule_arrival()
         self._begin()
 
@@ -122,13 +124,13 @@ class Client:
         pause = self.think_time() if self.think_time else 0.0
         wake_after(self.env, pause, self._on_think_done)
 
-    def _on_think_done(self, _event: simpy.Event) -> None:
+    def _on_think_done(self, _wake: Wake) -> None:
         self._begin()
 
     # -- one request -------------------------------------------------------------------------
 
     def _begin(self) -> None:
-        now = self.env._now
+        now = sim_now(self.env)
         request = Job(self, math.inf, None, self.name)
         request.t_arrive = now
         self.in_flight += 1
@@ -158,7 +160,7 @@ class Client:
 
     def _end(self, request: Job, outcome: str) -> None:
         self.in_flight -= 1
-        self.stats.ended(request.t_arrive, self.env._now, outcome)
+        self.stats.ended(request.t_arrive, sim_now(self.env), outcome)
         if self.spec.users is not None:
             self._think()
 

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 
 import simpy
 
-from simulator.components.base import SUCCESS, Job, NodeStats, capacity_of, wake_after
+from simulator._simpy import Wake, wake_after
+from simulator._simpy import now as sim_now
+from simulator.components.base import SUCCESS, Job, NodeStats, capacity_of
 from simulator.randomness import RandomStream
 
 if TYPE_CHECKING:
@@ -68,7 +70,7 @@ class Server:
 
     def submit(self, job: Job) -> None:
         """A job arrives. Crashed: refused at once. Partitioned: never heard of again."""
-        now = self.env._now
+        now = sim_now(self.env)
         stats = self.stats
         stats.arrivals += 1
         if self.partitioned:
@@ -94,7 +96,7 @@ class Server:
             self._refuse(job, "rejected", "queue_full")
 
     def _refuse(self, job: Job, outcome: str, kind: str | None) -> None:
-        now = self.env._now
+        now = sim_now(self.env)
         if outcome == "rejected":
             self.stats.rejected += 1
         if kind is not None and outcome == "error":
@@ -120,8 +122,8 @@ class Server:
         delay = self.service_time() * self.latency_mul + self.latency_add
         wake_after(self.env, delay, self._after_service, job)
 
-    def _after_service(self, event: simpy.Event) -> None:
-        job: Job = event._value
+    def _after_service(self, wake: Wake) -> None:
+        job: Job = wake.value
         if job.epoch != self.epoch:
             return  # lost in a crash; its caller was told at the time
         rate = self.error_rate if self.error_rate > self.fault_error_rate else self.fault_error_rate
@@ -152,7 +154,7 @@ class Server:
             self._finish(job, "error", f"dependency_{outcome}")
 
     def _finish(self, job: Job, outcome: str, error_kind: str | None) -> None:
-        now = self.env._now
+        now = sim_now(self.env)
         stats = self.stats
         self.in_service.pop(job, None)
         self.busy -= 1
@@ -190,11 +192,11 @@ class Server:
 
     def set_capacity(self, factor: float) -> None:
         self.capacity = capacity_of(self.workers, factor)
-        self._start_waiting(self.env._now)
+        self._start_waiting(sim_now(self.env))
 
     def crash(self) -> None:
         """Lose all in-flight and queued work; callers get a connection reset (an error)."""
-        now = self.env._now
+        now = sim_now(self.env)
         self.down = True
         self.epoch += 1
         lost = list(self.in_service) + list(self.queue)
