@@ -11,7 +11,6 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from simulator.cli_support import (
     MurphyGroup,
@@ -23,6 +22,7 @@ from simulator.cli_support import (
     with_overrides,
     write_or_fail,
 )
+from simulator.cli_tables import print_comparison, print_summary
 from simulator.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = ["main"]
@@ -119,7 +119,7 @@ def run(
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
-        _print_summary(summary)
+        print_summary(summary)
         if out:
             click.echo(f"time series, plots and report written to {out}/")
 
@@ -197,56 +197,6 @@ def _write_outputs(scenario: Scenario, sim: Any, summary: dict[str, Any], out: P
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     save_run_plots(columns, summary["faults"], summary["scenario"], out)
     (out / "report.md").write_text(report_markdown(scenario, summary), encoding="utf-8")
-
-
-def _fmt(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def _print_summary(summary: dict[str, Any]) -> None:
-    console = Console(width=None if Console().is_terminal else 120)
-    console.print(
-        f"[bold]{summary['scenario']}[/bold]  seed {summary['seed']}, "
-        f"{summary['duration_s']:g} s simulated in {summary['wall_seconds']:.2f} s, "
-        f"{summary['events']:,} events"
-    )
-    routes = Table(title="Entry routes (after warm-up)", title_justify="left")
-    for col in ("route", "requests", "success", "p50 ms", "p99 ms", "p99.9 ms", "not ok"):
-        routes.add_column(col, justify="left" if col in ("route", "not ok") else "right")
-    rows = [*summary["routes"].items(), ("overall", summary["overall"])]
-    for name, r in rows:
-        lat, success = r["latency_ms"], r["success_rate"]
-        not_ok = ", ".join(f"{k} {v:,}" for k, v in r["outcomes"].items() if v and k != "ok")
-        routes.add_row(
-            name, f"{r['requests']:,}", "-" if success is None else f"{100 * success:.2f}%",
-            _fmt(lat["p50"]), _fmt(lat["p99"]), _fmt(lat["p999"]), not_ok or "-",
-        )  # fmt: skip
-    console.print(routes)
-    nodes = Table(title="Nodes", title_justify="left")
-    for col in ("node", "arrivals", "util", "wait ms", "sojourn ms", "max queue", "errors"):
-        nodes.add_column(col, justify="left" if col in ("node", "errors") else "right")
-    for name, n in summary["nodes"].items():
-        util = n["utilization"]
-        errors = ", ".join(f"{k} {v:,}" for k, v in n["errors"].items()) or "-"
-        nodes.add_row(
-            name, f"{n['arrivals']:,}", "-" if util is None else f"{100 * util:.1f}%",
-            _fmt(n["mean_queue_wait_ms"]), _fmt(n["mean_sojourn_ms"]), str(n["max_queue"]), errors,
-        )  # fmt: skip
-    console.print(nodes)
-    edges = Table(title="Calls", title_justify="left")
-    for col in ("call", "requests", "attempts", "amplification", "fallbacks", "breaker opens"):
-        edges.add_column(col, justify="left" if col == "call" else "right")
-    for name, e in summary["edges"].items():
-        opens = e.get("breaker", {}).get("opens")
-        edges.add_row(
-            name, f"{e['requests']:,}", f"{e['attempts']:,}", _fmt(e["amplification"], 2),
-            f"{e['fallbacks']:,}", "-" if opens is None else str(opens),
-        )  # fmt: skip
-    console.print(edges)
-    for entry in summary.get("blast_radius", []):
-        console.print(f"[bold]blast radius[/bold] {entry['fault']}: {entry['summary']}")
-    if summary["invariants"]:
-        console.print("[red]invariant violations:[/red] " + "; ".join(summary["invariants"]))
 
 
 def _sweep_setup(
@@ -347,7 +297,7 @@ def compare(
     if as_json:
         click.echo(json.dumps(comparison_data(c, rows), indent=2))
         return
-    _print_comparison(c, rows)
+    print_comparison(c, rows)
     if out:
         click.echo(f"plots, CSV and JSON written to {out}/")
 
@@ -376,42 +326,6 @@ def sweep(file: str, vary: tuple[str, ...], replications: int, seed: int | None,
                      for v, r in zip(variants, runs, strict=True)],
     }  # fmt: skip
     click.echo(json.dumps(data, indent=2))
-
-
-def _pm(metric: dict[str, Any], scale: float = 1.0, digits: int = 1) -> str:
-    mean, half = metric["mean"], metric["ci95"]
-    if mean is None or mean != mean:
-        return "-"
-    text = f"{mean * scale:,.{digits}f}"
-    return text if half != half else f"{text} ± {half * scale:,.{digits}f}"
-
-
-def _print_comparison(c: Any, rows: list[dict[str, Any]]) -> None:
-    console = Console(width=None if Console().is_terminal else 160)
-    node = rows[0]["hot_node"] if rows else None
-    table = Table(
-        title=f"{c.scenario.name}: mean ± 95% CI over {c.replications} runs per variant "
-        f"(seeds {c.base_seed}..{c.base_seed + c.replications - 1})",
-        title_justify="left",
-    )
-    columns = [("success %", "success_rate", 100, 2), ("goodput /s", "goodput_per_s", 1, 1),
-               ("p50 ms", "p50_ms", 1, 1), ("p99 ms", "p99_ms", 1, 1),
-               (f"peak load /s at {node}", "peak_load_per_s", 1, 0),
-               ("attempts", "total_attempts", 1, 0)]  # fmt: skip
-    table.add_column("variant")
-    for title, *_ in columns:
-        table.add_column(title, justify="right")
-    for r in rows:
-        table.add_row(r["variant"], *(_pm(r["metrics"][k], s, d) for _, k, s, d in columns))
-    console.print(table)
-    edges = Table(title="Amplification (attempts per request) per call", title_justify="left")
-    edges.add_column("variant")
-    names = [k for k in rows[0]["metrics"] if k.startswith("amplification:")] if rows else []
-    for name in names:
-        edges.add_column(name.removeprefix("amplification:"), justify="right")
-    for r in rows:
-        edges.add_row(r["variant"], *(_pm(r["metrics"][n], 1, 2) for n in names))
-    console.print(edges)
 
 
 @main.command()
