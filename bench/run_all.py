@@ -230,12 +230,30 @@ def markdown(info: dict, report: list[str], results: dict) -> str:
     )
 
 
+def gui_latency() -> list[str]:
+    """bench/gui_stop_latency.py and bench/gui_cancel_latency.py, run offscreen; their reports."""
+    lines = []
+    for script in ("gui_stop_latency.py", "gui_cancel_latency.py"):
+        print(f"  {script} ...", file=sys.stderr)
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+        done = subprocess.run([sys.executable, str(BENCH / script)], capture_output=True,
+                              text=True, env=env, cwd=ROOT)  # fmt: skip
+        out = [line for line in done.stdout.splitlines() if "propagateSizeHints" not in line]
+        lines += ["", f"{script} (goals and figures):", *out]
+        if done.returncode:
+            lines.append(f"  failed ({done.returncode}): {done.stderr.strip()[-300:]}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs=2, metavar=("KIND", "DURATION"), help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 5)))
     parser.add_argument("--no-10m", action="store_true", help="skip the ten-million-request run")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
+    parser.add_argument(
+        "--gui", action="store_true", help="also the app's Stop and Cancel latency ([gui] extra)"
+    )
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(_child(args.child[0], float(args.child[1]))))
@@ -308,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
             f"({ten['requests'] / ten['process_seconds']:,.0f} requests/s end to end); "
             f"target < {TARGETS['ten_million_mb']:g} MB: {verdict}"
         )
+    if args.gui:
+        report += gui_latency()
     total = time.perf_counter() - started
     report.append("")
     report.append(f"bench took {total:.0f} s ({args.rounds} rounds)")

@@ -2,12 +2,12 @@
 
 ``run_comparison`` submits every replication to an executor up front and waits
 for them. ``ComparisonJob`` hands it a ``CancellableExecutor``, which refuses
-further submits as soon as Cancel is pressed (a serial executor runs each task at submit, so
-that is between replications).
+further submits as soon as Cancel is pressed (a serial executor runs each task
+at submit, so that is between replications).
 
 The default executor is a pool of its own, made to be killed: a dedicated
 ``loky.ProcessPoolExecutor`` (never the shared, reusable one). Cancel sets a
-flag and returns at once; a short-lived thread then shuts the pool down with
+flag and returns at once; the job's watcher thread then shuts the pool down with
 ``kill_workers=True``, so the pool's manager kills every worker (and anything a
 worker started) and fails the futures still pending, and the job's thread ends
 in moments. The shutdown goes through the pool's own lock, the one ``submit``
@@ -97,10 +97,14 @@ class ComparisonJob:
         self._pool: Any = None  # the killable pool, once the job's thread has made it
         self._killed = False
         self._lock = threading.Lock()  # never taken on the GUI thread
+        self._wake = threading.Event()  # the watcher's: Cancel was pressed, or the job is over
         self._thread = threading.Thread(target=self._work, daemon=True, name="murphy-compare")
-        self._killer: threading.Thread | None = None
+        self._watcher = threading.Thread(
+            target=self._watch, daemon=True, name="murphy-compare-cancel"
+        )
 
     def start(self) -> None:
+        self._watcher.start()
         self._thread.start()
 
     @property
@@ -117,16 +121,17 @@ class ComparisonJob:
         Safe from the GUI thread at any moment: before the pool exists, while its
         workers start, mid-run, or after the end.
         """
-        if self._cancel.is_set():
-            return
         self._cancel.set()
-        self._killer = threading.Thread(
-            target=self._kill, daemon=True, name="murphy-compare-cancel"
-        )
-        self._killer.start()
+        self._wake.set()  # two flags: no lock to wait for, no thread to start
+
+    def _watch(self) -> None:
+        """The watcher thread: kills the pool when Cancel is pressed; ends with the job."""
+        self._wake.wait()
+        if self._cancel.is_set():
+            self._kill()
 
     def _kill(self) -> None:
-        """On the cancel thread: kill the pool, if there is one (it may block a moment)."""
+        """Kill the pool, if there is one yet (the pool's lock may make this wait a moment)."""
         with self._lock:
             pool = None if self._killed else self._pool
             self._killed |= pool is not None
@@ -163,6 +168,7 @@ class ComparisonJob:
                 self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self._release_pool()
+            self._wake.set()  # the watcher ends too
 
     def _release_pool(self) -> None:
         """The comparison is over: the pool's workers go (at once if cancelled)."""
