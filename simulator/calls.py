@@ -288,9 +288,11 @@ class CallSite:
         ``_attempt``; retrying it there would nest a frame chain per attempt, and
         through a bulkhead's hand-offs one per waiter as well. So the first zero-delay
         retry runs here, and any asked for while it runs (a deeper one of the same
-        request, or another request's) waits in ``_backlog`` for the loop below. The
-        refused-at-once path ends in tail calls, so the order of events is the one
-        nesting would give.
+        request, or another request's) waits in ``_backlog`` for the loop below. From a
+        send refused at once back up to ``_attempt`` every step is a tail call, so the
+        order of events is the one nesting gave; it differs only where a refused
+        attempt's release handed a slot on inside that chain, the crowd-on-a-crashed-
+        callee case that used to end in ``RecursionError``.
         """
         if self._retrying:
             self._backlog.append(state)

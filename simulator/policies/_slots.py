@@ -94,7 +94,11 @@ class Slots:
             waiter.handle = self._schedule(self.max_wait, lambda: self._expire(key))
 
     def release(self) -> None:
-        """Free a slot; the oldest waiter, if any, gets it now."""
+        """Free a slot; the oldest waiter, if any, gets it now (its callback maybe queued).
+
+        Inside a grant callback of ours the slot is handed over at once but the
+        callback waits for the outermost release's loop (see the module docstring).
+        """
         if self.in_use <= 0:
             raise RuntimeError("release without a matching grant")
         if not self._waiters:
