@@ -4,6 +4,11 @@ Autosave writes the scenario, when it has unsaved changes, to a recovery file in
 ``recovery_dir`` (one per document, named after it). A clean save, or closing
 without saving on purpose, removes it; a recovery file found at start-up means
 the app stopped without either, and its contents are offered back.
+
+Save and autosave write the same way (``gui.atomic.write_atomically``): a unique
+temporary beside the file, fsynced, given the file's mode, renamed over it, the
+directory fsynced; through a symlink to its target. Temporaries that a killed
+save left are removed when that file is next opened or saved.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
+from gui.atomic import remove_stale_temporaries, write_atomically
 from gui.dialogs import Dialogs
 from gui.document import ScenarioDocument
 from simulator.scenario import (
@@ -24,7 +30,6 @@ from simulator.scenario import (
     dump_scenario,
     load_scenario,
     parse_scenario,
-    save_scenario,
 )
 
 RECOVERY_SUFFIX = ".murphy-recovery.yaml"
@@ -87,6 +92,7 @@ class FileController(QObject):
             self.dialogs.error(f"Cannot open {Path(path).name}", str(exc))
             self.message.emit(f"Cannot open {path}: see the error")
             return False
+        remove_stale_temporaries(path)  # of saves of this file that were killed
         self.document.replace(scenario, Path(path).resolve())
         self.add_recent(Path(path).resolve())
         self.message.emit(f"Opened {path}")
@@ -108,7 +114,7 @@ class FileController(QObject):
 
     def _write(self, path: Path) -> bool:
         try:
-            save_scenario(self.document.scenario, path)
+            write_atomically(path, dump_scenario(self.document.scenario))
         except OSError as exc:
             self.dialogs.error(f"Cannot save {path.name}", str(exc))
             return False
@@ -167,15 +173,22 @@ class FileController(QObject):
         return self.recovery_dir / f"{stem}-{digest}{RECOVERY_SUFFIX}"
 
     def autosave(self) -> Path | None:
-        """Write the recovery file if there is anything unsaved; return where."""
+        """Write the recovery file if there is anything unsaved; return where.
+
+        A failure (a full disk, a read-only folder) is said in the status bar, and the
+        previous recovery file, if any, stays as it was.
+        """
         if not self.document.is_modified():
             return None
         target = self.recovery_path()
-        target.parent.mkdir(parents=True, exist_ok=True)
         text = f"{HEADER}{self.document.path or ''}\n{dump_scenario(self.document.scenario)}"
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(target, text)
+            target.with_suffix(".tmp").unlink(missing_ok=True)  # earlier versions' fixed name
+        except OSError as exc:
+            self.message.emit(f"Autosave failed: {exc}")
+            return None
         return target
 
     def remove_recovery(self) -> None:

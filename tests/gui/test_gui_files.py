@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import stat
+import time
 from pathlib import Path
 
 import pytest
 from conftest import FLAGSHIP, ROOT
 
+from gui import atomic
 from simulator.scenario import dump_scenario, load_scenario
 
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -124,3 +127,88 @@ def test_no_display_message(monkeypatch, capsys):
 def test_paths_are_files():
     assert all(isinstance(p, Path) and p.is_file() for p in SCENARIOS)
     assert dump_scenario(load_scenario(FLAGSHIP))
+
+
+def _edited(window):
+    window.document.add_node("service", (0.0, 500.0))
+    assert window.document.is_modified()
+
+
+def test_save_keeps_the_files_mode(make_window, tmp_path):
+    path = tmp_path / "shared.yaml"
+    path.write_text(FLAGSHIP.read_text())
+    path.chmod(0o644)
+    window = make_window(path)
+    _edited(window)
+    assert window.files.save()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert load_scenario(path) == window.document.scenario
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_save_writes_through_a_symlink(make_window, tmp_path):
+    real = tmp_path / "real" / "scenario.yaml"
+    real.parent.mkdir()
+    real.write_text(FLAGSHIP.read_text())
+    link = tmp_path / "current.yaml"
+    link.symlink_to(real)
+    window = make_window(link)
+    window.document.set_path(link)  # as if the document's path were the link itself
+    _edited(window)
+    assert window.files.save()
+    assert link.is_symlink() and link.resolve() == real
+    assert load_scenario(real) == window.document.scenario
+
+
+def test_a_failed_save_says_so_and_leaves_the_file_and_no_temporaries(
+    make_window, tmp_path, dialogs, monkeypatch
+):
+    path = tmp_path / "kept.yaml"
+    path.write_text(FLAGSHIP.read_text())
+    window = make_window(path)
+    _edited(window)
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "replace", disk_full)
+    assert not window.files.save()
+    title, text = dialogs.errors[-1]
+    assert "kept.yaml" in title and "No space" in text
+    assert path.read_text() == FLAGSHIP.read_text()
+    assert window.document.is_modified()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_opening_a_file_removes_temporaries_that_killed_saves_left(make_window, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(FLAGSHIP.read_text())
+    stale = tmp_path / ".s.yaml.murphy-save-d34d_abc.tmp"
+    stale.write_text("nodes: {half")
+    long_ago = time.time() - 3600
+    os.utime(stale, (long_ago, long_ago))
+    make_window(path)
+    assert not stale.exists()
+
+
+def test_autosave_is_atomic_and_a_failed_one_keeps_the_last(window, monkeypatch):
+    window.document.add_node("third_party", (0.0, 400.0))
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    recovery = window.files.autosave()
+    assert recovery is not None and len(synced) == 2  # the file, then its folder
+    first = recovery.read_text()
+    assert "third_party" in first
+    messages = []
+    window.files.message.connect(messages.append)
+    window.document.add_node("service", (0.0, 600.0))
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "replace", disk_full)
+    assert window.files.autosave() is None
+    assert messages and "Autosave failed" in messages[-1]
+    assert recovery.read_text() == first
+    assert [p.name for p in recovery.parent.iterdir()] == [recovery.name]
