@@ -186,6 +186,9 @@ class RunSession(QObject):
         self._timer.stop()
         self.controller.shutdown()
         self.plots.shutdown()
+        dialog = getattr(self, "compare_dialog", None)
+        if dialog is not None:
+            dialog.cancel()  # its pool's workers are killed, not left to finish their runs
 
     # -- following the run -----------------------------------------------------------------
 
