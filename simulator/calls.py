@@ -15,8 +15,7 @@ from collections.abc import Callable
 
 import simpy
 
-from simulator._simpy import Wake, wake_after
-from simulator._simpy import now as sim_now
+from simulator._simpy import Environment, Wake, wake_after
 from simulator.components.base import SUCCESS, Job
 from simulator.components.service import Server
 from simulator.metrics import LogHistogram, Rollup, Series
@@ -94,7 +93,7 @@ class CallSite:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         name: str,
         config: Call,
         target: Server,
@@ -153,7 +152,7 @@ class CallSite:
 
     def call(self, parent: Job, on_done: Done) -> None:
         """Start one request across the edge; ``on_done(parent, outcome)`` ends it."""
-        now = sim_now(self.env)  # SimPy's clock without the property call: the hot path
+        now = self.env.clock  # SimPy's clock without the property call: the hot path
         stats = self.stats
         stats.requests += 1
         seq = self.backoff.sequence() if self.backoff else None
@@ -210,7 +209,7 @@ class CallSite:
     def _send(self, state: _CallState) -> None:
         deadline = math.inf
         if self._propagate:
-            deadline = min(state.parent.deadline, sim_now(self.env) + self.timeout)
+            deadline = min(state.parent.deadline, self.env.clock + self.timeout)
         job = Job(self, deadline, state, state.parent.origin)
         target = self.target
         unreachable = target.partitioned
@@ -251,7 +250,7 @@ class CallSite:
         stats.attempt_outcomes[outcome] = stats.attempt_outcomes.get(outcome, 0) + 1
         if self._plain and (outcome == "ok" or outcome == "fallback"):
             return self._finish(state, outcome)  # nothing to record, release or retry
-        now = sim_now(self.env)
+        now = self.env.clock
         if state.held:
             self._release(state)
         if outcome not in SUCCESS:
@@ -313,10 +312,10 @@ class CallSite:
         return self.budget is None or self.budget.may_retry()
 
     def _after_backoff(self, wake: Wake) -> None:
-        self._attempt(wake.value, sim_now(self.env))
+        self._attempt(wake.value, self.env.clock)
 
     def _finish(self, state: _CallState, outcome: str) -> None:
-        now = sim_now(self.env)
+        now = self.env.clock
         stats = self.stats
         stats.finished += 1
         stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1

@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 
 import simpy
 
-from simulator._simpy import scheduled_count
+from simulator._simpy import Environment, scheduled_count
 from simulator.calls import EDGE_SERIES, CallSite, EdgeStats
 from simulator.components.balancer import Balancer
 from simulator.components.base import NODE_SERIES, NodeStats
@@ -64,7 +64,7 @@ class Simulation:
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.horizon = scenario.duration
-        self.env = simpy.Environment()
+        self.env = Environment()  # SimPy's, with the clock readable as env.clock
         self.servers: dict[str, Server] = {}
         self.clients: dict[str, Client] = {}
         self.sites: dict[str, CallSite] = {}

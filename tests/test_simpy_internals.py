@@ -14,7 +14,7 @@ import pytest
 import simpy
 from simpy.events import NORMAL
 
-from simulator._simpy import Wake, now, scheduled_count, wake_after
+from simulator._simpy import Environment, Wake, scheduled_count, wake_after
 
 VERSION = simpy.__version__
 
@@ -37,14 +37,33 @@ def test_environment_private_attributes_exist() -> None:
     require(env._now == env.now == 2.5, "Environment._now", "holds the time Environment.now shows")
 
 
-def test_now_follows_the_clock() -> None:
-    env = simpy.Environment()
+def test_clock_is_the_slot_simpy_keeps_its_time_in() -> None:
+    env = Environment(initial_time=1.5)
+    require(
+        "_now" not in vars(env),
+        "Environment._now",
+        "is set as an instance attribute (our slot would not hold it)",
+    )
+    require(env.clock == env.now == 1.5, "Environment._now", "is set by __init__")
     seen: list[tuple[float, float]] = []
     for t in (0.5, 1.25, 7.0):
-        env.timeout(t).callbacks.append(lambda _ev: seen.append((now(env), env.now)))
+        env.timeout(t).callbacks.append(lambda _ev: seen.append((env.clock, env.now)))
+    wake_after(env, 3.0, lambda _w: seen.append((env.clock, env.now)))
     env.run(until=10.0)
-    require(seen == [(0.5, 0.5), (1.25, 1.25), (7.0, 7.0)], "Environment._now", "follows now")
-    require(now(env) == env.now == 10.0, "Environment._now", "is set by run(until=...)")
+    expected = [(2.0, 2.0), (2.75, 2.75), (4.5, 4.5), (8.5, 8.5)]
+    require(seen == expected, "Environment._now", "is what step() advances (clock follows now)")
+    require(env.clock == env.now == 10.0, "Environment._now", "is set by run(until=...)")
+
+
+def test_the_engine_runs_on_the_clocked_environment() -> None:
+    from engine_helpers import example
+
+    from simulator.engine import Simulation
+
+    sim = Simulation(example("mm1.yaml", duration=2.0))
+    require(isinstance(sim.env, Environment), "simulator.engine", "builds _simpy.Environment")
+    sim.run_to_end()
+    require(sim.env.clock == sim.env.now == 2.0, "Environment._now", "follows a whole run")
 
 
 def test_the_heap_entry_is_what_schedule_pushes() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator._simpy import now as sim_now
 from simulator.components.base import Job
 from simulator.components.service import Server
 from simulator.randomness import RandomStream
@@ -44,7 +43,7 @@ class Cache(Server):
 
     def _next_call(self, job: Job) -> None:
         if job.step == 0:  # just looked up: hit or miss
-            if self._hit_rng.random() < self.current_hit_ratio(sim_now(self.env)):
+            if self._hit_rng.random() < self.current_hit_ratio(self.env.clock):
                 self.hits += 1
                 return self._finish(job, "ok", None)
             self.misses += 1
@@ -53,4 +52,4 @@ class Cache(Server):
     def restart(self) -> None:
         """Back after a crash, and empty: the hit ratio starts again from 0."""
         super().restart()
-        self.restarted_at = sim_now(self.env)
+        self.restarted_at = self.env.clock

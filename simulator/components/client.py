@@ -13,10 +13,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import simpy
-
-from simulator._simpy import Wake, wake_after
-from simulator._simpy import now as sim_now
+from simulator._simpy import Environment, Wake, wake_after
 from simulator.components.base import SUCCESS, Job
 from simulator.metrics import RouteStats
 from simulator.randomness import RandomStream
@@ -50,7 +47,7 @@ class Client:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         name: str,
         spec: ClientSpec,
         stats: RouteStats,
@@ -81,7 +78,7 @@ class Client:
                 gap = self.arrivals_rng.exponential(1.0 / spec.rate)
                 wake_after(self.env, gap, self._on_arrival)
             return
-        self._schedule_thinned(sim_now(self.env))
+        self._schedule_thinned(self.env.clock)
 
     def _schedule_thinned(self, now: float) -> None:
         """Lewis–Shedler thinning against the peak rate: exact for any rate profile."""
@@ -95,7 +92,7 @@ class Client:
             rate = rate_at(self.spec, now) * self._surge_at(now)
             if self.arrivals_rng.random() * peak < rate:
                 break
-        wake_after(self.env, now - sim_now(self.env), self._on_arrival)
+        wake_after(self.env, now - self.env.clock, self._on_arrival)
 
     _horizon = math.inf
     _surge_windows: tuple[tuple[float, float, float], ...] = ()
@@ -130,7 +127,7 @@ class Client:
     # -- one request -------------------------------------------------------------------------
 
     def _begin(self) -> None:
-        now = sim_now(self.env)
+        now = self.env.clock
         request = Job(self, math.inf, None, self.name)
         request.t_arrive = now
         self.in_flight += 1
@@ -160,7 +157,7 @@ class Client:
 
     def _end(self, request: Job, outcome: str) -> None:
         self.in_flight -= 1
-        self.stats.ended(request.t_arrive, sim_now(self.env), outcome)
+        self.stats.ended(request.t_arrive, self.env.clock, outcome)
         if self.spec.users is not None:
             self._think()
 

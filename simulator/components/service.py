@@ -13,10 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import simpy
-
-from simulator._simpy import Wake, wake_after
-from simulator._simpy import now as sim_now
+from simulator._simpy import Environment, Wake, wake_after
 from simulator.components.base import SUCCESS, Job, NodeStats, capacity_of
 from simulator.randomness import RandomStream
 
@@ -32,7 +29,7 @@ class Server:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Environment,
         name: str,
         *,
         workers: float,
@@ -70,7 +67,7 @@ class Server:
 
     def submit(self, job: Job) -> None:
         """A job arrives. Crashed: refused at once. Partitioned: never heard of again."""
-        now = sim_now(self.env)
+        now = self.env.clock
         stats = self.stats
         stats.arrivals += 1
         if self.partitioned:
@@ -96,7 +93,7 @@ class Server:
             self._refuse(job, "rejected", "queue_full")
 
     def _refuse(self, job: Job, outcome: str, kind: str | None) -> None:
-        now = sim_now(self.env)
+        now = self.env.clock
         if outcome == "rejected":
             self.stats.rejected += 1
         if kind is not None and outcome == "error":
@@ -154,7 +151,7 @@ class Server:
             self._finish(job, "error", f"dependency_{outcome}")
 
     def _finish(self, job: Job, outcome: str, error_kind: str | None) -> None:
-        now = sim_now(self.env)
+        now = self.env.clock
         stats = self.stats
         self.in_service.pop(job, None)
         self.busy -= 1
@@ -192,11 +189,11 @@ class Server:
 
     def set_capacity(self, factor: float) -> None:
         self.capacity = capacity_of(self.workers, factor)
-        self._start_waiting(sim_now(self.env))
+        self._start_waiting(self.env.clock)
 
     def crash(self) -> None:
         """Lose all in-flight and queued work; callers get a connection reset (an error)."""
-        now = sim_now(self.env)
+        now = self.env.clock
         self.down = True
         self.epoch += 1
         lost = list(self.in_service) + list(self.queue)
