@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FLAGSHIP := scenarios/latency-spike.yaml
 
-.PHONY: run test bench lint setup system-offscreen system-display clean
+.PHONY: run test bench fuzz lint setup system-offscreen system-display clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || (rm -rf $(VENV) && tools/setup-system.sh venv && $(PYTHON) -m venv $(VENV))
@@ -34,6 +34,14 @@ run: system-display setup
 
 bench: setup
 	$(PY) bench/run_all.py
+
+# The loader fuzzed with 100,000 hostile files, then 1,000 valid mutations run through the engine.
+# FUZZ_CASES / SEMANTIC_CASES change the counts; a crash case is saved under fuzz-crashes/.
+FUZZ_CASES ?= 100000
+SEMANTIC_CASES ?= 1000
+fuzz: setup
+	$(PY) tools/fuzz.py $(FUZZ_CASES) --crashes fuzz-crashes
+	$(PY) tools/fuzz_semantic.py $(SEMANTIC_CASES)
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy && $(VENV)/bin/lint-imports && $(VENV)/bin/ruff format --check .
