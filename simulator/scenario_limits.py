@@ -57,9 +57,10 @@ def _counts(scenario: Scenario) -> tuple[int, int, int]:
 
 def time_buckets(scenario: Scenario) -> int:
     """Buckets of every time series: the duration over the bucket width, rounded up."""
-    if not scenario.bucket > 0 or not math.isfinite(scenario.duration):
+    ratio = scenario.duration / scenario.bucket if scenario.bucket > 0 else math.inf
+    if not ratio <= LIMITS["time_buckets"]:  # also catches inf and nan (1e308s / 500ms)
         return LIMITS["time_buckets"] + 1
-    return max(1, math.ceil(scenario.duration / scenario.bucket - 1e-9))
+    return max(1, math.ceil(ratio - 1e-9))
 
 
 def estimate_memory(scenario: Scenario) -> int:

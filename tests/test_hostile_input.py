@@ -310,6 +310,12 @@ def test_a_small_file_asking_for_gigabytes_of_time_series_is_refused() -> None:
     parse_scenario(TINY_BIG.replace("bucket: 1s", "bucket: 100s"))  # the way out works
 
 
+def test_a_duration_whose_bucket_count_overflows_a_float_is_a_clean_error() -> None:
+    """Found by `make fuzz`: 1e308 s over 500 ms is infinity, which math.ceil refuses."""
+    text = TINY_BIG.replace("duration: 1000000s", "duration: 1.0e+308").replace("1s", "500ms")
+    assert any("x.yaml:3: bucket:" in line and "time buckets" in line for line in problems_of(text))
+
+
 def test_the_simulation_refuses_an_over_budget_scenario_built_in_memory() -> None:
     from simulator.engine import EngineError, Simulation
 
