@@ -216,10 +216,15 @@ class RunSession(QObject):
         if record.blast and self.blast_index is not None and not self.stale:
             blast = highlight(record.blast, self.scenario.faults, self.blast_index)
         if not self.stale:
+            edges = edge_states(snapshot, columns, width)
+            if t is not None:  # replay: the breakers as they were at t, not at the snapshot
+                for edge in record.info.get("breakers", []):
+                    if edge in edges:
+                        edges[edge]["breaker"] = record.breaker_states(edge, t)[-1][1]
             self.overlay.show(
                 self.scenario,
                 node_states(self.scenario, snapshot, columns, width),
-                edge_states(snapshot, columns, width),
+                edges,
                 blast,
             )
         horizon = record.horizon or 1.0
