@@ -153,11 +153,11 @@ def test_a_killed_save_leaves_the_old_file_whole(tmp_path):
     target = tmp_path / "a.yaml"
     target.write_text("old\n")
     script = (
-        "import os, sys, time\n"
+        "import sys, threading\n"
         "from gui import atomic\n"
         "def stuck(src, dst):\n"
         "    print('writing', flush=True)\n"
-        "    time.sleep(60)\n"
+        "    threading.Event().wait()  # until killed\n"
         "atomic.os.replace = stuck\n"
         "atomic.write_atomically(sys.argv[1], 'new\\n' * 1000)\n"
     )
