@@ -5,7 +5,7 @@ Autosave writes the scenario, when it has unsaved changes, to a recovery file in
 without saving on purpose, removes it; a recovery file found at start-up means
 the app stopped without either, and its contents are offered back.
 
-Save and autosave write the same way (``gui.atomic.write_atomically``): a unique
+Save and autosave write the same way (``simulator.atomic_write.write_atomically``): a unique
 temporary beside the file, fsynced, given the file's mode, renamed over it, the
 directory fsynced; through a symlink to its target. Temporaries that a killed
 save left are removed when that file is next opened or saved.
@@ -20,9 +20,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
-from gui.atomic import remove_stale_temporaries, write_atomically
 from gui.dialogs import Dialogs
 from gui.document import ScenarioDocument
+from simulator.atomic_write import remove_stale_temporaries, write_atomically
 from simulator.scenario import (
     Client,
     Scenario,

@@ -15,14 +15,13 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import Field, FiniteFloat, ValidationError, ValidationInfo, field_validator
 
+from simulator.atomic_write import write_atomically
 from simulator.scenario_faults import FAULT_KINDS, Fault
 from simulator.scenario_limits import LIMITS, limit_problems
 from simulator.scenario_nodes import (
@@ -365,16 +364,9 @@ def dump_scenario(scenario: Scenario) -> str:
 
 
 def save_scenario(scenario: Scenario, path: str | os.PathLike[str]) -> None:
-    """Write atomically: a crash mid-save leaves the old file, never half a file."""
-    path = Path(path)
-    text = dump_scenario(scenario)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically: a crash mid-save leaves the old file, never half a file.
+
+    The file keeps its mode, a symlink is written through to its target, and
+    temporaries of earlier killed saves are removed (see ``atomic_write``).
+    """
+    write_atomically(path, dump_scenario(scenario))

@@ -1,4 +1,4 @@
-"""The atomic write behind the app's Save and autosave (gui/atomic.py, Qt-free)."""
+"""The atomic write (simulator/atomic_write.py) behind save_scenario, Save and the autosave."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gui import atomic
-from gui.atomic import remove_stale_temporaries, write_atomically
+from simulator import atomic_write as atomic
+from simulator.atomic_write import remove_stale_temporaries, write_atomically
 
 
 def temporaries(directory: Path) -> list[str]:
@@ -154,7 +154,7 @@ def test_a_killed_save_leaves_the_old_file_whole(tmp_path):
     target.write_text("old\n")
     script = (
         "import sys, threading\n"
-        "from gui import atomic\n"
+        "from simulator import atomic_write as atomic\n"
         "def stuck(src, dst):\n"
         "    print('writing', flush=True)\n"
         "    threading.Event().wait()  # until killed\n"
@@ -180,3 +180,20 @@ def test_a_killed_save_leaves_the_old_file_whole(tmp_path):
 def test_the_umask_is_read_without_changing_it(umask_022):
     assert atomic.current_umask() == 0o022
     assert os.umask(0o022) == 0o022
+
+
+def test_save_scenario_goes_through_the_same_atomic_write(tmp_path) -> None:
+    """The command line's and the library's save: mode kept, symlink written through."""
+    from simulator.scenario import load_scenario, save_scenario
+
+    scenario = load_scenario(Path(__file__).parent.parent / "scenarios" / "mm1.yaml")
+    real = tmp_path / "real.yaml"
+    real.write_text("old\n")
+    real.chmod(0o640)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(real)
+    save_scenario(scenario, link)
+    assert link.is_symlink()
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert load_scenario(real) == scenario
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import FLAGSHIP, ROOT
 
-from gui import atomic
+from simulator import atomic_write as atomic
 from simulator.scenario import dump_scenario, load_scenario
 
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

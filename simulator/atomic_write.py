@@ -1,4 +1,4 @@
-"""Write a file atomically, the way Save and the autosave both do. Qt-free.
+"""Write a file atomically: `save_scenario`, the app's Save and its autosave all come here.
 
 ``write_atomically(path, text)``: the text goes to a temporary file of a unique
 name in the same directory (``.NAME.murphy-save-XXXXXXXX.tmp``), is flushed and
