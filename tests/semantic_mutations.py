@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 
@@ -54,9 +54,11 @@ from simulator.scenario_policies import (
     Bulkhead,
     Fallback,
     Limiter,
+    Outcome,
     Pool,
     Retry,
     RetryBudget,
+    RetryStrategy,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,16 +68,8 @@ DURATION = 20.0  # simulated seconds per case
 RATE_CAP = 300.0  # arrivals per second per client, at most
 USERS_CAP = 100  # closed-loop users per client, at most
 SURGE_CAP = 3.0
-OUTCOMES = ["error", "timeout", "rejected", "breaker_open", "shed"]
-STRATEGIES = [
-    "none",
-    "immediate",
-    "fixed",
-    "exponential",
-    "full_jitter",
-    "equal_jitter",
-    "decorrelated_jitter",
-]
+OUTCOMES = list(get_args(Outcome))  # the retryable outcomes, as the schema spells them
+STRATEGIES = list(get_args(RetryStrategy))
 
 _loaded: dict[Path, Scenario] = {}
 
