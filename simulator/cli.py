@@ -23,7 +23,16 @@ from simulator.cli_support import (
     write_or_fail,
 )
 from simulator.cli_tables import print_comparison, print_summary
-from simulator.scenario import Scenario, ScenarioError, load_scenario
+from simulator.scenario import (
+    LIMITS,
+    Scenario,
+    ScenarioError,
+    ScenarioProblem,
+    format_loc,
+    parse_scenario,
+    read_scenario_text,
+)
+from simulator.scenario_yaml import compose_located, line_of
 
 __all__ = ["main"]
 
@@ -70,16 +79,18 @@ def validate(files: tuple[str, ...]) -> None:
     failed = False
     for path in files:
         try:
-            scenario = load_scenario(path)
+            text = read_scenario_text(path)
+            scenario = parse_scenario(text, path)
         except ScenarioError as exc:
             failed = True
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
             continue
+        root = compose_located(text, LIMITS["yaml_nodes"])  # read before: it cannot fail now
         found = problems(scenario)
         for p in found:
-            where = f" ({p.node})" if p.node else ""
-            click.echo(f"{p.severity}: {path}: {p.message}{where}", err=True)
+            where = ScenarioProblem(format_loc(p.loc), p.message, line_of(root, p.loc), path)
+            click.echo(f"{p.severity}: {where}", err=True)
         if any(p.severity == "error" for p in found):
             failed = True
         else:

@@ -62,6 +62,7 @@ __all__ = [
     "Service",
     "ThirdParty",
     "dump_scenario",
+    "format_loc",
     "load_scenario",
     "parse_scenario",
     "read_scenario_text",
@@ -133,7 +134,8 @@ def _file_error(source: str, message: str) -> ScenarioError:
     return ScenarioError([ScenarioProblem("", message, 1, source)])
 
 
-def _format_loc(loc: tuple[Any, ...]) -> str:
+def format_loc(loc: tuple[Any, ...]) -> str:
+    """A location as the messages spell it: ``nodes.api.calls[0].timeout``."""
     text = ""
     for part in loc:
         if isinstance(part, int):
@@ -186,7 +188,7 @@ def _problems_from_validation(
     # entries must not cost 100,000 path lookups.
     for error in exc.errors(include_url=False, include_context=False)[: MAX_PROBLEMS + 1]:
         loc, line = _yaml_path(root, tuple(error["loc"]))
-        out.append(ScenarioProblem(_format_loc(loc), _message(error), line, source))
+        out.append(ScenarioProblem(format_loc(loc), _message(error), line, source))
     return out
 
 
@@ -225,7 +227,7 @@ def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], st
 def check_scenario(scenario: Scenario, root: Located | None = None, source: str = "") -> None:
     """Raise ScenarioError if the scenario's cross-references or limits are broken."""
     problems = [
-        ScenarioProblem(_format_loc(loc), msg, line_of(root, loc), source)
+        ScenarioProblem(format_loc(loc), msg, line_of(root, loc), source)
         for loc, msg in reference_problems(scenario)
     ]
     if problems:
@@ -241,7 +243,7 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     try:
         root = compose_located(text, LIMITS["yaml_nodes"])
     except YamlError as exc:
-        problem = ScenarioProblem(_format_loc(exc.loc), str(exc), exc.line or 1, source)
+        problem = ScenarioProblem(format_loc(exc.loc), str(exc), exc.line or 1, source)
         raise ScenarioError([problem]) from None
     data = root.value if root is not None else None
     if not isinstance(data, dict):

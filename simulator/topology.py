@@ -119,6 +119,15 @@ class Problem:
     node: str | None = None
     call: int | None = None
 
+    @property
+    def loc(self) -> tuple[str | int, ...]:
+        """Where in the scenario file it is, as a field path (``nodes.api.calls[1]``)."""
+        if self.node is None:
+            return ()
+        return (
+            ("nodes", self.node) if self.call is None else ("nodes", self.node, "calls", self.call)
+        )
+
 
 def problems(scenario: Scenario) -> list[Problem]:
     """Everything wrong or suspicious about a scenario's wiring, errors first."""
@@ -131,7 +140,8 @@ def problems(scenario: Scenario) -> list[Problem]:
     cycle = find_call_cycle(graph)
     if cycle is not None:
         text = " -> ".join(cycle + cycle[:1])
-        found.append(Problem("error", f"synchronous call cycle: {text}", cycle[0]))
+        first_call = graph.edges[cycle[0], cycle[1 % len(cycle)]]["index"]
+        found.append(Problem("error", f"synchronous call cycle: {text}", cycle[0], first_call))
     clients = entry_points(graph)
     if not clients:
         found.append(Problem("error", "no client: nothing sends requests"))

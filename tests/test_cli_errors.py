@@ -147,6 +147,28 @@ def test_validate_reports_the_memory_estimate_of_an_over_budget_file(tmp_path) -
     one_error(murphy("validate", str(big)), f"{big}:", "would need about", "use a coarser bucket")
 
 
+CYCLE = """murphy: 1
+name: cycle
+duration: 10s
+nodes:
+  users: {kind: client, rate: 1/s, calls: [{to: a}]}
+  a: {kind: service, service_time: {dist: constant, value: 1ms}, calls: [{to: b}]}
+  b: {kind: service, service_time: {dist: constant, value: 1ms}, calls: [{to: a}]}
+  lonely: {kind: service, service_time: {dist: constant, value: 1ms}}
+"""
+
+
+def test_validate_places_wiring_problems_at_their_line_and_field(tmp_path) -> None:
+    wired = tmp_path / "wired.yaml"
+    wired.write_text(CYCLE)
+    result = murphy("validate", str(wired))
+    assert result.exit_code == 1
+    assert f"error: {wired}:6: nodes.a.calls[0]: synchronous call cycle: a -> b -> a" in (
+        result.stderr
+    )
+    assert f"warning: {wired}:8: nodes.lonely: lonely is not reached" in result.stderr
+
+
 def test_validate_refuses_devices_and_fifos(tmp_path) -> None:
     fifo = tmp_path / "fifo.yaml"
     os.mkfifo(fifo)
