@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -33,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests" / "gui"))
 
-from gui_responsiveness import FLAGSHIP, make_window  # noqa: E402
+from gui_responsiveness import FLAGSHIP, make_window, wait  # noqa: E402
 from processes import alive, cpu_seconds  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from run_scenarios import hang, tiny  # noqa: E402
@@ -42,16 +41,6 @@ from gui.run import controller as states  # noqa: E402
 from gui.run.controller import RunController  # noqa: E402
 
 GOALS = {"answering": 0.5, "deaf": 0.6}
-
-
-def wait(app: QApplication, until: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        app.processEvents()
-        if until():
-            return True
-        time.sleep(0.001)
-    return until()
 
 
 def app_stop(app: QApplication, path: Path, tmp: Path) -> dict[str, float]:
