@@ -5,7 +5,7 @@ Autosave writes the scenario, when it has unsaved changes, to a recovery file in
 without saving on purpose, removes it; a recovery file found at start-up means
 the app stopped without either, and its contents are offered back.
 
-Save and autosave write the same way (``simulator.atomic_write.write_atomically``): a unique
+Save (``save_scenario``) and autosave write the same way (``write_atomically``): a unique
 temporary beside the file, fsynced, given the file's mode, renamed over it, the
 directory fsynced; through a symlink to its target. Temporaries that a killed
 save left are removed when that file is next opened or saved.
@@ -30,6 +30,7 @@ from simulator.scenario import (
     dump_scenario,
     load_scenario,
     parse_scenario,
+    save_scenario,
 )
 
 RECOVERY_SUFFIX = ".murphy-recovery.yaml"
@@ -114,7 +115,7 @@ class FileController(QObject):
 
     def _write(self, path: Path) -> bool:
         try:
-            write_atomically(path, dump_scenario(self.document.scenario))
+            save_scenario(self.document.scenario, path)
         except OSError as exc:
             self.dialogs.error(f"Cannot save {path.name}", str(exc))
             return False

@@ -24,15 +24,14 @@ from simulator.cli_support import (
 )
 from simulator.cli_tables import print_comparison, print_summary
 from simulator.scenario import (
-    LIMITS,
     Scenario,
     ScenarioError,
     ScenarioProblem,
     format_loc,
-    parse_scenario,
+    parse_with_lines,
     read_scenario_text,
 )
-from simulator.scenario_yaml import compose_located, line_of
+from simulator.scenario_yaml import line_of
 
 __all__ = ["main"]
 
@@ -79,14 +78,12 @@ def validate(files: tuple[str, ...]) -> None:
     failed = False
     for path in files:
         try:
-            text = read_scenario_text(path)
-            scenario = parse_scenario(text, path)
+            scenario, root = parse_with_lines(read_scenario_text(path), path)
         except ScenarioError as exc:
             failed = True
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
             continue
-        root = compose_located(text, LIMITS["yaml_nodes"])  # read before: it cannot fail now
         found = problems(scenario)
         for p in found:
             where = ScenarioProblem(format_loc(p.loc), p.message, line_of(root, p.loc), path)

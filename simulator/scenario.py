@@ -65,6 +65,7 @@ __all__ = [
     "format_loc",
     "load_scenario",
     "parse_scenario",
+    "parse_with_lines",
     "read_scenario_text",
     "save_scenario",
     "validate_data",
@@ -236,6 +237,11 @@ def check_scenario(scenario: Scenario, root: Located | None = None, source: str 
 
 def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     """A validated Scenario from YAML text, or ScenarioError naming every problem and line."""
+    return parse_with_lines(text, source)[0]
+
+
+def parse_with_lines(text: str, source: str = "<string>") -> tuple[Scenario, Located | None]:
+    """``parse_scenario``, and the file's lines, to place later findings (``validate``)."""
     if len(text) > LIMITS["file_bytes"] or (
         len(text.encode("utf-8", "surrogatepass")) > LIMITS["file_bytes"]
     ):
@@ -248,7 +254,7 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     data = root.value if root is not None else None
     if not isinstance(data, dict):
         raise _file_error(source, "expected a mapping of scenario fields")
-    return validate_data(data, root, source)
+    return validate_data(data, root, source), root
 
 
 def validate_data(data: Any, root: Located | None = None, source: str = "<scenario>") -> Scenario:

@@ -17,7 +17,6 @@ from simulator.scenario import Client, Scenario, reference_problems
 __all__ = [
     "Problem",
     "amplification_bound",
-    "call_cycles",
     "entry_points",
     "find_call_cycle",
     "problems",
@@ -73,12 +72,6 @@ def find_call_cycle(graph: nx.DiGraph) -> list[str] | None:
     except nx.NetworkXNoCycle:
         return None
     return [a for a, _b in edges]
-
-
-def call_cycles(graph: nx.DiGraph) -> list[list[str]]:
-    """At most one cycle of synchronous calls, as a list (empty: none); see find_call_cycle."""
-    cycle = find_call_cycle(graph)
-    return [] if cycle is None else [cycle]
 
 
 def amplification_bound(scenario: Scenario, node: str) -> int:

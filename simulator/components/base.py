@@ -4,8 +4,8 @@ The engine is callback-driven rather than one SimPy process per request: a job
 moves from stage to stage through callbacks on SimPy timeouts. That keeps the
 per-request cost at a few attribute writes and one heap entry per stage, which
 is what lets it keep pace with a minimal hand-written SimPy model. The timer
-itself, ``wake_after``, lives in ``simulator._simpy`` with the other uses of
-SimPy internals; it is re-exported here beside the Job it moves.
+that moves a job, ``wake_after``, lives in ``simulator._simpy`` with the other
+uses of SimPy internals.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol
 
-from simulator._simpy import wake_after
 from simulator.metrics import Rollup, Series, TimeAverage
 
-__all__ = ["SUCCESS", "Job", "NodeStats", "ReplyTarget", "wake_after"]
+__all__ = ["SUCCESS", "Job", "NodeStats", "ReplyTarget"]
 
 SUCCESS = frozenset({"ok", "fallback"})
 """Outcomes that count as an answer; ``fallback`` is a degraded one."""
