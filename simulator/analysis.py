@@ -86,7 +86,7 @@ def _node(sim: Simulation, name: str) -> dict[str, Any]:
     answered = s.since_warmup("answered")
     workers = server.workers
     errors = {k: v - base.get(f"error:{k}", 0) for k, v in sorted(s.errors.items())}
-    return {
+    out: dict[str, Any] = {
         "kind": sim.scenario.nodes[name].kind,
         "arrivals": s.since_warmup("arrivals"),
         "accepted": s.since_warmup("accepted"),
@@ -101,6 +101,10 @@ def _node(sim: Simulation, name: str) -> dict[str, Any]:
         "max_queue": s.queue.peak,
         "errors": {k: v for k, v in errors.items() if v},
     }
+    own = sim.kinds[name].summary
+    if own is not None:
+        out.update(own(server, now))
+    return out
 
 
 def _edge(sim: Simulation, name: str) -> dict[str, Any]:

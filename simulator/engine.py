@@ -11,26 +11,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any, TypedDict
 
 import simpy
 
 from simulator._simpy import Environment, scheduled_count
 from simulator.calls import EDGE_SERIES, CallSite, EdgeStats
-from simulator.components.balancer import Balancer
-from simulator.components.base import NODE_SERIES, NodeStats
-from simulator.components.cache import Cache
 from simulator.components.client import Client
+from simulator.components.registry import NODE_KINDS
 from simulator.components.service import Server
 from simulator.faults import FaultSchedule, active_faults
-from simulator.metrics import ROUTE_SERIES, Rollup, RouteStats, Series
-from simulator.policies import Admission, make_limiter
+from simulator.metrics import Rollup, Series
 from simulator.randomness import RandomStream
-from simulator.sampling import make_sampler
-from simulator.scenario import Balancer as BalancerSpec
-from simulator.scenario import Cache as CacheSpec
-from simulator.scenario import Client as ClientSpec
-from simulator.scenario import Database, Scenario, Service, ThirdParty
+from simulator.scenario import Scenario
 from simulator.scenario_limits import memory_problem
 from simulator.topology import find_call_cycle, to_graph
 
@@ -39,14 +31,6 @@ __all__ = ["EngineError", "Simulation"]
 
 class EngineError(Exception):
     """The scenario is valid as a file but cannot be simulated (e.g. a call cycle)."""
-
-
-class _ServerOptions(TypedDict, total=False):
-    """The ``Server`` keywords only some node kinds set; the rest keep their defaults."""
-
-    limiter: Admission | None
-    boot_time: float
-    max_connections: float
 
 
 class Simulation:
@@ -79,21 +63,28 @@ class Simulation:
 
     # -- building ----------------------------------------------------------------------------
 
-    def _stream(self, component: str, purpose: str) -> RandomStream:
+    def stream(self, component: str, purpose: str) -> RandomStream:
+        """The random stream of one component for one purpose (common random numbers)."""
         return RandomStream(self.seed, component, purpose)
 
-    def _series(self, names: tuple[str, ...]) -> Series:
+    def series(self, names: tuple[str, ...]) -> Series:
+        """Per-bucket arrays over the run's horizon, one per name."""
         return Series(self.horizon, self.scenario.bucket, names)
+
+    def node(self, name: str) -> Client | Server:
+        return self.clients.get(name) or self.servers[name]
 
     def _build(self) -> None:
         sc = self.scenario
+        self.kinds = {name: NODE_KINDS[spec.kind] for name, spec in sc.nodes.items()}
         for name, spec in sc.nodes.items():
-            if isinstance(spec, ClientSpec):
-                self.clients[name] = self._build_client(name, spec)
+            component = self.kinds[name].build(self, name, spec)
+            if isinstance(component, Client):
+                self.clients[name] = component
             else:
-                self.servers[name] = self._build_server(name, spec)
+                self.servers[name] = component
         for name, spec in sc.nodes.items():
-            owner = self.clients.get(name) or self.servers[name]
+            owner = self.node(name)
             for index, call in enumerate(spec.calls):
                 edge = (
                     f"{name}->{call.to}"
@@ -105,72 +96,14 @@ class Simulation:
                     edge,
                     call,
                     self.servers[call.to],
-                    self._stream(edge, "policy"),
-                    EdgeStats(self._series(EDGE_SERIES)),
+                    self.stream(edge, "policy"),
+                    EdgeStats(self.series(EDGE_SERIES)),
                 )
                 owner.sites.append(site)
                 self.sites[edge] = site
-
-    def _build_client(self, name: str, spec: ClientSpec) -> Client:
-        think = (
-            make_sampler(spec.think_time, self._stream(name, "think")) if spec.think_time else None
-        )
-        stats = RouteStats(self._series(ROUTE_SERIES), self.scenario.warmup)
-        return Client(
-            self.env, name, spec, stats,
-            self._stream(name, "arrivals"), self._stream(name, "route"), think,
-        )  # fmt: skip
-
-    def _build_server(
-        self, name: str, spec: Service | ThirdParty | BalancerSpec | CacheSpec
-    ) -> Server:
-        stats = NodeStats(self._series(NODE_SERIES))
-        common: dict[str, Any] = {
-            "stats": stats,
-            "rng": self._stream(name, "errors"),
-            "route_rng": self._stream(name, "route"),
-        }
-        if isinstance(spec, BalancerSpec | CacheSpec):
-            return self._build_pass_through(name, spec, common)
-        workers: float
-        queue_limit: float
-        extra: _ServerOptions
-        if isinstance(spec, ThirdParty):
-            workers = float(spec.max_concurrent or math.inf)
-            queue_limit, service, errors = 0, spec.latency, spec.error_rate
-            extra = {}
-        else:
-            workers = spec.workers
-            queue_limit = math.inf if spec.queue is None else spec.queue
-            service, errors = spec.service_time, spec.error_rate
-            extra = {
-                "limiter": make_limiter(spec.limiter) if spec.limiter else None,
-                "boot_time": spec.boot_time,
-            }
-            if isinstance(spec, Database) and spec.max_connections:
-                extra["max_connections"] = spec.max_connections
-        return Server(
-            self.env, name,
-            workers=workers, queue_limit=queue_limit,
-            service_time=make_sampler(service, self._stream(name, "service")),
-            error_rate=errors, **common, **extra,
-        )  # fmt: skip
-
-    def _build_pass_through(
-        self, name: str, spec: BalancerSpec | CacheSpec, common: dict[str, Any]
-    ) -> Server:
-        """Balancers and caches: unlimited concurrency, no queue, no errors of their own."""
-        if isinstance(spec, BalancerSpec):
-            return Balancer(
-                self.env, name, workers=math.inf, queue_limit=0, service_time=_no_time,
-                error_rate=0.0, strategy=spec.strategy, health_check=spec.health_check, **common,
-            )  # fmt: skip
-        return Cache(
-            self.env, name, workers=math.inf, queue_limit=0,
-            service_time=make_sampler(spec.latency, self._stream(name, "service")),
-            error_rate=0.0, hit_ratio=spec.hit_ratio, warm_up=spec.warm_up,
-            hit_rng=self._stream(name, "hits"), **common,
-        )  # fmt: skip
+        for name, kind in self.kinds.items():
+            if kind.connect is not None:
+                kind.connect(self, name, self.node(name))
 
     # -- periodic bookkeeping ----------------------------------------------------------------
 
@@ -248,6 +181,9 @@ class Simulation:
                 "slowed": server.latency_add > 0 or server.latency_mul != 1.0,
                 "failing": server.fault_error_rate > 0,
             }
+            own = self.kinds[name].snapshot
+            if own is not None:
+                nodes[name].update(own(server))
         edges = {}
         for name, site in self.sites.items():
             st = site.stats
@@ -291,11 +227,10 @@ class Simulation:
             if s.accepted != s.answered + lost + present:
                 problems.append(f"{name}: {s.accepted} accepted != {s.answered} answered + "
                                 f"{lost} lost + {present} present")  # fmt: skip
+        for name, kind in self.kinds.items():
+            if kind.invariants is not None:
+                problems += kind.invariants(name, self.node(name))
         return problems
-
-
-def _no_time() -> float:
-    return 0.0
 
 
 def _first_index(calls: list, target: str) -> int:

@@ -1,22 +1,25 @@
 """The fault catalogue on a timeline: each fault starts, lasts, and ends, per target.
 
-Overlapping faults on one node combine (latencies add and multiply, the worst
-error rate and capacity win), so the node's state is recomputed from the set of
-active faults whenever one starts or ends. A crash ends with a restart after
-the node's boot time; it comes back cold.
+What a fault does is its kind's effect (``fault_kinds.FAULT_EFFECTS``); this
+module only keeps time: it opens and closes each fault's window, ticks the
+faults that grow while they last, and keeps the set of faults active on each
+node so that overlapping faults combine (``reapply`` folds a node's conditions
+from all of them). A crash ends with a restart after the node's boot time; it
+comes back cold.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from typing import cast
+from collections.abc import Callable
+from typing import Any, cast
 
 import simpy
 
 from simulator.components.client import Client
 from simulator.components.service import Server
-from simulator.scenario import Fault, Scenario
+from simulator.fault_kinds import CONDITION_FOLDS, FAULT_EFFECTS, Conditions
+from simulator.scenario import Scenario
 
 __all__ = ["FaultSchedule", "active_faults"]
 
@@ -40,70 +43,63 @@ class FaultSchedule:
         servers: dict[str, Server],
         clients: dict[str, Client],
     ):
-        self.env, self.scenario, self.servers = env, scenario, servers
+        self.env, self.scenario, self.servers, self.clients = env, scenario, servers, clients
         self.active: dict[str, set[int]] = defaultdict(set)
         self.log: list[tuple[float, str, int]] = []
-        surges: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+        self.surges: dict[str, list[tuple[float, float, float]]] = {}
         for i, fault in enumerate(scenario.faults):
-            start, end = fault.window(scenario.duration)
-            if fault.kind == "surge":
-                surges[fault.target].append((start, end, fault.multiply))
+            effect = FAULT_EFFECTS[fault.kind]
+            if not effect.timed:
+                effect.plan(self, i, fault)
                 continue
+            start, end = fault.window(scenario.duration)
             self._at(start, self._begin, i)
             self._at(end, self._end, i)
         for name, client in clients.items():
-            client.set_plan(scenario.duration, surges.get(name, []))
+            client.set_plan(scenario.duration, self.surges.get(name, []))
 
     def _at(self, when: float, action: Callable[[simpy.Event], None], index: int) -> None:
         if when < self.scenario.duration:
             self.env.timeout(max(0.0, when - self.env.now), index).callbacks.append(action)
+
+    def after(self, delay: float, action: Callable[[FaultSchedule, Any], None], arg: Any) -> None:
+        """Call ``action(self, arg)`` in ``delay`` seconds (an effect's own timer)."""
+        self.env.timeout(delay, arg).callbacks.append(lambda event: action(self, event.value))
 
     def _begin(self, event: simpy.Event) -> None:
         index = cast(int, event.value)  # the fault's index, given to the timeout in _at
         fault = self.scenario.faults[index]
         self.log.append((self.env.now, "start", index))
         self.active[fault.target].add(index)
-        server = self.servers[fault.target]
-        if fault.kind == "crash" and not server.down:
-            server.crash()
-        self._apply(fault.target)
+        effect = FAULT_EFFECTS[fault.kind]
+        effect.start(self, index, fault)
+        if effect.tick_every is not None:
+            self.after(effect.tick_every, self._tick, index)
+
+    def _tick(self, _schedule: FaultSchedule, index: int) -> None:
+        fault = self.scenario.faults[index]
+        if index not in self.active[fault.target]:
+            return  # the window has closed
+        effect = FAULT_EFFECTS[fault.kind]
+        effect.tick(self, index, fault)
+        if effect.tick_every is not None:
+            self.after(effect.tick_every, self._tick, index)
 
     def _end(self, event: simpy.Event) -> None:
         index = cast(int, event.value)
         fault = self.scenario.faults[index]
         self.log.append((self.env.now, "end", index))
         self.active[fault.target].discard(index)
-        if fault.kind == "crash" and not self._has(fault.target, "crash"):
-            server = self.servers[fault.target]
-            if server.boot_time > 0:
-                self.env.timeout(server.boot_time, fault.target).callbacks.append(self._boot)
-            else:
-                server.restart()
-        self._apply(fault.target)
+        FAULT_EFFECTS[fault.kind].stop(self, index, fault)
 
-    def _boot(self, event: simpy.Event) -> None:
-        target = cast(str, event.value)  # the crashed node's name, given to the timeout in _end
-        if not self._has(target, "crash"):
-            self.servers[target].restart()
-
-    def _has(self, target: str, kind: str) -> bool:
+    def has(self, target: str, kind: str) -> bool:
+        """Whether a fault of ``kind`` is active on ``target`` now."""
         return any(self.scenario.faults[i].kind == kind for i in self.active[target])
 
-    def _apply(self, target: str) -> None:
-        server = self.servers[target]
-        faults: Iterable[Fault] = [self.scenario.faults[i] for i in sorted(self.active[target])]
-        add, mul, error, capacity, partitioned = 0.0, 1.0, 0.0, 1.0, False
-        for fault in faults:
-            if fault.kind == "latency":
-                add += fault.add
-                mul *= fault.multiply
-            elif fault.kind == "error":
-                error = max(error, fault.rate)
-            elif fault.kind == "throttle":
-                capacity = min(capacity, fault.capacity)
-            elif fault.kind == "partition":
-                partitioned = True
-        server.latency_add, server.latency_mul = add, mul
-        server.fault_error_rate = error
-        server.partitioned = partitioned
-        server.set_capacity(capacity)
+    def reapply(self, target: str) -> None:
+        """Fold the target's conditions from every fault active on it, and apply them."""
+        conditions = Conditions()
+        for i in sorted(self.active[target]):
+            fault = self.scenario.faults[i]
+            CONDITION_FOLDS[fault.kind](conditions, fault)
+        self.servers[target].apply_conditions(conditions)

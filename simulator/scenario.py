@@ -16,24 +16,23 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import Field, FiniteFloat, ValidationError, ValidationInfo, field_validator
 
 from simulator.atomic_write import write_atomically
-from simulator.scenario_faults import FAULT_KINDS, Fault
+from simulator.scenario_faults import FAULT_COLOURS, FAULT_KINDS, FAULT_SPECS, Fault
 from simulator.scenario_limits import LIMITS, limit_problems
+from simulator.scenario_messages import Broker, BrokerQueue, Consumer, Dedupe, Relay
 from simulator.scenario_nodes import (
-    FUTURE_KINDS,
-    NODE_KINDS,
     Balancer,
     Cache,
     Call,
     Client,
     Database,
-    Node,
     ProfilePoint,
+    Publish,
     Service,
     ThirdParty,
 )
@@ -44,18 +43,26 @@ if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
 
 __all__ = [
+    "FAULT_COLOURS",
     "FAULT_KINDS",
-    "FUTURE_KINDS",
+    "FAULT_SPECS",
     "LIMITS",
     "NODE_KINDS",
+    "NODE_SPECS",
     "Balancer",
+    "Broker",
+    "BrokerQueue",
     "Cache",
     "Call",
     "Client",
+    "Consumer",
     "Database",
+    "Dedupe",
     "Fault",
     "Node",
     "ProfilePoint",
+    "Publish",
+    "Relay",
     "Scenario",
     "ScenarioError",
     "ScenarioProblem",
@@ -70,6 +77,16 @@ __all__ = [
     "save_scenario",
     "validate_data",
 ]
+
+Node = Annotated[
+    Client | Service | Database | ThirdParty | Balancer | Cache | Broker | Relay | Consumer,
+    Field(discriminator="kind"),
+]
+NODE_SPECS: dict[str, type[Any]] = {
+    get_args(cls.model_fields["kind"].annotation)[0]: cls for cls in get_args(get_args(Node)[0])
+}
+"""Each node kind's spec class, by kind, in the order the palette lists them."""
+NODE_KINDS = tuple(NODE_SPECS)
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
@@ -174,10 +191,6 @@ def _message(error: ErrorDetails) -> str:
             msg = msg[len(prefix) :]
     if error["type"] == "extra_forbidden":
         msg = "unknown field (check its spelling; unknown keys are not ignored)"
-    elif error["type"] == "union_tag_invalid":
-        tag = error.get("input", {}).get("kind") if isinstance(error.get("input"), dict) else None
-        if tag in FUTURE_KINDS:
-            msg = f"kind {tag!r} is not modelled by the engine yet"
     return msg
 
 
@@ -213,16 +226,75 @@ def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], st
                     ("nodes", name, "calls", i, "to"),
                     f"{call.to!r} is a client: it takes no calls",
                 )
+            elif isinstance(scenario.nodes[call.to], Broker | Relay | Consumer):
+                kind = scenario.nodes[call.to].kind
+                how = "publish to it" if kind == "broker" else "it takes no calls"
+                yield ("nodes", name, "calls", i, "to"), f"{call.to!r} is a {kind}: {how}"
+            if call.outbox is not None:
+                yield from _outbox_problems(scenario, ("nodes", name, "calls", i), call)
+        for i, publish in enumerate(node.publishes):
+            yield from _publish_problems(scenario, ("nodes", name, "publishes", i), publish)
+        if isinstance(node, Relay):
+            database = scenario.nodes.get(node.database)
+            if not isinstance(database, Database):
+                what = "unknown node" if database is None else f"a {database.kind}, not a database"
+                yield ("nodes", name, "database"), f"{node.database!r}: {what}"
+            yield from _publish_problems(scenario, ("nodes", name, "publish"), node.publish)
+        if isinstance(node, Consumer):
+            yield from _queue_problems(scenario, ("nodes", name), node.broker, node.queue)
     for i, fault in enumerate(scenario.faults):
+        spec = FAULT_SPECS[fault.kind]
         if fault.target not in names:
             yield ("faults", i, "target"), f"unknown node {fault.target!r}"
-        elif (fault.kind == "surge") != isinstance(scenario.nodes[fault.target], Client):
-            what = "a client" if fault.kind == "surge" else "a node that serves requests"
-            yield ("faults", i, "target"), f"a {fault.kind} fault needs {what}"
+        elif (
+            scenario.nodes[fault.target].kind not in spec.targets
+            if spec.targets is not None
+            else isinstance(scenario.nodes[fault.target], Client)
+        ):
+            yield ("faults", i, "target"), f"a {fault.kind} fault needs {spec.target_text}"
     for name in scenario.layout:
         if name not in names:
             yield ("layout", name), f"position for unknown node {name!r}"
     yield from limit_problems(scenario)
+
+
+def _publish_problems(
+    scenario: Scenario, loc: tuple[Any, ...], publish: Publish
+) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """A publish names a broker and one of its queues."""
+    for client in publish.only_for or ():
+        if not isinstance(scenario.nodes.get(client), Client):
+            yield (*loc, "only_for"), f"{client!r} is not a client"
+    yield from _queue_problems(scenario, loc, publish.to, publish.queue, broker_field="to")
+
+
+def _queue_problems(
+    scenario: Scenario, loc: tuple[Any, ...], broker: str, queue: str, broker_field: str = "broker"
+) -> Iterator[tuple[tuple[Any, ...], str]]:
+    node = scenario.nodes.get(broker)
+    if node is None:
+        yield (*loc, broker_field), f"unknown node {broker!r}"
+    elif not isinstance(node, Broker):
+        yield (*loc, broker_field), f"{broker!r} is a {node.kind}, not a broker"
+    elif queue not in node.queues:
+        known = ", ".join(sorted(node.queues))
+        yield (*loc, "queue"), f"broker {broker!r} has no queue {queue!r} (it has: {known})"
+
+
+def _outbox_problems(
+    scenario: Scenario, loc: tuple[Any, ...], call: Call
+) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """An outbox row is written in the transaction of a call to the relay's database."""
+    relay = scenario.nodes.get(call.outbox or "")
+    if not isinstance(relay, Relay):
+        what = "unknown node" if relay is None else f"a {relay.kind}, not a relay"
+        yield (*loc, "outbox"), f"{call.outbox!r}: {what}"
+    elif relay.database != call.to:
+        yield (
+            (*loc, "outbox"),
+            f"relay {call.outbox!r} drains the outbox on {relay.database!r}, "
+            f"but this call goes to {call.to!r}",
+        )
 
 
 def check_scenario(scenario: Scenario, root: Located | None = None, source: str = "") -> None:
@@ -338,7 +410,7 @@ def _kind_first(data: Any) -> Any:
     """Put ``kind``/``dist`` first in every mapping: that is how people read a node."""
     if isinstance(data, dict):
         tags = [k for k in ("kind", "dist") if k in data]
-        tail = [k for k in ("calls",) if k in data]
+        tail = [k for k in ("calls", "publishes") if k in data]
         rest = [k for k in data if k not in tags and k not in tail]
         return {k: _kind_first(data[k]) for k in tags + rest + tail}
     if isinstance(data, list):

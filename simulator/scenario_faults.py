@@ -1,22 +1,29 @@
 """The fault catalogue as the scenario file spells it: what breaks, where, when, how long.
 
-The running schedule lives in ``faults.py``.
+Each kind's spec also carries how it is shown (``colour``, ``label``), read by the
+plots and by the app's timeline alike, and which nodes it may target. What a
+fault does to the running world is its effect in ``fault_kinds.py``; the
+schedule that starts and stops effects lives in ``faults.py``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import Field
 
 from simulator.scenario_types import Duration, Percent, Strict
+from simulator.units import format_duration
 
 __all__ = [
+    "FAULT_COLOURS",
     "FAULT_KINDS",
+    "FAULT_SPECS",
     "CrashFault",
     "ErrorFault",
     "Fault",
     "LatencyFault",
+    "MessageDropFault",
     "PartitionFault",
     "SurgeFault",
     "ThrottleFault",
@@ -24,6 +31,12 @@ __all__ = [
 
 
 class _FaultBase(Strict):
+    targets: ClassVar[tuple[str, ...] | None] = None
+    """The node kinds this fault may target (None: any node that serves requests)."""
+    target_text: ClassVar[str] = "a node that serves requests"
+    colour: ClassVar[str] = "#adb5bd"
+    """Its colour on the timeline and in the plots' shading."""
+
     target: str
     at: Duration = 0.0
     for_: Duration | None = Field(None, alias="for", description="how long (none: to the end)")
@@ -34,48 +47,115 @@ class _FaultBase(Strict):
         end = horizon if self.for_ is None else min(horizon, self.at + self.for_)
         return self.at, end
 
+    def label(self) -> str:
+        """A few words for a badge or a timeline bar: 'latency +2s', 'errors 30%'."""
+        return str(getattr(self, "kind", "fault"))
+
 
 class LatencyFault(_FaultBase):
     """Every request the target serves takes ``add`` longer and ``multiply`` times as long."""
 
+    colour: ClassVar[str] = "#f4a261"
     kind: Literal["latency"]
     add: Duration = 0.0
     multiply: float = Field(1.0, ge=0.0, le=1_000.0)
 
+    def label(self) -> str:
+        if self.add:
+            return f"latency +{format_duration(self.add)}"
+        return f"latency ×{self.multiply:g}" if self.multiply != 1 else "latency"
+
 
 class ErrorFault(_FaultBase):
+    """A share of the target's requests fail (the worst of overlapping error faults wins)."""
+
+    colour: ClassVar[str] = "#e76f51"
     kind: Literal["error"]
     rate: Percent = 1.0
+
+    def label(self) -> str:
+        return f"errors {self.rate * 100:.0f}%"
 
 
 class CrashFault(_FaultBase):
     """The target is down: it loses in-flight and queued work and refuses connections."""
 
+    colour: ClassVar[str] = "#9b2226"
     kind: Literal["crash"]
 
 
 class PartitionFault(_FaultBase):
     """The target is unreachable: a black hole until the caller's connect timeout."""
 
+    colour: ClassVar[str] = "#6d597a"
     kind: Literal["partition"]
 
 
 class ThrottleFault(_FaultBase):
     """The target keeps only ``capacity`` of its workers."""
 
+    colour: ClassVar[str] = "#e9c46a"
     kind: Literal["throttle"]
     capacity: Percent = 0.5
+
+    def label(self) -> str:
+        return f"throttled to {self.capacity * 100:.0f}%"
 
 
 class SurgeFault(_FaultBase):
     """A client's arrival rate is multiplied (traffic surge, abusive client)."""
 
+    targets: ClassVar[tuple[str, ...] | None] = ("client",)
+    target_text: ClassVar[str] = "a client"
+    colour: ClassVar[str] = "#2a9d8f"
     kind: Literal["surge"]
     multiply: float = Field(2.0, ge=0.0, le=1_000.0)
 
+    def label(self) -> str:
+        return f"surge ×{self.multiply:g}"
 
+
+class MessageDropFault(_FaultBase):
+    """A broker loses a share of the messages published to it.
+
+    ``after_ack``: the publisher got its acknowledgement, so nobody retries: the
+    message is lost (an unreplicated write, a page-cache flush that never came).
+    ``before_ack``: the publish fails, so a publisher that retries recovers it.
+    """
+
+    targets: ClassVar[tuple[str, ...] | None] = ("broker",)
+    target_text: ClassVar[str] = "a broker"
+    colour: ClassVar[str] = "#b5179e"
+    kind: Literal["message_drop"]
+    rate: Percent = Field(0.01, description="share of published messages dropped")
+    when: Literal["after_ack", "before_ack"] = Field(
+        "after_ack",
+        description="after_ack: acknowledged, then lost (nobody retries); before_ack: the "
+        "publish fails (a retrying publisher recovers it)",
+    )
+
+    def label(self) -> str:
+        return f"drop {self.rate * 100:.3g}% {self.when.replace('_', ' ')}"
+
+
+_FAULT_CLASSES = (
+    LatencyFault, ErrorFault, CrashFault, PartitionFault, ThrottleFault, SurgeFault,
+    MessageDropFault,
+)  # fmt: skip
 Fault = Annotated[
-    LatencyFault | ErrorFault | CrashFault | PartitionFault | ThrottleFault | SurgeFault,
+    LatencyFault
+    | ErrorFault
+    | CrashFault
+    | PartitionFault
+    | ThrottleFault
+    | SurgeFault
+    | MessageDropFault,
     Field(discriminator="kind"),
 ]
-FAULT_KINDS = ("latency", "error", "crash", "partition", "throttle", "surge")
+FAULT_SPECS: dict[str, type[_FaultBase]] = {
+    get_args(cls.model_fields["kind"].annotation)[0]: cls for cls in _FAULT_CLASSES
+}
+"""Each fault kind's spec class, by kind, in the order menus list them."""
+FAULT_KINDS = tuple(FAULT_SPECS)
+FAULT_COLOURS = {kind: cls.colour for kind, cls in FAULT_SPECS.items()}
+"""One colour per fault kind, for the plots' shading and the app's timeline alike."""

@@ -5,7 +5,7 @@ Plain descriptions, validated once; the running components live in ``components/
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -21,15 +21,14 @@ from simulator.scenario_policies import (
 from simulator.scenario_types import Constant, Distribution, Duration, Percent, Rate, Strict
 
 __all__ = [
-    "FUTURE_KINDS",
-    "NODE_KINDS",
     "Balancer",
     "Cache",
     "Call",
     "Client",
     "Database",
-    "Node",
+    "NodeBase",
     "ProfilePoint",
+    "Publish",
     "Service",
     "ThirdParty",
 ]
@@ -58,6 +57,31 @@ class Call(Strict):
         description="make this call only for requests that entered at these clients "
         "(a gateway's routes); none: for every request",
     )
+    outbox: str | None = Field(
+        None,
+        description="transactional outbox: this call is a database transaction that also "
+        "writes an outbox row for this relay; the row commits if and only if the call succeeds "
+        "at the database",
+    )
+
+
+class Publish(Call):
+    """An asynchronous publish to a broker's queue: the publisher waits for the ack only.
+
+    The same policies as a call guard it (timeout, retry, breaker, bulkhead); the
+    message keeps its id across retries, so a retry after a lost ack is a duplicate,
+    not a new event. A publish that fails after its last try loses the message.
+    """
+
+    queue: str = Field(description="the broker queue the message goes to")
+
+    @model_validator(mode="after")
+    def _no_fallback(self) -> Publish:
+        if self.fallback is not None:
+            raise ValueError("a publish has no fallback: a message not acknowledged is lost")
+        if self.outbox is not None:
+            raise ValueError("outbox belongs on the database call, not on a publish")
+        return self
 
 
 class ProfilePoint(Strict):
@@ -68,12 +92,19 @@ class ProfilePoint(Strict):
     ramp: bool = False
 
 
-class _NodeBase(Strict):
+class NodeBase(Strict):
+    """What every node has: a description, synchronous calls, asynchronous publishes."""
+
     description: str = Field("", max_length=2_000)
     calls: list[Call] = Field(default_factory=list)
+    publishes: list[Publish] = Field(
+        default_factory=list,
+        description="messages sent to brokers after the calls, in order (dual write when a "
+        "call before them wrote to a database)",
+    )
 
 
-class Client(_NodeBase):
+class Client(NodeBase):
     """Where requests come from: open loop (``rate`` or ``profile``) or closed loop (``users``)."""
 
     kind: Literal["client"]
@@ -101,7 +132,7 @@ class Client(_NodeBase):
         return 0.0
 
 
-class Service(_NodeBase):
+class Service(NodeBase):
     """Workers serving a bounded FIFO queue; each worker is held through downstream calls."""
 
     kind: Literal["service"]
@@ -122,7 +153,7 @@ class Database(Service):
     )
 
 
-class ThirdParty(_NodeBase):
+class ThirdParty(NodeBase):
     """An external API: its latency and errors are given, its capacity is not ours to see."""
 
     kind: Literal["third_party"]
@@ -133,7 +164,7 @@ class ThirdParty(_NodeBase):
     )
 
 
-class Balancer(_NodeBase):
+class Balancer(NodeBase):
     """A load balancer: each request goes to ONE of its backends (its calls), not to all.
 
     A pass-through: no service time of its own and unlimited concurrency, so it
@@ -160,7 +191,7 @@ class Balancer(_NodeBase):
         return self
 
 
-class Cache(_NodeBase):
+class Cache(NodeBase):
     """A cache in front of an origin (its calls): a hit answers, a miss calls through.
 
     A crash empties it: after the restart the hit ratio climbs from 0 back to
@@ -178,10 +209,3 @@ class Cache(_NodeBase):
         description="after a crash the cache is empty: its hit ratio climbs linearly from 0 "
         "back to hit_ratio over this long (0s: warm at once)",
     )
-
-
-Node = Annotated[
-    Client | Service | Database | ThirdParty | Balancer | Cache, Field(discriminator="kind")
-]
-NODE_KINDS = ("client", "service", "database", "third_party", "balancer", "cache")
-FUTURE_KINDS = ("broker", "relay", "consumer")

@@ -7,7 +7,7 @@ from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
 from gui.icons import KIND_LABELS, kind_icon
-from simulator.scenario import FUTURE_KINDS, NODE_KINDS
+from simulator.scenario import NODE_KINDS
 
 KIND_MIME = "application/x-murphy-node-kind"
 
@@ -33,8 +33,8 @@ class PaletteView(QListWidget):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setSpacing(2)
-        for kind in NODE_KINDS + FUTURE_KINDS:
-            self.addItem(self._entry(kind, enabled=kind in NODE_KINDS))
+        for kind in NODE_KINDS:
+            self.addItem(self._entry(kind, enabled=kind in HINTS))
         self.itemDoubleClicked.connect(self._on_item_double_clicked)
 
     @staticmethod

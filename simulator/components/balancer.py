@@ -10,15 +10,18 @@ the hot path of every service, is left as it was.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from simulator.components.base import Job
-from simulator.components.service import Server
+from simulator.components.kind import NodeKind, World
+from simulator.components.service import Server, server_options
+from simulator.scenario import Balancer as BalancerSpec
 
 if TYPE_CHECKING:
     from simulator.calls import CallSite
 
-__all__ = ["Balancer"]
+__all__ = ["KIND", "Balancer"]
 
 
 class Balancer(Server):
@@ -84,3 +87,19 @@ class Balancer(Server):
             pick = ordered[0]
         self._turn = (pick + 1) % n
         return pick
+
+
+def _no_time() -> float:
+    return 0.0
+
+
+def _build(world: World, name: str, spec: BalancerSpec) -> Balancer:
+    """A pass-through: no service time, unlimited concurrency, no queue, no errors of its own."""
+    return Balancer(
+        world.env, name, workers=math.inf, queue_limit=0, service_time=_no_time,
+        error_rate=0.0, strategy=spec.strategy, health_check=spec.health_check,
+        **server_options(world, name),
+    )  # fmt: skip
+
+
+KIND = NodeKind("balancer", _build)

@@ -11,13 +11,17 @@ most of the traffic it is usually shielded from (the thundering herd).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from simulator.components.base import Job
-from simulator.components.service import Server
+from simulator.components.kind import NodeKind, World
+from simulator.components.service import Server, server_options
 from simulator.randomness import RandomStream
+from simulator.sampling import make_sampler
+from simulator.scenario import Cache as CacheSpec
 
-__all__ = ["Cache"]
+__all__ = ["KIND", "Cache"]
 
 
 class Cache(Server):
@@ -53,3 +57,16 @@ class Cache(Server):
         """Back after a crash, and empty: the hit ratio starts again from 0."""
         super().restart()
         self.restarted_at = self.env.clock
+
+
+def _build(world: World, name: str, spec: CacheSpec) -> Cache:
+    """A pass-through: unlimited concurrency, no queue, no errors of its own."""
+    return Cache(
+        world.env, name, workers=math.inf, queue_limit=0,
+        service_time=make_sampler(spec.latency, world.stream(name, "service")),
+        error_rate=0.0, hit_ratio=spec.hit_ratio, warm_up=spec.warm_up,
+        hit_rng=world.stream(name, "hits"), **server_options(world, name),
+    )  # fmt: skip
+
+
+KIND = NodeKind("cache", _build)

@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING
 
 from simulator._simpy import Environment, Wake, wake_after
 from simulator.components.base import SUCCESS, Job
-from simulator.metrics import RouteStats
+from simulator.components.kind import NodeKind, World
+from simulator.metrics import ROUTE_SERIES, RouteStats
 from simulator.randomness import RandomStream
+from simulator.sampling import make_sampler
 from simulator.scenario import Client as ClientSpec
 
 if TYPE_CHECKING:
     from simulator.calls import CallSite
 
-__all__ = ["Client", "rate_at"]
+__all__ = ["KIND", "Client", "rate_at"]
 
 
 def rate_at(spec: ClientSpec, now: float) -> float:
@@ -163,3 +165,15 @@ class Client:
 
     def on_reply(self, job: Job, outcome: str) -> None:  # pragma: no cover - clients take no calls
         raise RuntimeError(f"client {self.name} cannot be called")
+
+
+def _build(world: World, name: str, spec: ClientSpec) -> Client:
+    think = make_sampler(spec.think_time, world.stream(name, "think")) if spec.think_time else None
+    stats = RouteStats(world.series(ROUTE_SERIES), world.scenario.warmup)
+    return Client(
+        world.env, name, spec, stats,
+        world.stream(name, "arrivals"), world.stream(name, "route"), think,
+    )  # fmt: skip
+
+
+KIND = NodeKind("client", _build)

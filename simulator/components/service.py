@@ -11,17 +11,22 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from simulator._simpy import Environment, Wake, wake_after
-from simulator.components.base import SUCCESS, Job, NodeStats, capacity_of
+from simulator.components.base import NODE_SERIES, SUCCESS, Job, NodeStats, capacity_of
+from simulator.components.kind import NodeKind, World
+from simulator.policies import make_limiter
 from simulator.randomness import RandomStream
+from simulator.sampling import make_sampler
+from simulator.scenario import Database, Service, ThirdParty
 
 if TYPE_CHECKING:
     from simulator.calls import CallSite
+    from simulator.fault_kinds import Conditions
     from simulator.policies import Admission
 
-__all__ = ["Server"]
+__all__ = ["KINDS", "Server", "server_options"]
 
 
 class Server:
@@ -187,6 +192,13 @@ class Server:
 
     # -- faults ------------------------------------------------------------------------------
 
+    def apply_conditions(self, conditions: Conditions) -> None:
+        """Take the state its active faults put it in (``faults.FaultSchedule.reapply``)."""
+        self.latency_add, self.latency_mul = conditions.latency_add, conditions.latency_mul
+        self.fault_error_rate = conditions.error_rate
+        self.partitioned = conditions.partitioned
+        self.set_capacity(conditions.capacity)
+
     def set_capacity(self, factor: float) -> None:
         self.capacity = capacity_of(self.workers, factor)
         self._start_waiting(self.env.clock)
@@ -215,3 +227,47 @@ class Server:
     def restart(self) -> None:
         """Back after a crash: empty queue, idle workers, no open connections (cold)."""
         self.down = False
+
+
+# -- registration ----------------------------------------------------------------------------
+
+
+def server_options(world: World, name: str) -> dict[str, Any]:
+    """The keywords every ``Server`` kind builds the same way: its stats and random streams."""
+    return {
+        "stats": NodeStats(world.series(NODE_SERIES)),
+        "rng": world.stream(name, "errors"),
+        "route_rng": world.stream(name, "route"),
+    }
+
+
+def _build_service(world: World, name: str, spec: Service | Database) -> Server:
+    extra: dict[str, Any] = {}
+    if isinstance(spec, Database) and spec.max_connections:
+        extra["max_connections"] = spec.max_connections
+    return Server(
+        world.env, name,
+        workers=spec.workers,
+        queue_limit=math.inf if spec.queue is None else spec.queue,
+        service_time=make_sampler(spec.service_time, world.stream(name, "service")),
+        error_rate=spec.error_rate,
+        limiter=make_limiter(spec.limiter) if spec.limiter else None,
+        boot_time=spec.boot_time,
+        **server_options(world, name), **extra,
+    )  # fmt: skip
+
+
+def _build_third_party(world: World, name: str, spec: ThirdParty) -> Server:
+    return Server(
+        world.env, name,
+        workers=float(spec.max_concurrent or math.inf), queue_limit=0,
+        service_time=make_sampler(spec.latency, world.stream(name, "service")),
+        error_rate=spec.error_rate, **server_options(world, name),
+    )  # fmt: skip
+
+
+KINDS = (
+    NodeKind("service", _build_service),
+    NodeKind("database", _build_service),
+    NodeKind("third_party", _build_third_party),
+)
