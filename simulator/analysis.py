@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from simulator.message_flows import message_summary
 from simulator.metrics import OUTCOMES, LogHistogram
 
 if TYPE_CHECKING:  # analysis reads finished runs; it never builds one
@@ -170,6 +171,8 @@ def summarize(sim: Simulation, blast_radius: list[dict[str, Any]] | None = None)
         "alerts": alerts(sim),
         "invariants": sim.check_invariants(),
     }
+    if sim.books.streams:  # only scenarios with messages have the section: others stay as they were
+        out["messages"] = message_summary(sim)
     if blast_radius is not None:
         out["blast_radius"] = blast_radius
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import simpy
 
@@ -76,7 +77,8 @@ class _CallState:
     # No reference back to the attempt's Job: without cycles, CPython frees a finished
     # request at once instead of leaving it to the cyclic garbage collector.
     __slots__ = (
-        "attempt", "held", "on_done", "parent", "permitted", "pool_gen", "seq", "t0", "t_try",
+        "attempt", "held", "message", "on_done", "parent", "permitted", "pool_gen", "seq", "t0",
+        "t_try",
     )  # fmt: skip
 
     def __init__(self, parent: Job, on_done: Done, seq: RetrySequence | None, now: float):
@@ -86,6 +88,7 @@ class _CallState:
         self.held = 0  # 1: bulkhead slot held, 2: pool connection held (bit flags)
         self.pool_gen = 0  # the pool's generation when the connection was granted
         self.permitted = False
+        self.message: Any = None  # what a publish carries (publishing.PublishSite)
 
 
 class CallSite:
@@ -150,13 +153,18 @@ class CallSite:
 
     # -- the call ----------------------------------------------------------------------------
 
-    def call(self, parent: Job, on_done: Done) -> None:
-        """Start one request across the edge; ``on_done(parent, outcome)`` ends it."""
+    def call(self, parent: Job, on_done: Done, message: Any = None) -> None:
+        """Start one request across the edge; ``on_done(parent, outcome)`` ends it.
+
+        ``message`` is what a publish carries (``publishing.PublishSite``); a call has none.
+        """
         now = self.env.clock  # SimPy's clock without the property call: the hot path
         stats = self.stats
         stats.requests += 1
         seq = self.backoff.sequence() if self.backoff else None
         state = _CallState(parent, on_done, seq, now)
+        if message is not None:
+            state.message = message
         if self.budget is not None:
             self.budget.request_started()
         self._attempt(state, now)

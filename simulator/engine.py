@@ -20,9 +20,12 @@ from simulator.components.client import Client
 from simulator.components.registry import NODE_KINDS
 from simulator.components.service import Server
 from simulator.faults import FaultSchedule, active_faults
+from simulator.message_flows import message_problems, message_snapshot
+from simulator.messages import Flow, MessageBooks
 from simulator.metrics import Rollup, Series
+from simulator.publishing import CommitCallSite, OutboxCallSite, PublishSite
 from simulator.randomness import RandomStream
-from simulator.scenario import Scenario
+from simulator.scenario import Call, Publish, Scenario
 from simulator.scenario_limits import memory_problem
 from simulator.topology import find_call_cycle, to_graph
 
@@ -77,6 +80,7 @@ class Simulation:
     def _build(self) -> None:
         sc = self.scenario
         self.kinds = {name: NODE_KINDS[spec.kind] for name, spec in sc.nodes.items()}
+        self.books = MessageBooks()
         for name, spec in sc.nodes.items():
             component = self.kinds[name].build(self, name, spec)
             if isinstance(component, Client):
@@ -85,25 +89,63 @@ class Simulation:
                 self.servers[name] = component
         for name, spec in sc.nodes.items():
             owner = self.node(name)
+            announced = {p.after_commit_to for p in spec.publishes} - {None}
+            commits: dict[str, list[CommitCallSite]] = {}
             for index, call in enumerate(spec.calls):
-                edge = (
-                    f"{name}->{call.to}"
-                    if index == _first_index(spec.calls, call.to)
-                    else (f"{name}->{call.to}#{index}")
-                )
-                site = CallSite(
-                    self.env,
-                    edge,
-                    call,
-                    self.servers[call.to],
-                    self.stream(edge, "policy"),
-                    EdgeStats(self.series(EDGE_SERIES)),
-                )
+                edge = f"{name}->{call.to}"
+                if index != _first_index(spec.calls, call.to):
+                    edge += f"#{index}"
+                site = self.add_call(edge, call, owner if call.to in announced else None)
+                if isinstance(site, CommitCallSite):
+                    commits.setdefault(call.to, []).append(site)
                 owner.sites.append(site)
-                self.sites[edge] = site
+            for index, publish in enumerate(spec.publishes):
+                edge = f"{name}->{publish.to}.{publish.queue}"
+                if index != _first_publish(spec.publishes, publish):
+                    edge += f"#{index}"
+                publisher = self.add_publish(edge, publish, owner)
+                for site in commits.get(publish.after_commit_to or "", []):
+                    site.publisher = publisher
+                owner.sites.append(publisher)
         for name, kind in self.kinds.items():
             if kind.connect is not None:
                 kind.connect(self, name, self.node(name))
+        for stream in self.books.streams.values():
+            broker = self.servers[stream.broker]
+            stream.flows = [
+                Flow(stream, sub.consumer.name if sub.consumer is not None else None)
+                for sub in broker.subscriptions(stream.queue)  # type: ignore[attr-defined]
+            ]
+
+    def add_call(self, edge: str, call: Call, committer: Client | Server | None = None) -> CallSite:
+        """A call edge, registered as ``edge``.
+
+        An outbox transaction if ``call.outbox``; a transaction a later publish of
+        ``committer`` announces (dual write) if that is given; else a plain call.
+        """
+        args = (self.env, edge, call, self.servers[call.to], self.stream(edge, "policy"),
+                EdgeStats(self.series(EDGE_SERIES)))  # fmt: skip
+        site: CallSite
+        if call.outbox is not None:
+            site = OutboxCallSite(*args, relay=self.servers[call.outbox])  # type: ignore[arg-type]
+        elif committer is not None:
+            site = CommitCallSite(*args, owner=committer)
+        else:
+            site = CallSite(*args)
+        self.sites[edge] = site
+        return site
+
+    def add_publish(
+        self, edge: str, publish: Publish, owner: Client | Server, relayed: bool = False
+    ) -> PublishSite:
+        """A publish edge from ``owner``, registered as ``edge``; its stream is made here."""
+        site = PublishSite(
+            self.env, edge, publish, self.servers[publish.to], self.stream(edge, "policy"),
+            EdgeStats(self.series(EDGE_SERIES)), owner=owner, queue=publish.queue,
+            stream=self.books.stream(owner.name, publish.to, publish.queue), relayed=relayed,
+        )  # fmt: skip
+        self.sites[edge] = site
+        return site
 
     # -- periodic bookkeeping ----------------------------------------------------------------
 
@@ -111,10 +153,14 @@ class Simulation:
         self._rollups: list[Rollup] = [c.stats.rollup for c in self.clients.values()]
         self._rollups += [s.stats.rollup for s in self.servers.values()]
         self._rollups += [s.stats.rollup for s in self.sites.values()]
+        self._rollups += [r for s in self.servers.values() for r in s.extra_rollups()]
+        self._bucket_hooks = [s.on_bucket for s in self.servers.values() if s.has_bucket_hook]
         self.env.timeout(self.scenario.bucket).callbacks.append(self._on_bucket)
 
     def _on_bucket(self, _event: simpy.Event) -> None:
         now = self.env.now
+        for hook in self._bucket_hooks:
+            hook(now)
         for rollup in self._rollups:
             rollup.close(now)
         width = self.scenario.bucket
@@ -197,8 +243,11 @@ class Simulation:
             name: {"started": c.stats.started_total, **c.stats.outcomes_total}
             for name, c in self.clients.items()
         }
-        return {"time": now, "horizon": self.horizon, "nodes": nodes, "edges": edges,
-                "routes": routes, "active_faults": active_faults(self.scenario, now)}  # fmt: skip
+        out = {"time": now, "horizon": self.horizon, "nodes": nodes, "edges": edges,
+               "routes": routes, "active_faults": active_faults(self.scenario, now)}  # fmt: skip
+        if self.books.streams:
+            out.update(message_snapshot(self, now))
+        return out
 
     @property
     def event_count(self) -> int:
@@ -230,8 +279,14 @@ class Simulation:
         for name, kind in self.kinds.items():
             if kind.invariants is not None:
                 problems += kind.invariants(name, self.node(name))
-        return problems
+        return problems + message_problems(self)
 
 
 def _first_index(calls: list, target: str) -> int:
     return next(i for i, c in enumerate(calls) if c.to == target)
+
+
+def _first_publish(publishes: list[Publish], publish: Publish) -> int:
+    return next(
+        i for i, p in enumerate(publishes) if (p.to, p.queue) == (publish.to, publish.queue)
+    )

@@ -126,7 +126,8 @@ class Rollup:
 
     A count per bucket is the difference of a cumulative counter's readings at the
     bucket's two ends; a mean level (``levels``) is the difference of a time
-    integral divided by the time elapsed. The engine closes a bucket at each
+    integral divided by the time elapsed; a sample (``samples``) is the reading
+    itself at the bucket's end. The engine closes a bucket at each
     boundary and flushes the open one whenever it stops, so the series is always
     complete up to the current time. Recording an event costs the recorder one
     integer addition instead of an index computation and an array update.
@@ -137,10 +138,12 @@ class Rollup:
         series: Series,
         readings: dict[str, Callable[[float], float]],
         levels: Iterable[str] = (),
+        samples: Iterable[str] = (),
     ):
         self.series = series
         self.readings = readings
         self.levels = frozenset(levels)
+        self.samples = frozenset(samples)  # written as read at the bucket's end (an age, a size)
         self.base = dict.fromkeys(readings, 0.0)
         self.open = 0  # the bucket now accumulating
         self.opened_at = 0.0
@@ -151,6 +154,9 @@ class Rollup:
             return values
         elapsed = now - self.opened_at
         for name, value in values.items():
+            if name in self.samples:
+                self.series.data[name][self.open] = value
+                continue
             delta = value - self.base[name]
             if name in self.levels:
                 if elapsed <= 0:

@@ -265,6 +265,13 @@ def _publish_problems(
     for client in publish.only_for or ():
         if not isinstance(scenario.nodes.get(client), Client):
             yield (*loc, "only_for"), f"{client!r} is not a client"
+    if publish.after_commit_to is not None and loc[0] == "nodes":
+        node = scenario.nodes[loc[1]]
+        if not any(call.to == publish.after_commit_to for call in node.calls):
+            yield (
+                (*loc, "after_commit_to"),
+                f"{loc[1]} makes no call to {publish.after_commit_to!r}",
+            )
     yield from _queue_problems(scenario, loc, publish.to, publish.queue, broker_field="to")
 
 

@@ -74,6 +74,12 @@ class Publish(Call):
     """
 
     queue: str = Field(description="the broker queue the message goes to")
+    after_commit_to: str | None = Field(
+        None,
+        description="dual write: the message announces the transaction this node commits on "
+        "this database (one of its calls); it exists from that commit, and is lost if the "
+        "node fails, crashes or gives up before its publish is acknowledged",
+    )
 
     @model_validator(mode="after")
     def _no_fallback(self) -> Publish:

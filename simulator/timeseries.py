@@ -44,6 +44,10 @@ def time_series(sim: Simulation, upto: float | None = None) -> dict[str, np.ndar
     for name, site in sim.sites.items():
         for key, values in site.stats.series.data.items():
             columns[f"edge.{name}.{key}"] = values[:count]
+    for server in sim.servers.values():
+        for prefix, series in server.own_series().items():
+            for key, values in series.data.items():
+                columns[f"{prefix}.{key}"] = values[:count]
     return columns
 
 

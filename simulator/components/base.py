@@ -31,8 +31,8 @@ class Job:
     """One attempt's work at a node: who to answer, by when, and how far it has got."""
 
     __slots__ = (
-        "closed", "deadline", "degraded", "epoch", "origin", "reply_to", "state", "step",
-        "t_arrive",
+        "closed", "deadline", "degraded", "epoch", "origin", "pending", "reply_to", "state",
+        "step", "t_arrive",
     )  # fmt: skip
 
     def __init__(
@@ -47,6 +47,7 @@ class Job:
         self.step = 0
         self.t_arrive = 0.0
         self.origin = origin  # the client the request entered at (for only_for)
+        self.pending: Any = None  # dual write: (publish site, message) committed, not yet sent
 
 
 class NodeStats:

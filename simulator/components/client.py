@@ -158,6 +158,11 @@ class Client:
             self._end(request, outcome)
 
     def _end(self, request: Job, outcome: str) -> None:
+        if request.pending is not None:  # dual write: committed, but the event was never sent
+            site, message = request.pending
+            request.pending = None
+            site.abandon(message, "not_published", self.env.clock)
+        request.epoch = -1  # finished: a late commit for it finds nobody to publish it
         self.in_flight -= 1
         self.stats.ended(request.t_arrive, self.env.clock, outcome)
         if self.spec.users is not None:

@@ -40,6 +40,10 @@ class World(Protocol):
 
     def node(self, name: str) -> Any: ...
 
+    def add_call(self, edge: str, call: Any) -> Any: ...
+
+    def add_publish(self, edge: str, publish: Any, owner: Any, relayed: bool = False) -> Any: ...
+
 
 @dataclass(frozen=True)
 class NodeKind:

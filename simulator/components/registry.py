@@ -6,11 +6,20 @@ the schema, this registry and the app's entries all name the same kinds.
 
 from __future__ import annotations
 
-from simulator.components import balancer, cache, client, service
+from simulator.components import balancer, broker, cache, client, consumer, relay, service
 from simulator.components.kind import NodeKind
 
 __all__ = ["NODE_KINDS"]
 
 NODE_KINDS: dict[str, NodeKind] = {
-    kind.name: kind for kind in (client.KIND, *service.KINDS, balancer.KIND, cache.KIND)
+    kind.name: kind
+    for kind in (
+        client.KIND,
+        *service.KINDS,
+        balancer.KIND,
+        cache.KIND,
+        broker.KIND,
+        relay.KIND,
+        consumer.KIND,
+    )
 }

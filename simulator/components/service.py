@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from simulator._simpy import Environment, Wake, wake_after
 from simulator.components.base import NODE_SERIES, SUCCESS, Job, NodeStats, capacity_of
 from simulator.components.kind import NodeKind, World
+from simulator.metrics import Rollup, Series
 from simulator.policies import make_limiter
 from simulator.randomness import RandomStream
 from simulator.sampling import make_sampler
@@ -172,6 +173,9 @@ class Server:
             stats.completions += 1
         elif error_kind is not None:
             stats.error(error_kind, now)
+        if job.pending is not None:  # dual write: committed, but the event was never sent
+            _abandon(job, "not_published", now)
+        job.epoch = -1  # finished: a late commit for this job finds nobody to publish it
         if not self.partitioned:
             job.reply_to.on_reply(job, outcome)
         if self.queue:
@@ -203,6 +207,21 @@ class Server:
         self.capacity = capacity_of(self.workers, factor)
         self._start_waiting(self.env.clock)
 
+    # -- what kinds with more state add (brokers, relays) ------------------------------------
+
+    has_bucket_hook = False  # True: the engine calls on_bucket(now) at every bucket boundary
+
+    def on_bucket(self, now: float) -> None:
+        """Housekeeping at a bucket boundary (a broker's retention sweep)."""
+
+    def extra_rollups(self) -> list[Rollup]:
+        """Time series of the kind's own, filled like the node's (a broker's queues)."""
+        return []
+
+    def own_series(self) -> dict[str, Series]:
+        """Those series by column prefix, for ``timeseries.time_series``."""
+        return {}
+
     def crash(self) -> None:
         """Lose all in-flight and queued work; callers get a connection reset (an error)."""
         now = self.env.clock
@@ -215,6 +234,8 @@ class Server:
         self.in_service.clear()
         self.queue.clear()
         for job in lost:
+            if job.pending is not None:  # dual write: died between the commit and the publish
+                _abandon(job, "publisher_crash", now)
             self.stats.error("crash", now)
             if self.limiter is not None:
                 self.limiter.release()
@@ -227,6 +248,12 @@ class Server:
     def restart(self) -> None:
         """Back after a crash: empty queue, idle workers, no open connections (cold)."""
         self.down = False
+
+
+def _abandon(job: Job, fate: str, now: float) -> None:
+    site, message = job.pending
+    job.pending = None
+    site.abandon(message, fate, now)
 
 
 # -- registration ----------------------------------------------------------------------------
