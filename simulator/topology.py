@@ -12,11 +12,12 @@ from typing import Literal
 
 import networkx as nx
 
-from simulator.scenario import Client, Scenario, reference_problems
+from simulator.scenario import Client, Consumer, Relay, Scenario, reference_problems
 
 __all__ = [
     "Problem",
     "amplification_bound",
+    "call_graph",
     "entry_points",
     "find_call_cycle",
     "problems",
@@ -26,10 +27,14 @@ __all__ = [
 
 
 def to_graph(scenario: Scenario) -> nx.DiGraph:
-    """Nodes carry ``kind``; edges ``a -> b`` carry ``index`` (position in a's calls).
+    """Nodes carry ``kind``; edges ``a -> b`` carry ``via`` and ``index``.
 
-    A node calling the same target twice keeps the first call as the edge; the
-    engine still runs both.
+    ``via`` is ``call`` (``index``: position in a's calls), ``publish`` (position in
+    a's publishes, or -1 for a relay's publish), ``delivery`` (a broker to its
+    consumer) or ``outbox`` (a database to the relay that drains it). Only calls
+    hold a worker while waiting, so only they can deadlock (``find_call_cycle``);
+    the others still carry work, so they count for reachability. A node calling
+    the same target twice keeps the first call as the edge; the engine runs both.
 
     Examples
     --------
@@ -44,8 +49,27 @@ def to_graph(scenario: Scenario) -> nx.DiGraph:
     for name, node in scenario.nodes.items():
         for index, call in enumerate(node.calls):
             if call.to in scenario.nodes and not graph.has_edge(name, call.to):
-                graph.add_edge(name, call.to, index=index)
+                graph.add_edge(name, call.to, via="call", index=index)
+    for name, node in scenario.nodes.items():
+        publishes = [(i, p) for i, p in enumerate(node.publishes)]
+        if isinstance(node, Relay):
+            publishes.append((-1, node.publish))
+            _add_async(graph, node.database, name, "outbox", -1)
+        for index, publish in publishes:
+            _add_async(graph, name, publish.to, "publish", index)
+        if isinstance(node, Consumer):
+            _add_async(graph, node.broker, name, "delivery", -1)
     return graph
+
+
+def _add_async(graph: nx.DiGraph, a: str, b: str, via: str, index: int) -> None:
+    if a in graph and b in graph and not graph.has_edge(a, b):
+        graph.add_edge(a, b, via=via, index=index)
+
+
+def call_graph(graph: nx.DiGraph) -> nx.DiGraph:
+    """Only the synchronous calls: the edges along which a worker waits."""
+    return graph.edge_subgraph([(a, b) for a, b, via in graph.edges(data="via") if via == "call"])
 
 
 def entry_points(graph: nx.DiGraph) -> list[str]:
@@ -68,7 +92,7 @@ def find_call_cycle(graph: nx.DiGraph) -> list[str] | None:
     cycle is exponential (14 services that all call each other have billions).
     """
     try:
-        edges = nx.find_cycle(graph)
+        edges = nx.find_cycle(call_graph(graph))
     except nx.NetworkXNoCycle:
         return None
     return [a for a, _b in edges]
@@ -85,7 +109,9 @@ def amplification_bound(scenario: Scenario, node: str) -> int:
     cycle in a valid scenario; with a cycle the bound is unbounded and this raises
     ValueError.
     """
-    graph = to_graph(scenario)
+    graph = call_graph(to_graph(scenario))
+    if node not in graph:
+        return 1 if scenario.nodes[node].kind == "client" else 0
     if not nx.is_directed_acyclic_graph(graph):
         raise ValueError("calls form a cycle: retry amplification has no bound")
     reach = dict.fromkeys(nx.ancestors(graph, node) | {node}, 0)
@@ -141,8 +167,30 @@ def problems(scenario: Scenario) -> list[Problem]:
     for name in unreachable(graph) if clients else []:
         found.append(Problem("warning", f"{name} is not reached from any client", name))
     for name, node in scenario.nodes.items():
-        if isinstance(node, Client) and not node.calls:
+        if isinstance(node, Client) and not node.calls and not node.publishes:
             found.append(Problem("warning", f"client {name} calls nothing", name))
         elif node.kind == "balancer" and not node.calls:
             found.append(Problem("warning", f"balancer {name} has no backends: it errors", name))
+    found += _message_warnings(scenario)
+    return found
+
+
+def _message_warnings(scenario: Scenario) -> list[Problem]:
+    """Queues that fill with nobody to drain them, outboxes nothing writes to."""
+    found = []
+    consumed = {(n.broker, n.queue) for n in scenario.nodes.values() if isinstance(n, Consumer)}
+    for name, node in scenario.nodes.items():
+        if node.kind == "broker":
+            for queue in node.queues:
+                if (name, queue) not in consumed:
+                    found.append(Problem(
+                        "warning", f"queue {name}.{queue} has no consumer: it only fills", name
+                    ))  # fmt: skip
+        elif isinstance(node, Relay):
+            writes = any(call.outbox == name for n in scenario.nodes.values() for call in n.calls)
+            if not writes:
+                found.append(Problem(
+                    "warning", f"relay {name}: no call writes to its outbox (outbox: {name})", name
+                ))  # fmt: skip
+    return found
     return found
