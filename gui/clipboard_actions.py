@@ -31,17 +31,35 @@ class EditActions:
         return names
 
     def delete(self) -> None:
+        """Delete the selected nodes, calls, publishes and faults in one undoable step.
+
+        The edges a relay's or consumer's own fields draw go with the node, not alone;
+        relays and consumers that need a deleted node go with it, and the status bar
+        says so.
+        """
         selection = self.window.selection
         nodes = {k[1] for k in selection.of("node")}
         calls = {(k[1], k[2]) for k in selection.of("call")}
+        publishes = {(k[1], k[2]) for k in selection.of("publish")}
         faults = {k[1] for k in selection.of("fault")}
-        if not (nodes or calls or faults):
+        status = self.window.statusBar()
+        if not (nodes or calls or publishes or faults):
+            if any(selection.of(kind) for kind in ("relay", "outbox", "consume")):
+                status.showMessage(
+                    "This edge is part of its relay or consumer: change where it goes in the "
+                    "inspector, or delete the node",
+                    8000,
+                )
             return
         try:
-            self.window.document.remove(nodes, calls, faults)
+            removed = self.window.document.remove(nodes, calls, faults, publishes)
         except EditError as exc:
-            self.window.statusBar().showMessage(exc.message, 8000)
+            status.showMessage(exc.message, 8000)
             return
+        also = sorted(removed - nodes)
+        if also:
+            status.showMessage(f"Also deleted {', '.join(also)}: they cannot work without "
+                               f"{', '.join(sorted(nodes))}", 8000)  # fmt: skip
         selection.clear()
 
     def select_all(self) -> None:

@@ -72,6 +72,9 @@ class ScenarioDocument(QObject):
     call_added = Signal(str, int)
     call_removed = Signal(str, int)
     call_changed = Signal(str, int)
+    publish_added = Signal(str, int)
+    publish_removed = Signal(str, int)
+    publish_changed = Signal(str, int)
     fault_added = Signal(int)
     fault_removed = Signal(int)
     fault_changed = Signal(int)
@@ -107,6 +110,7 @@ class ScenarioDocument(QObject):
             self.reset, self.scenario_changed,
             self.node_added, self.node_removed, self.node_changed,
             self.call_added, self.call_removed, self.call_changed,
+            self.publish_added, self.publish_removed, self.publish_changed,
             self.fault_added, self.fault_removed, self.fault_changed,
         )  # fmt: skip
 
@@ -128,21 +132,55 @@ class ScenarioDocument(QObject):
         if after != self._scenario:
             self.undo_stack.push(cls(self, self._scenario, after, text))
 
-    def add_node(self, kind: str, pos: tuple[float, float]) -> str:
-        after, name = edits.add_node(self._scenario, kind, pos)
+    def add_node(self, kind: str, pos: tuple[float, float], preferred: tuple[str, ...] = ()) -> str:
+        """Add a node of ``kind``; raises EditError (a relay with no database…) and adds none."""
+        after, name = edits.add_node(self._scenario, kind, pos, preferred=preferred)
         self._push(AddNodeCommand, after, f"Add {name}")
         return name
 
-    def remove(self, nodes: set[str], calls: set[tuple[str, int]], faults: set[int]) -> None:
-        """Delete nodes, calls and faults in one undoable step."""
+    def remove(
+        self,
+        nodes: set[str],
+        calls: set[tuple[str, int]],
+        faults: set[int],
+        publishes: set[tuple[str, int]] | None = None,
+    ) -> set[str]:
+        """Delete nodes, calls, publishes and faults in one undoable step.
+
+        Returns the nodes removed: ``nodes`` and the relays and consumers that needed them.
+        """
         after = edits.remove_faults(self._scenario, faults)
-        after = edits.remove_calls(after, {c for c in calls if c[0] not in nodes})
+        after = edits.remove_edges(
+            after,
+            {c for c in calls if c[0] not in nodes},
+            {p for p in publishes or set() if p[0] not in nodes},
+        )
+        removed = edits.dependents(after, nodes) if nodes else set()
         if nodes:
             after = edits.remove_nodes(after, nodes)
         self._push(RemoveCommand, after, "Delete")
+        return removed
 
     def add_call(self, source: str, target: str) -> None:
         self._push(AddCallCommand, edits.add_call(self._scenario, source, target), "Connect")
+
+    def add_publish(self, source: str, broker: str, queue: str | None = None) -> None:
+        after = edits.add_publish(self._scenario, source, broker, queue)
+        self._push(AddCallCommand, after, "Connect")
+
+    def add_entry(self, path: edits.Path, field: str, stem: str) -> str:
+        """A new named entry (a broker's queue) with default settings; returns its name."""
+        after, key = edits.add_entry(self._scenario, path, field, stem)
+        self._push(SetFieldCommand, after, f"Add {key}")
+        return key
+
+    def rename_entry(self, path: edits.Path, field: str, old: str, new: str) -> None:
+        after = edits.rename_entry(self._scenario, path, field, old, new)
+        self._push(SetFieldCommand, after, f"Rename {old} to {new}")
+
+    def remove_entry(self, path: edits.Path, field: str, key: str) -> None:
+        after = edits.remove_entry(self._scenario, path, field, key)
+        self._push(SetFieldCommand, after, f"Remove {key}")
 
     def move_nodes(self, positions: dict[str, tuple[float, float]]) -> None:
         self._push(MoveNodesCommand, edits.move_nodes(self._scenario, positions), "Move")
@@ -189,23 +227,29 @@ class ScenarioDocument(QObject):
         for name in after.nodes:
             if name not in before.nodes:
                 self.node_added.emit(name)
+        calls = (self.call_added, self.call_removed, self.call_changed)
+        publishes = (self.publish_added, self.publish_removed, self.publish_changed)
         for name, node in after.nodes.items():
             old = before.nodes.get(name)
             if old is None:
-                self._emit_calls(name, [], node.calls)
+                self._emit_edges(calls, name, [], node.calls)
+                self._emit_edges(publishes, name, [], node.publishes)
                 continue
-            if old.model_copy(update={"calls": []}) != node.model_copy(update={"calls": []}):
+            if old is not node and _without_edges(old) != _without_edges(node):
                 self.node_changed.emit(name)
-            self._emit_calls(name, old.calls, node.calls)
+            self._emit_edges(calls, name, old.calls, node.calls)
+            self._emit_edges(publishes, name, old.publishes, node.publishes)
 
-    def _emit_calls(self, name: str, old: list, new: list) -> None:
+    @staticmethod
+    def _emit_edges(signals: tuple, name: str, old: list, new: list) -> None:
+        added, removed, changed = signals
         for i in range(len(new), len(old)):
-            self.call_removed.emit(name, i)
-        for i, call in enumerate(new):
+            removed.emit(name, i)
+        for i, edge in enumerate(new):
             if i >= len(old):
-                self.call_added.emit(name, i)
-            elif old[i] != call:
-                self.call_changed.emit(name, i)
+                added.emit(name, i)
+            elif old[i] != edge:
+                changed.emit(name, i)
 
     def _emit_faults(self, old: list, new: list) -> None:
         for i in range(len(new), len(old)):
@@ -215,3 +259,7 @@ class ScenarioDocument(QObject):
                 self.fault_added.emit(i)
             elif old[i] != fault:
                 self.fault_changed.emit(i)
+
+
+def _without_edges(node: Any) -> Any:
+    return node.model_copy(update={"calls": [], "publishes": []})

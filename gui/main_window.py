@@ -28,8 +28,9 @@ from gui.canvas.view import CanvasView
 from gui.dialogs import Dialogs
 from gui.document import ScenarioDocument
 from gui.files import FileController, blank_scenario
-from gui.icons import KIND_LABELS
+from gui.icons import kind_icon
 from gui.inspector.panel import InspectorPanel
+from gui.kinds import KINDS
 from gui.problems import ProblemsPanel
 from gui.run.session import RunSession
 from gui.selection import Selection
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.document.undo_stack.cleanChanged.connect(self._on_title_changed)
         self.files.message.connect(self._on_message)
         self.canvas_view.message.connect(self._on_message)
+        self.timeline.message.connect(self._on_message)
         self.run_session = RunSession(self)
         self.resize(1400, 900)
         self._on_title_changed()
@@ -183,7 +185,10 @@ class MainWindow(QMainWindow):
 
     def _build_insert_menu(self, insert: QMenu) -> None:
         for kind in NODE_KINDS:
-            self._action(insert, KIND_LABELS[kind], lambda k=kind: self.canvas_view.add_node_at(k))
+            action = self._action(insert, KINDS[kind].label,
+                                  lambda k=kind: self.canvas_view.add_node_at(k),
+                                  tip=KINDS[kind].hint)  # fmt: skip
+            action.setIcon(kind_icon(kind))
         insert.addSeparator()
         faults = insert.addMenu("&Fault")
         for kind in FAULT_KINDS:

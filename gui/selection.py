@@ -1,8 +1,11 @@
 """What the user has selected, shared by the canvas, timeline, inspector and problems list.
 
-A selection is a tuple of keys: ``("node", name)``, ``("call", source, index)`` or
-``("fault", index)``. Views set it and follow it; the inspector shows the single
-selected thing, or the scenario's own settings when nothing is selected.
+A selection is a tuple of keys: ``("node", name)``, ``("call", source, index)``,
+``("publish", source, index)``, ``("fault", index)``, or one of the edges a node's
+own fields draw: ``("relay", relay)`` (its publish), ``("outbox", relay)`` (its
+database) and ``("consume", consumer)`` (its broker). Views set it and follow it;
+the inspector shows the single selected thing, or the scenario's own settings
+when nothing is selected.
 """
 
 from __future__ import annotations
@@ -10,6 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
+
+from gui.kinds import EDGE_KINDS
+
+__all__ = ["EDGE_KINDS", "Key", "Selection"]
 
 Key = tuple[Any, ...]
 

@@ -1,4 +1,10 @@
-"""A call on the canvas: an arrow from caller to callee with badges for its key policies."""
+"""An edge on the canvas: a call (solid arrow, caller to callee) or a message path (dashed).
+
+Message paths are a publish (publisher to broker), a relay's publish (relay to
+broker) and its outbox reads (relay to database), and a consumer's subscription
+(broker to consumer). Each carries badges for its key policies, and the queue
+it names.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +36,36 @@ BADGE_COLORS = {
     "bulkhead": "#7a52b3",
     "pool": "#7a52b3",
     "throttle": "#a0522d",
+    "queue": "#2b7f8e",
+    "outbox": "#5f6b77",
 }
+MESSAGE_EDGES = ("publish", "relay", "outbox", "consume")
+"""Edge kinds drawn dashed: messages, not synchronous calls."""
+
+
+def edge_badges(kind: str, model: Any) -> list[tuple[str, str]]:
+    """The badges of an edge of ``kind`` ("call", "publish"…) drawn from ``model``: the call
+    or publish, or the relay or consumer node whose fields draw the edge."""
+    if kind == "outbox":
+        return [("outbox", f"outbox{' (log)' if model.mode == 'log_tailing' else ''}")]
+    if kind == "consume":
+        return [("queue", model.queue)]
+    if kind in ("publish", "relay"):
+        return [("queue", model.queue), *badges(model)]
+    return badges(model)
+
+
+def describe(kind: str, source: str, target: str, model: Any) -> str:
+    """The edge's tooltip."""
+    if kind == "publish":
+        return f"{source} publishes to {target}, queue {model.queue}"
+    if kind == "relay":
+        return f"{source} publishes the outbox rows to {target}, queue {model.queue}"
+    if kind == "outbox":
+        return f"{source} reads the outbox table of {target} ({model.mode.replace('_', ' ')})"
+    if kind == "consume":
+        return f"{target} consumes queue {model.queue} of {source}"
+    return f"{source} → {target}"
 
 
 def badges(call: Any) -> list[tuple[str, str]]:
@@ -67,11 +102,16 @@ def _boundary(rect: QRectF, inside: QPointF, outside: QPointF) -> QPointF:
 
 
 class EdgeItem(QGraphicsItem):
-    """The ``index``-th call of ``source``; ``lane`` bends parallel calls apart."""
+    """The edge selected by ``key`` (``("call", source, index)``, ``("publish", …)``,
+    ``("consume", consumer)``…) drawn from ``model``; ``lane`` bends parallel edges apart."""
 
-    def __init__(self, source: NodeItem, target: NodeItem, index: int, call: Any, lane: int = 0):
+    def __init__(self, source: NodeItem, target: NodeItem, key: tuple, model: Any, lane: int = 0):
         super().__init__()
-        self.source, self.target, self.index, self.lane = source, target, index, lane
+        self.source, self.target, self.lane = source, target, lane
+        self._key = key
+        self.kind = key[0]
+        self.index = key[2] if len(key) > 2 else 0
+        self.dashed = self.kind in MESSAGE_EDGES
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(2)  # badges stay readable where an arrow is short
         self._path = QPainterPath()
@@ -79,15 +119,18 @@ class EdgeItem(QGraphicsItem):
         self._mid = QPointF()
         source.edges.append(self)
         target.edges.append(self)
-        self.set_call(call)
+        self.set_model(model)
 
-    def key(self) -> tuple[str, str, int]:
-        return ("call", self.source.name, self.index)
+    def key(self) -> tuple:
+        return self._key
 
-    def set_call(self, call: Any) -> None:
-        self.badges = badges(call)
-        self.setToolTip(f"{self.source.name} → {self.target.name}")
+    def set_model(self, model: Any) -> None:
+        self.badges = edge_badges(self.kind, model)
+        self.setToolTip(describe(self.kind, self.source.name, self.target.name, model))
         self.adjust()
+
+    def pen_style(self) -> Qt.PenStyle:
+        return Qt.PenStyle.DashLine if self.dashed else Qt.PenStyle.SolidLine
 
     def detach(self) -> None:
         for node in (self.source, self.target):
@@ -169,9 +212,13 @@ class EdgeItem(QGraphicsItem):
         color = palette.color(QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Text)
         if not selected:
             color.setAlphaF(0.65)
-        painter.setPen(QPen(color, 2.5 if selected else 1.6))
+        pen = QPen(color, 2.5 if selected else 1.6)
+        if self.dashed:
+            pen.setDashPattern([5.0, 3.0])
+        painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
+        painter.setPen(QPen(color, 1.0))
         painter.setBrush(color)
         painter.drawPolygon(self._head)
         self._paint_badges(painter)

@@ -8,43 +8,17 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from gui.icons import KIND_COLORS, kind_renderer
-from simulator.scenario_types import distribution_mean
-from simulator.units import format_rate
+from gui import kinds
+from gui.icons import kind_renderer
+from gui.kinds import short_duration, summary
+
+__all__ = ["HEIGHT", "PORT_RADIUS", "WIDTH", "NodeItem", "short_duration", "summary"]
 
 if TYPE_CHECKING:
     from gui.canvas.edge_item import EdgeItem
 
 WIDTH, HEIGHT = 172.0, 58.0
 PORT_RADIUS = 7.0
-
-
-def summary(node: Any) -> str:
-    """The few numbers a person wants to read on the drawing."""
-    if node.kind == "client":
-        if node.rate is not None:
-            return f"{format_rate(node.rate)} open loop"
-        if node.profile:
-            return f"profile, peak {format_rate(node.peak_rate())}"
-        return f"{node.users} users"
-    if node.kind == "balancer":
-        backends = f"{len(node.calls)} backend" + ("s" if len(node.calls) != 1 else "")
-        return f"{node.strategy.replace('_', ' ')} · {backends}"
-    if node.kind == "cache":
-        return f"{node.hit_ratio:.0%} hits · {short_duration(distribution_mean(node.latency))}"
-    if node.kind == "third_party":
-        return f"external · {short_duration(distribution_mean(node.latency))}"
-    workers = f"{node.workers} worker" + ("s" if node.workers != 1 else "")
-    return f"{workers} · {short_duration(distribution_mean(node.service_time))}"
-
-
-def short_duration(seconds: float) -> str:
-    """About two significant figures, never an exponent: a label, not a value to copy."""
-    for unit, scale in (("µs", 1e-6), ("ms", 1e-3), ("s", 1.0)):
-        value = seconds / scale
-        if value < 1000 or unit == "s":
-            return f"{value:.0f}{unit}" if value >= 10 else f"{value:.2g}{unit}"
-    return f"{seconds}s"
 
 
 class NodeItem(QGraphicsItem):
@@ -83,6 +57,8 @@ class NodeItem(QGraphicsItem):
         return QPointF(WIDTH, HEIGHT / 2)
 
     def on_port(self, local: QPointF) -> bool:
+        if not self.has_port():
+            return False
         delta = local - self.port_center()
         return delta.x() ** 2 + delta.y() ** 2 <= (PORT_RADIUS + 3) ** 2
 
@@ -96,7 +72,7 @@ class NodeItem(QGraphicsItem):
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         palette = QApplication.palette()
-        accent = QColor(KIND_COLORS.get(self.kind, "#888888"))
+        accent = QColor(kinds.colour(self.kind))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         selected = self.isSelected()
         border = palette.color(QPalette.ColorRole.Highlight) if selected else accent
@@ -121,7 +97,14 @@ class NodeItem(QGraphicsItem):
         painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
         _draw_elided(painter, QRectF(56, 30, WIDTH - 62, 20), self.summary)
 
+    def has_port(self) -> bool:
+        """Brokers and relays send nothing a user draws: they have no port to drag from."""
+        entry = kinds.KINDS.get(self.kind)
+        return entry is None or entry.sends
+
     def _paint_port(self, painter: QPainter, accent: QColor) -> None:
+        if not self.has_port():
+            return
         if self.kind == "client" and not (self._hover or self.isSelected()):
             return
         painter.setPen(QPen(accent, 1.5))

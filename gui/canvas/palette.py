@@ -6,23 +6,15 @@ from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
-from gui.icons import KIND_LABELS, kind_icon
+from gui.icons import kind_icon
+from gui.kinds import KINDS
 from simulator.scenario import NODE_KINDS
 
 KIND_MIME = "application/x-murphy-node-kind"
 
-HINTS = {
-    "client": "Sends requests: open loop (rate, profile) or closed loop (users + think time)",
-    "service": "Workers and a bounded queue; a worker is held through its downstream calls",
-    "database": "A service with a server-side connection limit",
-    "third_party": "An external API with given latency and errors",
-    "balancer": "Sends each request to one backend: round robin, random or least outstanding",
-    "cache": "Answers its hit ratio itself, calls the origin on a miss; comes back cold",
-}
-
 
 class PaletteView(QListWidget):
-    """One entry per node kind; kinds the engine does not model yet are shown disabled."""
+    """One entry per node kind, in the schema's order, with its hint as the tooltip."""
 
     add_requested = Signal(str)
 
@@ -34,25 +26,18 @@ class PaletteView(QListWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setSpacing(2)
         for kind in NODE_KINDS:
-            self.addItem(self._entry(kind, enabled=kind in HINTS))
+            self.addItem(self._entry(kind))
         self.itemDoubleClicked.connect(self._on_item_double_clicked)
 
     @staticmethod
-    def _entry(kind: str, enabled: bool) -> QListWidgetItem:
-        item = QListWidgetItem(kind_icon(kind), KIND_LABELS[kind])
+    def _entry(kind: str) -> QListWidgetItem:
+        entry = KINDS[kind]
+        item = QListWidgetItem(kind_icon(kind), entry.label)
         item.setData(Qt.ItemDataRole.UserRole, kind)
-        if enabled:
-            item.setToolTip(
-                f"{KIND_LABELS[kind]}: {HINTS[kind]}.\nDrag onto the canvas, or double-click."
-            )
-            item.setFlags(
-                Qt.ItemFlag.ItemIsEnabled
-                | Qt.ItemFlag.ItemIsSelectable
-                | Qt.ItemFlag.ItemIsDragEnabled
-            )
-        else:
-            item.setToolTip(f"{KIND_LABELS[kind]}: not modelled by the engine yet.")
-            item.setFlags(Qt.ItemFlag.NoItemFlags)
+        item.setToolTip(f"{entry.label}: {entry.hint}.\nDrag onto the canvas, or double-click.")
+        item.setFlags(
+            Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+        )
         return item
 
     def kinds(self) -> list[str]:

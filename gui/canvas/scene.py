@@ -1,9 +1,16 @@
-"""The canvas scene: mirrors the document's nodes and calls as items, in answer to its signals."""
+"""The canvas scene: mirrors the document's nodes and edges as items, in answer to its signals.
+
+Edges are keyed like the selection: ``("call", source, index)``,
+``("publish", source, index)``, ``("relay", relay)``, ``("outbox", relay)`` and
+``("consume", consumer)``. Every edge belongs to the node whose fields draw it
+(``key[1]``), and is redrawn with that node's others whenever it changes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from PySide6.QtCore import QObject, QPointF
 from PySide6.QtWidgets import QGraphicsScene
@@ -12,7 +19,8 @@ from gui.canvas.edge_item import EdgeItem
 from gui.canvas.layout import default_positions
 from gui.canvas.node_item import NodeItem
 from gui.document import ScenarioDocument
-from gui.selection import Selection
+from gui.kinds import edge_targets
+from gui.selection import EDGE_KINDS, Selection
 
 
 class CanvasScene(QGraphicsScene):
@@ -24,13 +32,16 @@ class CanvasScene(QGraphicsScene):
         super().__init__(parent)
         self.document, self.selection = document, selection
         self.nodes: dict[str, NodeItem] = {}
-        self.edges: dict[tuple[str, int], EdgeItem] = {}
+        self.edges: dict[tuple, EdgeItem] = {}
         self._syncing = False
         document.reset.connect(self._on_reset)
         document.node_added.connect(self._on_node_added)
         document.node_removed.connect(self._on_node_removed)
         document.node_changed.connect(self._on_node_changed)
-        for signal in (document.call_added, document.call_removed, document.call_changed):
+        for signal in (
+            document.call_added, document.call_removed, document.call_changed,
+            document.publish_added, document.publish_removed, document.publish_changed,
+        ):  # fmt: skip
             signal.connect(self._on_calls_changed)
         document.layout_changed.connect(self._on_layout_changed)
         self.selectionChanged.connect(self._on_scene_selection_changed)
@@ -62,6 +73,14 @@ class CanvasScene(QGraphicsScene):
             or default_positions(self.document.scenario)[name]
         )
         self._add_node_item(name, pos)
+        # Edges drawn by other nodes' fields may have been waiting for this one (an undo
+        # that brings back a broker its consumers name).
+        scenario = self.document.scenario
+        with self._quiet():
+            for other, node in scenario.nodes.items():
+                if other == name or name in edge_targets(node):
+                    self._sync_edges(other)
+        self._on_scene_selection_changed()
 
     def _on_node_removed(self, name: str) -> None:
         item = self.nodes.pop(name)
@@ -72,7 +91,10 @@ class CanvasScene(QGraphicsScene):
         self._on_scene_selection_changed()
 
     def _on_node_changed(self, name: str) -> None:
-        self.nodes[name].set_node(self.document.scenario.nodes[name])
+        """A relay's database or a consumer's broker are fields: its edges follow them."""
+        with self._quiet():
+            self._sync_edges(name)
+        self._on_scene_selection_changed()
 
     def _on_layout_changed(self, name: str) -> None:
         item = self.nodes.get(name)
@@ -94,31 +116,32 @@ class CanvasScene(QGraphicsScene):
         finally:
             self._syncing = False
 
-    def _remove_edge(self, key: tuple[str, int]) -> None:
+    def _remove_edge(self, key: tuple) -> None:
         edge = self.edges.pop(key)
         edge.detach()
         self.removeItem(edge)
 
     def _sync_edges(self, name: str) -> None:
-        """Redraw every call of ``name``: cheap, and always right after inserts and deletes."""
-        selected = {k for k, e in self.edges.items() if k[0] == name and e.isSelected()}
-        for key in [k for k in self.edges if k[0] == name]:
+        """Redraw every edge of ``name``: cheap, and always right after inserts and deletes."""
+        selected = {k for k, e in self.edges.items() if k[1] == name and e.isSelected()}
+        for key in [k for k in self.edges if k[1] == name]:
             self._remove_edge(key)
         node = self.document.scenario.nodes.get(name)
         if node is None or name not in self.nodes:
             return
         self.nodes[name].set_node(node)  # a summary may count calls (a balancer's backends)
-        lanes: dict[str, int] = {}
-        for index, call in enumerate(node.calls):
-            target = self.nodes.get(call.to)
-            if target is None or target is self.nodes[name]:
+        lanes: dict[frozenset[str], int] = {}
+        for key, source, target, model in _edges_of(name, node):
+            a, b = self.nodes.get(source), self.nodes.get(target)
+            if a is None or b is None or a is b:
                 continue
-            lane = lanes.get(call.to, 0)
-            lanes[call.to] = lane + 1
-            edge = EdgeItem(self.nodes[name], target, index, call, _lane_offset(lane))
+            pair = frozenset((source, target))
+            lane = lanes.get(pair, 0)
+            lanes[pair] = lane + 1
+            edge = EdgeItem(a, b, key, model, _lane_offset(lane))
             self.addItem(edge)
-            self.edges[(name, index)] = edge
-            edge.setSelected((name, index) in selected)
+            self.edges[key] = edge
+            edge.setSelected(key in selected)
 
     # -- selection, both ways ------------------------------------------------------------
 
@@ -141,9 +164,22 @@ class CanvasScene(QGraphicsScene):
     def item_for(self, key: tuple) -> NodeItem | EdgeItem | None:
         if key[0] == "node":
             return self.nodes.get(key[1])
-        if key[0] == "call":
-            return self.edges.get((key[1], key[2]))
+        if key[0] in EDGE_KINDS:
+            return self.edges.get(key)
         return None
+
+
+def _edges_of(name: str, node: Any) -> Iterator[tuple[tuple, str, str, Any]]:
+    """(key, source, target, model) for every edge ``node``'s fields draw."""
+    for index, call in enumerate(node.calls):
+        yield ("call", name, index), name, call.to, call
+    for index, publish in enumerate(node.publishes):
+        yield ("publish", name, index), name, publish.to, publish
+    if node.kind == "relay":
+        yield ("outbox", name), name, node.database, node
+        yield ("relay", name), name, node.publish.to, node.publish
+    if node.kind == "consumer":
+        yield ("consume", name), node.broker, name, node
 
 
 def _lane_offset(lane: int) -> int:

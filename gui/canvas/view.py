@@ -18,12 +18,15 @@ from PySide6.QtWidgets import QGraphicsLineItem, QGraphicsView, QWidget
 from gui.canvas.node_item import HEIGHT, WIDTH, NodeItem
 from gui.canvas.palette import KIND_MIME
 from gui.canvas.scene import CanvasScene
+from gui.edits import EditError
+from gui.kinds import KINDS
 
 MIN_ZOOM, MAX_ZOOM = 0.2, 4.0
 
 
 class CanvasView(QGraphicsView):
-    """Shift-drag from a node (or drag from its port) to another node adds a call."""
+    """Shift-drag from a node (or drag from its port) to another node adds a call; onto a
+    broker, a publish to its first queue."""
 
     message = Signal(str)
 
@@ -130,13 +133,31 @@ class CanvasView(QGraphicsView):
         self.connect_nodes(source.name, target.name)
 
     def connect_nodes(self, source: str, target: str) -> bool:
-        """Add a call unless it could never run; say why in the status bar."""
-        nodes = self.canvas.document.scenario.nodes
-        if nodes[target].kind == "client":
-            self.message.emit(f"{target} is a client: clients send requests, they take none")
+        """Add a call (a publish, onto a broker) unless it could never run; say why if not."""
+        document = self.canvas.document
+        nodes = document.scenario.nodes
+        source_kind, target_kind = nodes[source].kind, nodes[target].kind
+        if not KINDS[source_kind].sends:
+            self.message.emit(_SENDS_NOTHING.get(source_kind, f"{source} sends nothing"))
             return False
-        self.canvas.document.add_call(source, target)
-        self.message.emit(f"Added call {source} → {target}")
+        accepts = KINDS[target_kind].accepts
+        if not accepts:
+            self.message.emit(f"{target} is a {KINDS[target_kind].label.lower()}: "
+                              + _TAKES_NOTHING.get(target_kind, "it takes no calls"))  # fmt: skip
+            return False
+        try:
+            if accepts == "publish":
+                document.add_publish(source, target)
+            else:
+                document.add_call(source, target)
+        except EditError as exc:
+            self.message.emit(exc.message)
+            return False
+        if accepts == "publish":
+            queue = document.scenario.nodes[source].publishes[-1].queue
+            self.message.emit(f"Added publish {source} → {target}, queue {queue}")
+        else:
+            self.message.emit(f"Added call {source} → {target}")
         return True
 
     def _commit_moves(self) -> None:
@@ -172,11 +193,33 @@ class CanvasView(QGraphicsView):
         self.add_node_at(kind, self.mapToScene(event.position().toPoint()))
         event.acceptProposedAction()
 
-    def add_node_at(self, kind: str, center: QPointF | None = None) -> str:
-        """Add a node centred on ``center`` (default: the middle of the view) and select it."""
+    def add_node_at(self, kind: str, center: QPointF | None = None) -> str | None:
+        """Add a node centred on ``center`` (default: the middle of the view) and select it.
+
+        A relay or consumer takes the selected database or broker if there is one. A kind
+        that cannot be valid yet (a consumer with no broker to read) is not added: the
+        status bar says what to add first, and None is returned.
+        """
         if center is None:
             center = self.mapToScene(self.viewport().rect().center())
         pos = (center.x() - WIDTH / 2, center.y() - HEIGHT / 2)
-        name = self.canvas.document.add_node(kind, pos)
+        preferred = tuple(k[1] for k in self.canvas.selection.of("node"))
+        try:
+            name = self.canvas.document.add_node(kind, pos, preferred)
+        except EditError as exc:
+            self.message.emit(exc.message)
+            return None
         self.canvas.selection.set([("node", name)])
         return name
+
+
+_SENDS_NOTHING = {
+    "broker": "A broker only holds queues: connect publishers to it and add consumers to read it",
+    "relay": "A relay publishes what its database's outbox holds: choose its broker and queue "
+    "in the inspector",
+}
+_TAKES_NOTHING = {
+    "client": "clients send requests, they take none",
+    "relay": "it reads a database's outbox; set outbox on a call to that database instead",
+    "consumer": "it reads a broker's queue; publish to the broker instead",
+}

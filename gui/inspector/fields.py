@@ -13,12 +13,20 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from gui.kinds import KINDS
+from simulator.scenario import NODE_KINDS, Call, Publish
 from simulator.units import format_duration, format_percent, format_rate
 
-SKIPPED = {"calls", "nodes", "faults", "layout", "murphy"}
-"""Shown elsewhere: calls are edges, nodes and faults have their own views."""
+SKIPPED = {"calls", "publishes", "nodes", "faults", "layout", "murphy"}
+"""Shown elsewhere: calls and publishes are edges, nodes and faults have their own views."""
 
-NODE_REFERENCES = {"to", "target"}
+NODE_REFERENCES = {"to", "target", "database", "broker", "outbox"}
+QUEUE_OWNERS = ("to", "broker")
+"""A ``queue`` field names a queue of the broker in the first of these fields its model has."""
+HIDDEN: dict[type[BaseModel], set[str]] = {Publish: {"fallback", "outbox"}}
+"""Fields a model inherits but refuses (a publish has no fallback and writes no outbox)."""
+ENTRY_STEMS = {"queues": "queue"}
+"""What one entry of a dict field is called (the name a new one starts from)."""
 UNIT_HINTS = {
     format_duration: "e.g. 250ms, 2s",
     format_rate: "e.g. 400/s",
@@ -28,7 +36,10 @@ UNIT_HINTS = {
 
 @dataclass
 class FieldSpec:
-    """How to edit one field: ``kind`` is bool, choice, node, model, union, multi, yaml or text."""
+    """How to edit one field: ``kind`` is bool, choice, node, queue, model, union, entries,
+    multi, yaml or text. A ``node`` field lists the nodes of ``node_kinds`` (None: any); a
+    ``queue`` field the queues of the broker named by the model's field ``tag``; ``entries``
+    is a dict of models (a broker's queues) edited one entry at a time."""
 
     name: str
     label: str
@@ -39,6 +50,7 @@ class FieldSpec:
     choices: list[Any] = field(default_factory=list)
     models: dict[str, type[BaseModel]] = field(default_factory=dict)
     tag: str = ""
+    node_kinds: tuple[str, ...] | None = None
 
 
 def _strip_annotated(ann: Any) -> tuple[Any, list[Any]]:
@@ -108,6 +120,9 @@ def field_spec(name: str, info: FieldInfo) -> FieldSpec | None:
         spec.kind, spec.models = "model", {"": ann}
     elif (union := _union_models(ann)) is not None:
         spec.kind, (spec.tag, spec.models) = "union", union
+    elif get_origin(ann) is dict and _is_model(get_args(ann)[1]):
+        spec.kind, spec.models = "entries", {"": get_args(ann)[1]}
+        spec.tag = ENTRY_STEMS.get(name, "entry")
     elif get_origin(ann) is list and get_origin(get_args(ann)[0]) is Literal:
         spec.kind, spec.choices = "multi", list(get_args(get_args(ann)[0]))
     elif get_origin(ann) in (list, dict):
@@ -119,8 +134,36 @@ def field_spec(name: str, info: FieldInfo) -> FieldSpec | None:
 
 def model_specs(cls: type[BaseModel]) -> list[FieldSpec]:
     """Editors for every field of ``cls``, in schema order."""
-    specs = (field_spec(name, info) for name, info in cls.model_fields.items())
-    return [s for s in specs if s is not None]
+    hidden = set().union(*(names for base, names in HIDDEN.items() if issubclass(cls, base)))
+    out = []
+    for name, info in cls.model_fields.items():
+        spec = field_spec(name, info) if name not in hidden else None
+        if spec is None:
+            continue
+        if spec.kind == "node":
+            spec.node_kinds = reference_kinds(cls, name)
+        elif name == "queue" and spec.kind == "text" and (owner := _queue_owner(cls)):
+            spec.kind, spec.tag = "queue", owner
+        out.append(spec)
+    return out
+
+
+def reference_kinds(cls: type[BaseModel], name: str) -> tuple[str, ...] | None:
+    """The node kinds a reference field of ``cls`` may name (None: any node)."""
+    if name == "to" and issubclass(cls, Publish):
+        return ("broker",)
+    if name == "to" and issubclass(cls, Call):
+        return tuple(k for k in NODE_KINDS if KINDS[k].accepts == "call")
+    if name == "target":
+        targets = getattr(cls, "targets", None)
+        return targets if targets is not None else tuple(k for k in NODE_KINDS if k != "client")
+    return {"database": ("database",), "broker": ("broker",), "outbox": ("relay",)}.get(name)
+
+
+def _queue_owner(cls: type[BaseModel]) -> str:
+    if issubclass(cls, Publish):
+        return "to"
+    return next((f for f in QUEUE_OWNERS if f in cls.model_fields and f != "to"), "")
 
 
 def field_text(model: BaseModel, name: str) -> Any:

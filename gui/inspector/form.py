@@ -1,5 +1,9 @@
 """A form for one model of the scenario, generated from its schema, nested for its policies.
 
+Nested models (a call's policies, a relay's publish, a consumer's dedupe store)
+get a group each; a dict of models (a broker's queues) gets a group per entry
+with its name, a Remove button, and an Add button below.
+
 Every editor commits through the document (one undo command per edit). A value
 the schema refuses is not applied: its message appears under the field, the
 text stays so it can be corrected, and the scenario is left as it was.
@@ -19,9 +23,11 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QPushButton,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -61,6 +67,9 @@ class ModelForm(QWidget):
     def _add_row(self, layout: QFormLayout, spec: FieldSpec) -> None:
         if spec.kind in ("model", "union"):
             layout.addRow(self._group(spec))
+            return
+        if spec.kind == "entries":
+            layout.addRow(self._entries(spec))
             return
         editor = self._editor(spec)
         editor.setObjectName(f"field:{self.prefix}{spec.name}")
@@ -108,6 +117,7 @@ class ModelForm(QWidget):
             "bool": self._bool_editor,
             "choice": self._choice_editor,
             "node": self._node_editor,
+            "queue": self._queue_editor,
             "multi": self._multi_editor,
             "longtext": self._longtext_editor,
             "yaml": self._yaml_editor,
@@ -169,15 +179,29 @@ class ModelForm(QWidget):
         return self._combo(spec, [str(c) for c in spec.choices], value)
 
     def _node_editor(self, spec: FieldSpec, value: Any) -> QWidget:
-        return self._combo(spec, list(self.document.scenario.nodes), value)
+        nodes = self.document.scenario.nodes
+        kinds = spec.node_kinds
+        names = [n for n, node in nodes.items() if kinds is None or node.kind in kinds]
+        return self._combo(spec, names, value)
+
+    def _queue_editor(self, spec: FieldSpec, value: Any) -> QWidget:
+        broker = self.document.scenario.nodes.get(getattr(self.model, spec.tag, ""))
+        return self._combo(spec, list(getattr(broker, "queues", {})), value)
 
     def _combo(self, spec: FieldSpec, choices: list[str], value: Any) -> QComboBox:
         combo = QComboBox()
+        if spec.optional:
+            choices = [NONE_CHOICE, *choices]
+        shown = NONE_CHOICE if value is None and spec.optional else str(value)
         combo.addItems(choices)
-        if str(value) not in choices:
-            combo.addItem(str(value))
-        combo.setCurrentText(str(value))
-        combo.currentTextChanged.connect(lambda text: self.commit(spec.name, text))
+        if shown not in choices:
+            combo.addItem(shown)
+        combo.setCurrentText(shown)
+
+        def picked(text: str) -> None:
+            self.commit(spec.name, None if spec.optional and text == NONE_CHOICE else text)
+
+        combo.currentTextChanged.connect(picked)
         return combo
 
     def _multi_editor(self, spec: FieldSpec, value: Any) -> QWidget:
@@ -225,6 +249,72 @@ class ModelForm(QWidget):
             nested = ModelForm(self.document, (*self.path, spec.name), f"{self.prefix}{spec.name}.")
             box.addWidget(nested)
         return group
+
+    # -- a dict of models: a broker's queues ----------------------------------------------
+
+    def _entries(self, spec: FieldSpec) -> QGroupBox:
+        entries = getattr(self.model, spec.name)
+        group = QGroupBox(spec.label)
+        group.setObjectName(f"group:{self.prefix}{spec.name}")
+        group.setToolTip(spec.description)
+        box = QVBoxLayout(group)
+        for key in entries:
+            box.addWidget(self._entry(spec, key, len(entries) > 1))
+        error = QLabel()
+        error.setStyleSheet("color: #d32f2f;")
+        error.setObjectName(f"error:{self.prefix}{spec.name}")
+        error.setWordWrap(True)
+        error.hide()
+        self.errors[spec.name] = error
+        box.addWidget(error)
+        add = QPushButton(f"Add {spec.tag}")
+        add.setObjectName(f"add:{self.prefix}{spec.name}")
+        add.clicked.connect(lambda: self._add_entry(spec))
+        box.addWidget(add)
+        return group
+
+    def _entry(self, spec: FieldSpec, key: str, removable: bool) -> QGroupBox:
+        name = f"{self.prefix}{spec.name}.{key}"
+        group = QGroupBox(f"{spec.tag} {key}")
+        group.setObjectName(f"group:{name}")
+        column = QVBoxLayout(group)
+        row = QHBoxLayout()
+        edit = QLineEdit(key)
+        edit.setObjectName(f"field:{name}.name")
+        edit.setToolTip(f"the {spec.tag}'s name; publishes and consumers naming it follow")
+        remove = QPushButton("Remove")
+        remove.setObjectName(f"remove:{name}")
+        remove.setEnabled(removable)
+        remove.setToolTip(f"remove this {spec.tag}" if removable else f"the last {spec.tag} stays")
+        row.addWidget(QLabel("name"))
+        row.addWidget(edit, 1)
+        row.addWidget(remove)
+        column.addLayout(row)
+        nested = ModelForm(self.document, (*self.path, spec.name, key), f"{name}.")
+        column.addWidget(nested)
+
+        def renamed() -> None:
+            new = edit.text().strip()
+            if new != key:
+                self._entry_edit(spec, lambda: self.document.rename_entry(
+                    self.path, spec.name, key, new))  # fmt: skip
+
+        edit.editingFinished.connect(renamed)
+        remove.clicked.connect(lambda: self._entry_edit(
+            spec, lambda: self.document.remove_entry(self.path, spec.name, key)))  # fmt: skip
+        return group
+
+    def _add_entry(self, spec: FieldSpec) -> None:
+        self._entry_edit(spec, lambda: self.document.add_entry(self.path, spec.name, spec.tag))
+
+    def _entry_edit(self, spec: FieldSpec, edit: Callable[[], Any]) -> bool:
+        try:
+            edit()
+        except EditError as exc:
+            self.show_error(spec.name, exc.message)
+            return False
+        self.show_error(spec.name, "")
+        return True
 
     def _union_picker(self, spec: FieldSpec, value: Any) -> QComboBox:
         combo = QComboBox()

@@ -1,4 +1,4 @@
-"""The inspector: the selected node, call or fault, or the scenario's settings when none is.
+"""The inspector: the selected node, call, publish or fault, or the scenario's settings.
 
 It rebuilds its form in answer to the document's signals and to the selection,
 once per event-loop turn however many signals arrive, and keeps the focused
@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
 
 from gui.document import ScenarioDocument
 from gui.edits import EditError, Path
-from gui.icons import KIND_LABELS, kind_icon
+from gui.icons import kind_icon
 from gui.inspector.form import ModelForm
+from gui.kinds import label as kind_label
 from gui.selection import Key, Selection
 
 
@@ -34,6 +35,12 @@ def path_of(key: Key | None) -> Path:
         return ("nodes", key[1])
     if key[0] == "call":
         return ("nodes", key[1], "calls", key[2])
+    if key[0] == "publish":
+        return ("nodes", key[1], "publishes", key[2])
+    if key[0] == "relay":
+        return ("nodes", key[1], "publish")
+    if key[0] in ("outbox", "consume"):
+        return ("nodes", key[1])  # drawn by the relay's or consumer's own fields
     return ("faults", key[1])
 
 
@@ -108,11 +115,13 @@ class InspectorPanel(QScrollArea):
             return None
         if key[0] == "node" and key[1] in scenario.nodes:
             return key
-        if (
-            key[0] == "call"
-            and key[1] in scenario.nodes
-            and key[2] < len(scenario.nodes[key[1]].calls)
-        ):
+        node = scenario.nodes.get(key[1]) if key[0] != "fault" else None
+        if key[0] in ("call", "publish") and node is not None:
+            edges = node.calls if key[0] == "call" else node.publishes
+            return key if key[2] < len(edges) else None
+        if key[0] in ("relay", "outbox") and node is not None and node.kind == "relay":
+            return key
+        if key[0] == "consume" and node is not None and node.kind == "consumer":
             return key
         if key[0] == "fault" and key[1] < len(scenario.faults):
             return key
@@ -124,11 +133,13 @@ class InspectorPanel(QScrollArea):
             title, sub, icon = "Scenario", "settings of the whole run", None
         elif key[0] == "node":
             kind = scenario.nodes[key[1]].kind
-            title, sub, icon = key[1], KIND_LABELS[kind], kind
+            title, sub, icon = key[1], kind_label(kind), kind
             sub = f"{sub} — {(type(scenario.nodes[key[1]]).__doc__ or '').split(chr(10))[0]}"
         elif key[0] == "call":
             call = scenario.nodes[key[1]].calls[key[2]]
             title, sub, icon = f"{key[1]} → {call.to}", f"call #{key[2] + 1} of {key[1]}", None
+        elif key[0] in ("publish", "relay", "outbox", "consume"):
+            title, sub, icon = _edge_header(scenario, key)
         else:
             fault = scenario.faults[key[1]]
             title, sub, icon = f"{fault.kind} fault", (type(fault).__doc__ or "").strip(), None
@@ -176,3 +187,28 @@ def _header_widget(title: str, sub: str, icon: str | None) -> QWidget:
     text.setWordWrap(True)
     row.addWidget(text, 1)
     return header
+
+
+def _edge_header(scenario, key: Key) -> tuple[str, str, str | None]:
+    """Title and subtitle for a message edge."""
+    node = scenario.nodes[key[1]]
+    if key[0] == "publish":
+        publish = node.publishes[key[2]]
+        return (f"{key[1]} → {publish.to}",
+                f"publish #{key[2] + 1} of {key[1]}, to queue {publish.queue}: the publisher "
+                "waits for the broker's acknowledgement only", None)  # fmt: skip
+    if key[0] == "relay":
+        return (f"{key[1]} → {node.publish.to}",
+                f"how relay {key[1]} publishes the outbox rows (queue {node.publish.queue})",
+                None)  # fmt: skip
+    if key[0] == "outbox":
+        return (
+            f"{key[1]} → {node.database}",
+            f"relay {key[1]} drains the outbox table of {node.database}",
+            "relay",
+        )
+    return (
+        f"{node.broker} → {key[1]}",
+        f"consumer {key[1]} takes messages from queue {node.queue}",
+        "consumer",
+    )

@@ -1,4 +1,8 @@
-"""The run's four live plots as matplotlib Figures, built from plain data. Qt-free.
+"""The run's live plots as matplotlib Figures, built from plain data. Qt-free.
+
+Four always (latency, throughput, breakers, queues and utilisation) and a fifth,
+"messages" (broker queue depth and outbox rows; the age of the oldest
+unacknowledged message), for scenarios with brokers.
 
 The same builders serve the live panel (drawn on a render thread), the
 scrubber (columns cut at the chosen time) and the exports (PNG/SVG). Route,
@@ -19,13 +23,16 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from simulator.plots import PALETTE, draw_latency, draw_throughput, shade_faults
 
-PLOTS = ("latency", "throughput", "breakers", "pools")
+PLOTS = ("latency", "throughput", "breakers", "pools", "messages")
 TITLES = {
     "latency": "Latency",
     "throughput": "Throughput and errors",
     "breakers": "Circuit breakers",
     "pools": "Queues and utilisation",
+    "messages": "Messages",
 }
+MESSAGE_PLOTS = ("messages",)
+"""Plots shown only for a scenario with brokers."""
 BREAKER_COLOURS = {"closed": "#2a9d8f", "open": "#e63946", "half_open": "#f4a261"}
 NOW_COLOUR = "#1d3557"
 MAX_LEGEND = 12
@@ -41,6 +48,7 @@ class PlotFilter:
     nodes: set[str] | None = None
     edges: set[str] | None = None
     focus: tuple[str, str] | None = None  # ("node", name) or ("call", edge)
+    queues: set[str] | None = None  # "broker.queue"
 
 
 @dataclass
@@ -73,10 +81,14 @@ def build(kind: str, data: PlotData, width_px: int, height_px: int) -> Figure:
 
 def draw(kind: str, figure: Figure, data: PlotData) -> None:
     """Draw plot ``kind`` onto an empty ``figure``."""
-    if kind == "pools":
+    if kind in ("pools", "messages"):
         top, bottom = figure.subplots(2, 1, sharex=True)
-        _draw_utilization(top, data)
-        _draw_queues(bottom, data)
+        if kind == "pools":
+            _draw_utilization(top, data)
+            _draw_queues(bottom, data)
+        else:
+            _draw_depth(top, data)
+            _draw_lag(bottom, data)
         axes = [top, bottom]
     else:
         ax = figure.add_subplot()
@@ -117,7 +129,7 @@ def _legend_entries(ax: Axes, kind: str) -> tuple[list, list[str]]:
             keep.append((handle, label[: -len(" p99")]))
         elif kind == "throughput" and data_route(label):
             keep.append((handle, data_route(label)))
-        elif kind in ("pools", "breakers") or (
+        elif kind in ("pools", "breakers", "messages") or (
             kind == "throughput" and "/s" in label and not label.endswith(" failed/s")
         ):
             keep.append((handle, label))
@@ -267,6 +279,58 @@ def _draw_queues(ax: Axes, data: PlotData) -> None:
     ax.set_ylabel("queued")
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.25)
+
+
+def queue_names(columns: dict[str, np.ndarray], wanted: set[str] | None = None) -> list[str]:
+    """The ``broker.queue`` names that have ``queue.<broker>.<queue>.depth`` columns."""
+    names = sorted(k[len("queue."):-len(".depth")] for k in columns
+                   if k.startswith("queue.") and k.endswith(".depth"))  # fmt: skip
+    return [n for n in names if wanted is None or n in wanted]
+
+
+def _outboxes(data: PlotData) -> list[str]:
+    names = sorted(k[len("outbox."):-len(".pending")] for k in data.columns
+                   if k.startswith("outbox.") and k.endswith(".pending"))  # fmt: skip
+    nodes = data.filter.nodes
+    return [n for n in names if nodes is None or n in nodes]
+
+
+def _draw_depth(ax: Axes, data: PlotData) -> None:
+    """Messages held per queue (solid) and outbox rows waiting per relay (dashed)."""
+    title = _with(data, "Messages held per queue; outbox rows (dashed)")
+    queues, outboxes = queue_names(data.columns, data.filter.queues), _outboxes(data)
+    if not queues and not outboxes:
+        _empty(ax, "no broker queue " + ("here" if data.filter.queues else "yet"), title)
+        return
+    t = data.columns["time_s"]
+    for i, name in enumerate(queues):
+        ax.plot(t, data.columns[f"queue.{name}.depth"], color=PALETTE[i % len(PALETTE)],
+                lw=1.4, label=name)  # fmt: skip
+    for j, name in enumerate(outboxes, start=len(queues)):
+        ax.plot(t, data.columns[f"outbox.{name}.pending"], color=PALETTE[j % len(PALETTE)],
+                lw=1.2, ls="--", label=f"{name} outbox")  # fmt: skip
+    shade_faults(ax, data.faults, label=False)
+    ax.set_ylabel("messages")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.25)
+    ax.set_title(title, loc="left", fontweight="bold")
+    if ax.lines:
+        ax.legend(loc="upper left", ncols=3)
+
+
+def _draw_lag(ax: Axes, data: PlotData) -> None:
+    """The age of each queue's oldest unacknowledged message: how far consumers are behind."""
+    t = data.columns["time_s"]
+    for i, name in enumerate(queue_names(data.columns, data.filter.queues)):
+        lag = data.columns.get(f"queue.{name}.lag_s")
+        if lag is not None:
+            ax.plot(t, lag, color=PALETTE[i % len(PALETTE)], lw=1.3)
+    shade_faults(ax, data.faults, label=False)
+    ax.set_ylabel("lag (s)")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.25)
+    ax.text(0.005, 0.96, "oldest unacknowledged message's age", transform=ax.transAxes,
+            va="top", fontsize=6.5, color="#6c757d")  # fmt: skip
 
 
 def _with(data: PlotData, title: str) -> str:

@@ -1,4 +1,7 @@
-"""The run's plots in the app: four views fed from the run record on a timer.
+"""The run's plots in the app: views fed from the run record on a timer.
+
+Four always; a fifth, "messages" (queue depth and lag), in a column of its own
+for scenarios with brokers (``set_messages``).
 
 ``PlotPanel`` never draws per event: a timer (``REFRESH_MS``) hands the newest
 data to the render thread when something changed, and copies back whatever
@@ -16,7 +19,7 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QGridLayout, QMenu, QSizePolicy, QWidget
 
-from gui.plots.figures import PLOTS, TITLES, PlotData, PlotFilter, build
+from gui.plots.figures import MESSAGE_PLOTS, PLOTS, TITLES, PlotData, PlotFilter, build
 from gui.plots.render import RenderProcess
 from gui.run.record import RunRecord
 
@@ -80,7 +83,8 @@ class PlotView(QWidget):
 
 
 class PlotPanel(QWidget):
-    """Latency, throughput, breakers and pools of the current run, at the chosen time."""
+    """Latency, throughput, breakers, pools (and messages) of the current run, at the chosen
+    time."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -92,10 +96,17 @@ class PlotPanel(QWidget):
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        for i, kind in enumerate(PLOTS):
+        grid = [k for k in PLOTS if k not in MESSAGE_PLOTS]
+        for i, kind in enumerate(grid):
             layout.addWidget(self.views[kind], i // 2, i % 2)
+        for j, kind in enumerate(MESSAGE_PLOTS):
+            layout.addWidget(self.views[kind], 0, 2 + j, 2, 1)
+        for kind in PLOTS:
             self.views[kind].resized.connect(self.refresh)
             self.views[kind].save_requested.connect(self._on_save_requested)
+        self.shown: tuple[str, ...] = tuple(grid)
+        for kind in MESSAGE_PLOTS:
+            self.views[kind].hide()
         self._renderer = RenderProcess()
         self._dirty = False
         self._last_submit = 0.0
@@ -117,6 +128,13 @@ class PlotPanel(QWidget):
 
     def set_time(self, t: float | None) -> None:
         self.time = t
+        self.refresh()
+
+    def set_messages(self, shown: bool) -> None:
+        """Show the messages plot (the scenario has brokers) or hide it."""
+        self.shown = tuple(k for k in PLOTS if shown or k not in MESSAGE_PLOTS)
+        for kind in MESSAGE_PLOTS:
+            self.views[kind].setVisible(shown)
         self.refresh()
 
     def set_filter(self, plot_filter: PlotFilter) -> None:
@@ -150,13 +168,14 @@ class PlotPanel(QWidget):
         if data is None:
             return
         self._last_submit = time.perf_counter()
-        for kind, view in self.views.items():
-            w, h = view.width(), view.height()
-            self._renderer.submit(kind, kind, data, w, h)
+        for kind in self.shown:
+            view = self.views[kind]
+            self._renderer.submit(kind, kind, data, view.width(), view.height())
 
     @property
     def frames(self) -> int:
-        return min(v.frames for v in self.views.values())
+        """Images drawn by the plot that has drawn the fewest, among those shown."""
+        return min(self.views[k].frames for k in self.shown)
 
     # -- exports -----------------------------------------------------------------------------
 

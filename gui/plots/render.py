@@ -45,8 +45,11 @@ def _columns_for(kind: str, data: Any) -> Any:
         ),
         "pools": (".utilization", ".queue"),
         "breakers": (),
+        "messages": (".depth", ".lag_s", ".pending"),
     }[kind]
-    columns = {k: v for k, v in data.columns.items() if k == "time_s" or k.endswith(wanted)}
+    prefixes = ("queue.", "outbox.") if kind == "messages" else ("",)
+    columns = {k: v for k, v in data.columns.items()
+               if k == "time_s" or (k.endswith(wanted) and k.startswith(prefixes))}  # fmt: skip
     return replace(data, columns=columns)
 
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 from gui.canvas.edge_item import EdgeItem
 from gui.canvas.node_item import HEIGHT, WIDTH, NodeItem
 from gui.canvas.scene import CanvasScene
-from gui.run.live_state import BREAKER_COLOURS, HEALTH_COLOURS, edge_names
+from gui.run.live_state import BREAKER_COLOURS, HEALTH_COLOURS, edge_names, message_badges
 
 MAX_CHANGES = 16  # overlay changes applied per call to flush()
 STRIP = 17.0  # the status strip under a node
@@ -146,7 +146,8 @@ class NodeLiveOverlay(_Overlay):
 
 
 class EdgeLiveOverlay(_Overlay):
-    """Width by traffic, colour by error share; badges for rate, retries and the breaker."""
+    """Width by traffic, colour by error share; badges for rate, retries and the breaker, and
+    on a message edge (dashed, like the edge) its lag, lost and duplicated messages."""
 
     def __init__(self, parent: QGraphicsItem):
         super().__init__(parent)
@@ -177,7 +178,7 @@ class EdgeLiveOverlay(_Overlay):
         if breaker:
             word = {"open": "OPEN", "half_open": "half-open"}.get(breaker, breaker)
             out.append((f"breaker {word}", BREAKER_COLOURS.get(breaker, "#6c757d")))
-        return out
+        return out + message_badges(state)
 
     def _badge_rects(self) -> list[tuple[QRectF, str, str]]:
         metrics = QFontMetricsF(_font(7.5, bold=True))
@@ -210,7 +211,11 @@ class EdgeLiveOverlay(_Overlay):
         edge = self._edge()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         colour = QColor(state["colour"])
-        painter.setPen(QPen(colour, state["width"], Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        pen = QPen(colour, state["width"], Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+        if edge.dashed:
+            pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+            pen.setDashPattern([4.0, 2.5])
+        painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(edge._path)
         painter.setPen(QPen(colour, 1))
@@ -231,8 +236,8 @@ class LiveOverlay:
     def __init__(self, scene: CanvasScene):
         self.scene = scene
         self._nodes: dict[str, NodeLiveOverlay] = {}
-        self._edges: dict[tuple[str, int], EdgeLiveOverlay] = {}
-        self.names: dict[tuple[str, int], str] = {}
+        self._edges: dict[tuple, EdgeLiveOverlay] = {}
+        self.names: dict[tuple, str] = {}
         self.node_states: dict[str, dict[str, Any]] = {}
         self._pending: dict[Any, tuple[_Overlay, dict[str, Any] | None]] = {}
 
@@ -258,7 +263,7 @@ class LiveOverlay:
             edge = self.names.get(key)
             state = edges.get(edge) if edge else None
             overlay = self._overlay(self._edges, key, item, EdgeLiveOverlay)
-            self._pending[("call", *key)] = (overlay, state)
+            self._pending[key] = (overlay, state)
         self.flush()
 
     @property
@@ -305,6 +310,7 @@ class LiveOverlay:
         overlay = self._nodes.get(name)
         return overlay.state if overlay is not None and shiboken6.isValid(overlay) else None
 
-    def edge_state_of(self, key: tuple[str, int]) -> dict[str, Any] | None:
+    def edge_state_of(self, key: tuple) -> dict[str, Any] | None:
+        """The state shown on the edge with canvas key ``key`` (``("call", "api", 0)``…)."""
         overlay = self._edges.get(key)
         return overlay.state if overlay is not None and shiboken6.isValid(overlay) else None

@@ -2,7 +2,12 @@
 
 ``node_states`` and ``edge_states`` turn a snapshot (and the time series up to
 it) into per-item states: health, utilisation, queue, active faults, traffic,
-error share, amplification and breaker. The canvas overlay only paints them.
+error share, amplification and breaker. Which badges a node shows follows its
+kind (``gui.kinds``): a broker its messages held, a relay its pending outbox
+rows, a consumer its lag. ``add_message_states`` adds to each message edge what
+its flows (``snapshot["flows"]``) say: lag, lost, duplicated, applied twice,
+dead-lettered. Every snapshot key beyond time, nodes and edges may be missing.
+The canvas overlay only paints them.
 """
 
 from __future__ import annotations
@@ -14,10 +19,10 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from gui.canvas.layout import flow_graph
+from gui.kinds import EDGE_KINDS, KINDS
 from gui.plots.figures import PlotFilter
 from simulator.scenario import Scenario
-from simulator.topology import to_graph
-from simulator.units import format_duration
 
 HEALTH_COLOURS = {
     "ok": "#2a9d8f",
@@ -31,32 +36,74 @@ HEALTH_COLOURS = {
 BREAKER_COLOURS = {"closed": "#2a9d8f", "open": "#c1121f", "half_open": "#f4a261"}
 
 
-def edge_names(scenario: Scenario) -> dict[tuple[str, int], str]:
-    """(caller, call index) → the engine's edge name: ``a->b``, or ``a->b#i`` for repeats."""
-    out = {}
+def edge_names(scenario: Scenario) -> dict[tuple, str]:
+    """Canvas edge key → the engine's edge name.
+
+    ``("call", a, i)`` → ``a->b`` (``a->b#i`` for a repeated target); ``("publish", a, i)`` →
+    ``a->broker.queue`` (``#i`` for a repeat); a relay's ``("relay", r)`` → ``r->broker.queue``
+    and ``("outbox", r)`` → ``r->database``. A consumer's ``("consume", c)`` is no engine edge:
+    it is named ``broker.queue->c`` here, for its flows.
+    """
+    out: dict[tuple, str] = {}
     for name, node in scenario.nodes.items():
         seen: set[str] = set()
         for index, call in enumerate(node.calls):
-            out[(name, index)] = f"{name}->{call.to}" + (f"#{index}" if call.to in seen else "")
+            out[("call", name, index)] = f"{name}->{call.to}" + (
+                f"#{index}" if call.to in seen else ""
+            )
             seen.add(call.to)
+        published: set[str] = set()
+        for index, publish in enumerate(node.publishes):
+            queue = f"{publish.to}.{publish.queue}"
+            out[("publish", name, index)] = f"{name}->{queue}" + (
+                f"#{index}" if queue in published else ""
+            )
+            published.add(queue)
+        if node.kind == "relay":
+            out[("outbox", name)] = f"{name}->{node.database}"
+            out[("relay", name)] = f"{name}->{node.publish.to}.{node.publish.queue}"
+        if node.kind == "consumer":
+            out[("consume", name)] = f"{node.broker}.{node.queue}->{name}"
     return out
 
 
-def fault_label(fault: Any) -> str:
-    """A few words for a fault badge: 'latency +2s', 'crash', 'errors 30%'."""
-    kind = fault.kind
-    if kind == "latency":
-        add, mul = getattr(fault, "add", None), getattr(fault, "multiply", None)
-        if add:
-            return f"latency +{format_duration(add)}"
-        return f"latency ×{mul:g}" if mul and mul != 1 else "latency"
-    if kind == "error":
-        return f"errors {fault.rate * 100:.0f}%"
-    if kind == "throttle":
-        return f"throttled to {fault.capacity * 100:.0f}%"
-    if kind == "surge":
-        return f"surge ×{fault.multiply:g}"
-    return kind
+def edge_ends(scenario: Scenario) -> dict[tuple, tuple[str, str]]:
+    """Canvas edge key → (source, target) as drawn."""
+    out: dict[tuple, tuple[str, str]] = {}
+    for name, node in scenario.nodes.items():
+        for index, call in enumerate(node.calls):
+            out[("call", name, index)] = (name, call.to)
+        for index, publish in enumerate(node.publishes):
+            out[("publish", name, index)] = (name, publish.to)
+        if node.kind == "relay":
+            out[("outbox", name)] = (name, node.database)
+            out[("relay", name)] = (name, node.publish.to)
+        if node.kind == "consumer":
+            out[("consume", name)] = (node.broker, name)
+    return out
+
+
+def queue_of(scenario: Scenario, key: tuple) -> tuple[str, str] | None:
+    """(broker, queue) a message edge carries, or None for a call or an outbox read."""
+    node = scenario.nodes.get(key[1])
+    if node is None:
+        return None
+    if key[0] == "publish" and key[2] < len(node.publishes):
+        return node.publishes[key[2]].to, node.publishes[key[2]].queue
+    if key[0] == "relay" and node.kind == "relay":
+        return node.publish.to, node.publish.queue
+    if key[0] == "consume" and node.kind == "consumer":
+        return node.broker, node.queue
+    return None
+
+
+def short_seconds(seconds: float) -> str:
+    """A lag or an age for a badge: 850ms, 4.2s, 3.5min."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    return f"{seconds / 60:.1f}min"
 
 
 # -- nodes ----------------------------------------------------------------------------------
@@ -73,41 +120,62 @@ def _bucket_row(columns: dict[str, np.ndarray], t: float, width: float) -> int |
 def node_states(
     scenario: Scenario, snapshot: dict[str, Any], columns: dict[str, np.ndarray], width: float
 ) -> dict[str, dict[str, Any]]:
+    """Per node, what its live badges (``GuiKind.badges``) show; nodes the snapshot does not
+    describe yet get no state. Missing snapshot keys are tolerated (an older engine)."""
     active: dict[str, list[str]] = {}
     for i in snapshot.get("active_faults", []):
         if i < len(scenario.faults):
             fault = scenario.faults[i]
-            active.setdefault(fault.target, []).append(fault_label(fault))
-    out = {name: _server_state(s, active.get(name, [])) for name, s in snapshot["nodes"].items()}
+            active.setdefault(fault.target, []).append(fault.label())
+    live_nodes = snapshot.get("nodes") or {}
+    queues = snapshot.get("queues") or {}
     row = _bucket_row(columns, snapshot["time"], width)
-    for name in scenario.nodes:
-        if name not in out:
-            out[name] = _client_state(name, columns, row, width, active.get(name, []))
+    out = {}
+    for name, node in scenario.nodes.items():
+        entry = KINDS.get(node.kind)
+        badges = entry.badges if entry is not None else ("load",)
+        faults = active.get(name, [])
+        live = live_nodes.get(name)
+        if "route" in badges:
+            out[name] = _client_state(name, columns, row, width, faults)
+            continue
+        if "depth" in badges:
+            held = _broker_queues(name, queues)
+            if live is None and not held:
+                continue
+            out[name] = _broker_state(node, live, held, faults)
+            continue
+        if live is None:
+            continue
+        state = _server_state(live, faults)
+        if "outbox" in badges:
+            state = _with_outbox(state, live)
+        if "lag" in badges:
+            state = _with_lag(state, _consumer_lag(name, snapshot.get("flows")))
+        out[name] = state
     return out
 
 
 def _server_state(node: dict[str, Any], faults: list[str]) -> dict[str, Any]:
-    workers = node["workers"]
-    capacity = node["capacity"] if node["capacity"] is not None else workers
-    busy, queue, limit = node["busy"], node["queue"], node["queue_limit"]
+    workers = node.get("workers")
+    capacity = node.get("capacity") if node.get("capacity") is not None else workers
+    busy, queue, limit = node.get("busy", 0), node.get("queue", 0), node.get("queue_limit")
     utilization = busy / workers if workers else 0.0
     full = capacity is not None and busy >= capacity and (queue > 0 or not limit)
-    if node["down"]:
-        health = "crashed"
-    elif node["partitioned"]:
-        health = "partitioned"
-    elif (limit and queue >= limit) or full:
-        health = "saturated"
-    elif node["throttled"]:
-        health = "throttled"
-    elif node["failing"]:
-        health = "failing"
-    else:
-        health = "busy" if utilization >= 0.8 else "ok"
+    health = _health(node)
+    if health == "ok":
+        if (limit and queue >= limit) or full:
+            health = "saturated"
+        elif node.get("throttled"):
+            health = "throttled"
+        elif node.get("failing"):
+            health = "failing"
+        else:
+            health = "busy" if utilization >= 0.8 else "ok"
     # An unbounded queue gets a log gauge that reads full at 1000 waiting.
     queue_share = min(1.0, queue / limit if limit else math.log10(1 + queue) / 3)
     workers_text = f"{busy}/{workers:g}" if workers is not None else f"{busy}"
-    if node["throttled"] and capacity is not None:
+    if node.get("throttled") and capacity is not None:
         workers_text += f" (cap {capacity:g})"
     queue_text = f"q {queue}/{limit}" if limit else f"q {queue}"
     return {
@@ -117,8 +185,103 @@ def _server_state(node: dict[str, Any], faults: list[str]) -> dict[str, Any]:
         "queue": queue,
         "queue_share": queue_share,
         "text": f"{workers_text} busy · {queue_text}",
+        "workers_text": workers_text,
         "faults": faults,
     }
+
+
+def _health(node: dict[str, Any] | None) -> str:
+    """Crashed or partitioned (they trump load), else "ok" for the caller to refine."""
+    if node and node.get("down"):
+        return "crashed"
+    if node and node.get("partitioned"):
+        return "partitioned"
+    return "ok"
+
+
+# -- messages: brokers, relays, consumers, flows -------------------------------------------------
+
+
+def _broker_queues(broker: str, queues: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The snapshot's ``queues`` entries of one broker, by queue name."""
+    out = {}
+    for key, entry in queues.items():
+        if entry.get("broker", key.rsplit(".", 1)[0]) == broker:
+            out[entry.get("queue", key.rsplit(".", 1)[-1])] = entry
+    return out
+
+
+def _broker_state(
+    node: Any, live: dict[str, Any] | None, held: dict[str, dict[str, Any]], faults: list[str]
+) -> dict[str, Any]:
+    """Messages held, not yet acknowledged and dead-lettered; the gauge is the fullest queue."""
+    depth = sum(int(q.get("depth", 0)) for q in held.values())
+    unacked = sum(int(q.get("unacked", 0)) for q in held.values())
+    dead = sum(int(q.get("dead_letters", 0)) for q in held.values())
+    share = 0.0
+    for name, entry in held.items():
+        spec = node.queues.get(name)
+        if spec is not None:
+            share = max(share, min(1.0, int(entry.get("depth", 0)) / spec.capacity))
+    health = _health(live)
+    if health == "ok":
+        health = "saturated" if share >= 0.9 else ("busy" if share >= 0.5 else "ok")
+    text = f"{depth} held · {unacked} unacked" + (f" · {dead} dead" if dead else "")
+    return {"kind": "broker", "health": health, "utilization": round(share, 2), "queue": depth,
+            "queue_share": share, "text": text, "depth": depth, "unacked": unacked,
+            "dead_letters": dead, "faults": faults}  # fmt: skip
+
+
+def _with_outbox(state: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
+    pending = live.get("outbox")
+    if pending is None:
+        return state
+    pending = int(pending)
+    share = min(1.0, math.log10(1 + pending) / 3)
+    return {**state, "kind": "relay", "outbox": pending, "queue": pending, "queue_share": share,
+            "text": f"outbox {pending} pending"}  # fmt: skip
+
+
+def _consumer_lag(consumer: str, flows: dict[str, dict[str, Any]] | None) -> float | None:
+    lags = [float(f.get("lag_s", 0.0)) for f in (flows or {}).values()
+            if f.get("consumer") == consumer]  # fmt: skip
+    return max(lags) if lags else None
+
+
+def _with_lag(state: dict[str, Any], lag: float | None) -> dict[str, Any]:
+    if lag is None:
+        return state
+    text = f"{state['workers_text']} busy · lag {short_seconds(lag)}"
+    return {**state, "kind": "consumer", "lag_s": lag, "text": text}
+
+
+def flow_totals(scenario: Scenario, snapshot: dict[str, Any]) -> dict[tuple, dict[str, float]]:
+    """Per message edge (canvas key), its flows added up: lag (the oldest), lost, duplicates;
+    for a consumer's edge also applied twice and dead-lettered. Empty without ``flows``."""
+    flows = snapshot.get("flows")
+    if not flows:
+        return {}
+    out: dict[tuple, dict[str, float]] = {}
+    for key in edge_names(scenario):
+        carried = queue_of(scenario, key)
+        if carried is None:
+            continue
+        broker, queue = carried
+        end = "consumer" if key[0] == "consume" else "producer"
+        mine = [
+            f
+            for f in flows.values()
+            if f.get("broker") == broker
+            and f.get("queue") in (queue, f"{broker}.{queue}")
+            and f.get(end) == key[1]
+        ]
+        lag = max((float(f.get("lag_s", 0)) for f in mine), default=0.0)
+        total: dict[str, float] = {"lag_s": lag}
+        consume = key[0] == "consume"
+        for field in ("applied_twice", "dead_lettered") if consume else ("lost", "duplicates"):
+            total[field] = sum(int(f.get(field, 0)) for f in mine)
+        out[key] = total
+    return out
 
 
 def _client_state(
@@ -141,27 +304,61 @@ def _client_state(
 def edge_states(
     snapshot: dict[str, Any], columns: dict[str, np.ndarray], width: float
 ) -> dict[str, dict[str, Any]]:
+    """Per engine edge: width by traffic, colour by error share, amplification, breaker."""
     row = _bucket_row(columns, snapshot["time"], width)
+    live_edges = snapshot.get("edges") or {}
     rates = {}
-    for edge in snapshot["edges"]:
+    for edge in live_edges:
         values = [columns.get(f"edge.{edge}.{k}") for k in ("requests", "attempts", "failures")]
         if row is None or any(v is None for v in values):
             rates[edge] = (0.0, 0.0, 0.0)
         else:
-            rates[edge] = tuple(float(v[row]) / width for v in values)
+            rates[edge] = tuple(float(v[row]) / width for v in values)  # type: ignore[index]
     peak = max((r[1] for r in rates.values()), default=0.0)
     out = {}
-    for edge, live in snapshot["edges"].items():
+    for edge, live in live_edges.items():
         requests, attempts, failures = rates[edge]
         share = min(1.0, failures / attempts) if attempts else 0.0
         scale = math.log1p(attempts) / math.log1p(peak) if peak > 0 else 0.0
         out[edge] = {
             "error_share": round(share, 2),
             "amplification": round(attempts / requests, 1) if requests else 1.0,
-            "breaker": live["breaker"],
+            "breaker": live.get("breaker"),
             "width": round(2 * (1.5 + 6.5 * scale)) / 2,
             "colour": error_colour(round(share, 2)),
         }
+    return out
+
+
+def add_message_states(
+    scenario: Scenario, snapshot: dict[str, Any], edges: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """``edges`` (by edge name) with each message edge's flow totals added: a publish's lag,
+    lost and duplicated messages, a consumer's lag, double applications and dead letters.
+    A consumer's edge, which is no engine edge, gets a plain state of its own."""
+    names = edge_names(scenario)
+    for key, totals in flow_totals(scenario, snapshot).items():
+        name = names[key]
+        base = edges.get(name) or {"error_share": 0.0, "amplification": 1.0, "breaker": None,
+                                   "width": 1.5, "colour": error_colour(0.0)}  # fmt: skip
+        edges[name] = {**base, **totals}
+    return edges
+
+
+def message_badges(state: dict[str, Any]) -> list[tuple[str, str]]:
+    """(text, colour) badges for a message edge's flows: what went wrong, and how far behind."""
+    out = []
+    lag = state.get("lag_s")
+    if lag is not None and lag >= 0.05:
+        out.append((f"lag {short_seconds(lag)}", "#e9a23b" if lag < 5 else "#c1121f"))
+    if state.get("lost"):
+        out.append((f"{state['lost']:.0f} lost", "#c1121f"))
+    if state.get("duplicates"):
+        out.append((f"{state['duplicates']:.0f} dup", "#b5179e"))
+    if state.get("applied_twice"):
+        out.append((f"{state['applied_twice']:.0f} applied twice", "#b5179e"))
+    if state.get("dead_lettered"):
+        out.append((f"{state['dead_lettered']:.0f} dead-lettered", "#6c757d"))
     return out
 
 
@@ -181,23 +378,32 @@ def error_colour(share: float) -> str:
 
 
 def plot_filter(scenario: Scenario, key: tuple | None) -> PlotFilter:
-    """Plots about a node (the routes that reach it) or a call; everything for no key."""
-    if key is None or key[0] not in ("node", "call") or key[1] not in scenario.nodes:
+    """Plots about a node (the routes that reach it) or an edge; everything for no key."""
+    if key is None or key[0] not in ("node", *EDGE_KINDS) or key[1] not in scenario.nodes:
         return PlotFilter()
-    graph = to_graph(scenario)
-    names = edge_names(scenario)
+    graph = flow_graph(scenario)
+    names, ends = edge_names(scenario), edge_ends(scenario)
     clients = [n for n, v in scenario.nodes.items() if v.kind == "client"]
+
+    def routes_to(node: str) -> set[str]:
+        return {c for c in clients if c == node or node in nx.descendants(graph, c)}
+
     if key[0] == "node":
         node = key[1]
-        routes = {c for c in clients if c == node or node in nx.descendants(graph, c)}
-        edges = {e for (src, i), e in names.items()
-                 if src == node or scenario.nodes[src].calls[i].to == node}  # fmt: skip
-        return PlotFilter(node, routes, {node}, edges, ("node", node))
-    source, index = key[1], key[2]
-    edge = names.get((source, index))
-    if edge is None:
+        mine = [k for k, (a, b) in ends.items() if node in (a, b)]
+        edges = {names[k] for k in mine if k[0] != "consume"}
+        carried = [queue_of(scenario, k) for k in mine]
+        queues = {f"{c[0]}.{c[1]}" for c in carried if c is not None}
+        spec = scenario.nodes[node]
+        if spec.kind == "broker":
+            queues |= {f"{node}.{q}" for q in spec.queues}
+        return PlotFilter(node, routes_to(node), {node}, edges, ("node", node), queues)
+    if key not in names:
         return PlotFilter()
-    target = scenario.nodes[source].calls[index].to
-    routes = {c for c in clients if c == source or source in nx.descendants(graph, c)}
+    edge, (source, target) = names[key], ends[key]
+    carried = queue_of(scenario, key)
+    queues = {f"{carried[0]}.{carried[1]}"} if carried else set()
     label = f"{source} → {target}"
-    return PlotFilter(label, routes, {source, target}, {edge}, ("call", edge))
+    if key[0] == "consume":
+        return PlotFilter(label, routes_to(source), {source, target}, set(), None, queues)
+    return PlotFilter(label, routes_to(source), {source, target}, {edge}, ("call", edge), queues)

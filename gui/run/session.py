@@ -29,7 +29,7 @@ from gui.run.blast_panel import BlastRadiusPanel, highlight
 from gui.run.controller import RunController
 from gui.run.exports import save_drawing, save_time_series
 from gui.run.live_items import LiveOverlay
-from gui.run.live_state import edge_states, node_states, plot_filter
+from gui.run.live_state import add_message_states, edge_states, node_states, plot_filter
 from gui.run.lock import EditLock
 from gui.run.scrubber import TimeScrubber
 from gui.run.toolbar import RunToolbar
@@ -79,6 +79,7 @@ class RunSession(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(VIEW_MS)
         self._timer.timeout.connect(self._on_view_timeout)
+        self._show_message_plots()
 
     # -- building --------------------------------------------------------------------------
 
@@ -166,6 +167,7 @@ class RunSession(QObject):
         self.overlay.clear()
         self.blast_panel.set_waiting("Running… the blast radius follows the run.")
         self.controller.start(self.scenario)
+        self._show_message_plots()
         self.plots.warm_up()
         self.plots.set_record(self.controller.record)
         self._on_selection_changed()
@@ -216,7 +218,9 @@ class RunSession(QObject):
         if record.blast and self.blast_index is not None and not self.stale:
             blast = highlight(record.blast, self.scenario.faults, self.blast_index)
         if not self.stale:
-            edges = edge_states(snapshot, columns, width)
+            edges = add_message_states(
+                self.scenario, snapshot, edge_states(snapshot, columns, width)
+            )
             if t is not None:  # replay: the breakers as they were at t, not at the snapshot
                 for edge in record.info.get("breakers", []):
                     if edge in edges:
@@ -290,6 +294,12 @@ class RunSession(QObject):
         self.reset()
         self.scenario = self.window.document.scenario
         self.stale = False
+        self._show_message_plots()
+
+    def _show_message_plots(self) -> None:
+        """The messages plot is there for a scenario with a broker."""
+        nodes = self.scenario.nodes.values()
+        self.plots.set_messages(any(n.kind == "broker" for n in nodes))
 
     # -- exports ---------------------------------------------------------------------------
 

@@ -16,14 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-FAULT_COLORS = {
-    "latency": "#e0a030",
-    "error": "#d04545",
-    "crash": "#7a1f1f",
-    "partition": "#6a5acd",
-    "throttle": "#c06a2b",
-    "surge": "#2f8fce",
-}
+from simulator.scenario import FAULT_COLOURS
+
 EDGE_GRIP = 6.0
 
 
@@ -59,14 +53,14 @@ class FaultBarItem(QGraphicsItem):
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        color = QColor(FAULT_COLORS.get(self.fault.kind, "#888888"))
+        color = QColor(FAULT_COLOURS.get(self.fault.kind, "#888888"))
         selected = self.isSelected()
         highlight = QApplication.palette().color(QPalette.ColorRole.Highlight)
         painter.setPen(QPen(highlight, 2.5) if selected else QPen(color.darker(130), 1))
         painter.setBrush(color)
         painter.drawRoundedRect(self._rect, 4, 4)
         painter.setPen(QColor("white"))
-        label = f"{self.fault.kind} {_short(self.fault)}" + (" →" if self.open_ended else "")
+        label = self.fault.label() + (" →" if self.open_ended else "")
         text_rect = self._rect.adjusted(6, 0, -4, 0)
         metrics = painter.fontMetrics()
         elided = metrics.elidedText(label, Qt.TextElideMode.ElideRight, int(text_rect.width()))
@@ -118,13 +112,6 @@ class FaultBarItem(QGraphicsItem):
                 self._rect.left(),
                 self._rect.right() if grip != "move" or not self.open_ended else float("inf"),
             )
-
-
-def _short(fault: Any) -> str:
-    data = fault.model_dump(
-        mode="json", exclude={"kind", "target", "at", "for_"}, exclude_defaults=True
-    )
-    return " ".join(f"{k}={v}" for k, v in data.items())
 
 
 def _describe(fault: Any) -> str:

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
 from gui.document import ScenarioDocument
 from gui.selection import Selection
 from gui.timeline.view import TimelineView
-from simulator.scenario import FAULT_KINDS
+from simulator.scenario import FAULT_KINDS, FAULT_SPECS, Scenario
+
+
+def fits(scenario: Scenario, kind: str, name: str) -> bool:
+    """Whether a fault of ``kind`` may target node ``name`` (its spec's ``targets``; none
+    given: any node that serves requests, i.e. not a client)."""
+    targets = FAULT_SPECS[kind].targets
+    node_kind = scenario.nodes[name].kind
+    return node_kind in targets if targets is not None else node_kind != "client"
 
 
 def default_fault(document: ScenarioDocument, kind: str, preferred: str | None) -> dict | None:
     """A fault of ``kind`` on the preferred node if it fits, else on the first that does."""
     scenario = document.scenario
 
-    def fits(name: str) -> bool:
-        return (scenario.nodes[name].kind == "client") == (kind == "surge")
-
     names = ([preferred] if preferred in scenario.nodes else []) + list(scenario.nodes)
-    target = next((n for n in names if fits(n)), None)
+    target = next((n for n in names if fits(scenario, kind, n)), None)
     if target is None:
         return None
     span = scenario.duration
@@ -32,6 +38,9 @@ def default_fault(document: ScenarioDocument, kind: str, preferred: str | None) 
 
 class TimelinePanel(QWidget):
     """Add faults here; move, resize and select them in the view below."""
+
+    message = Signal(str)
+    """Something for the status bar (why a fault could not be added)."""
 
     def __init__(
         self, document: ScenarioDocument, selection: Selection, parent: QWidget | None = None
@@ -63,7 +72,9 @@ class TimelinePanel(QWidget):
         nodes = self.selection.of("node")
         data = default_fault(self.document, kind, nodes[0][1] if nodes else None)
         if data is None:
-            self.status.setText(f"No node can take a {kind} fault")
+            need = FAULT_SPECS[kind].target_text
+            self.status.setText(f"A {kind} fault needs {need}: add one first")
+            self.message.emit(f"A {kind} fault needs {need}: add one first")
             return None
         index = self.document.add_fault(data)
         self.selection.set([("fault", index)])

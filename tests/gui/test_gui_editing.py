@@ -26,7 +26,7 @@ def test_palette_add_connect_edit_with_undo_redo(window, qtbot, drag):
     drag(window.canvas_view, source.center(), target.center(), Qt.KeyboardModifier.ShiftModifier)
     calls = doc.scenario.nodes["users"].calls
     assert [c.to for c in calls] == ["naked_api", "service"]
-    assert ("users", 1) in window.scene.edges
+    assert ("call", "users", 1) in window.scene.edges
     after_connect = doc.scenario
 
     window.selection.set([("node", "service")])
@@ -45,7 +45,7 @@ def test_palette_add_connect_edit_with_undo_redo(window, qtbot, drag):
     for expected in (after_add, after_connect, after_edit):
         stack.redo()
         assert doc.scenario == expected
-    assert ("users", 1) in window.scene.edges
+    assert ("call", "users", 1) in window.scene.edges
     window.selection.set([("node", "service")])
     settle(qtbot, window)
     assert window.inspector.editor("workers").text() == "25"

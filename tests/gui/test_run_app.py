@@ -42,7 +42,7 @@ def test_a_run_comes_alive_on_the_drawing_and_the_plots(qtbot, tiny_window):
     session.scrubber.seek(11.0)
     assert session.overlay.state_of("db")["health"] == "crashed"
     assert "crash" in session.overlay.state_of("db")["faults"]
-    assert session.overlay.edge_state_of(("api", 0))["breaker"] in ("open", "half_open")
+    assert session.overlay.edge_state_of(("call", "api", 0))["breaker"] in ("open", "half_open")
     session.scrubber.seek(19.5)
     assert session.overlay.state_of("db")["health"] != "crashed"
     assert session.plots.plot_data().now == pytest.approx(19.5, abs=0.1)

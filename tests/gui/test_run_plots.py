@@ -26,11 +26,22 @@ def panel(qtbot, record):
 
 
 def test_every_plot_draws_the_run(qtbot, panel):
+    assert "messages" not in panel.shown  # no broker in the tiny chain
+    assert not panel.views["messages"].isVisible()
     qtbot.waitUntil(lambda: panel.frames >= 1, timeout=15_000)
-    for kind in PLOTS:
+    for kind in panel.shown:
         view = panel.views[kind]
         assert view.error is None, view.error
         assert view.image is not None and view.image.width() > 100
+
+
+def test_the_messages_plot_is_shown_on_demand(qtbot, panel):
+    panel.set_messages(True)
+    assert panel.shown == PLOTS and panel.views["messages"].isVisible()
+    qtbot.waitUntil(lambda: panel.views["messages"].frames >= 1, timeout=15_000)
+    assert panel.views["messages"].error is None
+    panel.set_messages(False)
+    assert "messages" not in panel.shown
 
 
 def test_filter_and_time_redraw_the_plots(qtbot, panel):
