@@ -33,6 +33,10 @@ def _held_copies(sim: Simulation) -> dict[int, int]:
                 for sub in stats.subscriptions:
                     for copy in [*sub.ready, *sub.unacked]:
                         held[id(copy.flow)] = held.get(id(copy.flow), 0) + 1
+            for job in server.in_service:  # publishes the broker has not decided on yet
+                if job.step == 0:
+                    for flow in job.reply_to.message_of(job).stream.flows:  # type: ignore[attr-defined]
+                        held[id(flow)] = held.get(id(flow), 0) + 1
         elif isinstance(server, Relay) and server.stream is not None:
             for flow in server.stream.flows:
                 held[id(flow)] = held.get(id(flow), 0) + len(server.outbox)

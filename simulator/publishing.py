@@ -81,6 +81,9 @@ class PublishSite(CallSite):
     def _send(self, state: _CallState) -> None:
         if self._crashed(state):  # the publisher died while backing off: nothing is sent
             return self._finish(state, "error")
+        # The attempt is a copy on its way: if the publisher gives up before the broker
+        # answers, the broker may still take it. The broker ends this copy when it decides.
+        self.stream.copy_created(state.message)
         super()._send(state)
 
     def _finish(self, state: _CallState, outcome: str) -> None:

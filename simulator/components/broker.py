@@ -226,6 +226,29 @@ class Broker(Server):
 
     # -- publishing --------------------------------------------------------------------------
 
+    # Every publish attempt arrives as a copy of its message (``PublishSite._send``); the
+    # broker ends that copy exactly once: handed on to its queues, dropped, or refused.
+
+    @staticmethod
+    def _end_attempt(job: Job, fate: str | None, now: float) -> None:
+        if job.step == 0:
+            job.step = 1
+            message: Message = job.reply_to.message_of(job)  # type: ignore[attr-defined]
+            message.stream.copy_ended(message, fate, now)
+
+    def submit(self, job: Job) -> None:
+        if self.partitioned:  # black-holed: the attempt never arrives
+            self._end_attempt(job, "publish_failed", self.env.clock)
+        super().submit(job)
+
+    def _refuse(self, job: Job, outcome: str, kind: str | None) -> None:
+        self._end_attempt(job, "publish_failed", self.env.clock)
+        super()._refuse(job, outcome, kind)
+
+    def _finish(self, job: Job, outcome: str, error_kind: str | None) -> None:
+        self._end_attempt(job, "publish_failed", self.env.clock)  # failed in service (a fault)
+        super()._finish(job, outcome, error_kind)
+
     def _next_call(self, job: Job) -> None:
         """After the publish latency: hold the message for each consumer group, then ack."""
         site = job.reply_to  # a PublishSite: it knows the queue and the message
@@ -239,8 +262,7 @@ class Broker(Server):
                 return self._finish(job, "error", "dropped")
             self.dropped_after_ack += 1  # acknowledged, and gone
             message.stream.accepted(message)
-            message.stream.copy_created(message)
-            message.stream.copy_ended(message, "dropped", now)
+            self._end_attempt(job, "dropped", now)
             return self._finish(job, "ok", None)
         if any(len(sub) >= sub.spec.capacity for sub in subs):
             self.refused_full += 1
@@ -249,6 +271,7 @@ class Broker(Server):
         stats.published += 1
         for sub, flow in zip(subs, message.stream.flows, strict=True):
             sub.hold(message, flow, now)
+        self._end_attempt(job, None, now)
         self._finish(job, "ok", None)
         for sub in subs:
             sub.dispatch()
@@ -263,8 +286,10 @@ class Broker(Server):
             self.dispatch_all()
 
     def crash(self) -> None:
-        super().crash()
         now = self.env.clock
+        for job in list(self.in_service):  # publishes in progress die with the broker
+            self._end_attempt(job, "broker_crash", now)
+        super().crash()
         for stats in self.queue_stats.values():
             for sub in stats.subscriptions:
                 sub.broker_crashed(self.durable, now)
