@@ -1,0 +1,77 @@
+"""The messaging scenarios assert their lessons: the outbox loses nothing, dual write does."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from engine_helpers import ROOT, run
+
+from simulator.scenario import load_scenario
+
+
+@cache
+def _run(name: str) -> dict[str, Any]:
+    return run(load_scenario(ROOT / "scenarios" / name))[1]
+
+
+def _flows(out: dict[str, Any], producer: str) -> dict[str, dict[str, Any]]:
+    return {f["consumer"]: f for f in out["messages"].values() if f["producer"] == producer}
+
+
+def test_every_message_is_accounted_for() -> None:
+    for name in ("outbox-vs-dual-write.yaml", "broker-outage.yaml", "poison-message.yaml"):
+        out = _run(name)
+        assert out["invariants"] == []
+        for flow in out["messages"].values():
+            settled = flow["delivered"] + flow["lost"] + flow["dead_lettered"]
+            assert flow["produced"] == settled + flow["in_flight"] > 0
+
+
+def test_dual_write_loses_events_the_outbox_does_not() -> None:
+    out = _run("outbox-vs-dual-write.yaml")
+    dual, outbox = _flows(out, "orders_dual"), _flows(out, "relay")
+    for flow in dual.values():
+        # 1% of publishes fail from 60 s on and nobody retries them: about 480 events.
+        assert 300 < flow["lost_by"]["publish_failed"] < 700
+        assert flow["lost"] == sum(flow["lost_by"].values())
+        assert flow["duplicates"] == 0
+    for flow in outbox.values():
+        assert flow["lost"] == 0
+        assert flow["duplicates"] > 100  # republished after the slow acks and the relay crash
+    assert out["nodes"]["relay"]["republished"] > 0
+
+
+def test_an_idempotent_consumer_applies_each_event_once() -> None:
+    outbox = _flows(_run("outbox-vs-dual-write.yaml"), "relay")
+    naive, idempotent = outbox["shipping_outbox"], outbox["billing_outbox"]
+    assert naive["applied_twice"] == naive["duplicates"] > 100
+    assert naive["applied"] == naive["delivered"] + naive["applied_twice"]
+    assert idempotent["applied_twice"] == 0
+    assert idempotent["applied"] == idempotent["delivered"]
+
+
+def test_the_outbox_rides_out_a_broker_outage_and_the_backlog_drains() -> None:
+    out = _run("broker-outage.yaml")
+    assert out["overall"]["success_rate"] == 1.0  # the orders never noticed
+    (flow,) = out["messages"].values()
+    assert flow["lost"] == 0
+    relay, orders = out["nodes"]["relay"], out["nodes"]["bus"]["queues"]["orders"]
+    assert 15_000 < relay["max_outbox"] < 20_000  # 300 rows/s for 60 s
+    assert relay["outbox_at_end"] < 100
+    assert 60 < flow["max_lag_s"] < 80  # the first order of the outage waited it out
+    assert orders["max_depth"] > 10_000
+    assert 125 <= orders["max_depth_s"] < orders["drained_s"] < 200  # drained after recovery
+
+
+def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_up() -> None:
+    out = _run("poison-message.yaml")
+    (flow,) = out["messages"].values()
+    produced = flow["produced"]
+    # 1% poison; binomial standard deviation about 15 on 24,000 events.
+    assert abs(flow["dead_lettered"] - 0.01 * produced) < 5 * (0.01 * produced) ** 0.5
+    # Each poison message is delivered exactly three times before it is dead-lettered.
+    assert flow["deliveries"] == flow["delivered"] + 3 * flow["dead_lettered"]
+    assert flow["lost"] == 0
+    assert flow["lag_s"]["p99"] < 0.1
+    assert out["nodes"]["bus"]["queues"]["payments"]["dead_letters"] == flow["dead_lettered"]
