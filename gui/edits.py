@@ -210,6 +210,11 @@ def _rewire_call(call: Call, rename: dict[str, str], gone: set[str]) -> Call:
         update["outbox"] = None
     elif call.outbox is not None and call.outbox in rename:
         update["outbox"] = rename[call.outbox]
+    after = getattr(call, "after_commit_to", None)  # a publish's dual write names a database
+    if after is not None and after in gone:
+        update["after_commit_to"] = None
+    elif after is not None and after in rename:
+        update["after_commit_to"] = rename[after]
     if call.only_for and any(c in rename for c in call.only_for):
         update["only_for"] = [rename.get(c, c) for c in call.only_for]
     return call.model_copy(update=update) if update else call
@@ -438,12 +443,13 @@ def _pasted(data: dict[str, Any], names: dict[str, str], existing: set[str]) -> 
 
     def fix(call: dict[str, Any]) -> dict[str, Any]:
         call = {**call, "to": names.get(call["to"], call["to"])}
-        outbox = call.get("outbox")
-        if outbox is not None:
-            if outbox in names:
-                call["outbox"] = names[outbox]
-            elif outbox not in existing:
-                call.pop("outbox")
+        for field in ("outbox", "after_commit_to"):
+            named = call.get(field)
+            if named is not None:
+                if named in names:
+                    call[field] = names[named]
+                elif named not in existing:
+                    call.pop(field)
         return call
 
     def kept(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:

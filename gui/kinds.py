@@ -129,8 +129,9 @@ def _relay(node: Any) -> str:
 
 
 def _consumer(node: Any) -> str:
-    text = f"{_plural(node.workers, 'worker')} · {_mean(node.processing_time)}"
-    return text + (" · dedupe" if node.dedupe is not None else "")
+    if node.dedupe is not None:  # the line is short: "4× 20ms · dedupe"
+        return f"{node.workers}× {_mean(node.processing_time)} · dedupe"
+    return f"{_plural(node.workers, 'worker')} · {_mean(node.processing_time)}"
 
 
 # -- defaults -----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Where to draw nodes that the file gives no position: columns by depth from the clients.
 
-Depth follows calls and messages alike: a broker sits right of its publishers, a
-consumer right of its broker, a relay right of its database.
+Depth follows calls and messages alike (``to_graph`` has both): a broker sits right
+of its publishers, a consumer right of its broker, a relay right of its database.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ COLUMN, ROW = 260.0, 130.0
 
 def default_positions(scenario: Scenario) -> dict[str, tuple[float, float]]:
     """A position for every node: the file's layout where given, else a layered guess."""
-    graph = flow_graph(scenario)
+    graph = to_graph(scenario)  # calls, publishes, deliveries and outbox reads
     depth: dict[str, int] = {}
     order = list(nx.topological_sort(graph)) if nx.is_directed_acyclic_graph(graph) else list(graph)
     for name in order:
@@ -39,17 +39,3 @@ def _below(scenario: Scenario) -> float:
     """Guessed nodes go under the laid-out ones, never on top of them."""
     ys = [y for _, y in scenario.layout.values()]
     return max(ys) + ROW if ys else 0.0
-
-
-def flow_graph(scenario: Scenario) -> nx.DiGraph:
-    """The call graph plus the way messages flow: publisher → broker → consumer,
-    database → relay → broker."""
-    graph = to_graph(scenario)
-    for name, node in scenario.nodes.items():
-        edges = [(name, p.to) for p in node.publishes]
-        if node.kind == "relay":
-            edges += [(node.database, name), (name, node.publish.to)]
-        if node.kind == "consumer":
-            edges.append((node.broker, name))
-        graph.add_edges_from((a, b) for a, b in edges if {a, b} <= set(scenario.nodes))
-    return graph

@@ -20,7 +20,7 @@ from simulator.units import format_duration, format_percent, format_rate
 SKIPPED = {"calls", "publishes", "nodes", "faults", "layout", "murphy"}
 """Shown elsewhere: calls and publishes are edges, nodes and faults have their own views."""
 
-NODE_REFERENCES = {"to", "target", "database", "broker", "outbox"}
+NODE_REFERENCES = {"to", "target", "database", "broker", "outbox", "after_commit_to"}
 QUEUE_OWNERS = ("to", "broker")
 """A ``queue`` field names a queue of the broker in the first of these fields its model has."""
 HIDDEN: dict[type[BaseModel], set[str]] = {Publish: {"fallback", "outbox"}}
@@ -145,7 +145,17 @@ def model_specs(cls: type[BaseModel]) -> list[FieldSpec]:
         elif name == "queue" and spec.kind == "text" and (owner := _queue_owner(cls)):
             spec.kind, spec.tag = "queue", owner
         out.append(spec)
-    return out
+    return _queue_after_its_broker(out)
+
+
+def _queue_after_its_broker(specs: list[FieldSpec]) -> list[FieldSpec]:
+    """A publish's queue is read with its broker (``to``), not after every policy."""
+    queue = next((s for s in specs if s.kind == "queue"), None)
+    if queue is None:
+        return specs
+    rest = [s for s in specs if s is not queue]
+    at = next((i + 1 for i, s in enumerate(rest) if s.name == queue.tag), len(rest))
+    return [*rest[:at], queue, *rest[at:]]
 
 
 def reference_kinds(cls: type[BaseModel], name: str) -> tuple[str, ...] | None:
@@ -157,7 +167,8 @@ def reference_kinds(cls: type[BaseModel], name: str) -> tuple[str, ...] | None:
     if name == "target":
         targets = getattr(cls, "targets", None)
         return targets if targets is not None else tuple(k for k in NODE_KINDS if k != "client")
-    return {"database": ("database",), "broker": ("broker",), "outbox": ("relay",)}.get(name)
+    return {"database": ("database",), "after_commit_to": ("database",), "broker": ("broker",),
+            "outbox": ("relay",)}.get(name)  # fmt: skip
 
 
 def _queue_owner(cls: type[BaseModel]) -> str:

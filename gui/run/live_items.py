@@ -214,7 +214,8 @@ class EdgeLiveOverlay(_Overlay):
         pen = QPen(colour, state["width"], Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
         if edge.dashed:
             pen.setCapStyle(Qt.PenCapStyle.FlatCap)
-            pen.setDashPattern([4.0, 2.5])
+            width = max(float(state["width"]), 1.0)  # a dash pattern is in pen widths
+            pen.setDashPattern([max(10.0 / width, 1.2), max(6.0 / width, 0.8)])
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(edge._path)

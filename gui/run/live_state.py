@@ -19,10 +19,10 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from gui.canvas.layout import flow_graph
 from gui.kinds import EDGE_KINDS, KINDS
 from gui.plots.figures import PlotFilter
 from simulator.scenario import Scenario
+from simulator.topology import to_graph
 
 HEALTH_COLOURS = {
     "ok": "#2a9d8f",
@@ -237,8 +237,14 @@ def _with_outbox(state: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
     if pending is None:
         return state
     pending = int(pending)
+    # A relay's own workers say little: how far its outbox is behind says whether it keeps up.
+    # The gauge is logarithmic and reads full at 1000 rows waiting.
     share = min(1.0, math.log10(1 + pending) / 3)
-    return {**state, "kind": "relay", "outbox": pending, "queue": pending, "queue_share": share,
+    health = _health(live)
+    if health == "ok":
+        health = "saturated" if share >= 0.9 else ("busy" if share >= 0.6 else "ok")
+    return {**state, "kind": "relay", "health": health, "utilization": round(share, 2),
+            "outbox": pending, "queue": pending, "queue_share": share,
             "text": f"outbox {pending} pending"}  # fmt: skip
 
 
@@ -358,7 +364,7 @@ def message_badges(state: dict[str, Any]) -> list[tuple[str, str]]:
     if state.get("applied_twice"):
         out.append((f"{state['applied_twice']:.0f} applied twice", "#b5179e"))
     if state.get("dead_lettered"):
-        out.append((f"{state['dead_lettered']:.0f} dead-lettered", "#6c757d"))
+        out.append((f"{state['dead_lettered']:.0f} DLQ", "#6c757d"))
     return out
 
 
@@ -381,7 +387,7 @@ def plot_filter(scenario: Scenario, key: tuple | None) -> PlotFilter:
     """Plots about a node (the routes that reach it) or an edge; everything for no key."""
     if key is None or key[0] not in ("node", *EDGE_KINDS) or key[1] not in scenario.nodes:
         return PlotFilter()
-    graph = flow_graph(scenario)
+    graph = to_graph(scenario)  # calls and message paths: a consumer is reached too
     names, ends = edge_names(scenario), edge_ends(scenario)
     clients = [n for n, v in scenario.nodes.items() if v.kind == "client"]
 

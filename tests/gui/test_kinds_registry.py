@@ -20,7 +20,7 @@ nodes:
     workers: 4
     service_time: {dist: exponential, mean: 5ms}
     calls: [{to: orders_db, outbox: relay}]
-    publishes: [{to: bus, queue: orders}]
+    publishes: [{to: bus, queue: orders, after_commit_to: orders_db}]
   orders_db: {kind: database, workers: 4, service_time: {dist: constant, value: 2ms}}
   bus: {kind: broker, queues: {orders: {}, audit: {capacity: 10}}}
   relay:
@@ -115,6 +115,10 @@ def test_removing_a_broker_takes_its_consumers_and_relays_and_publishes():
     assert after.nodes["orders"].publishes == []
     assert after.nodes["orders"].calls[0].outbox is None  # its relay went too
     assert problems(after) == []
+    without_db = edits.remove_nodes(scenario, {"orders_db"})
+    assert set(without_db.nodes) == {"users", "orders", "bus", "shipping"}  # the relay went too
+    assert without_db.nodes["orders"].publishes[0].after_commit_to is None
+    assert problems(without_db) == []
 
 
 def test_rename_follows_every_reference():
@@ -124,6 +128,7 @@ def test_rename_follows_every_reference():
     assert after.nodes["orders"].publishes[0].to == "kafka"
     assert after.nodes["orders"].calls[0].outbox == "outbox_relay"
     assert after.nodes["orders"].calls[0].to == "db"
+    assert after.nodes["orders"].publishes[0].after_commit_to == "db"
     assert after.nodes["outbox_relay"].publish.to == "kafka"
     assert after.nodes["outbox_relay"].database == "db"
     assert after.nodes["shipping"].broker == "kafka"
