@@ -60,7 +60,7 @@ def error_of(text: str) -> str:
         (GOOD.replace("to: api", "to: apj"), "x.yaml:9: nodes.users.calls[0].to: unknown node"),
         (GOOD.replace("rate: 10/s", "rate: ten"), 'x.yaml:7: nodes.users.rate: expected a rate'),
         (GOOD.replace("workers: 2", "workers: 0"), "x.yaml:13: nodes.api.workers: Input should be"),
-        (GOOD.replace("kind: service", "kind: broker"), "x.yaml:12: nodes.api.queues: Field required"),
+        (GOOD.replace("kind: service", "kind: broker"), "x.yaml:12: nodes.api.queues: Field req"),
         (GOOD.replace("kind: service", "kind: servise"), "x.yaml:12: nodes.api: Input tag"),
         (GOOD.replace("dist: exponential", "dist: normal"), "x.yaml:14: nodes.api.service_time"),
         (GOOD.replace("murphy: 1", "murphy: 2"), "x.yaml:1: murphy: Input should be 1"),
