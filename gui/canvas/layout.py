@@ -1,7 +1,8 @@
 """Where to draw nodes that the file gives no position: columns by depth from the clients.
 
 Depth follows calls and messages alike (``to_graph`` has both): a broker sits right
-of its publishers, a consumer right of its broker, a relay right of its database.
+of its publishers, a consumer right of its broker, a relay right of its database;
+and the message path gets a band of rows of its own, below the request path.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from simulator.scenario import Scenario
 from simulator.topology import to_graph
 
 COLUMN, ROW = 260.0, 130.0
+MESSAGE_KINDS = ("broker", "relay", "consumer")
 
 
 def default_positions(scenario: Scenario) -> dict[str, tuple[float, float]]:
@@ -22,17 +24,22 @@ def default_positions(scenario: Scenario) -> dict[str, tuple[float, float]]:
     for name in order:
         preds = [depth.get(p, 0) + 1 for p in graph.predecessors(name) if p in depth]
         depth[name] = max(preds, default=0)
-    rows: dict[int, int] = {}
-    out: dict[str, tuple[float, float]] = {}
-    for name in scenario.nodes:
-        if name in scenario.layout:
-            out[name] = scenario.layout[name]
-            continue
-        col = depth.get(name, 0)
-        row = rows.get(col, 0)
-        rows[col] = row + 1
-        out[name] = (col * COLUMN, row * ROW + _below(scenario))
-    return out
+    guessed = [n for n in scenario.nodes if n not in scenario.layout]
+    # The message path (brokers, relays, consumers) runs in a band below the request path,
+    # so a publish that skips columns does not cross the nodes between.
+    bands = [[n for n in guessed if scenario.nodes[n].kind not in MESSAGE_KINDS],
+             [n for n in guessed if scenario.nodes[n].kind in MESSAGE_KINDS]]  # fmt: skip
+    out: dict[str, tuple[float, float]] = dict(scenario.layout)
+    top = _below(scenario)
+    for band in bands:
+        rows: dict[int, int] = {}
+        for name in band:
+            col = depth.get(name, 0)
+            row = rows.get(col, 0)
+            rows[col] = row + 1
+            out[name] = (col * COLUMN, row * ROW + top)
+        top += max(rows.values(), default=0) * ROW
+    return {name: out[name] for name in scenario.nodes}
 
 
 def _below(scenario: Scenario) -> float:

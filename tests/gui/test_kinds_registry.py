@@ -174,3 +174,15 @@ def test_paste_renames_references_among_the_copied_nodes():
     assert names == ["bus_2", "shipping_2"]
     assert after.nodes["shipping_2"].broker == "bus_2"
     assert problems(after) == []
+
+
+def test_guessed_layout_puts_the_message_path_in_a_band_below():
+    from gui.canvas.layout import default_positions
+
+    positions = default_positions(wired())
+    request = {n: positions[n] for n in ("users", "orders", "orders_db")}
+    message = {n: positions[n] for n in ("relay", "bus", "shipping")}
+    assert max(y for _, y in request.values()) < min(y for _, y in message.values())
+    assert positions["users"][0] < positions["orders"][0] < positions["bus"][0]
+    assert positions["bus"][0] < positions["shipping"][0]
+    assert positions["orders_db"][0] < positions["relay"][0]
