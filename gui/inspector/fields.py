@@ -125,6 +125,8 @@ def field_spec(name: str, info: FieldInfo) -> FieldSpec | None:
         spec.tag = ENTRY_STEMS.get(name, "entry")
     elif get_origin(ann) is list and get_origin(get_args(ann)[0]) is Literal:
         spec.kind, spec.choices = "multi", list(get_args(get_args(ann)[0]))
+    elif get_origin(ann) is list and get_args(ann)[0] is str:
+        spec.kind, spec.hint = "yaml", "YAML list of names, e.g. [web, mobile]"
     elif get_origin(ann) in (list, dict):
         spec.kind, spec.hint = "yaml", "YAML, e.g. [{at: 0s, rate: 100/s}]"
     elif name == "description":

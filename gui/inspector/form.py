@@ -38,6 +38,8 @@ from gui.edits import EditError, Path, get_at, switch_distribution
 from gui.inspector.fields import FieldSpec, field_text, model_specs
 
 NONE_CHOICE = "(none)"
+RELAY_PUBLISH_HIDDEN = {"after_commit_to", "only_for"}
+"""A relay's publish sends outbox rows: no request routes, no transaction of its own."""
 
 
 class LongTextEdit(QPlainTextEdit):
@@ -61,8 +63,10 @@ class ModelForm(QWidget):
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        hidden = RELAY_PUBLISH_HIDDEN if path[-1:] == ("publish",) else set()
         for spec in model_specs(type(self.model)):
-            self._add_row(layout, spec)
+            if spec.name not in hidden:
+                self._add_row(layout, spec)
 
     def _add_row(self, layout: QFormLayout, spec: FieldSpec) -> None:
         if spec.kind in ("model", "union"):

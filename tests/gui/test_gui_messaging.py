@@ -216,8 +216,20 @@ def test_relay_publish_is_a_nested_form(messaging, qtbot):
     assert [database.itemText(i) for i in range(database.count())] == ["orders_db"]
     to = messaging.inspector.editor("publish.to")
     assert [to.itemText(i) for i in range(to.count())] == ["bus"]
+    assert messaging.inspector.editor("publish.after_commit_to") is None  # no transaction
+    assert messaging.inspector.editor("publish.only_for") is None  # no request routes
     messaging.inspector.editor("publish.queue").setCurrentText("audit")
     assert messaging.document.scenario.nodes["relay"].publish.queue == "audit"
+
+
+def test_a_dual_write_names_a_database(messaging, qtbot):
+    messaging.selection.set([("publish", "orders", 0)])
+    settle(qtbot, messaging)
+    after = messaging.inspector.editor("after_commit_to")
+    assert [after.itemText(i) for i in range(after.count())] == ["(none)", "orders_db"]
+    assert after.currentText() == "orders_db"
+    after.setCurrentText("(none)")
+    assert messaging.document.scenario.nodes["orders"].publishes[0].after_commit_to is None
 
 
 def test_message_drop_targets_a_broker(messaging, window):
