@@ -95,7 +95,9 @@ class Simulation:
                 edge = f"{name}->{call.to}"
                 if index != _first_index(spec.calls, call.to):
                     edge += f"#{index}"
-                site = self.add_call(edge, call, owner if call.to in announced else None)
+                # The node's first call to an announced database is the transaction.
+                first = call.to in announced and index == _first_index(spec.calls, call.to)
+                site = self.add_call(edge, call, owner if first else None)
                 if isinstance(site, CommitCallSite):
                     commits.setdefault(call.to, []).append(site)
                 owner.sites.append(site)

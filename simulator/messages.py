@@ -124,12 +124,8 @@ class Flow:
                 self._ids[id_] |= DELIVERED
                 self.delivered += 1
                 self.lag.record(now - message.produced)
-        elif (
-            fate is not None
-            and state == IN_FLIGHT
-            and (fate == "dead_lettered" or id_ not in self._fate)
-        ):
-            self._fate[id_] = fate  # a dead letter outranks a loss
+        elif fate is not None and state == IN_FLIGHT and self._fate.get(id_) != "dead_lettered":
+            self._fate[id_] = fate  # the latest loss is the cause; a dead letter outranks it
         if not left:
             last = self._fate.pop(id_, None)
             if self._ids[id_] & _STATE == IN_FLIGHT:

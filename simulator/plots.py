@@ -14,6 +14,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from simulator.scenario import FAULT_COLOURS
+
 __all__ = [
     "FAULT_COLOURS",
     "draw_latency",
@@ -24,14 +26,7 @@ __all__ = [
     "style_axes",
 ]
 
-FAULT_COLOURS = {
-    "latency": "#f4a261",
-    "error": "#e76f51",
-    "crash": "#9b2226",
-    "partition": "#6d597a",
-    "throttle": "#e9c46a",
-    "surge": "#2a9d8f",
-}
+# One colour per fault kind, from the schema, shared with the app's timeline.
 PALETTE = ["#1d3557", "#e63946", "#2a9d8f", "#f4a261", "#6d597a", "#457b9d", "#8d99ae"]
 
 

@@ -80,6 +80,8 @@ class PublishSite(CallSite):
 
     def _send(self, state: _CallState) -> None:
         if self._crashed(state):  # the publisher died while backing off: nothing is sent
+            if state.held:
+                self._release(state)  # its bulkhead slot and connection go back
             return self._finish(state, "error")
         # The attempt is a copy on its way: if the publisher gives up before the broker
         # answers, the broker may still take it. The broker ends this copy when it decides.

@@ -87,6 +87,10 @@ class CrashFault(_FaultBase):
 class PartitionFault(_FaultBase):
     """The target is unreachable: a black hole until the caller's connect timeout."""
 
+    targets: ClassVar[tuple[str, ...] | None] = (
+        "service", "database", "third_party", "balancer", "cache", "broker", "consumer",
+    )  # fmt: skip
+    """Not a relay: nothing calls it; cut off, its own calls would fail (use a fault on them)."""
     colour: ClassVar[str] = "#6d597a"
     kind: Literal["partition"]
 

@@ -316,13 +316,6 @@ def test_poison_messages_are_dead_lettered_after_max_deliveries() -> None:
     assert flow["lag_s"]["p99"] < 0.05
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="consumer.py is_poison: (key * golden ratio) mod 2^64 over consecutive ids is a "
-    "Weyl sequence, not a random draw: poison messages come almost exactly 1 in 20, so "
-    "their count per second varies ~5x less than independent 5% draws would",
-)
 def test_poison_messages_arrive_as_independent_draws() -> None:
     # One dead letter per poison message (max_deliveries 1), 100 messages a second: per
     # one-second bucket the dead letters are Poisson(5) when each message is poison by an
@@ -473,19 +466,14 @@ def test_a_caller_that_times_out_on_its_commit_never_publishes_the_event() -> No
     assert flow["lost_by"] == {"not_published": flow["produced"] - flow["in_flight"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine.py _build makes every call to the after_commit_to database a "
-    "CommitCallSite, so a request that calls it twice produces two events and "
-    "PublishSite.committed abandons the first as not_published: half the events 'lost'",
-)
 def test_two_calls_to_the_announced_database_announce_one_event() -> None:
     _sim, out = run(scenario(_dual_write("[{to: db}, {to: db}]")))
     flow = the_flow(out)
     assert out["overall"]["success_rate"] == 1.0
     assert flow["lost"] == 0  # measured: 503 of 1006 'not_published'
-    assert flow["produced"] == out["edges"]["api->bus.q"]["requests"] + flow["in_flight"]
+    # One event per request: every commit reached its publish, or is still on its way to it.
+    publishes = out["edges"]["api->bus.q"]["requests"]
+    assert flow["produced"] - flow["in_flight"] <= publishes <= flow["produced"]
 
 
 # -- retention and capacity ---------------------------------------------------------------------

@@ -39,7 +39,15 @@ if TYPE_CHECKING:
 
 __all__ = ["KIND", "Consumer", "DedupeStore"]
 
-_MIX = 0x9E3779B97F4A7C15  # the 64-bit golden ratio: spreads consecutive ids over [0, 2^64)
+_M64 = 0xFFFFFFFFFFFFFFFF
+
+
+def _splitmix64(x: int) -> int:
+    """SplitMix64's finaliser: consecutive ids become independent-looking 64-bit draws."""
+    z = (x + 0x9E3779B97F4A7C15) & _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
 
 
 class DedupeStore:
@@ -97,8 +105,8 @@ class Consumer(Server):
     def is_poison(self, copy: Copy) -> bool:
         if self.poison_rate <= 0.0:
             return False
-        key = (copy.message.stream.index << 40) ^ copy.message.id ^ self._poison_salt
-        return ((key * _MIX) & 0xFFFFFFFFFFFFFFFF) / 2.0**64 < self.poison_rate
+        key = (copy.message.stream.index << 40) ^ copy.message.id ^ (self._poison_salt << 20)
+        return _splitmix64(key) / 2.0**64 < self.poison_rate
 
     @staticmethod
     def _key(copy: Copy) -> int:

@@ -159,7 +159,10 @@ class Relay(Server):
         """A cycle ended (or was lost in a crash): poll again, at once if rows are waiting."""
         if self.down:
             return  # restart() resumes polling
-        more = outcome in SUCCESS and bool(self._visible(self.env.clock))
+        # Straight on only if this cycle got rows through: one that could not publish
+        # (the broker is down) waits its interval instead of hammering the broker.
+        progressed = isinstance(job.state, _Batch) and bool(job.state.acked)
+        more = outcome in SUCCESS and progressed and bool(self._visible(self.env.clock))
         self._schedule(0.0 if more else self.interval)
 
     def restart(self) -> None:
