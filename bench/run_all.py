@@ -13,12 +13,16 @@ Contenders on the M/M/c queue of ``scenarios/mmc.yaml`` (640/s, 8 servers, exp
 10 ms, 600 s): ``murphy run`` end to end, Murphy's engine alone
 (``Simulation(scenario).run_to_end()``), ``bench/simpy_mmc.py`` and
 ``bench/ciw_mmc.py``. On ``scenarios/three-tier.yaml``: ``murphy run``, the engine
-alone and ``bench/simpy_chain.py``. Then the memory test: ``murphy run`` on the
-M/M/c scenario long enough for about ten million requests.
+alone and ``bench/simpy_chain.py``. On ``bench/pipeline.yaml`` (producer 200/s ->
+broker, 2 ms publish latency -> consumer group of 4, exp 10 ms, 600 s): ``murphy
+run``, the engine alone and ``bench/simpy_pipeline.py``, a ``simpy.Store`` model;
+there a customer is a message processed and acknowledged. Then the memory test:
+``murphy run`` on the M/M/c scenario long enough for about ten million requests.
 
 Each contender runs ``--rounds`` times, interleaved so that a noisy neighbour
 hurts all of them alike; the best time counts. Results go to
-``bench/results.json`` and ``bench/RESULTS.md``.
+``bench/results.json`` and ``bench/RESULTS.md``; notes written by hand at the end
+of RESULTS.md, after ``NOTES_MARK``, are kept.
 """
 
 from __future__ import annotations
@@ -37,11 +41,13 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 MMC = "scenarios/mmc.yaml"
 CHAIN = "scenarios/three-tier.yaml"
+PIPELINE = "bench/pipeline.yaml"
 # The M/M/c of scenarios/mmc.yaml, for the models that do not read scenario files.
 RATE, MEAN_SERVICE, SERVERS, DURATION = 640.0, 0.010, 8, 600.0
 CHAIN_DURATION = 300.0
+PIPELINE_DURATION = 600.0
 TEN_MILLION_S = 15625.0  # 640/s x 15,625 s = 10,000,000 arrivals
-TARGETS = {"vs_simpy": 1.0, "vs_ciw": 3.0, "ten_million_mb": 150.0}
+TARGETS = {"vs_simpy": 1.0, "vs_ciw": 3.0, "pipeline_vs_simpy": 1.0, "ten_million_mb": 150.0}
 
 
 # -- inside a child process -----------------------------------------------------------------
@@ -66,11 +72,16 @@ def _child(kind: str, duration: float) -> dict:
 
         started = time.perf_counter()
         result = simpy_chain.run(duration)
-    elif kind in ("engine_mmc", "engine_chain"):
+    elif kind == "simpy_pipeline":
+        import simpy_pipeline
+
+        started = time.perf_counter()
+        result = simpy_pipeline.run(duration)
+    elif kind in ("engine_mmc", "engine_chain", "engine_pipeline"):
         from simulator.engine import Simulation
         from simulator.scenario import load_scenario
 
-        path = ROOT / (MMC if kind == "engine_mmc" else CHAIN)
+        path = ROOT / {"engine_mmc": MMC, "engine_chain": CHAIN, "engine_pipeline": PIPELINE}[kind]
         scenario = load_scenario(path).model_copy(update={"duration": duration})
         sim = Simulation(scenario)
         started = time.perf_counter()
@@ -81,6 +92,12 @@ def _child(kind: str, duration: float) -> dict:
         if kind == "engine_mmc":
             stats = sim.servers["server"].stats
             result["mean_wait_ms"] = 1000.0 * stats.wait_sum / stats.started
+        elif kind == "engine_pipeline":  # a customer is a message processed and acknowledged
+            consumer = sim.servers["shipping"]
+            stats = consumer.stats
+            result["published"] = result["customers"]  # the client's acknowledged publishes
+            result["customers"] = consumer.processed
+            result["mean_sojourn_ms"] = 1000.0 * stats.sojourn_sum / stats.answered
         return {**result, "sim_seconds": elapsed}
     else:
         raise SystemExit(f"unknown contender {kind}")
@@ -216,7 +233,11 @@ def machine() -> dict:
     }
 
 
-def markdown(info: dict, report: list[str], results: dict) -> str:
+NOTES_MARK = "<!-- notes: kept by bench/run_all.py from here to the end -->"
+
+
+def markdown(info: dict, report: list[str], results: dict, kept: str = "") -> str:
+    """RESULTS.md: this run's figures, then ``kept`` (hand-written notes after ``NOTES_MARK``)."""
     keys = ("date", "cpu", "cores", "load_average", "platform", "python", "simpy", "numpy", "ciw")
     head = "\n".join(f"- {k}: {info[k]}" for k in keys)
     return (
@@ -226,8 +247,18 @@ def markdown(info: dict, report: list[str], results: dict) -> str:
         "subprocess (start-up, imports, scenario loading, run, summary). Best of the rounds;\n"
         "peak memory is the child's own peak RSS.\n\n"
         f"{head}\n\n```\n" + "\n".join(report) + "\n```\n\n"
-        "Raw figures: `bench/results.json`.\n"
+        "Raw figures: `bench/results.json`.\n" + (f"\n{kept}" if kept else "")
     )
+
+
+def kept_notes(path: Path) -> str:
+    """The notes at the end of the current RESULTS.md, from ``NOTES_MARK`` on ("" if none)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    at = text.find(NOTES_MARK)
+    return text[at:] if at >= 0 else ""
 
 
 def gui_latency() -> list[str]:
@@ -285,6 +316,15 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("murphy engine", "hand-written SimPy"):
         rates(chain[name], chain[name]["customers"])
 
+    pipeline = race("pipeline", {
+        "murphy run (end to end)": lambda: run_cli(PIPELINE, PIPELINE_DURATION),
+        "murphy engine": lambda: run_child("engine_pipeline", PIPELINE_DURATION),
+        "hand-written SimPy": lambda: run_child("simpy_pipeline", PIPELINE_DURATION),
+    }, args.rounds)  # fmt: skip
+    rates(pipeline["murphy run (end to end)"], pipeline["murphy engine"]["customers"])
+    for name in ("murphy engine", "hand-written SimPy"):
+        rates(pipeline[name], pipeline[name]["customers"])
+
     report = table(f"M/M/c (640/s, c=8, exp 10 ms, {DURATION:g} s simulated)", mmc)
     waits = ", ".join(
         f"{name} {mmc[name]['mean_wait_ms']:.2f}"
@@ -293,6 +333,19 @@ def main(argv: list[str] | None = None) -> int:
     report.append(f"  mean wait in queue ms: {waits} (Erlang C: 2.84)")
     report.append("")
     report += table(f"three-tier chain ({CHAIN_DURATION:g} s simulated)", chain)
+    report.append("")
+    report += table(
+        f"pipeline: producer -> broker -> consumer ({PIPELINE_DURATION:g} s simulated; "
+        "customers = messages acknowledged)", pipeline)  # fmt: skip
+    report.append(
+        "  messages published: murphy engine {:,}, hand-written SimPy {:,}; mean enqueue to "
+        "ack ms: murphy engine {:.2f}, hand-written SimPy {:.2f} (M/M/4: 10.87)".format(
+            pipeline["murphy engine"]["published"],
+            pipeline["hand-written SimPy"]["published"],
+            pipeline["murphy engine"]["mean_sojourn_ms"],
+            pipeline["hand-written SimPy"]["mean_sojourn_ms"],
+        )
+    )
     report.append("")
     report.append("Ratios (customers/s, higher is better for murphy)")
     ratios = {}
@@ -308,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
          chain["hand-written SimPy"], TARGETS["vs_simpy"]),
         ("chain_cli_vs_simpy", "three-tier murphy run / SimPy", chain["murphy run (end to end)"],
          chain["hand-written SimPy"], None),
+        ("pipeline_engine_vs_simpy", "pipeline engine / SimPy", pipeline["murphy engine"],
+         pipeline["hand-written SimPy"], TARGETS["pipeline_vs_simpy"]),
+        ("pipeline_cli_vs_simpy", "pipeline murphy run / SimPy",
+         pipeline["murphy run (end to end)"], pipeline["hand-written SimPy"], None),
     ):  # fmt: skip
         text, ratios[key] = ratio_line(label, a, b, target)
         report.append(text)
@@ -334,10 +391,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(report))
 
     if not args.no_write:
-        data = {"machine": info, "mmc": mmc, "chain": chain, "ratios": ratios,
+        data = {"machine": info, "mmc": mmc, "chain": chain, "pipeline": pipeline, "ratios": ratios,
                 "ten_million": ten, "targets": TARGETS, "seconds": round(total, 1)}  # fmt: skip
         (BENCH / "results.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        (BENCH / "RESULTS.md").write_text(markdown(info, report, data), encoding="utf-8")
+        results_md = BENCH / "RESULTS.md"
+        notes = kept_notes(results_md)
+        results_md.write_text(markdown(info, report, data, notes), encoding="utf-8")
     return 0
 
 
