@@ -76,6 +76,8 @@ class _CallState:
 
     # No reference back to the attempt's Job: without cycles, CPython frees a finished
     # request at once instead of leaving it to the cyclic garbage collector.
+    message: Any  # what a publish carries (publishing.PublishSite); unset on calls
+
     __slots__ = (
         "attempt", "held", "message", "on_done", "parent", "permitted", "pool_gen", "seq", "t0",
         "t_try",
@@ -88,7 +90,6 @@ class _CallState:
         self.held = 0  # 1: bulkhead slot held, 2: pool connection held (bit flags)
         self.pool_gen = 0  # the pool's generation when the connection was granted
         self.permitted = False
-        self.message: Any = None  # what a publish carries (publishing.PublishSite)
 
 
 class CallSite:

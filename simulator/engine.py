@@ -108,6 +108,7 @@ class Simulation:
                 publisher = self.add_publish(edge, publish, owner)
                 for site in commits.get(publish.after_commit_to or "", []):
                     site.publisher = publisher
+                    publisher.announces = owner.dual_write = True
                 owner.sites.append(publisher)
         for name, kind in self.kinds.items():
             if kind.connect is not None:

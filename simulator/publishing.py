@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from simulator.calls import CallSite, _CallState
-from simulator.components.base import SUCCESS, Job
+from simulator.components.base import SUCCESS, Job, pending_of
 from simulator.messages import Message, Stream
 
 if TYPE_CHECKING:
@@ -37,10 +37,11 @@ class PublishSite(CallSite):
         super().__init__(*args, **kwargs)
         self.owner, self.queue, self.stream, self.relayed = owner, queue, stream, relayed
         self.holding = 0  # messages this publisher holds, not yet acknowledged or lost
+        self.announces = False  # a call of its owner commits what it publishes (dual write)
 
     def call(self, parent: Job, on_done: Any, message: Any = None) -> None:
         if message is None:
-            pending = parent.pending
+            pending = pending_of(parent) if self.announces else None
             if pending is not None and pending[0] is self:  # dual write: committed earlier
                 message = pending[1]
                 parent.pending = None
@@ -61,7 +62,7 @@ class PublishSite(CallSite):
         if not alive:
             fate = "not_published" if parent.epoch == -1 else "publisher_crash"
             return self.abandon(message, fate, now)
-        if parent.pending is not None:  # a retried transaction committed twice: two events
+        if pending_of(parent) is not None:  # a retried transaction committed twice: two events
             self.abandon(parent.pending[1], "not_published", now)
         parent.pending = (self, message)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from simulator._simpy import Environment, Wake, wake_after
-from simulator.components.base import SUCCESS, Job
+from simulator.components.base import SUCCESS, Job, pending_of
 from simulator.components.kind import NodeKind, World
 from simulator.metrics import ROUTE_SERIES, RouteStats
 from simulator.randomness import RandomStream
@@ -46,6 +46,8 @@ def rate_at(spec: ClientSpec, now: float) -> float:
 
 class Client:
     """Generates requests and records each request's single outcome and latency."""
+
+    dual_write = False  # True: a publish announces this client's commits (engine.add_call)
 
     def __init__(
         self,
@@ -158,11 +160,12 @@ class Client:
             self._end(request, outcome)
 
     def _end(self, request: Job, outcome: str) -> None:
-        if request.pending is not None:  # dual write: committed, but the event was never sent
-            site, message = request.pending
-            request.pending = None
-            site.abandon(message, "not_published", self.env.clock)
-        request.epoch = -1  # finished: a late commit for it finds nobody to publish it
+        if self.dual_write:
+            pending = pending_of(request)
+            if pending is not None:  # committed, but the event was never sent
+                request.pending = None
+                pending[0].abandon(pending[1], "not_published", self.env.clock)
+            request.epoch = -1  # finished: a late commit for it finds nobody to publish it
         self.in_flight -= 1
         self.stats.ended(request.t_arrive, self.env.clock, outcome)
         if self.spec.users is not None:

@@ -14,7 +14,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from simulator._simpy import Environment, Wake, wake_after
-from simulator.components.base import NODE_SERIES, SUCCESS, Job, NodeStats, capacity_of
+from simulator.components.base import (
+    NODE_SERIES,
+    SUCCESS,
+    Job,
+    NodeStats,
+    capacity_of,
+    pending_of,
+)
 from simulator.components.kind import NodeKind, World
 from simulator.metrics import Rollup, Series
 from simulator.policies import make_limiter
@@ -173,9 +180,10 @@ class Server:
             stats.completions += 1
         elif error_kind is not None:
             stats.error(error_kind, now)
-        if job.pending is not None:  # dual write: committed, but the event was never sent
-            _abandon(job, "not_published", now)
-        job.epoch = -1  # finished: a late commit for this job finds nobody to publish it
+        if self.dual_write:
+            if pending_of(job) is not None:  # committed, but the event was never sent
+                _abandon(job, "not_published", now)
+            job.epoch = -1  # finished: a late commit for this job finds nobody to publish it
         if not self.partitioned:
             job.reply_to.on_reply(job, outcome)
         if self.queue:
@@ -209,6 +217,8 @@ class Server:
 
     # -- what kinds with more state add (brokers, relays) ------------------------------------
 
+    dual_write = False  # True: a publish announces this node's commits (engine.add_call)
+
     has_bucket_hook = False  # True: the engine calls on_bucket(now) at every bucket boundary
 
     def on_bucket(self, now: float) -> None:
@@ -234,7 +244,7 @@ class Server:
         self.in_service.clear()
         self.queue.clear()
         for job in lost:
-            if job.pending is not None:  # dual write: died between the commit and the publish
+            if self.dual_write and pending_of(job) is not None:  # died between commit and publish
                 _abandon(job, "publisher_crash", now)
             self.stats.error("crash", now)
             if self.limiter is not None:
