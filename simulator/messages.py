@@ -113,11 +113,14 @@ class Flow:
     def copy_ended(self, message: Message, fate: str | None, now: float) -> None:
         """A copy is gone: ``acked``, ``dead_lettered``, a loss reason, or None (handed on)."""
         id_ = message.id
-        left = self.live[id_] - 1
+        live = self.live
+        left = live[id_] - 1
         if left:
-            self.live[id_] = left
+            live[id_] = left
+            if fate is None:
+                return  # handed on, and other copies carry the id: the common case
         else:
-            del self.live[id_]
+            del live[id_]
         state = self._ids[id_] & _STATE
         if fate == "acked":
             if state == IN_FLIGHT:

@@ -45,12 +45,13 @@ QUEUE_SERIES = ("depth", "published", "delivered", "dead_lettered", "lag_s")
 class Copy:
     """A message as one consumer group's queue holds it: its deliveries and the current receipt."""
 
-    __slots__ = ("deliveries", "enqueued", "flow", "message", "receipt")
+    __slots__ = ("deliveries", "due", "enqueued", "flow", "message", "receipt")
 
     def __init__(self, message: Message, flow: Flow, now: float):
         self.message, self.flow, self.enqueued = message, flow, now
         self.deliveries = 0
         self.receipt = 0  # which delivery an acknowledgement must name to count
+        self.due = 0.0  # when the current delivery's visibility timeout runs out
 
 
 class QueueStats:
@@ -105,12 +106,13 @@ class Subscription:
         self.dead_letters = 0
         self.expired = 0
         self.stale_acks = 0  # acknowledgements that came after the message was redelivered
+        self._timer = False  # a visibility timer is pending (see _on_visibility)
 
     def __len__(self) -> int:
         return len(self.ready) + len(self.unacked)
 
     def hold(self, message: Message, flow: Flow, now: float) -> None:
-        flow.copy_created(message.id)
+        """Keep the copy the publish attempt brought (the books already count it)."""
         self.ready.append(Copy(message, flow, now))
         self.stats.change(now, 1)
 
@@ -138,10 +140,13 @@ class Subscription:
                 continue
             copy.deliveries += 1
             copy.receipt += 1
+            copy.due = now + self.spec.visibility_timeout
             self.unacked[copy] = None
             self.stats.delivered += 1
             copy.flow.delivering(copy.message.id)
-            wake_after(env, self.spec.visibility_timeout, self._on_visibility, (copy, copy.receipt))
+            if not self._timer:
+                self._timer = True
+                wake_after(env, self.spec.visibility_timeout, self._on_visibility)
             consumer.submit(Job(self, math.inf, (copy, copy.receipt)))
 
     def expire(self, now: float) -> None:
@@ -152,11 +157,27 @@ class Subscription:
             self.expired += 1
             self._drop(ready.popleft(), "expired", now)
 
-    def _on_visibility(self, wake: Wake) -> None:
-        copy, receipt = wake.value
-        if copy.receipt == receipt and copy in self.unacked:
-            del self.unacked[copy]
-            self._back(copy, self.broker.env.clock)
+    def _on_visibility(self, _wake: Wake) -> None:
+        """Redeliver every message whose visibility timeout has run out.
+
+        One timer per subscription, not one per delivery: the timeout is the same
+        for every delivery, so deadlines grow in delivery order, which is the order
+        of ``unacked``. The timer serves the oldest and is set again for the next.
+        """
+        unacked = self.unacked
+        now = self.broker.env.clock
+        expired = False
+        while unacked:
+            copy = next(iter(unacked))
+            if copy.due > now:
+                wake_after(self.broker.env, copy.due - now, self._on_visibility)
+                break
+            del unacked[copy]
+            self._back(copy, now)
+            expired = True
+        else:
+            self._timer = False
+        if expired:
             self.dispatch()
 
     def _back(self, copy: Copy, now: float) -> None:
@@ -264,14 +285,16 @@ class Broker(Server):
             message.stream.accepted(message)
             self._end_attempt(job, "dropped", now)
             return self._finish(job, "ok", None)
-        if any(len(sub) >= sub.spec.capacity for sub in subs):
-            self.refused_full += 1
-            return self._finish(job, "rejected", None)
+        for sub in subs:
+            if len(sub.ready) + len(sub.unacked) >= sub.spec.capacity:
+                self.refused_full += 1
+                return self._finish(job, "rejected", None)
         message.stream.accepted(message)
         stats.published += 1
+        # The attempt's copy (one per flow) becomes the copy each consumer group holds.
+        job.step = 1
         for sub, flow in zip(subs, message.stream.flows, strict=True):
             sub.hold(message, flow, now)
-        self._end_attempt(job, None, now)
         self._finish(job, "ok", None)
         for sub in subs:
             sub.dispatch()

@@ -93,13 +93,15 @@ class Consumer(Server):
         self.subscription: Subscription | None = None
         self.processed = self.poisoned = self.deduplicated = 0
         self._skip_apply = False
+        # No poison, no dedupe, no errors of its own, no calls or publishes: a processed
+        # message is simply applied (sites are added after construction: see _connect).
+        self._plain = False
 
     def has_room(self) -> bool:
         """Whether the broker may deliver another message now."""
+        # Its buffer is unbounded (queue_limit inf): only prefetch limits what it holds.
         return (
-            not self.down
-            and not self.partitioned
-            and self.busy + len(self.queue) < min(self.prefetch, self.capacity + self.queue_limit)
+            not self.down and not self.partitioned and self.busy + len(self.queue) < self.prefetch
         )
 
     def is_poison(self, copy: Copy) -> bool:
@@ -119,6 +121,8 @@ class Consumer(Server):
         if job.epoch != self.epoch:
             return  # lost in a crash; the broker was told at the time
         copy: Copy = job.state[0]
+        if self._plain and self.fault_error_rate == 0.0:
+            return self._finish(job, "ok", None)  # nothing can fail and nothing to call
         if self.is_poison(copy):
             self.poisoned += 1
             return self._finish(job, "error", "poison")
@@ -165,6 +169,12 @@ def _build(world: World, name: str, spec: ConsumerSpec) -> Consumer:
 
 
 def _connect(world: World, name: str, consumer: Consumer) -> None:
+    consumer._plain = (
+        consumer.poison_rate <= 0.0
+        and consumer.dedupe is None
+        and consumer.error_rate <= 0.0
+        and not consumer.sites
+    )
     consumer.subscription = world.node(consumer.spec.broker).subscribe(
         consumer.spec.queue, consumer
     )
