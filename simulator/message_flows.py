@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from simulator.components.broker import Broker
+from simulator.components.broker import Broker, queue_states
 from simulator.components.relay import Relay
 from simulator.messages import Flow
 from simulator.publishing import PublishSite
@@ -108,19 +108,12 @@ def message_snapshot(sim: Simulation, now: float) -> dict[str, Any]:
             "in_flight": flow.in_flight(),
             "lag_s": round(oldest, 6),
         }
-    queues = {}
-    for name, server in sim.servers.items():
-        if isinstance(server, Broker):
-            for q, stats in server.queue_stats.items():
-                subs = stats.subscriptions
-                queues[f"{name}.{q}"] = {
-                    "broker": name,
-                    "queue": q,
-                    "depth": sum(len(s) for s in subs),
-                    "unacked": sum(len(s.unacked) for s in subs),
-                    "dead_letters": sum(s.dead_letters for s in subs),
-                    "oldest_age_s": round(stats.oldest_age(now), 6),
-                }
+    queues = {
+        f"{name}.{q}": {"broker": name, "queue": q, **state}
+        for name, server in sim.servers.items()
+        if isinstance(server, Broker)
+        for q, state in queue_states(server).items()
+    }
     return {"flows": flows, "queues": queues}
 
 

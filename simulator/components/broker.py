@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from simulator.components.consumer import Consumer
     from simulator.fault_kinds import Conditions
 
-__all__ = ["KIND", "QUEUE_SERIES", "Broker", "Subscription"]
+__all__ = ["KIND", "QUEUE_SERIES", "Broker", "Subscription", "queue_states"]
 
 QUEUE_SERIES = ("depth", "published", "delivered", "dead_lettered", "lag_s")
 
@@ -396,18 +396,23 @@ def _drained_at(stats: QueueStats, now: float) -> float | None:
     return None
 
 
-def _snapshot(broker: Broker) -> dict[str, Any]:
-    return {
-        "queues": {
-            q: {
-                "depth": sum(len(s) for s in stats.subscriptions),
-                "unacked": sum(len(s.unacked) for s in stats.subscriptions),
-                "dead_letters": sum(s.dead_letters for s in stats.subscriptions),
-                "oldest_age_s": round(stats.oldest_age(broker.env.clock), 6),
-            }
-            for q, stats in broker.queue_stats.items()
+def queue_states(broker: Broker) -> dict[str, dict[str, Any]]:
+    """Each queue now, over its consumer groups: held, unacknowledged, dead, oldest age."""
+    now = broker.env.clock
+    out = {}
+    for q, stats in broker.queue_stats.items():
+        subs = stats.subscriptions
+        out[q] = {
+            "depth": sum(len(s) for s in subs),
+            "unacked": sum(len(s.unacked) for s in subs),
+            "dead_letters": sum(s.dead_letters for s in subs),
+            "oldest_age_s": round(stats.oldest_age(now), 6),
         }
-    }
+    return out
+
+
+def _snapshot(broker: Broker) -> dict[str, Any]:
+    return {"queues": queue_states(broker)}
 
 
 KIND = NodeKind("broker", _build, summary=_summary, snapshot=_snapshot)
