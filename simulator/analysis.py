@@ -325,4 +325,39 @@ def compare_runs(faulty: Simulation, baseline: Simulation, start: float) -> dict
             or crowded > DEGRADED_CROWDING,
             "severity": round(min(1.0, max(0.0, severity)), 4),
         }
-    return {"routes": routes, "nodes": nodes}
+    out: dict[str, Any] = {"routes": routes, "nodes": nodes}
+    if faulty.books.streams:  # only scenarios with messages: the others' JSON is unchanged
+        out["flows"] = _compare_flows(faulty, baseline)
+    return out
+
+
+def _compare_flows(faulty: Simulation, baseline: Simulation) -> dict[str, Any]:
+    """Per flow, what the fault cost in messages: lost, dead-lettered, applied twice, lag.
+
+    The books count whole runs; the pair differs only by the fault, so the
+    difference is the fault's. Any extra message lost, dead-lettered or applied
+    twice is harm; so is the oldest message waiting twice as long (and over 1 s).
+    """
+    before = {flow.key: flow for flow in baseline.books.flows}
+    out = {}
+    for flow in faulty.books.flows:
+        base = before.get(flow.key)
+        if base is None:
+            continue
+        extra = {
+            "extra_lost": flow.lost - base.lost,
+            "extra_dead_lettered": flow.dead_lettered - base.dead_lettered,
+            "extra_duplicates": flow.duplicates - base.duplicates,
+            "extra_applied_twice": flow.applied_twice - base.applied_twice,
+        }
+        lag, base_lag = flow.lag.maximum, base.lag.maximum
+        slower = lag > 1.0 and lag > DEGRADED_LATENCY_RATIO * 2 * max(base_lag, 1e-9)
+        out[flow.key] = {
+            **extra,
+            "max_lag_ratio": round(lag / base_lag, 4) if base_lag > 0 else None,
+            "degraded": slower
+            or extra["extra_lost"] > 0
+            or extra["extra_dead_lettered"] > 0
+            or extra["extra_applied_twice"] > 0,
+        }
+    return out

@@ -41,11 +41,33 @@ def blast_radius(
         hit_routes = [r for r, v in found["routes"].items() if v["degraded"]]
         spared = [r for r, v in found["routes"].items() if not v["degraded"]]
         label = f"{fault.kind} on {fault.target} at {start:g}s"
-        text = ", ".join(hit_nodes + [f"route {r}" for r in hit_routes]) or "nothing degraded"
+        flows = found.get("flows", {})
+        hit_flows = [k for k, v in flows.items() if v["degraded"]]
+        harm = [_flow_harm(k, flows[k]) for k in hit_flows]
+        text = ", ".join(hit_nodes + [f"route {r}" for r in hit_routes] + harm) or (
+            "nothing degraded"
+        )
         if spared and hit_routes:
             text += "; " + ", ".join(spared) + " unaffected"
-        out.append({
+        entry = {
             "fault": label, "index": index, "start_s": start, "end_s": end,
             "nodes": hit_nodes, "routes": hit_routes, "summary": text, "detail": found,
-        })  # fmt: skip
+        }  # fmt: skip
+        if "flows" in found:
+            entry["flows"] = hit_flows
+        out.append(entry)
     return out
+
+
+def _flow_harm(key: str, found: dict[str, Any]) -> str:
+    """'flow a->bus.q->c: 12 lost, 3 applied twice'."""
+    parts = [
+        f"{found[field]} {words}"
+        for field, words in (
+            ("extra_lost", "lost"),
+            ("extra_dead_lettered", "dead-lettered"),
+            ("extra_applied_twice", "applied twice"),
+        )
+        if found[field] > 0
+    ]
+    return f"flow {key}: " + (", ".join(parts) or "slower")

@@ -7,6 +7,7 @@ from typing import Any
 
 from engine_helpers import ROOT, run
 
+from simulator.blast_radius import blast_radius
 from simulator.scenario import load_scenario
 
 
@@ -75,3 +76,29 @@ def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_up() -> None:
     assert flow["lost"] == 0
     assert flow["lag_s"]["p99"] < 0.1
     assert out["nodes"]["bus"]["queues"]["payments"]["dead_letters"] == flow["dead_lettered"]
+
+
+def test_the_blast_radius_counts_lost_messages_and_blames_only_their_fault() -> None:
+    scenario = load_scenario(ROOT / "scenarios" / "outbox-vs-dual-write.yaml")
+    drop, relay_crash = scenario.faults[0], scenario.faults[2]
+    short = scenario.model_copy(
+        update={"duration": 100.0, "faults": [drop, relay_crash.model_copy(update={"at": 80.0})]}
+    )
+    faulty, _out = run(short)
+    by_fault = {b["fault"].split(" at ")[0]: b for b in blast_radius(short, short.seed, faulty)}
+    dropped = by_fault["message_drop on bus"]
+    assert sorted(dropped["flows"]) == [
+        "orders_dual->bus.orders_dual->billing_dual",
+        "orders_dual->bus.orders_dual->shipping_dual",
+    ]
+    lost = dropped["detail"]["flows"]["orders_dual->bus.orders_dual->shipping_dual"]["extra_lost"]
+    assert 40 < lost < 130  # 1% of 200/s for 40 s: about 80
+    assert f"{lost} lost" in dropped["summary"]
+    # Drops are drawn per producer and queue, so the relay's crash (which changes what the
+    # relay publishes) moves no dual-write message from kept to dropped; what it does
+    # cost is lag on its own flows (down 5 s, 2 s to boot).
+    crash = by_fault["crash on relay"]
+    assert not [f for f in crash["flows"] if f.startswith("orders_dual")]
+    for key in crash["flows"]:
+        assert crash["detail"]["flows"][key]["extra_lost"] == 0
+        assert crash["detail"]["flows"][key]["max_lag_ratio"] > 2

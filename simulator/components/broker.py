@@ -27,8 +27,9 @@ from simulator._simpy import Wake, wake_after
 from simulator.components.base import SUCCESS, Job
 from simulator.components.kind import NodeKind, World
 from simulator.components.service import Server, server_options
-from simulator.messages import Flow, Message
+from simulator.messages import Flow, Message, Stream
 from simulator.metrics import Rollup, Series, TimeAverage
+from simulator.randomness import RandomStream
 from simulator.sampling import make_sampler
 from simulator.scenario import Broker as BrokerSpec
 from simulator.scenario import BrokerQueue
@@ -224,12 +225,22 @@ class Broker(Server):
         super().__init__(*args, **kwargs)
         self.spec, self.durable = spec, spec.durable
         self.drop_rate, self.drop_after_ack = 0.0, True
-        self._drop_rng = world.stream(self.name, "drops")
+        # One stream of drop decisions per producer and queue: a fault that changes how
+        # much one producer publishes must not move which messages of another are dropped.
+        self._world = world
+        self._drop_rngs: dict[int, RandomStream] = {}
         self.queue_stats = {
             q: QueueStats(world.series(QUEUE_SERIES)) for q in spec.queues
         }  # in the file's order
         self.refused_full = 0
         self.dropped_after_ack = self.dropped_before_ack = 0
+
+    def _drop_rng(self, stream: Stream) -> RandomStream:
+        rng = self._drop_rngs.get(stream.index)
+        if rng is None:
+            purpose = f"drops:{stream.producer}.{stream.queue}"
+            rng = self._drop_rngs[stream.index] = self._world.stream(self.name, purpose)
+        return rng
 
     def subscribe(self, queue: str, consumer: Consumer | None) -> Subscription:
         stats = self.queue_stats[queue]
@@ -277,7 +288,7 @@ class Broker(Server):
         stats = self.queue_stats[site.queue]  # type: ignore[attr-defined]
         subs = stats.subscriptions
         now = self.env.clock
-        if self.drop_rate > 0.0 and self._drop_rng.random() < self.drop_rate:
+        if self.drop_rate > 0.0 and self._drop_rng(message.stream).random() < self.drop_rate:
             if not self.drop_after_ack:
                 self.dropped_before_ack += 1
                 return self._finish(job, "error", "dropped")
