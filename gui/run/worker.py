@@ -237,6 +237,8 @@ def run_worker(
         if blast and scenario.faults:
             conn.send(("analysing", None))
             conn.send(("blast", blast_radius_reporting(conn, scenario, sim)))
+        elif blast:  # nothing to measure: say so rather than leave "Running…" up
+            conn.send(("blast", []))
         conn.send(("done", None))
     except StopRun:
         conn.send(("stopped", None))

@@ -36,6 +36,16 @@ def test_a_run_streams_frames_to_the_end_then_the_blast_radius(qtbot):
     assert record.blast and "db" in record.blast[0]["nodes"]
 
 
+def test_a_run_without_faults_says_so_instead_of_measuring(qtbot):
+    controller = RunController()
+    controller.set_speed(40.0)
+    entries = []
+    controller.blast_ready.connect(entries.append)
+    with qtbot.waitSignal(controller.finished, timeout=40_000):
+        controller.start(tiny("5s").model_copy(update={"faults": []}))
+    qtbot.waitUntil(lambda: entries == [[]], timeout=10_000)
+
+
 def test_stop_ends_a_long_run(qtbot):
     """Stop → stopped, and the child is gone (its latency is measured in bench/)."""
     controller = RunController(blast=False)
