@@ -12,10 +12,18 @@ seeded from both), so a failure is replayed by its number. Used by
 tests/test_fuzz_semantic.py (a few dozen cases in ``make test``) and by
 tools/fuzz_semantic.py (thousands).
 
+Messaging is fuzzed too: the examples' brokers, relays and consumers have their
+knobs moved like any node, and about half the cases (``MESSAGING_CHANCE``) get a
+broker of their own on top of whatever the example is: 1-3 queues, publishes from
+existing nodes (plain or dual write), outbox calls drained by relays, consumer
+groups with their own calls and publishes, and faults on all of them. The base
+pool is the example files plus ``EXTRA_BASES`` (a dense messaging scenario).
+
 Load is capped so that a case runs in well under a second: the point is odd
 combinations of policies and faults, not volume. Arrival rates are scaled to at
-most ``RATE_CAP`` per client, closed-loop users to ``USERS_CAP``, and immediate
-retries with many attempts stay rare.
+most ``RATE_CAP`` per client, closed-loop users to ``USERS_CAP``, immediate
+retries with many attempts stay rare, and consumers that publish are slow enough
+(``REPUBLISH_RATE_CAP``) that a queue feeding itself cannot snowball.
 """
 
 from __future__ import annotations
@@ -28,15 +36,24 @@ from typing import Any, get_args
 from pydantic import BaseModel
 
 from simulator.scenario import (
+    FAULT_SPECS,
     Balancer,
+    Broker,
+    BrokerQueue,
     Cache,
     Call,
     Client,
+    Consumer,
     Database,
+    Dedupe,
+    Publish,
+    Relay,
     Scenario,
+    ScenarioError,
     Service,
     ThirdParty,
     load_scenario,
+    parse_scenario,
     scenario_to_data,
     validate_data,
 )
@@ -44,6 +61,7 @@ from simulator.scenario_faults import (
     CrashFault,
     ErrorFault,
     LatencyFault,
+    MessageDropFault,
     PartitionFault,
     SurgeFault,
     ThrottleFault,
@@ -60,6 +78,7 @@ from simulator.scenario_policies import (
     RetryBudget,
     RetryStrategy,
 )
+from simulator.scenario_types import Constant, Exponential, LogNormal, Uniform
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -68,10 +87,104 @@ DURATION = 20.0  # simulated seconds per case
 RATE_CAP = 300.0  # arrivals per second per client, at most
 USERS_CAP = 100  # closed-loop users per client, at most
 SURGE_CAP = 3.0
+REPUBLISH_RATE_CAP = 200.0  # messages per second a consumer that publishes can process, at most
+MESSAGING_CHANCE = 0.5  # share of cases given a broker, publishers, relays and consumers
+DRAWS = 20  # draws per case before giving up (a draw validate_data refuses is skipped)
 OUTCOMES = list(get_args(Outcome))  # the retryable outcomes, as the schema spells them
 STRATEGIES = list(get_args(RetryStrategy))
 
-_loaded: dict[Path, Scenario] = {}
+EXTRA_BASES = {
+    # Every messaging feature at once: dual write with retries, two relays (polling and
+    # log tailing) on one database, a non-durable broker, a tiny capacity, retention, a
+    # queue nobody consumes, poison, a small dedupe store, a consumer that publishes.
+    "messaging-stress": """
+murphy: 1
+name: messaging stress
+seed: 1
+duration: 120s
+nodes:
+  users:
+    kind: client
+    rate: 200/s
+    calls: [{to: api, timeout: 1s}]
+  api:
+    kind: service
+    workers: 16
+    service_time: {dist: exponential, mean: 5ms}
+    calls:
+      - {to: db, timeout: 100ms, retry: {attempts: 3, strategy: exponential, base: 10ms}}
+      - {to: db, timeout: 100ms, outbox: relay}
+    publishes:
+      - {to: bus, queue: direct, timeout: 50ms, after_commit_to: db,
+         retry: {attempts: 3, strategy: exponential, base: 20ms}}
+  db:
+    kind: database
+    workers: 8
+    service_time: {dist: exponential, mean: 4ms}
+  relay:
+    kind: relay
+    database: db
+    interval: 100ms
+    batch: 50
+    publish: {to: bus, queue: relayed, timeout: 50ms}
+  cdc:
+    kind: relay
+    database: db
+    mode: log_tailing
+    lag: 300ms
+    interval: 100ms
+    publish: {to: bus, queue: relayed, timeout: 50ms}
+  bus:
+    kind: broker
+    durable: false
+    queues:
+      direct: {visibility_timeout: 200ms, max_deliveries: 3, capacity: 500}
+      relayed: {visibility_timeout: 1s, retention: 5s}
+      orphan: {retention: 2s}
+  c1:
+    kind: consumer
+    broker: bus
+    queue: direct
+    workers: 2
+    prefetch: 20
+    processing_time: {dist: exponential, mean: 8ms}
+    poison_rate: 1%
+    error_rate: 2%
+    dedupe: {capacity: 100, window: 2s}
+    publishes:
+      - {to: bus, queue: orphan}
+  c2:
+    kind: consumer
+    broker: bus
+    queue: relayed
+    workers: 4
+    processing_time: {dist: lognormal, median: 5ms, p99: 500ms}
+  c3:
+    kind: consumer
+    broker: bus
+    queue: relayed
+    workers: 1
+    prefetch: 2
+    processing_time: {dist: exponential, mean: 20ms}
+    calls: [{to: db, timeout: 50ms}]
+faults:
+  - {kind: message_drop, target: bus, at: 2s, for: 3s, rate: 5%, when: after_ack}
+  - {kind: message_drop, target: bus, at: 4s, for: 3s, rate: 10%, when: before_ack}
+  - {kind: crash, target: bus, at: 8s, for: 1s}
+  - {kind: partition, target: bus, at: 10s, for: 1s}
+  - {kind: crash, target: relay, at: 12s, for: 1s}
+  - {kind: crash, target: c2, at: 13s, for: 1s}
+  - {kind: partition, target: c3, at: 14s, for: 2s}
+  - {kind: crash, target: api, at: 16s, for: 0.5s}
+  - {kind: crash, target: db, at: 17s, for: 1s}
+  - {kind: crash, target: cdc, at: 18s, for: 1s}
+""",
+}
+"""Bases that are not example files, by name: drawn like the examples."""
+
+BASES = [p.stem for p in EXAMPLES] + list(EXTRA_BASES)
+
+_loaded: dict[str, Scenario] = {}
 
 
 @dataclass(frozen=True)
@@ -81,30 +194,47 @@ class Case:
     index: int
     example: str
     scenario: Scenario
+    skipped: int = 0  # draws refused by validate_data before this one
+
+    @property
+    def messaging(self) -> bool:
+        """Whether the case has a broker (so messages are produced, or could be)."""
+        return any(isinstance(node, Broker) for node in self.scenario.nodes.values())
 
 
-def example(path: Path) -> Scenario:
-    if path not in _loaded:
-        _loaded[path] = load_scenario(path)
-    return _loaded[path]
+def example(name: str) -> Scenario:
+    if name not in _loaded:
+        if name in EXTRA_BASES:
+            _loaded[name] = parse_scenario(EXTRA_BASES[name], f"<{name}>")
+        else:
+            _loaded[name] = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+    return _loaded[name]
 
 
 def make_case(index: int, seed: int = 0) -> Case:
-    """Case ``index`` of the run seeded ``seed``: an example, mutated, revalidated."""
+    """Case ``index`` of the run seeded ``seed``: an example, mutated, revalidated.
+
+    A draw that ``validate_data`` refuses is skipped (counted in ``Case.skipped``) and
+    the next one from the same random sequence taken: the checks are never loosened.
+    """
     rng = random.Random(f"murphy-semantic:{seed}:{index}")
-    path = EXAMPLES[index % len(EXAMPLES)]
-    mutated = mutate(example(path), rng)
-    return Case(index, path.stem, mutated)
+    name = BASES[index % len(BASES)]
+    for skipped in range(DRAWS):
+        try:
+            return Case(index, name, mutate(example(name), rng), skipped)
+        except ScenarioError:
+            continue
+    raise RuntimeError(f"case {index} (seed {seed}): {DRAWS} draws from {name}, all invalid")
 
 
 def mutate(scenario: Scenario, rng: random.Random) -> Scenario:
     """A valid variation of ``scenario``, shortened to ``DURATION`` of simulated time."""
-    clients = [n for n, node in scenario.nodes.items() if isinstance(node, Client)]
-    servers = [n for n in scenario.nodes if n not in clients]
     nodes = {name: _node(node, rng) for name, node in scenario.nodes.items()}
     faults = list(scenario.faults) if rng.random() < 0.5 else []
     for _ in range(rng.choice([0, 1, 1, 2, 3])):
-        faults.append(_fault(rng, clients, servers))
+        faults.append(_fault(rng, nodes))
+    if rng.random() < MESSAGING_CHANCE:
+        faults += _add_messaging(nodes, rng)
     shortened = scenario.model_copy(
         update={
             "seed": rng.randrange(2**31),
@@ -148,9 +278,17 @@ def _node(node: Any, rng: random.Random) -> Any:
             "hit_ratio": rng.choice([0.0, 0.5, 0.9, 1.0]),
             "warm_up": rng.choice([0.0, 1.0, 10.0, 60.0]),
         }
+    elif isinstance(node, Broker):
+        update = _maybe(rng, 0.7, lambda: _broker_knobs(rng, node.queues), {})
+    elif isinstance(node, Relay):
+        update = _maybe(rng, 0.7, lambda: _relay_knobs(rng), {})
+        update["publish"] = _publish(node.publish, rng)
+    elif isinstance(node, Consumer):
+        update = _maybe(rng, 0.7, lambda: _consumer_knobs(rng, bool(node.publishes)), {})
     balancer = isinstance(node, Balancer)
     calls = [_call(call, rng, balancer) for call in node.calls]
-    return node.model_copy(update={**update, "calls": calls})
+    publishes = [_publish(publish, rng) for publish in node.publishes]
+    return node.model_copy(update={**update, "calls": calls, "publishes": publishes})
 
 
 def _client(node: Client, rng: random.Random) -> dict[str, Any]:
@@ -270,30 +408,291 @@ def _throttling(rng: random.Random) -> AdaptiveThrottling:
     return AdaptiveThrottling(k=rng.choice([1.0, 1.5, 2.0, 10.0]), window=rng.choice([1.0, 30.0]))
 
 
+# -- messaging: the examples' brokers, relays, consumers and publishes ------------------------
+
+
+def _publish(publish: Publish, rng: random.Random) -> Publish:
+    """A publish with its policies moved like a call's (a publish has no fallback)."""
+    moved = _call(publish, rng, balancer=False)
+    update: dict[str, Any] = {"fallback": None}
+    if publish.after_commit_to is not None and rng.random() < 0.2:
+        update["after_commit_to"] = None  # the dual write becomes a plain publish
+    return moved.model_copy(update=update)  # type: ignore[return-value]
+
+
+def _latency(rng: random.Random, scale: float) -> Any:
+    """A short random distribution around ``scale`` seconds (0: instantaneous)."""
+    kind = rng.choice(["constant", "exponential", "uniform", "lognormal"])
+    if kind == "constant":
+        return Constant(dist="constant", value=rng.choice([0.0, scale]))
+    if kind == "exponential":
+        return Exponential(dist="exponential", mean=scale)
+    if kind == "uniform":
+        return Uniform(dist="uniform", low=0.0, high=2 * scale)
+    return LogNormal(dist="lognormal", median=scale, p99=scale * rng.choice([1.0, 10.0, 50.0]))
+
+
+def _queue(rng: random.Random) -> BrokerQueue:
+    return BrokerQueue(
+        capacity=rng.choice([1, 5, 50, 1000, 100_000]),
+        visibility_timeout=rng.choice([0.01, 0.2, 1.0, 30.0]),
+        # Not 1000: a poison message at a consumer with no processing time would cycle a
+        # thousand times in no simulated time (valid, and a case that takes seconds).
+        max_deliveries=rng.choice([1, 2, 3, 5, 50]),
+        retention=rng.choice([None, None, 0.05, 1.0, 5.0]),
+    )
+
+
+def _broker_knobs(rng: random.Random, queues: dict[str, BrokerQueue]) -> dict[str, Any]:
+    return {
+        "queues": {q: _queue(rng) if rng.random() < 0.5 else spec for q, spec in queues.items()},
+        "durable": rng.random() < 0.5,
+        "publish_latency": _latency(rng, rng.choice([0.0005, 0.002, 0.02])),
+        "boot_time": rng.choice([0.0, 0.0, 0.5, 2.0]),
+    }
+
+
+def _relay_knobs(rng: random.Random) -> dict[str, Any]:
+    return {
+        "mode": rng.choice(["polling", "log_tailing"]),
+        # A relay whose publishes all fail at once (refused by its own throttle, its broker
+        # down) republishes its whole batch every interval: cycles x batch bounds the cost.
+        "interval": rng.choice([0.05, 0.1, 0.5, 2.0]),
+        "batch": rng.choice([1, 5, 50, 500]),
+        "lag": rng.choice([0.0, 0.0, 0.05, 0.5, 3.0]),
+        "query_timeout": rng.choice([None, 0.005, 0.1, 5.0]),
+        "boot_time": rng.choice([0.0, 0.0, 0.5, 2.0]),
+    }
+
+
+def _consumer_knobs(rng: random.Random, publishes: bool) -> dict[str, Any]:
+    workers = rng.choice([1, 1, 2, 4, 8])
+    mean = rng.choice([0.001, 0.005, 0.02])
+    if publishes:  # a consumer that publishes may feed its own queue: keep it slow
+        workers = min(workers, 2)
+        mean = max(mean, workers / REPUBLISH_RATE_CAP)
+    dedupe = None
+    if rng.random() < 0.5:
+        small = Dedupe(capacity=rng.choice([1, 3, 20]), window=rng.choice([0.05, 0.5, 3.0]))
+        dedupe = small if rng.random() < 0.6 else Dedupe()  # the default: every id, an hour
+    return {
+        "workers": workers,
+        "prefetch": rng.choice([1, 2, 10, 100]),
+        "processing_time": _latency(rng, mean),
+        "error_rate": rng.choice([0.0, 0.0, 0.05, 0.3]),
+        "poison_rate": rng.choice([0.0, 0.0, 0.01, 0.2]),
+        "dedupe": dedupe,
+        "boot_time": rng.choice([0.0, 0.0, 0.5, 2.0]),
+    }
+
+
+# -- messaging: added to any example ----------------------------------------------------------
+
+
+def _add_messaging(nodes: dict[str, Any], rng: random.Random) -> list[BaseModel]:
+    """Add a broker, publishers, relays and consumers to ``nodes``; return faults on them.
+
+    ``nodes`` is changed in place (existing nodes are replaced by copies with the new
+    publishes, outbox marks and calls). Queues of the example's own brokers may be
+    published to and consumed from as well.
+    """
+    broker = _fresh(nodes, "fz_broker")
+    fresh = {f"q{i}": BrokerQueue() for i in range(rng.randint(1, 3))}
+    knobs = _broker_knobs(rng, fresh)
+    knobs["queues"] = {q: _queue(rng) for q in fresh}  # every queue of its own
+    nodes[broker] = Broker(kind="broker", **knobs)
+    queues = [(broker, q) for q in nodes[broker].queues]
+    for name, node in nodes.items():
+        if isinstance(node, Broker) and name != broker and rng.random() < 0.5:
+            queues += [(name, q) for q in node.queues]
+    added = {broker}
+
+    # Publishers: existing nodes (mostly services and clients) publish after their calls.
+    # Not the example's consumers: one that publishes is slowed down first (the new ones are).
+    producers = [n for n, node in nodes.items() if not isinstance(node, Broker | Relay | Consumer)]
+    chosen = [n for n in producers if rng.random() < _publish_chance(nodes[n])]
+    if not chosen and producers:
+        chosen = [rng.choice(producers)]
+    for name in chosen:
+        node = nodes[name]
+        new = [_new_publish(rng, nodes, node, queues) for _ in range(rng.choice([1, 1, 1, 2]))]
+        nodes[name] = node.model_copy(update={"publishes": [*node.publishes, *new]})
+
+    # Outbox: a database call commits a row that a new relay drains. Without any call to a
+    # database, one is added: a new database, called by an existing service or client.
+    if rng.random() < 0.7:
+        added |= _add_relays(nodes, rng, queues)
+
+    # Consumer groups: 0 leaves a queue nobody consumes (its group is "(none)").
+    callable_ = [n for n, node in nodes.items() if _takes_calls(node)]
+    for _ in range(rng.choice([0, 1, 1, 2, 3])):
+        name = _fresh(nodes, "fz_consumer")
+        target, queue = rng.choice(queues)
+        calls = []
+        if callable_ and rng.random() < 0.3:
+            call = _call(Call(to=rng.choice(callable_)), rng, balancer=False)
+            relays = [n for n, r in nodes.items() if isinstance(r, Relay) and r.database == call.to]
+            if relays and rng.random() < 0.5:  # the consumer's transaction writes an outbox row
+                call = call.model_copy(update={"outbox": rng.choice(relays)})
+            calls = [call]
+        consumer = Consumer(kind="consumer", broker=target, queue=queue, calls=calls)
+        publishes = []
+        if rng.random() < 0.3:
+            publishes = [_new_publish(rng, nodes, consumer, queues)]
+        knobs = _consumer_knobs(rng, bool(publishes))
+        nodes[name] = consumer.model_copy(update={**knobs, "publishes": publishes})
+        added.add(name)
+
+    faults: list[BaseModel] = []
+    for _ in range(rng.choice([0, 1, 2, 3, 4])):
+        faults.append(_fault(rng, nodes, among=sorted(added) + [b for b, _ in queues]))
+    return faults
+
+
+def _publish_chance(node: Any) -> float:
+    if isinstance(node, Client | Service):  # Service includes Database
+        return 0.4 if not isinstance(node, Database) else 0.1
+    return 0.1  # a third party, balancer or cache that publishes: valid, and rarer
+
+
+def _takes_calls(node: Any) -> bool:
+    return not isinstance(node, Client | Broker | Relay | Consumer)
+
+
+def _new_publish(
+    rng: random.Random, nodes: dict[str, Any], node: Any, queues: list[tuple[str, str]]
+) -> Publish:
+    broker, queue = rng.choice(queues)
+    databases = sorted({c.to for c in node.calls if isinstance(nodes.get(c.to), Database)})
+    after = rng.choice(databases) if databases and rng.random() < 0.6 else None
+    return Publish(
+        to=broker,
+        queue=queue,
+        after_commit_to=after,
+        probability=rng.choice([1.0, 1.0, 1.0, 0.5, 0.0]),
+        timeout=rng.choice([None, 0.005, 0.05, 0.5]),
+        connect_timeout=rng.choice([None, None, 0.05]),
+        retry=_retry(rng) if rng.random() < 0.5 else None,
+        breaker=_breaker(rng) if rng.random() < 0.15 else None,
+        bulkhead=_bulkhead(rng) if rng.random() < 0.15 else None,
+        pool=_pool(rng) if rng.random() < 0.1 else None,
+        deadline_propagation=rng.random() < 0.2,
+        only_for=_only_for(rng, nodes) if rng.random() < 0.1 else None,
+    )
+
+
+def _only_for(rng: random.Random, nodes: dict[str, Any]) -> list[str] | None:
+    """Some of the clients (a publish made only for requests that entered there), or none."""
+    clients = sorted(n for n, node in nodes.items() if isinstance(node, Client))
+    return rng.sample(clients, rng.randint(1, len(clients))) if clients else None
+
+
+def _add_relays(
+    nodes: dict[str, Any], rng: random.Random, queues: list[tuple[str, str]]
+) -> set[str]:
+    """Mark database calls as outbox writes and add the relays that drain them."""
+    sites = _database_calls(nodes)
+    if not sites:
+        callers = [n for n, node in nodes.items() if isinstance(node, Client | Service)
+                   and not isinstance(node, Database)]  # fmt: skip
+        if not callers:
+            return set()
+        database = _fresh(nodes, "fz_db")
+        nodes[database] = Database(
+            kind="database", workers=rng.choice([1, 4, 8]),
+            service_time=_latency(rng, rng.choice([0.001, 0.004])),
+            max_connections=rng.choice([None, None, 5]),
+        )  # fmt: skip
+        caller = rng.choice(callers)
+        call = _call(Call(to=database), rng, balancer=isinstance(nodes[caller], Balancer))
+        nodes[caller] = nodes[caller].model_copy(update={"calls": [*nodes[caller].calls, call]})
+        sites = _database_calls(nodes)
+    added = set()
+    for _ in range(rng.choice([1, 1, 2])):
+        owner, index = rng.choice(sites)
+        database = nodes[owner].calls[index].to
+        relay = _fresh(nodes, "fz_relay")
+        # This call and, sometimes, the other unmarked calls to the same database write rows.
+        for name, i in sites:
+            call = nodes[name].calls[i]
+            if (
+                call.outbox is None
+                and call.to == database
+                and ((name, i) == (owner, index) or rng.random() < 0.3)
+            ):
+                calls = list(nodes[name].calls)
+                calls[i] = call.model_copy(update={"outbox": relay})
+                nodes[name] = nodes[name].model_copy(update={"calls": calls})
+        broker, queue = rng.choice(queues)
+        publish = Publish(
+            to=broker, queue=queue, timeout=rng.choice([None, 0.005, 0.05, 0.5]),
+            retry=_retry(rng) if rng.random() < 0.5 else None,
+            breaker=_breaker(rng) if rng.random() < 0.1 else None,
+            bulkhead=_bulkhead(rng) if rng.random() < 0.1 else None,
+        )  # fmt: skip
+        nodes[relay] = Relay(kind="relay", database=database, publish=publish,
+                             **_relay_knobs(rng))  # fmt: skip
+        added.add(relay)
+        sites = [(n, i) for n, i in sites if nodes[n].calls[i].outbox is None]
+        if not sites:
+            break
+    return added
+
+
+def _database_calls(nodes: dict[str, Any]) -> list[tuple[str, int]]:
+    """(node, call index) of every call to a database that writes no outbox row yet."""
+    return [
+        (name, i)
+        for name, node in nodes.items()
+        for i, call in enumerate(node.calls)
+        if isinstance(nodes.get(call.to), Database) and call.outbox is None
+    ]
+
+
+def _fresh(nodes: dict[str, Any], stem: str) -> str:
+    return next(f"{stem}{i}" for i in range(len(nodes) + 1) if f"{stem}{i}" not in nodes)
+
+
 # -- faults -----------------------------------------------------------------------------------
 
 
-def _fault(rng: random.Random, clients: list[str], servers: list[str]) -> BaseModel:
+def _fault(rng: random.Random, nodes: dict[str, Any], among: list[str] | None = None) -> BaseModel:
+    """A random fault on a node it may target (of ``among``, if given: other nodes if none)."""
+    names = among if among is not None else list(nodes)
+    kinds = [k for k in FAULT_SPECS if _targets(k, nodes, names)]
+    if not kinds:
+        names = list(nodes)
+        kinds = [k for k in FAULT_SPECS if _targets(k, nodes, names)]
+    kind = rng.choice(kinds)
+    target = rng.choice(_targets(kind, nodes, names))
     at = rng.choice([0.0, rng.uniform(0.0, DURATION)])
     length = rng.choice([None, rng.uniform(0.1, 10.0)])
-    kinds = ["latency", "error", "crash", "partition", "throttle"] + (["surge"] if clients else [])
-    kind = rng.choice(kinds)
-    common: dict[str, Any] = {"at": at, "for": length}
+    common: dict[str, Any] = {"target": target, "at": at, "for": length}
     if kind == "surge":
         multiply = rng.choice([0.0, 0.5, 2.0, SURGE_CAP])
-        return SurgeFault(kind="surge", target=rng.choice(clients), multiply=multiply, **common)
-    target = rng.choice(servers)
+        return SurgeFault(kind="surge", multiply=multiply, **common)
     if kind == "latency":
-        return LatencyFault(kind="latency", target=target, add=rng.choice([0.0, 0.05, 1.0]),
+        return LatencyFault(kind="latency", add=rng.choice([0.0, 0.05, 1.0]),
                             multiply=rng.choice([1.0, 2.0, 10.0]), **common)  # fmt: skip
     if kind == "error":
-        return ErrorFault(kind="error", target=target, rate=rng.choice([0.1, 0.5, 1.0]), **common)
+        return ErrorFault(kind="error", rate=rng.choice([0.1, 0.5, 1.0]), **common)
     if kind == "throttle":
         capacity = rng.choice([0.0, 0.1, 0.5])
-        return ThrottleFault(kind="throttle", target=target, capacity=capacity, **common)
+        return ThrottleFault(kind="throttle", capacity=capacity, **common)
     if kind == "crash":
-        return CrashFault(kind="crash", target=target, **common)
-    return PartitionFault(kind="partition", target=target, **common)
+        return CrashFault(kind="crash", **common)
+    if kind == "message_drop":
+        return MessageDropFault(kind="message_drop", rate=rng.choice([0.01, 0.1, 0.5, 1.0]),
+                                when=rng.choice(["after_ack", "before_ack"]), **common)  # fmt: skip
+    return PartitionFault(kind="partition", **common)
+
+
+def _targets(kind: str, nodes: dict[str, Any], names: list[str]) -> list[str]:
+    """The nodes of ``names`` a ``kind`` fault may target (as ``reference_problems`` checks)."""
+    allowed = FAULT_SPECS[kind].targets
+    if allowed is None:
+        return [n for n in names if not isinstance(nodes[n], Client)]
+    return [n for n in names if nodes[n].kind in allowed]
 
 
 # -- helpers ----------------------------------------------------------------------------------

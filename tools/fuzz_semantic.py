@@ -6,9 +6,13 @@ Case ``i`` is ``semantic_mutations.make_case(i, S)`` (the mutations
 tests/test_fuzz_semantic.py runs a few dozen of), so ``--start i`` with ``N=1``
 replays one case. Each case runs 20 simulated seconds and must end without an
 exception and with the engine's invariants intact (every request ends in exactly
-one outcome, every job is accounted for at every node, slot policies in bounds);
-every R-th case is run twice and must give the same summary. The counts printed
-at the end: cases, ran clean, invariant failures, replay mismatches, crashes.
+one outcome, every job is accounted for at every node, slot policies in bounds,
+every message conserved per flow and the books in step with the components);
+every R-th case is run again in uneven chunks, with the invariants checked and a
+live snapshot taken after every chunk, and must give the same summary. The counts printed
+at the end: cases, ran clean, invariant failures, replay mismatches, crashes;
+then how many cases had messaging (a broker) and how many of those ran clean, and
+how many draws validate_data refused (skipped, never run).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from semantic_mutations import make_case  # noqa: E402
-from test_fuzz_semantic import problems, run_case, without_wall_clock  # noqa: E402
+from test_fuzz_semantic import CHUNKS, comparable, problems, run_case, run_in_chunks  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,13 +40,17 @@ def main(argv: list[str] | None = None) -> int:
 
     counts = {"cases": 0, "clean": 0, "invariant failures": 0, "replay mismatches": 0,
               "crashes": 0}  # fmt: skip
+    messaging = {"cases": 0, "clean": 0}
+    skipped = 0
     started = time.perf_counter()
     for index in range(args.start, args.start + args.n):
         counts["cases"] += 1
         where = f"case {index} (seed {args.seed})"
         try:
             case = make_case(index, args.seed)
-            where += f" from {case.example}"
+            skipped += case.skipped
+            messaging["cases"] += case.messaging
+            where += f" from {case.example}" + (" with messaging" if case.messaging else "")
             sim, summary = run_case(case)
             found = problems(sim, summary)
             if found:
@@ -50,12 +58,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{where}: invariants broken: {found[:5]}", flush=True)
                 continue
             if args.replay_every > 0 and index % args.replay_every == 0:
-                _, again = run_case(case)
-                if without_wall_clock(again) != without_wall_clock(summary):
+                chunk = CHUNKS[index // args.replay_every % len(CHUNKS)]
+                _, again, midway = run_in_chunks(case, chunk)
+                if midway:
+                    counts["invariant failures"] += 1
+                    print(f"{where}: invariants broken mid-run: {midway[:5]}", flush=True)
+                    continue
+                if comparable(again) != comparable(summary):
                     counts["replay mismatches"] += 1
                     print(f"{where}: same seed, different summary", flush=True)
                     continue
             counts["clean"] += 1
+            messaging["clean"] += case.messaging
         except Exception:  # a crash of any kind is what we are looking for
             counts["crashes"] += 1
             print(f"{where}: crashed\n{traceback.format_exc(limit=-8)}", flush=True)
@@ -66,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         f"cases {counts['cases']}, ran clean {counts['clean']}, "
         f"invariant failures {counts['invariant failures']}, "
         f"replay mismatches {counts['replay mismatches']}, crashes {counts['crashes']} "
-        f"({elapsed:.0f}s)"
+        f"({elapsed:.0f}s); with messaging {messaging['cases']}, of them clean "
+        f"{messaging['clean']}; invalid draws skipped {skipped}"
     )
     return 0 if counts["clean"] == counts["cases"] else 1
 
