@@ -194,6 +194,10 @@ class Balancer(NodeBase):
     def _backends_are_whole(self) -> Balancer:
         if any(call.probability < 1.0 for call in self.calls):
             raise ValueError("a balancer's calls are its backends: probability does not apply")
+        if self.publishes:
+            raise ValueError(
+                "a balancer only passes requests on: publish from the services behind it"
+            )
         return self
 
 
@@ -215,3 +219,9 @@ class Cache(NodeBase):
         description="after a crash the cache is empty: its hit ratio climbs linearly from 0 "
         "back to hit_ratio over this long (0s: warm at once)",
     )
+
+    @model_validator(mode="after")
+    def _no_publishes(self) -> Cache:
+        if self.publishes:
+            raise ValueError("a cache only answers or calls its origin: publish from the origin")
+        return self
