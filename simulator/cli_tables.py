@@ -54,10 +54,40 @@ def print_summary(summary: dict[str, Any]) -> None:
             f"{e['fallbacks']:,}", "-" if opens is None else str(opens),
         )  # fmt: skip
     console.print(edges)
+    if "messages" in summary:
+        _print_messages(console, summary["messages"])
     for entry in summary.get("blast_radius", []):
         console.print(f"[bold]blast radius[/bold] {entry['fault']}: {entry['summary']}")
     if summary["invariants"]:
         console.print("[red]invariant violations:[/red] " + "; ".join(summary["invariants"]))
+
+
+def _print_messages(console: Console, flows: dict[str, Any]) -> None:
+    """One row per flow (producer -> queue -> consumer group), counted over the whole run.
+
+    ``dead``: dead-lettered; ``dup``: deliveries of an id already delivered; ``twice``:
+    duplicates the consumer applied again.
+    """
+    table = Table(title="Messages (whole run)", title_justify="left", pad_edge=False)
+    columns = ("flow", "produced", "delivered", "lost", "dead", "in flight", "dup",
+               "twice", "max lag s")  # fmt: skip
+    widest = max((len(k) for k in flows), default=4)
+    for col in columns:
+        if col == "flow":
+            table.add_column(col, min_width=min(widest, 60), overflow="fold")
+        else:
+            table.add_column(col, justify="right")
+    for key, f in flows.items():
+        table.add_row(
+            key, f"{f['produced']:,}", f"{f['delivered']:,}", f"{f['lost']:,}",
+            f"{f['dead_lettered']:,}", f"{f['in_flight']:,}", f"{f['duplicates']:,}",
+            f"{f['applied_twice']:,}", _fmt(f["max_lag_s"], 3),
+        )  # fmt: skip
+    console.print(table)
+    for key, f in flows.items():
+        if f["lost_by"]:
+            causes = ", ".join(f"{k} {v:,}" for k, v in f["lost_by"].items())
+            console.print(f"lost on {key}: {causes}")
 
 
 def _pm(metric: dict[str, Any], scale: float = 1.0, digits: int = 1) -> str:

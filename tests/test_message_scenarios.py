@@ -5,9 +5,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from click.testing import CliRunner
 from engine_helpers import ROOT, run
 
 from simulator.blast_radius import blast_radius
+from simulator.cli import main
 from simulator.scenario import load_scenario
 
 
@@ -102,3 +104,14 @@ def test_the_blast_radius_counts_lost_messages_and_blames_only_their_fault() -> 
     for key in crash["flows"]:
         assert crash["detail"]["flows"][key]["extra_lost"] == 0
         assert crash["detail"]["flows"][key]["max_lag_ratio"] > 2
+
+
+def test_murphy_run_prints_a_row_per_flow_and_the_causes_of_loss() -> None:
+    path = str(ROOT / "scenarios" / "outbox-vs-dual-write.yaml")
+    result = CliRunner().invoke(main, ["run", path, "--no-blast-radius", "--duration", "80s"])
+    assert result.exit_code == 0, result.output
+    assert "Messages (whole run)" in result.output
+    for flow in ("orders_dual->bus.orders_dual->shipping_dual", "relay->bus.orders_outbox->"):
+        assert flow in result.output
+    assert "lost on orders_dual->bus.orders_dual->shipping_dual: publish_failed" in result.output
+    assert "lost on relay" not in result.output
