@@ -110,6 +110,10 @@ def print_comparison(c: Any, rows: list[dict[str, Any]]) -> None:
                ("p50 ms", "p50_ms", 1, 1), ("p99 ms", "p99_ms", 1, 1),
                (f"peak load /s at {node}", "peak_load_per_s", 1, 0),
                ("attempts", "total_attempts", 1, 0)]  # fmt: skip
+    if rows and "messages_lost" in rows[0]["metrics"]:
+        columns += [("lost msgs", "messages_lost", 1, 0),
+                    ("applied twice", "messages_applied_twice", 1, 0),
+                    ("max lag s", "max_lag_s", 1, 2)]  # fmt: skip
     table.add_column("variant")
     for title, *_ in columns:
         table.add_column(title, justify="right")

@@ -52,6 +52,7 @@ from simulator.sweep import run_many
 from simulator.variants import Variant, variant_grid
 
 __all__ = [
+    "MESSAGE_METRICS",
     "METRICS",
     "Comparison",
     "comparison_figure",
@@ -72,6 +73,15 @@ METRICS = {
     "total_attempts": ("attempts", ""),
 }
 """The headline metrics, in display order: key -> (short label, unit)."""
+
+MESSAGE_METRICS = {
+    "messages_lost": ("lost msgs", ""),
+    "messages_dead_lettered": ("dead-lettered", ""),
+    "messages_applied_twice": ("applied twice", ""),
+    "max_lag_s": ("max lag", "s"),
+}
+"""For scenarios with messages, whole run: events lost (once per producer and queue, however
+many consumer groups), dead-lettered and applied twice (per group), and the worst lag."""
 
 # Student t, two-sided 95% (the 0.975 quantile), for 1..30 degrees of freedom.
 _T975 = (
@@ -179,6 +189,19 @@ def _run_metrics(run: dict[str, Any], node: str | None) -> dict[str, float | Non
         "peak_load_per_s": peak,
         "total_attempts": float(sum(e["attempts"] for e in run["edges"].values())),
     }
+    flows = run.get("messages")
+    if flows:
+        # An event lost before the broker is lost to every consumer group: count it once
+        # per stream (producer and queue), the worst of its flows.
+        per_stream: dict[str, int] = {}
+        for key, f in flows.items():
+            stream = key.rsplit("->", 1)[0]
+            per_stream[stream] = max(per_stream.get(stream, 0), f["lost"])
+        out["messages_lost"] = float(sum(per_stream.values()))
+        out["messages_dead_lettered"] = float(sum(f["dead_lettered"] for f in flows.values()))
+        out["messages_applied_twice"] = float(sum(f["applied_twice"] for f in flows.values()))
+        lags = [f["max_lag_s"] for f in flows.values() if f["max_lag_s"] is not None]
+        out["max_lag_s"] = max(lags) if lags else None
     for name, edge in run["edges"].items():
         out[f"amplification:{name}"] = edge["amplification"]
     return out

@@ -98,7 +98,7 @@ def _compact(summary: dict[str, Any]) -> dict[str, Any]:
         name: {k: n[k] for k in ("arrivals", "completions", "rejected", "utilization", "max_queue")}
         for name, n in summary["nodes"].items()
     }
-    return {
+    out = {
         "overall": route(summary["overall"]),
         "routes": {name: route(r) for name, r in summary["routes"].items()},
         "nodes": nodes,
@@ -108,6 +108,11 @@ def _compact(summary: dict[str, Any]) -> dict[str, Any]:
         "events": summary["events"],
         "wall_seconds": summary["wall_seconds"],
     }
+    if "messages" in summary:  # per flow, without the lag percentiles
+        keep = ("produced", "delivered", "lost", "dead_lettered", "duplicates", "applied_twice",
+                "in_flight", "max_lag_s")  # fmt: skip
+        out["messages"] = {key: {k: f[k] for k in keep} for key, f in summary["messages"].items()}
+    return out
 
 
 def run_one(scenario: str | dict[str, Any], seed: int, series: bool = True) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -115,3 +116,22 @@ def test_murphy_run_prints_a_row_per_flow_and_the_causes_of_loss() -> None:
         assert flow in result.output
     assert "lost on orders_dual->bus.orders_dual->shipping_dual: publish_failed" in result.output
     assert "lost on relay" not in result.output
+
+
+def test_compare_reports_messages_lost_once_per_event() -> None:
+    path = str(ROOT / "scenarios" / "outbox-vs-dual-write.yaml")
+    args = ["compare", path, "--vary", "nodes.orders_dual.publishes[0].retry.attempts=1,4",
+            "-n", "1", "--duration", "100s", "--executor", "serial", "--json"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    rows = {r["variant"]: r["metrics"] for r in json.loads(result.output)["variants"]}
+    once, retried = rows["attempts=1"], rows["attempts=4"]
+    dual = _flows(_run_short(100.0), "orders_dual")
+    # Both consumer groups of the dual-write queue lose the same events: counted once.
+    assert once["messages_lost"]["mean"] == dual["shipping_dual"]["lost"] > 0
+    assert retried["messages_lost"]["mean"] < once["messages_lost"]["mean"]  # retries recover
+
+
+def _run_short(duration: float) -> dict[str, Any]:
+    scenario = load_scenario(ROOT / "scenarios" / "outbox-vs-dual-write.yaml")
+    return run(scenario.model_copy(update={"duration": duration}))[1]

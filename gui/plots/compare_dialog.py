@@ -54,6 +54,12 @@ TABLE_METRICS = [
     ("peak_load_per_s", "peak load/s", lambda v: f"{v:.0f}", lambda h: f"{h:.0f}"),
     ("total_attempts", "attempts", lambda v: f"{v:.0f}", lambda h: f"{h:.0f}"),
 ]
+MESSAGE_TABLE_METRICS = [
+    ("messages_lost", "lost msgs", lambda v: f"{v:.0f}", lambda h: f"{h:.0f}"),
+    ("messages_applied_twice", "applied twice", lambda v: f"{v:.0f}", lambda h: f"{h:.0f}"),
+    ("max_lag_s", "max lag (s)", lambda v: f"{v:.2f}", lambda h: f"{h:.2f}"),
+]
+"""Shown when the scenario has messages."""
 
 
 def targets(scenario: Scenario) -> list[tuple[str, str, bool]]:
@@ -257,11 +263,14 @@ class CompareDialog(QDialog):
     def _fill_table(self) -> None:
         self.table.clear()
         self.table.setRowCount(len(self.rows))
-        self.table.setColumnCount(1 + len(TABLE_METRICS))
-        self.table.setHorizontalHeaderLabels(["variant"] + [m[1] for m in TABLE_METRICS])
+        shown = TABLE_METRICS
+        if self.rows and "messages_lost" in self.rows[0]["metrics"]:
+            shown = TABLE_METRICS + MESSAGE_TABLE_METRICS
+        self.table.setColumnCount(1 + len(shown))
+        self.table.setHorizontalHeaderLabels(["variant"] + [m[1] for m in shown])
         for r, row in enumerate(self.rows):
             self.table.setItem(r, 0, QTableWidgetItem(row["variant"]))
-            for col, (key, _, fmt, fmt_half) in enumerate(TABLE_METRICS, start=1):
+            for col, (key, _, fmt, fmt_half) in enumerate(shown, start=1):
                 metric = row["metrics"].get(key)
                 self.table.setItem(r, col, QTableWidgetItem(_cell(metric, fmt, fmt_half)))
         self.table.resizeColumnsToContents()
