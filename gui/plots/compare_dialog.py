@@ -63,11 +63,20 @@ MESSAGE_TABLE_METRICS = [
 
 
 def targets(scenario: Scenario) -> list[tuple[str, str, bool]]:
-    """(label, path prefix, is a call) for every call and node of the scenario."""
+    """(label, path prefix, is a call) for every call, publish and node of the scenario.
+
+    A publish is varied like a call (its timeout, retry, breaker…).
+    """
     out = []
     for name, node in scenario.nodes.items():
         for i, call in enumerate(node.calls):
             out.append((f"call {name} → {call.to}", f"nodes.{name}.calls[{i}]", True))
+        for i, pub in enumerate(node.publishes):
+            label = f"publish {name} → {pub.to}.{pub.queue}"
+            out.append((label, f"nodes.{name}.publishes[{i}]", True))
+        if node.kind == "relay":
+            label = f"publish {name} → {node.publish.to}.{node.publish.queue}"
+            out.append((label, f"nodes.{name}.publish", True))
     out += [(f"node {name}", f"nodes.{name}", False) for name in scenario.nodes]
     return out
 
@@ -180,7 +189,10 @@ class CompareDialog(QDialog):
             self.values_edit.setText(fields[text])
 
     def varies(self) -> list[tuple[str, list[str]]]:
-        prefix = self.target_box.currentData()[0]
+        data = self.target_box.currentData()
+        if data is None:
+            return []
+        prefix = data[0]
         values = [v.strip() for v in self.values_edit.text().split(",") if v.strip()]
         return [(f"{prefix}.{self.field_box.currentText().strip()}", values)]
 
@@ -190,6 +202,9 @@ class CompareDialog(QDialog):
         if self.job is not None:
             return
         varies, reps = self.varies(), self.replications.value()
+        if not varies:
+            self.status.setText("Choose a call, publish or node to vary.")
+            return
         if len(varies[0][1]) < 1:
             self.status.setText("Give at least one value to compare.")
             return

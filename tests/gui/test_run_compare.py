@@ -7,6 +7,7 @@ from processes import alive, loky_workers
 from run_scenarios import tiny
 
 from gui.plots.compare_dialog import CompareDialog
+from simulator.scenario import parse_scenario
 from simulator.sweep import SerialExecutor
 
 
@@ -118,3 +119,39 @@ def test_cancel_kills_every_worker_of_the_process_pool(qtbot, moment):
     qtbot.waitUntil(lambda: not workers() and not any(alive(p) for p in seen), timeout=10_000)
     assert dialog.cancelled and not job.running and dialog.run_button.isEnabled()
     assert dialog.comparison is None and dialog.error is None
+
+
+def test_a_scenario_with_messages_gets_message_columns(qtbot):
+    scenario = parse_scenario(PIPELINE)
+    dialog = CompareDialog(scenario, executor="serial")
+    qtbot.addWidget(dialog)
+    dialog.target_box.setCurrentIndex(dialog.target_box.findText("publish api → bus.q"))
+    dialog.field_box.setCurrentText("retry.attempts")
+    dialog.values_edit.setText("1, 3")
+    dialog.replications.setValue(1)
+    with qtbot.waitSignal(dialog.done, timeout=60_000):
+        dialog.run_button.click()
+    assert dialog.error is None, dialog.error
+    headers = [
+        dialog.table.horizontalHeaderItem(c).text() for c in range(dialog.table.columnCount())
+    ]
+    assert headers[-3:] == ["lost msgs", "applied twice", "max lag (s)"]
+    once = dialog.table.item(0, headers.index("lost msgs")).text()
+    assert once not in ("", "-") and float(once) > 0  # a 30% drop and no retry: lost
+
+
+PIPELINE = """
+murphy: 1
+name: publish with or without retry
+duration: 10s
+nodes:
+  users: {kind: client, rate: 50/s, calls: [{to: api}]}
+  api:
+    kind: service
+    service_time: {dist: constant, value: 1ms}
+    publishes: [{to: bus, queue: q, timeout: 100ms}]
+  bus: {kind: broker, queues: {q: {}}}
+  c: {kind: consumer, broker: bus, queue: q}
+faults:
+  - {kind: message_drop, target: bus, rate: 30%, when: before_ack}
+"""
