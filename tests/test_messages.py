@@ -11,6 +11,7 @@ dual write loses the events it commits but never publishes.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,74 +73,7 @@ faults:
 """
 
 # /tmp/msg/stress.yaml, trimmed to 30 s: every loss reason, every kind of fault on messages.
-STRESS = """
-murphy: 1
-name: stress
-seed: 1
-duration: 30s
-nodes:
-  users: {kind: client, rate: 100/s, calls: [{to: api, timeout: 1s}]}
-  api:
-    kind: service
-    workers: 16
-    service_time: {dist: exponential, mean: 5ms}
-    calls:
-      - {to: db, timeout: 100ms, retry: {attempts: 3, strategy: exponential, base: 10ms}}
-      - {to: db, timeout: 100ms, outbox: relay}
-    publishes:
-      - {to: bus, queue: direct, timeout: 50ms, after_commit_to: db,
-         retry: {attempts: 3, strategy: exponential, base: 20ms}}
-  db: {kind: database, workers: 8, service_time: {dist: exponential, mean: 4ms}}
-  relay:
-    kind: relay
-    database: db
-    interval: 100ms
-    batch: 50
-    publish: {to: bus, queue: relayed, timeout: 50ms}
-  bus:
-    kind: broker
-    durable: false
-    queues:
-      direct: {visibility_timeout: 200ms, max_deliveries: 3, capacity: 500}
-      relayed: {visibility_timeout: 1s, retention: 5s}
-      orphan: {retention: 2s}
-  c1:
-    kind: consumer
-    broker: bus
-    queue: direct
-    workers: 2
-    prefetch: 20
-    processing_time: {dist: exponential, mean: 8ms}
-    poison_rate: 1%
-    error_rate: 2%
-    dedupe: {capacity: 100, window: 2s}
-    publishes: [{to: bus, queue: orphan}]
-  c2:
-    kind: consumer
-    broker: bus
-    queue: relayed
-    workers: 4
-    processing_time: {dist: lognormal, median: 5ms, p99: 500ms}
-  c3:
-    kind: consumer
-    broker: bus
-    queue: relayed
-    workers: 1
-    prefetch: 2
-    processing_time: {dist: exponential, mean: 20ms}
-    calls: [{to: db, timeout: 50ms}]
-faults:
-  - {kind: message_drop, target: bus, at: 3s, for: 3s, rate: 5%, when: after_ack}
-  - {kind: message_drop, target: bus, at: 5s, for: 3s, rate: 10%, when: before_ack}
-  - {kind: crash, target: bus, at: 9s, for: 1s}
-  - {kind: partition, target: bus, at: 11s, for: 1s}
-  - {kind: crash, target: relay, at: 13s, for: 1s}
-  - {kind: crash, target: c2, at: 15s, for: 1s}
-  - {kind: partition, target: c3, at: 17s, for: 2s}
-  - {kind: crash, target: api, at: 20s, for: 1s}
-  - {kind: crash, target: db, at: 22s, for: 1s}
-  - {kind: latency, target: db, at: 24s, for: 2s, add: 200ms}
-"""
+STRESS = (Path(__file__).parent / "data" / "message-stress.yaml").read_text()
 
 
 def assert_balanced(out: dict[str, Any]) -> None:
