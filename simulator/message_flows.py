@@ -9,11 +9,12 @@ row, a message in a broker queue).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from simulator.components.broker import Broker, queue_states
 from simulator.components.relay import Relay
-from simulator.messages import Flow
+from simulator.messages import Flow, Message
 from simulator.publishing import PublishSite
 
 if TYPE_CHECKING:
@@ -24,33 +25,38 @@ __all__ = ["message_problems", "message_snapshot", "message_summary"]
 LAG_PERCENTILES = {"p50": 50, "p90": 90, "p99": 99}
 
 
-def _held_copies(sim: Simulation) -> dict[int, int]:
-    """Live copies each flow has where components hold them, by ``id(flow)``."""
-    held: dict[int, int] = {}
+def _held(sim: Simulation) -> Iterator[tuple[Iterable[Flow], Message | None, int]]:
+    """Every live copy a component holds: the flows it counts in, its message, how many.
+
+    Broker queues hold one flow's copy each; a publish the broker has not decided on,
+    an outbox row and a publisher's unacknowledged events count in every flow of their
+    stream. A publisher only counts its events (``holding``), so their message is None.
+    """
     for server in sim.servers.values():
         if isinstance(server, Broker):
             for stats in server.queue_stats.values():
                 for sub in stats.subscriptions:
                     for copy in [*sub.ready, *sub.unacked]:
-                        held[id(copy.flow)] = held.get(id(copy.flow), 0) + 1
-            for job in server.in_service:  # publishes the broker has not decided on yet
-                if job.step == 0:
-                    for flow in job.reply_to.message_of(job).stream.flows:  # type: ignore[attr-defined]
-                        held[id(flow)] = held.get(id(flow), 0) + 1
-        elif isinstance(server, Relay) and server.stream is not None:
-            for flow in server.stream.flows:
-                held[id(flow)] = held.get(id(flow), 0) + len(server.outbox)
+                        yield (copy.flow,), copy.message, 1
+            for job in server.in_service:
+                if job.step == 0:  # a publish the broker has not decided on yet
+                    message = job.reply_to.message_of(job)  # type: ignore[attr-defined]
+                    yield message.stream.flows, message, 1
+        elif isinstance(server, Relay):
+            for message in server.outbox:
+                yield message.stream.flows, message, 1
     for site in sim.sites.values():
         if isinstance(site, PublishSite) and site.holding:
-            for flow in site.stream.flows:
-                held[id(flow)] = held.get(id(flow), 0) + site.holding
-    return held
+            yield site.stream.flows, None, site.holding
 
 
 def message_problems(sim: Simulation) -> list[str]:
     """Conservation per flow, and the books' live copies against the components' contents."""
     problems: list[str] = []
-    held = _held_copies(sim)
+    held: dict[int, int] = {}
+    for flows, _message, count in _held(sim):
+        for flow in flows:
+            held[id(flow)] = held.get(id(flow), 0) + count
     for flow in sim.books.flows:
         problems += flow.problems()
         books, real = flow.live_copies(), held.get(id(flow), 0)
@@ -59,21 +65,6 @@ def message_problems(sim: Simulation) -> list[str]:
                 f"{flow.key}: the books count {books} live copies, components hold {real}"
             )
     return problems
-
-
-def _produced_times(sim: Simulation) -> dict[tuple[int, int], float]:
-    """When each message still held somewhere was produced (for the age of the oldest)."""
-    out: dict[tuple[int, int], float] = {}
-    for server in sim.servers.values():
-        if isinstance(server, Broker):
-            for stats in server.queue_stats.values():
-                for sub in stats.subscriptions:
-                    for copy in [*sub.ready, *sub.unacked]:
-                        out[(copy.message.stream.index, copy.message.id)] = copy.message.produced
-        elif isinstance(server, Relay):
-            for message in server.outbox:
-                out[(message.stream.index, message.id)] = message.produced
-    return out
 
 
 def _flow_entry(flow: Flow) -> dict[str, Any]:
@@ -88,14 +79,15 @@ def _flow_entry(flow: Flow) -> dict[str, Any]:
 
 def message_snapshot(sim: Simulation, now: float) -> dict[str, Any]:
     """``flows`` and ``queues`` for the live view (see ``Simulation.snapshot``)."""
-    produced = _produced_times(sim)
+    oldest: dict[int, float] = {}  # by id(flow): the earliest production still in flight
+    for held_in, message, _count in _held(sim):
+        if message is None:
+            continue
+        for flow in held_in:
+            if flow.is_in_flight(message.id):
+                oldest[id(flow)] = min(oldest.get(id(flow), now), message.produced)
     flows = {}
     for flow in sim.books.flows:
-        index = flow.stream.index
-        oldest = next(
-            (now - produced[(index, i)] for i in flow.oldest_in_flight() if (index, i) in produced),
-            0.0,
-        )
         flows[flow.key] = {
             **_flow_entry(flow),
             "produced": flow.produced,
@@ -106,7 +98,7 @@ def message_snapshot(sim: Simulation, now: float) -> dict[str, Any]:
             "applied_twice": flow.applied_twice,
             "dead_lettered": flow.dead_lettered,
             "in_flight": flow.in_flight(),
-            "lag_s": round(oldest, 6),
+            "lag_s": round(now - oldest.get(id(flow), now), 6),
         }
     queues = {
         f"{name}.{q}": {"broker": name, "queue": q, **state}

@@ -22,8 +22,6 @@ where in flight is counted from the live copies, not derived from the others.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from simulator.metrics import LogHistogram
 
 __all__ = ["Flow", "Message", "MessageBooks", "Stream"]
@@ -172,9 +170,9 @@ class Flow:
     def live_copies(self) -> int:
         return sum(self.live.values())
 
-    def oldest_in_flight(self) -> Iterator[int]:
-        """Ids in flight, oldest first (ids grow with production time)."""
-        return (i for i in sorted(self.live) if self._ids[i] & _STATE == IN_FLIGHT)
+    def is_in_flight(self, id_: int) -> bool:
+        """Not yet delivered, lost or dead-lettered."""
+        return self._ids[id_] & _STATE == IN_FLIGHT
 
     def problems(self) -> list[str]:
         """Conservation: every produced id is delivered, lost, dead-lettered or in flight."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from simulator.components.base import Job
+from simulator.components.base import Job, no_time
 from simulator.components.kind import NodeKind, World
 from simulator.components.service import Server, server_options
 from simulator.scenario import Balancer as BalancerSpec
@@ -89,14 +89,10 @@ class Balancer(Server):
         return pick
 
 
-def _no_time() -> float:
-    return 0.0
-
-
 def _build(world: World, name: str, spec: BalancerSpec) -> Balancer:
     """A pass-through: no service time, unlimited concurrency, no queue, no errors of its own."""
     return Balancer(
-        world.env, name, workers=math.inf, queue_limit=0, service_time=_no_time,
+        world.env, name, workers=math.inf, queue_limit=0, service_time=no_time,
         error_rate=0.0, strategy=spec.strategy, health_check=spec.health_check,
         **server_options(world, name),
     )  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from simulator.metrics import Rollup, Series, TimeAverage
 
-__all__ = ["SUCCESS", "Job", "NodeStats", "ReplyTarget", "pending_of"]
+__all__ = ["SUCCESS", "Job", "NodeStats", "ReplyTarget", "no_time", "pending_of"]
 
 SUCCESS = frozenset({"ok", "fallback"})
 """Outcomes that count as an answer; ``fallback`` is a degraded one."""
@@ -117,6 +117,11 @@ class NodeStats:
 
     def since_warmup(self, name: str) -> float:
         return getattr(self, name) - self.baseline.get(name, 0)
+
+
+def no_time() -> float:
+    """The service time of a node that takes none (a balancer, a relay's own cycle)."""
+    return 0.0
 
 
 def capacity_of(workers: float, factor: float) -> float:

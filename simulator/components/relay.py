@@ -21,7 +21,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from simulator._simpy import Wake, wake_after
-from simulator.components.base import SUCCESS, Job
+from simulator.components.base import SUCCESS, Job, no_time
 from simulator.components.kind import NodeKind, World
 from simulator.components.service import Server, server_options
 from simulator.messages import Message, Stream
@@ -178,13 +178,9 @@ class Relay(Server):
         return {f"outbox.{self.name}": self.series}
 
 
-def _no_time() -> float:
-    return 0.0
-
-
 def _build(world: World, name: str, spec: RelaySpec) -> Relay:
     return Relay(
-        world.env, name, workers=1, queue_limit=0, service_time=_no_time, error_rate=0.0,
+        world.env, name, workers=1, queue_limit=0, service_time=no_time, error_rate=0.0,
         boot_time=spec.boot_time, spec=spec, world=world, **server_options(world, name),
     )  # fmt: skip
 
