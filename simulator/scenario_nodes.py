@@ -57,6 +57,11 @@ class Call(Strict):
         description="make this call only for requests that entered at these clients "
         "(a gateway's routes); none: for every request",
     )
+    writes: bool = Field(
+        False,
+        description="this call writes to the callee (an insert, an update): a full disk fails "
+        "it fast, and a corrupting caller may send it invalid data; reads keep working",
+    )
     outbox: str | None = Field(
         None,
         description="transactional outbox: this call is a database transaction that also "
