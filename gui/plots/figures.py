@@ -1,8 +1,9 @@
 """The run's live plots as matplotlib Figures, built from plain data. Qt-free.
 
-Four always (latency, throughput, breakers, queues and utilisation) and a fifth,
-"messages" (broker queue depth and outbox rows; the age of the oldest
-unacknowledged message), for scenarios with brokers.
+Four always (latency, throughput, breakers, queues and utilisation) and, beside
+them, "messages" (broker queue depth and outbox rows; the age of the oldest
+unacknowledged message) for scenarios with brokers, and "resources" (connection
+pools in use; memory against its limit) for scenarios with pools or memory.
 
 The same builders serve the live panel (drawn on a render thread), the
 scrubber (columns cut at the chosen time) and the exports (PNG/SVG). Route,
@@ -23,16 +24,17 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from simulator.plots import PALETTE, draw_latency, draw_throughput, shade_faults
 
-PLOTS = ("latency", "throughput", "breakers", "pools", "messages")
+PLOTS = ("latency", "throughput", "breakers", "pools", "messages", "resources")
 TITLES = {
     "latency": "Latency",
     "throughput": "Throughput and errors",
     "breakers": "Circuit breakers",
     "pools": "Queues and utilisation",
     "messages": "Messages",
+    "resources": "Connection pools and memory",
 }
-MESSAGE_PLOTS = ("messages",)
-"""Plots shown only for a scenario with brokers."""
+EXTRA_PLOTS = ("messages", "resources")
+"""Plots shown only for a scenario that has what they draw (``needed_plots``)."""
 BREAKER_COLOURS = {"closed": "#2a9d8f", "open": "#e63946", "half_open": "#f4a261"}
 NOW_COLOUR = "#1d3557"
 MAX_LEGEND = 12
@@ -49,6 +51,7 @@ class PlotFilter:
     edges: set[str] | None = None
     focus: tuple[str, str] | None = None  # ("node", name) or ("call", edge)
     queues: set[str] | None = None  # "broker.queue"
+    pools: set[str] | None = None  # call edges ("api->db") whose connection pools to show
 
 
 @dataclass
@@ -61,6 +64,20 @@ class PlotData:
     now: float
     breakers: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
     filter: PlotFilter = field(default_factory=PlotFilter)
+    limits: dict[str, float] = field(default_factory=dict)
+    """What a level is measured against, by column: a pool's connections, a node's memory."""
+
+
+def needed_plots(scenario: Any) -> tuple[str, ...]:
+    """The extra plots a scenario has something for: brokers, pools, memory."""
+    nodes = list(scenario.nodes.values())
+    out = []
+    if any(n.kind == "broker" for n in nodes):
+        out.append("messages")
+    pools = any(getattr(c, "pool", None) is not None for n in nodes for c in n.calls)
+    if pools or any(getattr(n, "memory", None) is not None for n in nodes):
+        out.append("resources")
+    return tuple(out)
 
 
 def new_figure(width_px: int, height_px: int, dpi: float = 96.0) -> Figure:
@@ -81,14 +98,17 @@ def build(kind: str, data: PlotData, width_px: int, height_px: int) -> Figure:
 
 def draw(kind: str, figure: Figure, data: PlotData) -> None:
     """Draw plot ``kind`` onto an empty ``figure``."""
-    if kind in ("pools", "messages"):
+    if kind in ("pools", "messages", "resources"):
         top, bottom = figure.subplots(2, 1, sharex=True)
         if kind == "pools":
             _draw_utilization(top, data)
             _draw_queues(bottom, data)
-        else:
+        elif kind == "messages":
             _draw_depth(top, data)
             _draw_lag(bottom, data)
+        else:
+            _draw_pools(top, data)
+            _draw_memory(bottom, data)
         axes = [top, bottom]
     else:
         ax = figure.add_subplot()
@@ -129,7 +149,7 @@ def _legend_entries(ax: Axes, kind: str) -> tuple[list, list[str]]:
             keep.append((handle, label[: -len(" p99")]))
         elif kind == "throughput" and data_route(label):
             keep.append((handle, data_route(label)))
-        elif kind in ("pools", "breakers", "messages") or (
+        elif kind in ("pools", "breakers", "messages", "resources") or (
             kind == "throughput" and "/s" in label and not label.endswith(" failed/s")
         ):
             keep.append((handle, label))
@@ -335,3 +355,64 @@ def _draw_lag(ax: Axes, data: PlotData) -> None:
 
 def _with(data: PlotData, title: str) -> str:
     return f"{title} — {data.filter.label}" if data.filter.label else title
+
+
+def pool_names(data: PlotData) -> list[str]:
+    """The call edges that have ``pool.<edge>.in_use`` columns (and pass the filter)."""
+    names = sorted(k[len("pool."):-len(".in_use")] for k in data.columns
+                   if k.startswith("pool.") and k.endswith(".in_use"))  # fmt: skip
+    wanted = data.filter.pools
+    return [n for n in names if wanted is None or n in wanted]
+
+
+def _draw_pools(ax: Axes, data: PlotData) -> None:
+    """Connections in use per pool, as a share of all it may open; waiting callers dotted."""
+    title = _with(data, "Connections in use (% of max + overflow); callers waiting (dotted)")
+    pools = pool_names(data)
+    if not pools:
+        _empty(ax, "no connection pool " + ("here" if data.filter.pools is not None else "yet"),
+               title)  # fmt: skip
+        return
+    t = data.columns["time_s"]
+    waiting = ax.twinx()
+    for i, edge in enumerate(pools):
+        colour = PALETTE[i % len(PALETTE)]
+        limit = data.limits.get(f"pool.{edge}.in_use") or 1.0
+        ax.plot(t, 100 * data.columns[f"pool.{edge}.in_use"] / limit, color=colour, lw=1.4,
+                label=edge.replace("->", " → "))  # fmt: skip
+        waiters = data.columns.get(f"pool.{edge}.waiters")
+        if waiters is not None:
+            waiting.plot(t, waiters, color=colour, lw=1.0, ls=":")
+    shade_faults(ax, data.faults, label=False)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("in use (%)")
+    waiting.set_ylim(bottom=0)
+    waiting.set_ylabel("waiting", fontsize=8)
+    waiting.tick_params(labelsize=7.5)
+    ax.grid(True, alpha=0.25)
+    ax.set_title(title, loc="left", fontweight="bold")
+    if ax.lines:
+        ax.legend(loc="upper left", ncols=3)
+
+
+def _draw_memory(ax: Axes, data: PlotData) -> None:
+    """Each node's memory as a share of its limit: at 100% it is OOM-killed."""
+    nodes = _node_names(data, "memory_mb")
+    if not nodes:
+        _empty(ax, "no memory limit " + ("here" if data.filter.nodes is not None else "set"),
+               "")  # fmt: skip
+        return
+    t = data.columns["time_s"]
+    for i, node in enumerate(nodes):
+        limit = data.limits.get(f"node.{node}.memory_mb") or 1.0
+        ax.plot(t, 100 * data.columns[f"node.{node}.memory_mb"] / limit,
+                color=PALETTE[i % len(PALETTE)], lw=1.3, label=node)  # fmt: skip
+    ax.axhline(100, color="#9b2226", lw=1.0, ls="--")
+    ax.text(0.005, 0.97, "memory (% of limit); OOM kill at the dashed line",
+            transform=ax.transAxes, va="top", fontsize=6.5, color="#6c757d")  # fmt: skip
+    shade_faults(ax, data.faults, label=False)
+    ax.set_ylim(0, 110)
+    ax.set_ylabel("memory (%)")
+    ax.grid(True, alpha=0.25)
+    if ax.lines:
+        ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), ncols=4)

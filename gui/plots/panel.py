@@ -1,7 +1,8 @@
 """The run's plots in the app: views fed from the run record on a timer.
 
-Four always; a fifth, "messages" (queue depth and lag), in a column of its own
-for scenarios with brokers (``set_messages``).
+Four always; in a column of their own, "messages" (queue depth and lag) for
+scenarios with brokers and "resources" (pools, memory) for scenarios with
+connection pools or memory limits (``set_extras``).
 
 ``PlotPanel`` never draws per event: a timer (``REFRESH_MS``) hands the newest
 data to the render thread when something changed, and copies back whatever
@@ -19,7 +20,7 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QGridLayout, QMenu, QSizePolicy, QWidget
 
-from gui.plots.figures import MESSAGE_PLOTS, PLOTS, TITLES, PlotData, PlotFilter, build
+from gui.plots.figures import EXTRA_PLOTS, PLOTS, TITLES, PlotData, PlotFilter, build
 from gui.plots.render import RenderProcess
 from gui.run.record import RunRecord
 
@@ -93,19 +94,17 @@ class PlotPanel(QWidget):
         self.filter = PlotFilter()
         self.views = {kind: PlotView(kind, self) for kind in PLOTS}
         self.on_save: Callable[[str, str], None] | None = None
-        layout = QGridLayout(self)
+        self._grid = layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        grid = [k for k in PLOTS if k not in MESSAGE_PLOTS]
+        grid = [k for k in PLOTS if k not in EXTRA_PLOTS]
         for i, kind in enumerate(grid):
             layout.addWidget(self.views[kind], i // 2, i % 2)
-        for j, kind in enumerate(MESSAGE_PLOTS):
-            layout.addWidget(self.views[kind], 0, 2 + j, 2, 1)
         for kind in PLOTS:
             self.views[kind].resized.connect(self.refresh)
             self.views[kind].save_requested.connect(self._on_save_requested)
         self.shown: tuple[str, ...] = tuple(grid)
-        for kind in MESSAGE_PLOTS:
+        for kind in EXTRA_PLOTS:
             self.views[kind].hide()
         self._renderer = RenderProcess()
         self._dirty = False
@@ -130,11 +129,16 @@ class PlotPanel(QWidget):
         self.time = t
         self.refresh()
 
-    def set_messages(self, shown: bool) -> None:
-        """Show the messages plot (the scenario has brokers) or hide it."""
-        self.shown = tuple(k for k in PLOTS if shown or k not in MESSAGE_PLOTS)
-        for kind in MESSAGE_PLOTS:
-            self.views[kind].setVisible(shown)
+    def set_extras(self, extras: tuple[str, ...]) -> None:
+        """Show these of the extra plots (``figures.needed_plots``) in the third column."""
+        self.shown = tuple(k for k in PLOTS if k in extras or k not in EXTRA_PLOTS)
+        for kind in EXTRA_PLOTS:
+            view = self.views[kind]
+            self._grid.removeWidget(view)
+            view.setVisible(kind in extras)
+        shown = [k for k in EXTRA_PLOTS if k in extras]
+        for row, kind in enumerate(shown):  # one spans both rows; two share them
+            self._grid.addWidget(self.views[kind], row, 2, 2 if len(shown) == 1 else 1, 1)
         self.refresh()
 
     def set_filter(self, plot_filter: PlotFilter) -> None:
@@ -152,7 +156,8 @@ class PlotPanel(QWidget):
         cut = None if self.time is None else self.time
         columns = {k: v.copy() for k, v in record.columns_at(cut).items()}
         breakers = {e: record.breaker_states(e, now) for e in record.info.get("breakers", [])}
-        return PlotData(columns, record.faults, record.horizon, now, breakers, self.filter)
+        limits = record.info.get("limits", {})
+        return PlotData(columns, record.faults, record.horizon, now, breakers, self.filter, limits)
 
     # -- drawing -----------------------------------------------------------------------------
 

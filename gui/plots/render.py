@@ -46,8 +46,9 @@ def _columns_for(kind: str, data: Any) -> Any:
         "pools": (".utilization", ".queue"),
         "breakers": (),
         "messages": (".depth", ".lag_s", ".pending"),
+        "resources": (".in_use", ".waiters", ".memory_mb"),
     }[kind]
-    prefixes = ("queue.", "outbox.") if kind == "messages" else ("",)
+    prefixes = {"messages": ("queue.", "outbox."), "resources": ("pool.", "node.")}.get(kind, ("",))
     columns = {k: v for k, v in data.columns.items()
                if k == "time_s" or (k.endswith(wanted) and k.startswith(prefixes))}  # fmt: skip
     return replace(data, columns=columns)

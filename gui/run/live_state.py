@@ -403,7 +403,7 @@ def plot_filter(scenario: Scenario, key: tuple | None) -> PlotFilter:
         spec = scenario.nodes[node]
         if spec.kind == "broker":
             queues |= {f"{node}.{q}" for q in spec.queues}
-        return PlotFilter(node, routes_to(node), {node}, edges, ("node", node), queues)
+        return PlotFilter(node, routes_to(node), {node}, edges, ("node", node), queues, edges)
     if key not in names:
         return PlotFilter()
     edge, (source, target) = names[key], ends[key]
@@ -411,5 +411,6 @@ def plot_filter(scenario: Scenario, key: tuple | None) -> PlotFilter:
     queues = {f"{carried[0]}.{carried[1]}"} if carried else set()
     label = f"{source} → {target}"
     if key[0] == "consume":
-        return PlotFilter(label, routes_to(source), {source, target}, set(), None, queues)
-    return PlotFilter(label, routes_to(source), {source, target}, {edge}, ("call", edge), queues)
+        return PlotFilter(label, routes_to(source), {source, target}, set(), None, queues, set())
+    return PlotFilter(label, routes_to(source), {source, target}, {edge}, ("call", edge), queues,
+                      {edge})  # fmt: skip

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.plots.figures import PLOTS, TITLES
+from gui.plots.figures import PLOTS, TITLES, needed_plots
 from gui.plots.panel import PlotPanel
 from gui.run import controller as states
 from gui.run.blast_panel import BlastRadiusPanel, highlight
@@ -79,7 +79,7 @@ class RunSession(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(VIEW_MS)
         self._timer.timeout.connect(self._on_view_timeout)
-        self._show_message_plots()
+        self._show_extra_plots()
 
     # -- building --------------------------------------------------------------------------
 
@@ -167,7 +167,7 @@ class RunSession(QObject):
         self.overlay.clear()
         self.blast_panel.set_waiting("Running… the blast radius follows the run.")
         self.controller.start(self.scenario)
-        self._show_message_plots()
+        self._show_extra_plots()
         self.plots.warm_up()
         self.plots.set_record(self.controller.record)
         self._on_selection_changed()
@@ -294,12 +294,12 @@ class RunSession(QObject):
         self.reset()
         self.scenario = self.window.document.scenario
         self.stale = False
-        self._show_message_plots()
+        self._show_extra_plots()
 
-    def _show_message_plots(self) -> None:
-        """The messages plot is there for a scenario with a broker."""
-        nodes = self.scenario.nodes.values()
-        self.plots.set_messages(any(n.kind == "broker" for n in nodes))
+    def _show_extra_plots(self) -> None:
+        """The messages plot is there for a scenario with a broker, resources for pools or
+        memory limits."""
+        self.plots.set_extras(needed_plots(self.scenario))
 
     # -- exports ---------------------------------------------------------------------------
 

@@ -188,7 +188,22 @@ def ready_info(sim: Any) -> dict[str, Any]:
         "rows": math.ceil(sim.horizon / sc.bucket - 1e-9),
         "faults": [_fault_row(f, sim.horizon) for f in sc.faults],
         "breakers": sorted(e for e, s in sim.sites.items() if s.breaker is not None),
+        "limits": _limits(sim),
     }
+
+
+def _limits(sim: Any) -> dict[str, float]:
+    """What the resources plot measures levels against: each pool's connections, each
+    node's memory limit."""
+    out: dict[str, float] = {}
+    for edge, site in sim.sites.items():
+        if site.pool is not None:
+            out[f"pool.{edge}.in_use"] = float(site.pool.capacity)
+    for name, spec in sim.scenario.nodes.items():
+        memory = getattr(spec, "memory", None)
+        if memory is not None:
+            out[f"node.{name}.memory_mb"] = float(memory.limit_mb)
+    return out
 
 
 def blast_radius_reporting(conn: Any, scenario: Any, sim: Any) -> list[dict[str, Any]]:

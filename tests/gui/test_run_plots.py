@@ -35,13 +35,18 @@ def test_every_plot_draws_the_run(qtbot, panel):
         assert view.image is not None and view.image.width() > 100
 
 
-def test_the_messages_plot_is_shown_on_demand(qtbot, panel):
-    panel.set_messages(True)
-    assert panel.shown == PLOTS and panel.views["messages"].isVisible()
-    qtbot.waitUntil(lambda: panel.views["messages"].frames >= 1, timeout=15_000)
-    assert panel.views["messages"].error is None
-    panel.set_messages(False)
-    assert "messages" not in panel.shown
+def test_the_extra_plots_are_shown_on_demand(qtbot, panel):
+    panel.set_extras(("messages", "resources"))
+    assert panel.shown == PLOTS
+    for kind in ("messages", "resources"):
+        assert panel.views[kind].isVisible()
+        qtbot.waitUntil(lambda k=kind: panel.views[k].frames >= 1, timeout=15_000)
+        assert panel.views[kind].error is None
+    panel.set_extras(("resources",))
+    assert "messages" not in panel.shown and not panel.views["messages"].isVisible()
+    assert panel.views["resources"].isVisible()
+    panel.set_extras(())
+    assert not set(panel.shown) & {"messages", "resources"}
 
 
 def test_filter_and_time_redraw_the_plots(qtbot, panel):

@@ -1,0 +1,54 @@
+"""The resources plot (connection pools in use, memory against its limit), from hand-made
+columns. Qt-free."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from gui.plots.figures import PlotData, PlotFilter, build, needed_plots
+from gui.plots.render import _columns_for
+from simulator.scenario import load_scenario
+from simulator.scenario_policies import Pool
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_resources_plot_draws_pools_and_memory_against_their_limits():
+    t = np.arange(1.0, 11.0)
+    cols = {"time_s": t, "pool.api->db.in_use": t * 3, "pool.api->db.waiters": t,
+            "pool.web->db.in_use": t, "node.api.memory_mb": t * 50,
+            "node.api.queue": t}  # fmt: skip
+    limits = {"pool.api->db.in_use": 30.0, "pool.web->db.in_use": 30.0,
+              "node.api.memory_mb": 500.0}  # fmt: skip
+    data = PlotData(cols, [], 10.0, 10.0, filter=PlotFilter("api", pools={"api->db"}),
+                    limits=limits)  # fmt: skip
+    kept = _columns_for("resources", data).columns
+    assert set(kept) == {"time_s", "pool.api->db.in_use", "pool.api->db.waiters",
+                         "pool.web->db.in_use", "node.api.memory_mb"}  # fmt: skip
+    figure = build("resources", data, 500, 400)
+    pools, memory = figure.axes[0], figure.axes[1]
+    (in_use,) = [ln for ln in pools.lines if ln.get_label() == "api → db"]  # web->db filtered out
+    assert len([ln for ln in pools.lines if not ln.get_label().startswith("_")]) == 1
+    assert in_use.get_ydata()[-1] == 100.0  # 30 of 30 connections
+    (used,) = [ln for ln in memory.lines if ln.get_label() == "api"]
+    assert used.get_ydata()[-1] == 100.0  # 500 of 500 MB: the OOM line
+    FigureCanvasAgg(figure).draw()
+
+
+def test_the_resources_plot_says_when_there_is_nothing():
+    data = PlotData({"time_s": np.arange(1.0, 4.0)}, [], 3.0, 3.0)
+    figure = build("resources", data, 500, 400)
+    texts = [t.get_text() for ax in figure.axes for t in ax.texts]
+    assert "no connection pool yet" in texts and "no memory limit set" in texts
+
+
+def test_the_extra_plots_follow_what_the_scenario_has():
+    assert needed_plots(load_scenario(ROOT / "scenarios" / "mm1.yaml")) == ()
+    assert needed_plots(load_scenario(ROOT / "scenarios" / "broker-outage.yaml")) == ("messages",)
+    pooled = load_scenario(ROOT / "scenarios" / "mm1.yaml")
+    service = next(n for n in pooled.nodes.values() if n.kind == "client")
+    service.calls[0].pool = Pool()
+    assert needed_plots(pooled) == ("resources",)
