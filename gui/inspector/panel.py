@@ -11,6 +11,7 @@ from html import escape
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -79,9 +80,14 @@ class InspectorPanel(QScrollArea):
         return label.text() if label is not None and not label.isHidden() else ""
 
     def rebuild(self) -> None:
-        """Build the form for the current selection, keeping focus and scroll position."""
+        """Build the form for the current selection, keeping focus and scroll position.
+
+        Focus is given back only to a field that holds it now: ``focusWidget()`` remembers
+        the last focused child even after the user clicked the canvas, and handing focus back
+        to it would send the next keystroke into the newly selected node's field.
+        """
         self._pending = False
-        focused = self.focusWidget()
+        focused = QApplication.focusWidget()
         focus_name = (
             focused.objectName() if focused is not None and self.isAncestorOf(focused) else ""
         )
