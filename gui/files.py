@@ -18,7 +18,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
 
 from gui.dialogs import Dialogs
 from gui.document import ScenarioDocument
@@ -37,6 +37,7 @@ RECOVERY_SUFFIX = ".murphy-recovery.yaml"
 HEADER = "# murphy-recovery-of: "
 MAX_RECENT = 8
 AUTOSAVE_MS = 60_000
+UNTITLED = "untitled.yaml"
 
 
 def blank_scenario() -> Scenario:
@@ -71,6 +72,7 @@ class FileController(QObject):
         self.autosave_timer.setInterval(AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
+        self.untitled_name = UNTITLED  # Save As's suggested name while there is no path
 
     # -- the commands --------------------------------------------------------------------
 
@@ -78,6 +80,7 @@ class FileController(QObject):
         if not self.maybe_save():
             return False
         self.document.replace(blank_scenario(), None)
+        self.untitled_name = UNTITLED
         return True
 
     def open(self, path: Path | None = None) -> bool:
@@ -95,8 +98,25 @@ class FileController(QObject):
             return False
         remove_stale_temporaries(path)  # of saves of this file that were killed
         self.document.replace(scenario, Path(path).resolve())
+        self.untitled_name = UNTITLED
         self.add_recent(Path(path).resolve())
         self.message.emit(f"Opened {path}")
+        return True
+
+    def open_example(self, path: Path) -> bool:
+        """Open a bundled example as an untitled copy, so saving asks where, never over it."""
+        if not self.maybe_save():
+            return False
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            self.dialogs.error(f"Cannot open {Path(path).name}", str(exc))
+            return False
+        self.document.replace(scenario, None)
+        self.untitled_name = Path(path).name
+        self.message.emit(
+            f"Opened a copy of the example {Path(path).name}: Save asks where to keep it"
+        )
         return True
 
     def save(self) -> bool:
@@ -105,7 +125,7 @@ class FileController(QObject):
         return self._write(self.document.path)
 
     def save_as(self) -> bool:
-        current = self.document.path or self._directory() / "untitled.yaml"
+        current = self.document.path or self._save_directory() / self.untitled_name
         path = self.dialogs.save_path(current)
         if path is None:
             return False
@@ -151,6 +171,17 @@ class FileController(QObject):
 
     def _directory(self) -> Path:
         return self.document.path.parent if self.document.path else self.scenarios_dir
+
+    def _save_directory(self) -> Path:
+        """Where Save As starts for an untitled document: the last file's folder, else the
+        user's documents; never the bundled examples' folder."""
+        for recent in self.recent_files():
+            if recent.parent.is_dir() and recent.parent != self.scenarios_dir.resolve():
+                return recent.parent
+        documents = QStandardPaths.writableLocation(
+            QStandardPaths.StandardLocation.DocumentsLocation
+        )
+        return Path(documents) if documents else Path.home()
 
     # -- recent files --------------------------------------------------------------------
 

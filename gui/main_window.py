@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
         self._action(file, "&Open…", self.files.open, QKeySequence.StandardKey.Open)
         self.examples_menu = file.addMenu("Open &Example")
         for path in sorted(self.files.scenarios_dir.glob("*.yaml")):
-            self._action(self.examples_menu, path.stem, lambda p=path: self.files.open(p))
+            self._action(self.examples_menu, path.stem, lambda p=path: self.files.open_example(p))
         self.recent_menu = file.addMenu("Open &Recent")
         self.files.recent_changed.connect(self._on_recent_changed)
         self._on_recent_changed()

@@ -212,3 +212,24 @@ def test_autosave_is_atomic_and_a_failed_one_keeps_the_last(window, monkeypatch)
     assert messages and "Autosave failed" in messages[-1]
     assert recovery.read_text() == first
     assert [p.name for p in recovery.parent.iterdir()] == [recovery.name]
+
+
+def test_open_example_opens_an_untitled_copy_that_save_never_writes_over(window, tmp_path, dialogs):
+    """Issue 12 bug 7: File → Open Example, edit, Ctrl+S must ask where, not overwrite it."""
+    example = ROOT / "scenarios" / "retry-storm.yaml"
+    original = example.read_bytes()
+    action = next(a for a in window.examples_menu.actions() if a.text() == "retry-storm")
+    action.trigger()
+    assert window.document.scenario == load_scenario(example)
+    assert window.document.path is None
+    assert "Untitled" in window.windowTitle()
+    window.document.move_nodes({"api": (300.0, 40.0)})
+    suggested: list[Path] = []
+    dialogs.save_path = lambda path: suggested.append(path) or dialogs.save_as_answer
+    dialogs.save_as_answer = tmp_path / "mine.yaml"
+    window.files.save()
+    assert example.read_bytes() == original
+    assert suggested[0].name == "retry-storm.yaml"
+    assert suggested[0].parent != example.parent
+    assert load_scenario(tmp_path / "mine.yaml").layout["api"] == (300.0, 40.0)
+    assert window.document.path == (tmp_path / "mine.yaml").resolve()
