@@ -6,6 +6,7 @@ kind of editor follows from its annotation, the tooltip from its description.
 
 from __future__ import annotations
 
+import re
 import types
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -98,6 +99,17 @@ def _union_models(ann: Any) -> tuple[str, dict[str, type[BaseModel]]] | None:
     return None
 
 
+def plain(text: str) -> str:
+    """A docstring or description as a user reads it: without the double backquotes the
+    source puts around code."""
+    return re.sub(r"``(.+?)``", r"\1", text)
+
+
+def doc_line(model: type) -> str:
+    """The first line of a model's docstring, in plain words (a header, a tooltip)."""
+    return plain((model.__doc__ or "").strip().split("\n")[0])
+
+
 def field_spec(name: str, info: FieldInfo) -> FieldSpec | None:
     """The editor for one field, or None when it is not edited here."""
     if name in SKIPPED:
@@ -107,7 +119,7 @@ def field_spec(name: str, info: FieldInfo) -> FieldSpec | None:
     ann, more = _strip_annotated(ann)
     metadata += more + list(info.metadata)
     label = (info.alias or name).replace("_", " ")
-    spec = FieldSpec(name, label, "text", optional, info.description or "", _hint(metadata))
+    spec = FieldSpec(name, label, "text", optional, plain(info.description or ""), _hint(metadata))
     if _single_literal(ann):
         return None
     if ann is bool:

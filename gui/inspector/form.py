@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from gui.document import ScenarioDocument
 from gui.edits import EditError, Path, get_at, switch_distribution
-from gui.inspector.fields import FieldSpec, field_text, model_specs
+from gui.inspector.fields import FieldSpec, doc_line, field_text, model_specs
 
 NONE_CHOICE = "(none)"
 RELAY_PUBLISH_HIDDEN = {"after_commit_to", "only_for"}
@@ -232,7 +232,7 @@ class ModelForm(QWidget):
         value = getattr(self.model, spec.name)
         group = QGroupBox(spec.label)
         group.setObjectName(f"group:{self.prefix}{spec.name}")
-        group.setToolTip(spec.description or (type(value).__doc__ or "").strip().split("\n")[0])
+        group.setToolTip(spec.description or doc_line(type(value)))
         box = QVBoxLayout(group)
         if spec.kind == "model" and spec.optional:
             group.setCheckable(True)

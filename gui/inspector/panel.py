@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from gui.document import ScenarioDocument
 from gui.edits import EditError, Path
 from gui.icons import kind_icon
+from gui.inspector.fields import doc_line, plain
 from gui.inspector.form import ModelForm
 from gui.kinds import label as kind_label
 from gui.selection import Key, Selection
@@ -140,7 +141,7 @@ class InspectorPanel(QScrollArea):
         elif key[0] == "node":
             kind = scenario.nodes[key[1]].kind
             title, sub, icon = key[1], kind_label(kind), kind
-            sub = f"{sub} — {(type(scenario.nodes[key[1]]).__doc__ or '').split(chr(10))[0]}"
+            sub = f"{sub} — {doc_line(type(scenario.nodes[key[1]]))}"
         elif key[0] == "call":
             call = scenario.nodes[key[1]].calls[key[2]]
             title, sub, icon = f"{key[1]} → {call.to}", f"call #{key[2] + 1} of {key[1]}", None
@@ -148,7 +149,11 @@ class InspectorPanel(QScrollArea):
             title, sub, icon = _edge_header(scenario, key)
         else:
             fault = scenario.faults[key[1]]
-            title, sub, icon = f"{fault.kind} fault", (type(fault).__doc__ or "").strip(), None
+            title, sub, icon = (
+                f"{fault.kind} fault",
+                plain((type(fault).__doc__ or "").strip()),
+                None,
+            )
         return _header_widget(title, sub, icon)
 
     def _name_cell(self, name: str) -> QWidget:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
@@ -19,11 +21,42 @@ def fits(scenario: Scenario, kind: str, name: str) -> bool:
     return node_kind in targets if targets is not None else node_kind != "client"
 
 
-def default_fault(document: ScenarioDocument, kind: str, preferred: str | None) -> dict | None:
-    """A fault of ``kind`` on the preferred node if it fits, else on the first that does."""
-    scenario = document.scenario
+FAULT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "latency": {"add": "1s"},
+}
+"""What a fault added from the app sets beyond its window, per kind, where the spec's own
+defaults would do nothing (a latency fault's ``add 0s``, ``multiply 1``). One second more per
+request is a visible slowdown next to the examples' millisecond service times. A kind not
+listed starts from its spec's defaults (errors 100%, throttled to 50%, surge ×2, drop 1%);
+``tests/gui/test_gui_timeline.py`` runs every kind as added and fails for one that changes
+nothing, so a new kind whose defaults are inert gets an entry here."""
 
-    names = ([preferred] if preferred in scenario.nodes else []) + list(scenario.nodes)
+
+def selected_targets(selection: Selection, scenario: Scenario) -> list[str]:
+    """The nodes a new fault should go on, best first: the selected nodes, the callee of a
+    selected call or publish, the target of a selected fault."""
+    names: list[str] = []
+    for key in selection.keys:
+        if key[0] == "node":
+            names.append(key[1])
+        elif key[0] in ("call", "publish") and key[1] in scenario.nodes:
+            node = scenario.nodes[key[1]]
+            edges = node.calls if key[0] == "call" else node.publishes
+            if key[2] < len(edges):
+                names.append(edges[key[2]].to)
+        elif key[0] == "fault" and key[1] < len(scenario.faults):
+            names.append(scenario.faults[key[1]].target)
+    return [n for n in names if n in scenario.nodes]
+
+
+def default_fault(
+    document: ScenarioDocument, kind: str, preferred: str | list[str] | None
+) -> dict | None:
+    """A fault of ``kind`` on the first preferred node that fits, else on the first node that
+    does, with the kind's defaults (``FAULT_DEFAULTS``)."""
+    scenario = document.scenario
+    wanted = [preferred] if isinstance(preferred, str) else list(preferred or [])
+    names = [n for n in wanted if n in scenario.nodes] + list(scenario.nodes)
     target = next((n for n in names if fits(scenario, kind, n)), None)
     if target is None:
         return None
@@ -33,6 +66,7 @@ def default_fault(document: ScenarioDocument, kind: str, preferred: str | None) 
         "target": target,
         "at": round(span * 0.25),
         "for": round(span * 0.15) or 1,
+        **FAULT_DEFAULTS.get(kind, {}),
     }
 
 
@@ -68,14 +102,21 @@ class TimelinePanel(QWidget):
         column.addWidget(self.view, 1)
 
     def add_fault(self, kind: str) -> int | None:
-        """Add a fault of ``kind`` on the selected node (or a fitting one) and select it."""
-        nodes = self.selection.of("node")
-        data = default_fault(self.document, kind, nodes[0][1] if nodes else None)
+        """Add a fault of ``kind`` on the selected node (or a fitting one) and select it; say
+        so when the selection could not take it."""
+        wanted = selected_targets(self.selection, self.document.scenario)
+        data = default_fault(self.document, kind, wanted)
+        need = FAULT_SPECS[kind].target_text
         if data is None:
-            need = FAULT_SPECS[kind].target_text
-            self.status.setText(f"A {kind} fault needs {need}: add one first")
-            self.message.emit(f"A {kind} fault needs {need}: add one first")
+            self._say(f"A {kind} fault needs {need}: add one first")
             return None
         index = self.document.add_fault(data)
         self.selection.set([("fault", index)])
+        if wanted and data["target"] != wanted[0]:
+            self._say(f"A {kind} fault needs {need}, which {wanted[0]} is not: it went on "
+                      f"{data['target']} (change its target in the inspector)")  # fmt: skip
         return index
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.message.emit(text)

@@ -88,3 +88,19 @@ def test_every_schema_field_gets_an_editor():
         "warmup",
         "bucket",
     }
+
+
+def test_headers_and_tooltips_show_no_source_markup(window, qtbot):
+    """Issue 12 bug 6: the latency fault's description read ``add`` with its backquotes."""
+    from PySide6.QtWidgets import QLabel, QWidget
+
+    index = window.timeline.add_fault("latency")
+    for key in (("fault", index), ("node", "users"), ("call", "guarded_api", 0), None):
+        show(window, qtbot, key)
+        content = window.inspector.widget()
+        texts = [label.text() for label in content.findChildren(QLabel)]
+        texts += [widget.toolTip() for widget in content.findChildren(QWidget)]
+        assert not [t for t in texts if "``" in t], key
+    show(window, qtbot, ("fault", index))
+    header = window.inspector.widget().findChildren(QLabel)[0].text()
+    assert "takes add longer and multiply times as long" in header

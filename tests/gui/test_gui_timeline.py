@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import settle
 from PySide6.QtCore import QPointF
+
+from gui.timeline.panel import FAULT_DEFAULTS, fits
+from simulator.analysis import summarize
+from simulator.engine import Simulation
+from simulator.scenario import FAULT_KINDS
 
 
 def test_add_move_resize_undo(window, qtbot, drag):
@@ -46,3 +52,67 @@ def test_add_move_resize_undo(window, qtbot, drag):
 def test_surge_goes_to_a_client(window):
     index = window.timeline.add_fault("surge")
     assert window.document.scenario.faults[index].target == "users"
+
+
+FAULTED = """
+name: every fault kind's target, busy
+duration: 40s
+nodes:
+  users: {kind: client, rate: 200/s, calls: [{to: api, timeout: 2s}]}
+  api:
+    kind: service
+    workers: 20
+    service_time: {dist: exponential, mean: 80ms}
+    calls: [{to: db, timeout: 1s}]
+    publishes: [{to: bus, queue: orders, timeout: 200ms}]
+  db: {kind: database, workers: 20, service_time: {dist: exponential, mean: 5ms}}
+  bus: {kind: broker, queues: {orders: {}}}
+  shipping: {kind: consumer, broker: bus, queue: orders, workers: 4,
+             processing_time: {dist: exponential, mean: 5ms}}
+layout: {users: [0, 0], api: [220, 0], db: [440, 0], bus: [440, 160], shipping: [660, 160]}
+"""
+"""Every kind of node a fault may target, under load (api ~80% busy), so that a fault which
+does anything at all shows in the numbers."""
+
+
+def _measured(scenario) -> dict:
+    summary = summarize(Simulation(scenario, seed=3).run_to_end())
+    return {key: summary[key] for key in ("overall", "routes", "nodes", "edges")}
+
+
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+def test_every_fault_kind_added_from_the_app_changes_the_run(make_window, tmp_path, kind):
+    """Issue 12 bug 6: a latency fault added from the app was ``add 0s``, ``multiply 1``."""
+    path = tmp_path / "faulted.yaml"
+    path.write_text(FAULTED)
+    window = make_window(path)
+    doc = window.document
+    before = doc.scenario
+    targets = [n for n in before.nodes if fits(before, kind, n)]
+    assert targets, f"the test scenario has no node a {kind} fault fits: add one"
+    window.selection.set([("node", targets[0])])
+    index = window.timeline.add_fault(kind)
+    assert doc.scenario.faults[index].target == targets[0]
+    assert _measured(doc.scenario) != _measured(before), f"a new {kind} fault changes nothing"
+
+
+def test_fault_defaults_are_known_kinds():
+    assert set(FAULT_DEFAULTS) <= set(FAULT_KINDS)
+
+
+def test_a_new_fault_goes_on_the_selection_or_says_why_not(window):
+    doc, timeline = window.document, window.timeline
+    messages: list[str] = []
+    timeline.message.connect(messages.append)
+    window.selection.set([("call", "guarded_api", 0)])
+    callee = doc.scenario.nodes["guarded_api"].calls[0].to
+    index = timeline.add_fault("latency")
+    fault = doc.scenario.faults[index]
+    assert (fault.target, fault.add) == (callee, 1.0)
+    assert window.selection.keys == (("fault", index),)
+    index = timeline.add_fault("error")  # the selected fault's node
+    assert doc.scenario.faults[index].target == callee
+    window.selection.set([("node", "users")])
+    index = timeline.add_fault("throttle")
+    assert doc.scenario.faults[index].target != "users"
+    assert "users is not" in messages[-1]
