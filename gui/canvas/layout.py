@@ -46,3 +46,39 @@ def _below(scenario: Scenario) -> float:
     """Guessed nodes go under the laid-out ones, never on top of them."""
     ys = [y for _, y in scenario.layout.values()]
     return max(ys) + ROW if ys else 0.0
+
+
+def free_spot(
+    wanted: tuple[float, float],
+    occupied: list[tuple[float, float]],
+    size: tuple[float, float],
+    gap: float = 30.0,
+    within: tuple[float, float, float, float] | None = None,
+) -> tuple[float, float]:
+    """The top-left nearest ``wanted`` where a node of ``size`` overlaps none of the nodes whose
+    top-lefts are ``occupied`` (of the same size), with ``gap`` between: a node added without
+    a drop point (double-click in the palette, the Insert menu) must not hide another.
+
+    Spots wholly inside ``within`` (left, top, right, bottom: the visible part of the canvas)
+    come first, so the new node is seen where it lands."""
+    width, height = size
+    step_x, step_y = width + gap, (height + gap) / 2
+
+    def free(x: float, y: float) -> bool:
+        return all(abs(x - ox) >= width + gap or abs(y - oy) >= height + gap for ox, oy in occupied)
+
+    rings = 12
+    offsets = sorted(
+        ((i, j) for i in range(-rings, rings + 1) for j in range(-2 * rings, 2 * rings + 1)),
+        key=lambda o: ((o[0] * step_x) ** 2 + (o[1] * step_y) ** 2, abs(o[1]), o[1], o[0]),
+    )
+    spots = [(wanted[0] + i * step_x, wanted[1] + j * step_y) for i, j in offsets]
+    if within is not None:
+        left, top, right, bottom = within
+        inside = [
+            (x, y)
+            for x, y in spots
+            if left <= x and x + width <= right and top <= y and y + height <= bottom
+        ]
+        spots = inside + spots
+    return next((spot for spot in spots if free(*spot)), wanted)

@@ -15,7 +15,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsLineItem, QGraphicsView, QWidget
 
-from gui.canvas.node_item import HEIGHT, WIDTH, NodeItem
+from gui.canvas.layout import free_spot
+from gui.canvas.node_item import HEIGHT, PORT_RADIUS, WIDTH, NodeItem
 from gui.canvas.palette import KIND_MIME
 from gui.canvas.scene import CanvasScene
 from gui.edits import EditError
@@ -194,15 +195,22 @@ class CanvasView(QGraphicsView):
         event.acceptProposedAction()
 
     def add_node_at(self, kind: str, center: QPointF | None = None) -> str | None:
-        """Add a node centred on ``center`` (default: the middle of the view) and select it.
+        """Add a node centred on ``center`` (default: a free spot nearest the middle of the
+        view) and select it.
 
         A relay or consumer takes the selected database or broker if there is one. A kind
         that cannot be valid yet (a consumer with no broker to read) is not added: the
         status bar says what to add first, and None is returned.
         """
+        free = center is None
         if center is None:
             center = self.mapToScene(self.viewport().rect().center())
         pos = (center.x() - WIDTH / 2, center.y() - HEIGHT / 2)
+        if free:
+            taken = [(item.pos().x(), item.pos().y()) for item in self.canvas.nodes.values()]
+            seen = self.mapToScene(self.viewport().rect()).boundingRect().adjusted(10, 10, -10, -10)
+            bounds = (seen.left(), seen.top(), seen.right() - PORT_RADIUS, seen.bottom())
+            pos = free_spot(pos, taken, (WIDTH, HEIGHT), within=bounds)
         preferred = tuple(k[1] for k in self.canvas.selection.of("node"))
         try:
             name = self.canvas.document.add_node(kind, pos, preferred)
@@ -210,6 +218,8 @@ class CanvasView(QGraphicsView):
             self.message.emit(exc.message)
             return None
         self.canvas.selection.set([("node", name)])
+        if free and (item := self.canvas.nodes.get(name)) is not None:
+            self.ensureVisible(item, 40, 40)
         return name
 
 

@@ -187,3 +187,37 @@ def test_balancer_and_cache_from_the_palette(window, qtbot):
     assert doc.scenario.nodes["cache"].hit_ratio == 0.95
     settle(qtbot, window)
     assert window.scene.nodes["cache"].summary == "95% hits · 1ms"
+
+
+def test_double_clicked_palette_items_land_on_free_spots_in_view(window, qtbot):
+    """Issue 12 bug 5: a double-clicked kind was dropped on top of the node at the view's centre."""
+    window.resize(1366, 768)
+    window.show()
+    qtbot.waitExposed(window)
+    view, palette = window.canvas_view, window.palette_view
+    view.fit()
+    view.centerOn(window.scene.nodes["guarded_api"].center())
+    item = palette.findItems("Service", Qt.MatchFlag.MatchExactly)[0]
+    for _ in range(4):
+        palette.itemDoubleClicked.emit(item)
+    nodes = window.scene.nodes
+    added = [n for n in nodes if n.startswith("service")]
+    assert len(added) == 4
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    for name in added:
+        rect = nodes[name].sceneBoundingRect()
+        assert visible.contains(rect), name
+        overlapping = [
+            o for o in nodes if o != name and nodes[o].sceneBoundingRect().intersects(rect)
+        ]
+        assert not overlapping, (name, overlapping)
+    assert window.document.scenario.layout[added[0]] == (nodes[added[0]].x(), nodes[added[0]].y())
+
+
+def test_a_node_added_on_an_empty_canvas_goes_in_the_middle():
+    from gui.canvas.layout import free_spot
+
+    assert free_spot((10.0, 20.0), [], (172.0, 58.0)) == (10.0, 20.0)
+    assert free_spot((10.0, 20.0), [(500.0, 20.0)], (172.0, 58.0)) == (10.0, 20.0)
+    x, y = free_spot((10.0, 20.0), [(10.0, 20.0)], (172.0, 58.0))
+    assert abs(x - 10.0) >= 172.0 + 30 or abs(y - 20.0) >= 58.0 + 30
