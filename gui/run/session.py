@@ -331,8 +331,11 @@ class RunSession(QObject):
         return written
 
     def _on_compare_requested(self) -> None:
-        from gui.plots.compare_dialog import CompareDialog
+        from gui.plots.compare_dialog import CALL_FIELDS, CompareDialog
+        from gui.run.compare_choice import guide
 
-        dialog = CompareDialog(self.window.document.scenario, self.window)
+        scenario = self.window.document.scenario
+        dialog = CompareDialog(scenario, self.window)
+        guide(dialog, scenario, CALL_FIELDS)
         dialog.show()
         self.compare_dialog = dialog
