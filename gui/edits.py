@@ -163,7 +163,7 @@ def add_node(
     name = unique_name(scenario, kind)
     node = _NODE.validate_python({"kind": kind, **data})
     return _with_nodes(
-        scenario, {**scenario.nodes, name: node}, {**scenario.layout, name: pos}
+        scenario, {**scenario.nodes, name: node}, {**scenario.layout, name: whole(*pos)}
     ), name
 
 
@@ -325,8 +325,14 @@ def move_nodes(scenario: Scenario, positions: dict[str, tuple[float, float]]) ->
     """New positions for some nodes (rounded to whole pixels, as people would write them)."""
     layout = dict(scenario.layout)
     for name, (x, y) in positions.items():
-        layout[name] = (float(round(x)), float(round(y)))
+        layout[name] = whole(x, y)
     return scenario.model_copy(update={"layout": layout})
+
+
+def whole(x: float, y: float) -> tuple[float, float]:
+    """A position in whole pixels: the canvas's arithmetic gives ``245.20000000000005``, which
+    nobody wants to read in their file."""
+    return float(round(x)), float(round(y))
 
 
 # -- named entries (a broker's queues) -----------------------------------------------------------
@@ -481,5 +487,5 @@ def paste_nodes(
     for name, data in nodes.items():
         new_nodes[names[name]] = _NODE.validate_python(_pasted(data, names, existing))
         x, y = layout.get(name, (0.0, 0.0))
-        new_layout[names[name]] = (float(x) + offset, float(y) + offset)
+        new_layout[names[name]] = whole(float(x) + offset, float(y) + offset)
     return _with_nodes(scenario, new_nodes, new_layout), list(names.values())

@@ -50,6 +50,19 @@ def blank_scenario() -> Scenario:
     )
 
 
+def problems_text(exc: ScenarioError, path: Path | str) -> str:
+    """A file's problems for a dialog: the file named once, then one line per problem.
+
+    ``str(exc)`` repeats the whole path on every line, which is right for a terminal and
+    hard to read in a dialog."""
+    lines = [f"{path}", ""]
+    for problem in exc.problems:
+        where = f"line {problem.line}: " if problem.line is not None else ""
+        what = f"{problem.path}: " if problem.path else ""
+        lines.append(f"{where}{what}{problem.message}")
+    return "\n".join(lines)
+
+
 class FileController(QObject):
     """File operations on one document; every question goes through ``dialogs``."""
 
@@ -93,7 +106,7 @@ class FileController(QObject):
         try:
             scenario = load_scenario(path)
         except ScenarioError as exc:
-            self.dialogs.error(f"Cannot open {Path(path).name}", str(exc))
+            self.dialogs.error(f"Cannot open {Path(path).name}", problems_text(exc, path))
             self.message.emit(f"Cannot open {path}: see the error")
             return False
         remove_stale_temporaries(path)  # of saves of this file that were killed
@@ -110,7 +123,7 @@ class FileController(QObject):
         try:
             scenario = load_scenario(path)
         except ScenarioError as exc:
-            self.dialogs.error(f"Cannot open {Path(path).name}", str(exc))
+            self.dialogs.error(f"Cannot open {Path(path).name}", problems_text(exc, path))
             return False
         self.document.replace(scenario, None)
         self.untitled_name = Path(path).name
@@ -245,7 +258,7 @@ class FileController(QObject):
             try:
                 scenario = parse_scenario(text, str(recovery))
             except ScenarioError as exc:
-                self.dialogs.error("Cannot recover", str(exc))
+                self.dialogs.error("Cannot recover", problems_text(exc, recovery))
                 continue
             self.document.replace(scenario, Path(original) if original else None)
             recovery.replace(self.recovery_path())
