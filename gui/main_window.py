@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QMainWindow,
@@ -28,6 +28,7 @@ from gui.canvas.view import CanvasView
 from gui.dialogs import Dialogs
 from gui.document import ScenarioDocument
 from gui.files import FileController, blank_scenario
+from gui.help import HelpMenu
 from gui.icons import kind_icon
 from gui.inspector.panel import InspectorPanel
 from gui.kinds import KINDS
@@ -38,6 +39,8 @@ from gui.timeline.panel import TimelinePanel
 from simulator.scenario import FAULT_KINDS, NODE_KINDS
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+LAYOUT_VERSION = 1
+"""Of the docks and toolbars saved in the settings; raise it when they change."""
 
 
 def default_recovery_dir() -> Path:
@@ -59,10 +62,11 @@ class MainWindow(QMainWindow):
         self.document = ScenarioDocument(blank_scenario(), None, self)
         self.selection = Selection(self)
         self.dialogs = dialogs or Dialogs(self)
+        self.settings = settings or QSettings()
         self.files = FileController(
             self.document,
             self.dialogs,
-            settings or QSettings(),
+            self.settings,
             recovery_dir or default_recovery_dir(),
             scenarios_dir,
             self,
@@ -77,7 +81,9 @@ class MainWindow(QMainWindow):
         self.canvas_view.message.connect(self._on_message)
         self.timeline.message.connect(self._on_message)
         self.run_session = RunSession(self)
+        self.help = HelpMenu(self.menuBar().addMenu("&Help"), self)
         self.resize(1400, 900)
+        self._space_shared = self._restore_settings()
         self._on_title_changed()
 
     # -- views ---------------------------------------------------------------------------
@@ -89,9 +95,9 @@ class MainWindow(QMainWindow):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.canvas_view)
         splitter.addWidget(self.timeline)
-        splitter.setStretchFactor(0, 4)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([640, 190])
+        splitter.setStretchFactor(0, 1)  # the canvas takes what the window gains or loses
+        splitter.setStretchFactor(1, 0)
+        splitter.setChildrenCollapsible(False)
         self.setCentralWidget(splitter)
         self.palette_view = PaletteView()
         self.palette_view.add_requested.connect(self._on_add_requested)
@@ -106,11 +112,10 @@ class MainWindow(QMainWindow):
         self.problems_dock = self.add_dock(
             self.problems, "Problems", Qt.DockWidgetArea.RightDockWidgetArea
         )
-        self.resizeDocks([self.palette_dock], [190], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.inspector_dock], [380], Qt.Orientation.Horizontal)
-        self.resizeDocks(
-            [self.inspector_dock, self.problems_dock], [620, 180], Qt.Orientation.Vertical
-        )
+        # The side columns run the full height; the Run dock sits under the canvas only.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.splitter = splitter
         self.statusBar().showMessage(
             "Drag a kind from the palette; Shift-drag between nodes to connect"
         )
@@ -241,8 +246,58 @@ class MainWindow(QMainWindow):
     def _on_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
 
+    # -- remembered from one launch to the next -----------------------------------------
+
+    def _restore_settings(self) -> bool:
+        """The window's size and place, the docks and toolbars, and the run speed, as the
+        user left them; a layout saved by another version of the window is ignored. True if
+        the docks' layout was restored."""
+        settings = self.settings
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray | bytes):
+            self.restoreGeometry(QByteArray(geometry))
+        state = settings.value("window/state")
+        restored = isinstance(state, QByteArray | bytes) and self.restoreState(
+            QByteArray(state), LAYOUT_VERSION
+        )
+        speed = settings.value("run/speed")
+        box = self.run_session.toolbar.speed_box
+        if isinstance(speed, str) and (index := box.findText(speed)) >= 0:
+            box.setCurrentIndex(index)
+        return restored
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._space_shared:
+            self._space_shared = True
+            QTimer.singleShot(0, self.share_space)  # once the window has its real size
+
+    def share_space(self) -> None:
+        """First sizes for the docks, in proportion to the window, so that on a laptop
+        (1366×768) the canvas keeps most of it: the Run dock about a third of the height, the
+        fault timeline a strip, the side columns no wider than they need."""
+        width, height = self.width(), self.height()
+        wide = width >= 1600
+        self.resizeDocks([self.palette_dock], [190 if wide else 150], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.inspector_dock], [380 if wide else 330], Qt.Orientation.Horizontal)
+        run = max(150, min(330, int(height * 0.3)))
+        self.resizeDocks([self.run_session.plots_dock], [run], Qt.Orientation.Vertical)
+        column = max(height - 120, 300)
+        shares = [int(column * 0.7), int(column * 0.3)]
+        self.resizeDocks([self.inspector_dock, self.problems_dock], shares, Qt.Orientation.Vertical)
+        timeline = max(self.timeline.minimumSizeHint().height(), min(190, int(height * 0.16)))
+        self.splitter.setSizes([max(self.splitter.height() - timeline, 1), timeline])
+        QTimer.singleShot(0, self.canvas_view.fit)  # the drawing, in the canvas it now has
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        self.settings.setValue("run/speed", self.run_session.toolbar.speed_box.currentText())
+        self.settings.sync()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.files.close():
+            self.save_settings()
             self.run_session.shutdown()
             event.accept()
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QStyle, QToolBar, QWidget
 
@@ -32,12 +32,15 @@ class RunToolbar(QToolBar):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Run", parent)
         self.setObjectName("toolbar:run")
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         style = self.style()
         icon = style.standardIcon
         pixmap = QStyle.StandardPixmap
         self.run_action = self._add(icon(pixmap.SP_MediaPlay), "Run", "F5", self.run_requested)
         self.run_action.setToolTip("Run the scenario as it is now (F5); editing waits till it ends")
+        # One ▶ only: while paused this button stays ⏸, held down, and says Resume.
         self.pause_action = QAction(icon(pixmap.SP_MediaPause), "Pause", self)
+        self.pause_action.setCheckable(True)
         self.pause_action.setShortcut(QKeySequence("F6"))
         self.pause_action.triggered.connect(self._on_pause_triggered)
         self.addAction(self.pause_action)
@@ -76,16 +79,16 @@ class RunToolbar(QToolBar):
         self.pause_action.setEnabled(state in (states.RUNNING, states.PAUSED))
         self._paused = state == states.PAUSED
         self.pause_action.setText("Resume" if self._paused else "Pause")
-        style = self.style()
-        self.pause_action.setIcon(style.standardIcon(
-            QStyle.StandardPixmap.SP_MediaPlay if self._paused
-            else QStyle.StandardPixmap.SP_MediaPause))  # fmt: skip
+        self.pause_action.setChecked(self._paused)
+        self.pause_action.setToolTip("Resume the run (F6)" if self._paused
+                                     else "Pause the run (F6)")  # fmt: skip
         stoppable = (live and state != states.STOPPING) or state == states.ANALYSING
         self.stop_action.setEnabled(stoppable)
         self.stop_action.setText("Skip analysis" if state == states.ANALYSING else "Stop")
         self.reset_action.setEnabled(has_results and not live)
 
     def _on_pause_triggered(self) -> None:
+        self.pause_action.setChecked(self._paused)  # held down once the run is paused, not before
         (self.resume_requested if self._paused else self.pause_requested).emit()
 
     def _on_speed_changed(self, index: int) -> None:
