@@ -54,7 +54,7 @@ class InspectorPanel(QScrollArea):
         self.document, self.selection = document, selection
         self.form: ModelForm | None = None
         self.setWidgetResizable(True)
-        self.setMinimumWidth(340)
+        self.setMinimumWidth(300)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._pending = False
         for signal in document.content_signals():

@@ -15,9 +15,11 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QLabel,
     QMenu,
     QProgressBar,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -95,15 +97,22 @@ class RunSession(QObject):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.scrubber)
-        layout.addWidget(self.plots, 1)
+        # The plots scroll rather than hold the dock taller than a laptop's screen allows.
+        scroller = QScrollArea()
+        scroller.setObjectName("run:plots-scroller")
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QFrame.Shape.NoFrame)
+        scroller.setWidget(self.plots)
+        layout.addWidget(scroller, 1)
         self.plots_dock = w.add_dock(box, "Run", Qt.DockWidgetArea.BottomDockWidgetArea)
         self.blast_panel = BlastRadiusPanel()
         self.blast_dock = w.add_dock(
             self.blast_panel, "Blast radius", Qt.DockWidgetArea.RightDockWidgetArea
         )
-        w.resizeDocks([self.plots_dock], [330], Qt.Orientation.Vertical)
-        w.resizeDocks([w.inspector_dock, w.problems_dock, self.blast_dock], [420, 90, 220],
-                      Qt.Orientation.Vertical)  # fmt: skip
+        # A tab beside Problems, so the inspector above keeps its height (the window shares
+        # the space out when it is first shown: MainWindow.share_space).
+        w.tabifyDockWidget(w.problems_dock, self.blast_dock)
+        w.problems_dock.raise_()
         self.overlay = LiveOverlay(w.scene)
         self.state_label = QLabel(STATE_WORDS[states.IDLE])
         self.clock_label = QLabel("")
@@ -166,6 +175,7 @@ class RunSession(QObject):
         self.stale = False
         self.overlay.clear()
         self.blast_panel.set_waiting("Running… the blast radius follows the run.")
+        self.blast_dock.raise_()  # its tab comes to the front: the run fills it
         self.controller.start(self.scenario)
         self._show_extra_plots()
         self.plots.warm_up()

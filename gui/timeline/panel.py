@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui.document import ScenarioDocument
 from gui.selection import Selection
@@ -89,9 +97,11 @@ class TimelinePanel(QWidget):
         for kind in FAULT_KINDS:
             menu.addAction(kind, lambda k=kind: self.add_fault(k))
         self.add_button.setMenu(menu)
-        self.status = QLabel(
-            "Faults over simulated time · drag a bar to move it, its ends to resize"
-        )
+        hint = "Faults over simulated time · drag a bar to move it, its ends to resize"
+        self.status = QLabel(hint)
+        self.status.setToolTip(hint)
+        # Cut short rather than hold the window wider than a small screen.
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("<b>Faults</b>"))
         bar.addWidget(self.add_button)

@@ -36,7 +36,7 @@ class TimelineView(QGraphicsView):
         self.setScene(QGraphicsScene(self))
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setMinimumHeight(110)
+        self.setMinimumHeight(64)  # two rows of bars; the splitter above gives it more
         self.bars: list[FaultBarItem] = []
         self._syncing = False
         self._pending = False
