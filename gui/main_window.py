@@ -277,9 +277,11 @@ class MainWindow(QMainWindow):
         (1366×768) the canvas keeps most of it: the Run dock about a third of the height, the
         fault timeline a strip, the side columns no wider than they need."""
         width, height = self.width(), self.height()
-        wide = width >= 1600
-        self.resizeDocks([self.palette_dock], [190 if wide else 150], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.inspector_dock], [380 if wide else 330], Qt.Orientation.Horizontal)
+        palette, inspector = (
+            (190, 380) if width >= 1600 else (150, 330) if width >= 1200 else (120, 300)
+        )
+        self.resizeDocks([self.palette_dock], [palette], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.inspector_dock], [inspector], Qt.Orientation.Horizontal)
         run = max(150, min(330, int(height * 0.3)))
         self.resizeDocks([self.run_session.plots_dock], [run], Qt.Orientation.Vertical)
         column = max(height - 120, 300)
