@@ -346,9 +346,38 @@ def validate_data(data: Any, root: Located | None = None, source: str = "<scenar
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_problems_from_validation(exc, root, source)) from None
+        problems = _problems_from_validation(exc, root, source)
+        problems += [
+            ScenarioProblem(format_loc(loc), msg, line_of(root, loc), source)
+            for loc, msg in _unknown_names(data)
+        ]
+        raise ScenarioError(problems) from None
     check_scenario(scenario, root, source)
     return scenario
+
+
+def _unknown_names(data: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Names that point at no node, read from raw data whose schema failed.
+
+    So a file with a schema error and a misspelt node name gets both in one
+    report; the full cross-reference check (``reference_problems``) needs a valid
+    scenario and runs once the schema holds.
+    """
+    nodes = data.get("nodes") if isinstance(data, dict) else None
+    if not isinstance(nodes, dict):
+        return
+    for name, node in nodes.items():
+        for field in ("calls", "publishes"):
+            edges = node.get(field) if isinstance(node, dict) else None
+            for i, edge in enumerate(edges if isinstance(edges, list) else []):
+                to = edge.get("to") if isinstance(edge, dict) else None
+                if isinstance(to, str) and to not in nodes:
+                    yield ("nodes", name, field, i, "to"), f"unknown node {to!r}"
+    faults = data.get("faults")
+    for i, fault in enumerate(faults if isinstance(faults, list) else []):
+        target = fault.get("target") if isinstance(fault, dict) else None
+        if isinstance(target, str) and target not in nodes:
+            yield ("faults", i, "target"), f"unknown node {target!r}"
 
 
 def _check_counts(data: Any, root: Located | None, source: str) -> None:

@@ -90,6 +90,16 @@ def test_every_problem_is_reported_at_once() -> None:
     assert [p.line for p in caught.value.problems] == [10, 13]
 
 
+def test_a_misspelt_node_is_reported_with_the_schema_errors() -> None:
+    broken = GOOD.replace("timeout: 250ms", "timeout: fast").replace("to: api", "to: apj")
+    broken += "faults: [{kind: crash, target: nowhere, at: 1s}]\n"
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(broken, "x.yaml")
+    found = [(p.line, p.message) for p in caught.value.problems]
+    assert (9, "unknown node 'apj'") in found and (15, "unknown node 'nowhere'") in found
+    assert any(line == 10 and "expected a duration" in msg for line, msg in found)
+
+
 def test_an_alias_bomb_is_stopped_before_it_expands() -> None:
     lines = ["a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
     for i, name in enumerate("bcdefghi"):

@@ -271,11 +271,6 @@ def test_positions_are_saved_in_whole_pixels(window, tmp_path, dialogs):
     assert window.document.scenario.layout[pasted[0]] == (285.0, 52.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulator.scenario.validate_data checks cross-references only once the schema "
-    "holds (issue 12 bug 8); the README says every problem is reported at once",
-)
 def test_schema_and_cross_reference_problems_are_reported_together(window, tmp_path, dialogs):
     broken = tmp_path / "both.yaml"
     text = FLAGSHIP.read_text().replace("workers: 40", "workers: lots", 1)
