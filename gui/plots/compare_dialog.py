@@ -17,6 +17,7 @@ from typing import Any
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -97,6 +98,16 @@ def ask_directory(parent: QWidget) -> Callable[[str], Path | None]:
     return ask
 
 
+def fitted_size(widget: QWidget, width: int, height: int) -> tuple[int, int]:
+    """``width`` × ``height``, shrunk to 90% of the screen the widget is on (a 1366×768
+    laptop has no room for an 800-pixel dialog)."""
+    screen = widget.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        return width, height
+    room = screen.availableGeometry()
+    return min(width, int(room.width() * 0.9)), min(height, int(room.height() * 0.9))
+
+
 class CompareDialog(QDialog):
     """Pick a field and its values; run the variants in the background; show plots and table."""
 
@@ -119,7 +130,7 @@ class CompareDialog(QDialog):
         self._timer = QTimer(self)
         self._timer.setInterval(100)
         self._timer.timeout.connect(self._on_poll_timeout)
-        self.resize(1100, 800)
+        self.resize(*fitted_size(self, 1100, 800))
 
     def _build(self) -> None:
         self.target_box = QComboBox()

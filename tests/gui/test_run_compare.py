@@ -155,3 +155,10 @@ nodes:
 faults:
   - {kind: message_drop, target: bus, rate: 30%, when: before_ack}
 """
+
+
+def test_the_dialog_fits_the_screen(qtbot):
+    dialog = CompareDialog(tiny("5s"), executor="serial")
+    qtbot.addWidget(dialog)
+    room = dialog.screen().availableGeometry()
+    assert dialog.width() <= room.width() and dialog.height() <= room.height()
