@@ -56,6 +56,11 @@ class PlotView(QWidget):
             self.frames += 1
         self.update()
 
+    def clear(self) -> None:
+        """Forget the last image: the next run (or none) draws afresh."""
+        self.image, self.error = None, None
+        self.update()
+
     def paintEvent(self, event: object) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("white"))
@@ -123,6 +128,9 @@ class PlotPanel(QWidget):
     def set_record(self, record: RunRecord | None) -> None:
         self.record = record
         self.time = None
+        if record is None:  # no run: the last document's plots must not stay on screen
+            for view in self.views.values():
+                view.clear()
         self.refresh()
 
     def set_time(self, t: float | None) -> None:

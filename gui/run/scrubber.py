@@ -39,6 +39,14 @@ class TimeScrubber(QWidget):
         self.end_button.setEnabled(False)
         self.label.setText(f"live: {now:.1f} s" if now else "no run yet")
 
+    def clear(self) -> None:
+        """No run at all (a new document): no handle left where the last run ended."""
+        self.end = 0.0
+        self.slider.blockSignals(True)
+        self.slider.setValue(0)
+        self.slider.blockSignals(False)
+        self.set_live(0.0)
+
     def set_ended(self, end: float) -> None:
         """The run is over: the slider spans it and starts at its end."""
         self.end = end

@@ -132,8 +132,9 @@ class RunSession(QObject):
         self.compare_action = menu.addAction("Compare strategies…")
         self.compare_action.triggered.connect(self._on_compare_requested)
         menu.addSeparator()
-        menu.addAction("Export time series (CSV)…").triggered.connect(self._on_csv_requested)
-        plots = menu.addMenu("Save plot")
+        self.csv_action = menu.addAction("Export time series (CSV)…")
+        self.csv_action.triggered.connect(self._on_csv_requested)
+        plots = self.plot_menu = menu.addMenu("Save plot")
         for kind in PLOTS:
             for fmt in ("png", "svg"):
                 action = plots.addAction(f"{TITLES[kind]} as {fmt.upper()}…")
@@ -141,6 +142,14 @@ class RunSession(QObject):
         menu.addAction("Save drawing as PNG…").triggered.connect(self._on_drawing_requested)
         self.window.menuBar().addMenu(menu)
         self.menu = menu
+        menu.aboutToShow.connect(self._update_exports)
+        self._update_exports()
+
+    def _update_exports(self) -> None:
+        """Exports of a run are offered only when there is a run to export."""
+        has_run = bool(self.controller.record.rows)
+        self.csv_action.setEnabled(has_run)
+        self.plot_menu.setEnabled(has_run)
 
     def _connect(self) -> None:
         t, c = self.toolbar, self.controller
@@ -190,7 +199,7 @@ class RunSession(QObject):
         self.overlay.clear()
         self.plots.set_record(None)
         self.blast_panel.set_waiting("")
-        self.scrubber.set_live(0.0)
+        self.scrubber.clear()
         self.clock_label.setText("")
         self.progress.setValue(0)
 

@@ -118,3 +118,20 @@ def test_exports_write_csv_plots_and_the_drawing(qtbot, tiny_window, tmp_path):
     assert session.export_plot("throughput", "png").stat().st_size > 1000
     assert session.export_plot("breakers", "svg").read_text().lstrip().startswith("<?xml")
     assert session._on_drawing_requested().stat().st_size > 1000
+
+
+def test_a_new_document_leaves_nothing_of_the_last_run(qtbot, tiny_window):
+    window = tiny_window("10s", speed_index=5)
+    session = window.run_session
+    with qtbot.waitSignal(session.controller.finished, timeout=40_000):
+        session.toolbar.run_action.trigger()
+    qtbot.waitUntil(lambda: session.plots.frames >= 1, timeout=20_000)
+    session.menu.aboutToShow.emit()
+    assert session.csv_action.isEnabled() and session.plot_menu.isEnabled()
+    assert session.scrubber.slider.isEnabled() and session.scrubber.slider.value() > 0
+    assert window.files.new()
+    assert all(view.image is None for view in session.plots.views.values())
+    assert session.scrubber.slider.value() == 0 and not session.scrubber.slider.isEnabled()
+    assert session.scrubber.label.text() == "no run yet"
+    session.menu.aboutToShow.emit()
+    assert not session.csv_action.isEnabled() and not session.plot_menu.isEnabled()
