@@ -35,7 +35,8 @@ TITLES = {
 }
 EXTRA_PLOTS = ("messages", "resources")
 """Plots shown only for a scenario that has what they draw (``needed_plots``)."""
-BREAKER_COLOURS = {"closed": "#2a9d8f", "open": "#e63946", "half_open": "#f4a261"}
+BREAKER_COLOURS = {"closed": "#2a9d8f", "open": "#e63946", "half_open": "#4895ef"}
+"""Half-open is blue: the fault shading already uses the oranges and yellows."""
 NOW_COLOUR = "#1d3557"
 MAX_LEGEND = 12
 LEGEND_PX = 112
@@ -227,7 +228,10 @@ def _draw_throughput(ax: Axes, data: PlotData) -> None:
                      fontweight="bold")  # fmt: skip
         return
     what, name = focus
-    if what == "node":
+    if what == "node" and f"route.{name}.requests" in data.columns:  # a client: its route
+        series = [("requests", "started/s"), ("goodput", "answered/s"), ("failed", "failed/s")]
+        prefix = f"route.{name}"
+    elif what == "node":
         series = [("arrivals", "arrivals/s"), ("errors", "errors/s"), ("rejected", "rejected/s")]
         prefix = f"node.{name}"
     else:

@@ -403,7 +403,9 @@ def plot_filter(scenario: Scenario, key: tuple | None) -> PlotFilter:
         spec = scenario.nodes[node]
         if spec.kind == "broker":
             queues |= {f"{node}.{q}" for q in spec.queues}
-        return PlotFilter(node, routes_to(node), {node}, edges, ("node", node), queues, edges)
+        # A client has no workers of its own: show the ones its requests keep busy.
+        nodes = {node} | (nx.descendants(graph, node) if spec.kind == "client" else set())
+        return PlotFilter(node, routes_to(node), nodes, edges, ("node", node), queues, edges)
     if key not in names:
         return PlotFilter()
     edge, (source, target) = names[key], ends[key]

@@ -52,3 +52,24 @@ def test_the_extra_plots_follow_what_the_scenario_has():
     service = next(n for n in pooled.nodes.values() if n.kind == "client")
     service.calls[0].pool = Pool()
     assert needed_plots(pooled) == ("resources",)
+
+
+def test_filtering_on_a_client_shows_its_route_and_the_workers_it_keeps_busy():
+    """Issue 12 bug 3: 'Traffic at users' was an empty axis, and so were the busy workers."""
+    from simulator.engine import Simulation
+    from simulator.timeseries import time_series
+
+    from gui.run.live_state import plot_filter
+
+    scenario = load_scenario(ROOT / "scenarios" / "three-tier.yaml")
+    client = next(n for n, v in scenario.nodes.items() if v.kind == "client")
+    chosen = plot_filter(scenario, ("node", client))
+    assert chosen.nodes is not None and len(chosen.nodes) > 1
+    sim = Simulation(scenario.model_copy(update={"duration": 20.0, "warmup": 0.0}))
+    sim.run_to_end()
+    data = PlotData(time_series(sim), [], 20.0, 20.0, filter=chosen)
+    traffic = build("throughput", data, 500, 300).axes[0]
+    started = next(ln for ln in traffic.lines if ln.get_label() == "started/s")
+    assert np.nansum(started.get_ydata()) > 0
+    busy = build("pools", data, 500, 400).axes[0]
+    assert any(np.nansum(ln.get_ydata()) > 0 for ln in busy.lines if not ln.get_label().startswith("_"))
