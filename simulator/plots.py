@@ -63,10 +63,32 @@ def draw_latency(ax: Axes, columns: dict[str, np.ndarray], faults: Sequence[dict
         ax.plot(t, columns[f"route.{route}.p99_ms"], color=colour, lw=1.6, label=f"{route} p99")
         ax.plot(t, columns[f"route.{route}.p50_ms"], color=colour, lw=1.0, ls="--",
                 label=f"{route} p50")  # fmt: skip
+        _mark_unanswered(ax, t, columns, route, colour)
     shade_faults(ax, faults)
     ax.set_yscale("log")
     style_axes(ax, "latency (ms)", "Latency of answered requests, per route")
     ax.legend(fontsize=7, loc="upper right", ncols=2)
+
+
+def _mark_unanswered(
+    ax: Axes, t: np.ndarray, columns: dict[str, np.ndarray], route: str, colour: str
+) -> None:
+    """A hatched band at the foot of the axes where a route had requests and no answer.
+
+    Latency is measured on answers only, so without this a line simply stops
+    during an outage, and a chain where nothing gets through looks healthy.
+    """
+    requests = columns.get(f"route.{route}.requests")
+    if requests is None or len(t) == 0:
+        return
+    silent = (requests > 0) & np.isnan(columns[f"route.{route}.p99_ms"])
+    width = t[1] - t[0] if len(t) > 1 else 1.0
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], silent.astype(np.int8), [0]))))
+    for first, end in zip(edges[::2], edges[1::2], strict=True):
+        ax.axvspan(t[first], t[end - 1] + width, ymin=0.0, ymax=0.05, facecolor="none",
+                   edgecolor=colour, hatch="////", lw=0.0)  # fmt: skip
+        ax.text(t[first], 0.06, f" {route}: no answers", transform=ax.get_xaxis_transform(),
+                fontsize=6.5, color=colour, va="bottom", clip_on=True)  # fmt: skip
 
 
 def draw_throughput(ax: Axes, columns: dict[str, np.ndarray], faults: Sequence[dict]) -> None:

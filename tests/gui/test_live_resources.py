@@ -73,3 +73,18 @@ def test_filtering_on_a_client_shows_its_route_and_the_workers_it_keeps_busy():
     busy = build("pools", data, 500, 400).axes[0]
     drawn = [ln for ln in busy.lines if not ln.get_label().startswith("_")]
     assert any(np.nansum(ln.get_ydata()) > 0 for ln in drawn)
+
+
+def test_a_route_with_requests_and_no_answers_says_so_on_the_latency_plot():
+    """Issue 12 bug 10: the latency line just stopped, so a dead chain looked healthy."""
+    t = np.arange(0.0, 100.0)
+    p99 = np.full(100, 200.0)
+    p99[40:60] = np.nan  # requests kept coming; none was answered
+    cols = {"time_s": t, "route.users.p99_ms": p99, "route.users.p50_ms": p99 / 2,
+            "route.users.requests": np.full(100, 10.0)}  # fmt: skip
+    ax = build("latency", PlotData(cols, [], 100.0, 99.0), 600, 300).axes[0]
+    assert [x.get_text() for x in ax.texts if "no answers" in x.get_text()] == [
+        " users: no answers"
+    ]
+    (band,) = [p for p in ax.patches if p.get_hatch()]
+    assert band.get_x() == 40.0 and band.get_width() == 20.0
