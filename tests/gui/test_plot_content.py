@@ -1,5 +1,5 @@
-"""The resources plot (connection pools in use, memory against its limit), from hand-made
-columns. Qt-free."""
+"""What the live plots draw: resources (pools, memory against its limit), a client's
+traffic, spans with no answers. From hand-made columns and short runs; Qt-free."""
 
 from __future__ import annotations
 
