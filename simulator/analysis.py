@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from simulator.corruption import corruption_summary
 from simulator.message_flows import message_summary
 from simulator.metrics import OUTCOMES, LogHistogram
 
@@ -173,6 +174,9 @@ def summarize(sim: Simulation, blast_radius: list[dict[str, Any]] | None = None)
     }
     if sim.books.streams:  # only scenarios with messages have the section: others stay as they were
         out["messages"] = message_summary(sim)
+    stores = sim.data_stores()
+    if stores:  # only scenarios with corruption, validation or reconciliation have the section
+        out["corruption"] = corruption_summary(stores, sim.now)
     if blast_radius is not None:
         out["blast_radius"] = blast_radius
     return out
