@@ -78,7 +78,7 @@ def test_the_sweep_finds_a_record_within_one_over_share_passes() -> None:
 
 def test_the_sweep_wraps_and_reaches_records_written_behind_the_cursor() -> None:
     sweep = Sweep(0.5)
-    for i in range(10):
+    for _ in range(10):
         sweep.store(0.0, corrupt=False)
     assert sweep.scan(*sweep.plan()) == []  # records 0-4, cursor at 5
     sweep.store(7.0, corrupt=True)  # position 10, written behind the range planned next
