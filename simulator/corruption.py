@@ -173,8 +173,8 @@ class WriteCallSite(CallSite):
     Built only for a write whose caller a corruption fault targets or whose call has
     validation layers; every other call keeps the plain ``CallSite``. The layers run
     once per request, before the first attempt, and the writer's worker waits for
-    them; a bad write they catch fails at once with ``error`` (no retry, no fallback:
-    the same data would be refused again).
+    them; a bad write they catch fails with ``error`` as an attempt refused locally
+    (no retry, no fallback: the same data would be refused again).
     """
 
     def __init__(self, *args: Any, books: CorruptionBooks, corrupt_rng: Any, **kwargs: Any):
@@ -213,8 +213,14 @@ class WriteCallSite(CallSite):
         super()._attempt(state, self.env.clock)
 
     def _refuse(self, state: _CallState, layer: Layer) -> None:
+        """Refused by the writer's own check: one attempt, failed locally, never retried."""
         self.books.written += 1
         self.books.refused(layer.name)
+        stats = self.stats
+        state.attempt += 1
+        stats.attempts += 1
+        stats.failures += 1
+        stats.attempt_outcomes["error"] = stats.attempt_outcomes.get("error", 0) + 1
         self._finish(state, "error")
 
 

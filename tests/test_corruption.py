@@ -171,8 +171,9 @@ def test_a_call_layer_refuses_before_sending_and_costs_every_write_its_time() ->
     assert db["caught_by_layer"] == {"input_schema": db["written_corrupt"]} and db["caught"] > 100
     assert db["stored_corrupt"] == 0 and out["nodes"]["db"]["errors"] == {}
     assert edge["outcomes"]["error"] == db["caught"]
-    # refused before any attempt (a few writes were still being checked at the end)
-    assert 0 <= edge["requests"] - db["caught"] - edge["attempts"] <= 5
+    # an attempt refused locally, never sent (a few writes were still being checked at the end)
+    assert 0 <= edge["requests"] - edge["attempts"] <= 5
+    assert out["nodes"]["db"]["arrivals"] < 2 * edge["requests"] - db["caught"] + 5
     assert out["routes"]["users"]["outcomes"]["error"] == db["caught"]
 
 
