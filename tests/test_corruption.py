@@ -220,6 +220,8 @@ def test_same_seed_same_json_and_a_series_per_tracked_database() -> None:
         columns["corruption.db.written"].sum() == first["corruption"]["totals"]["written_corrupt"]
     )
     assert not math.isnan(columns["corruption.db.at_rest"][-1])
+    live = sim.snapshot()["nodes"]["db"]
+    assert live["corrupt_at_rest"] == first["corruption"]["databases"]["db"]["at_rest"]
 
 
 def test_scenarios_without_the_feature_have_no_corruption_section() -> None:

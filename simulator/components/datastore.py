@@ -269,4 +269,11 @@ def _invariants(name: str, server: Server) -> list[str]:
     return problems
 
 
-KIND = NodeKind("database", _build, invariants=_invariants)
+def _snapshot(server: Server) -> dict[str, Any]:
+    """A tracked database's corrupt records at rest, live (a plain database adds nothing)."""
+    if not isinstance(server, DataStore):
+        return {}
+    return {"corrupt_at_rest": server.sweep.at_rest, "corrupt_found": server.books.found}
+
+
+KIND = NodeKind("database", _build, snapshot=_snapshot, invariants=_invariants)
