@@ -254,3 +254,16 @@ def test_validation_on_a_call_to_a_service_is_refused() -> None:
     text = text.replace("faults: []\n", "") + "faults: []\n"
     with pytest.raises(ScenarioError, match="validation guards writes to a database"):
         scenario(text)
+
+
+def test_the_blast_radius_names_the_corrupt_data_no_route_shows() -> None:
+    from simulator.blast_radius import blast_radius
+
+    sc = scenario(BASE.format(call="", db="", faults="{kind: corruption, target: api, rate: 5%}",
+                              duration="10s"))  # fmt: skip
+    sim, _out = run(sc)
+    (entry,) = blast_radius(sc, sc.seed, sim)
+    assert entry["routes"] == [] and entry["databases"] == ["db"]  # every write was answered ok
+    stored = sim.data_stores()["db"].books.stored
+    assert entry["detail"]["databases"]["db"]["extra_stored_corrupt"] == stored > 0
+    assert f"db: {stored} stored corrupt ({stored} still at rest)" in entry["summary"]
