@@ -267,3 +267,13 @@ def test_the_blast_radius_names_the_corrupt_data_no_route_shows() -> None:
     stored = sim.data_stores()["db"].books.stored
     assert entry["detail"]["databases"]["db"]["extra_stored_corrupt"] == stored > 0
     assert f"db: {stored} stored corrupt ({stored} still at rest)" in entry["summary"]
+
+
+def test_the_run_table_lists_where_bad_writes_ended(capsys) -> None:
+    from simulator.cli_tables import print_summary
+
+    _sim, out = _run(db="validation: [{layer: db_constraint}]", duration="5s",
+                     faults="{kind: corruption, target: api, rate: 10%}")  # fmt: skip
+    print_summary(out)
+    text = capsys.readouterr().out
+    assert "Bad writes (whole run)" in text and "db_constraint" in text
