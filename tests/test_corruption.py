@@ -177,10 +177,14 @@ def test_a_call_layer_refuses_before_sending_and_costs_every_write_its_time() ->
     assert out["routes"]["users"]["outcomes"]["error"] == db["caught"]
 
 
-def test_the_database_constraint_refuses_with_a_validation_error_and_a_retry_is_refused_again():
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_the_database_constraint_refuses_with_a_validation_error_and_a_retry_is_refused_again(
+    seed: int,
+) -> None:
     retry = "retry: {attempts: 3, base: 1ms, retry_on: [error]}"
     db = "validation: [{layer: db_constraint, catches: 50%}]"
-    _sim, out = _run(call=retry, db=db, faults="{kind: corruption, target: api, rate: 20%}")
+    faults = "{kind: corruption, target: api, rate: 20%}"
+    _sim, out = _run(call=retry, db=db, faults=faults, seed=seed)
     books = out["corruption"]["databases"]["db"]
     caught = books["caught_by_layer"]["db_constraint"]
     assert out["invariants"] == []
@@ -191,12 +195,13 @@ def test_the_database_constraint_refuses_with_a_validation_error_and_a_retry_is_
     assert 0.35 < failed / (failed + books["stored_corrupt"]) < 0.65
 
 
-def test_a_crash_or_a_partition_loses_bad_writes_and_the_books_still_balance() -> None:
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_a_crash_or_a_partition_loses_bad_writes_and_the_books_still_balance(seed: int) -> None:
     faults = ("{kind: corruption, target: api, rate: 50%}, {kind: crash, target: db, at: 5s, "
               "for: 2s}, {kind: partition, target: db, at: 15s, for: 1s}, "
               "{kind: latency, target: db, at: 20s, for: 3s, add: 5s}")  # fmt: skip
     db = "reconciliation: {interval: 500ms, scan_share: 50%, scan_rate: 100000/s}"
-    _sim, out = _run(faults=faults, db=db)
+    _sim, out = _run(faults=faults, db=db, seed=seed)
     books = out["corruption"]["databases"]["db"]
     assert out["invariants"] == []
     assert books["lost"] > 0 and books["found_by_reconciliation"] > 0
