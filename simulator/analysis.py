@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from simulator.corruption import corruption_summary
 from simulator.message_flows import message_summary
 from simulator.metrics import OUTCOMES, LogHistogram
 
@@ -173,6 +174,9 @@ def summarize(sim: Simulation, blast_radius: list[dict[str, Any]] | None = None)
     }
     if sim.books.streams:  # only scenarios with messages have the section: others stay as they were
         out["messages"] = message_summary(sim)
+    stores = sim.data_stores()
+    if stores:  # only scenarios with corruption, validation or reconciliation have the section
+        out["corruption"] = corruption_summary(stores, sim.now)
     if blast_radius is not None:
         out["blast_radius"] = blast_radius
     return out
@@ -328,6 +332,28 @@ def compare_runs(faulty: Simulation, baseline: Simulation, start: float) -> dict
     out: dict[str, Any] = {"routes": routes, "nodes": nodes}
     if faulty.books.streams:  # only scenarios with messages: the others' JSON is unchanged
         out["flows"] = _compare_flows(faulty, baseline)
+    if faulty.data_stores():  # only scenarios that track writes: the others' JSON is unchanged
+        out["databases"] = _compare_stores(faulty, baseline)
+    return out
+
+
+def _compare_stores(faulty: Simulation, baseline: Simulation) -> dict[str, Any]:
+    """Per tracked database, the corrupt records the fault added: harm no route may show.
+
+    A bad write that slips through every layer is answered with success, so a
+    corruption fault without layers degrades no route; its harm is data at rest.
+    """
+    before = baseline.data_stores()
+    out = {}
+    for name, store in faulty.data_stores().items():
+        base = before.get(name)
+        stored = store.books.stored - (base.books.stored if base is not None else 0)
+        at_rest = store.sweep.at_rest - (base.sweep.at_rest if base is not None else 0)
+        out[name] = {
+            "extra_stored_corrupt": stored,
+            "extra_at_rest": at_rest,
+            "degraded": stored > 0,
+        }
     return out
 
 

@@ -44,6 +44,9 @@ def blast_radius(
         flows = found.get("flows", {})
         hit_flows = [k for k, v in flows.items() if v["degraded"]]
         harm = [_flow_harm(k, flows[k]) for k in hit_flows]
+        stores = found.get("databases", {})
+        hit_stores = [k for k, v in stores.items() if v["degraded"]]
+        harm += [_store_harm(k, stores[k]) for k in hit_stores]
         text = ", ".join(hit_nodes + [f"route {r}" for r in hit_routes] + harm) or (
             "nothing degraded"
         )
@@ -55,8 +58,18 @@ def blast_radius(
         }  # fmt: skip
         if "flows" in found:
             entry["flows"] = hit_flows
+        if "databases" in found:
+            entry["databases"] = hit_stores
         out.append(entry)
     return out
+
+
+def _store_harm(name: str, found: dict[str, Any]) -> str:
+    """'db: 258 stored corrupt (14 still at rest)'."""
+    return (
+        f"{name}: {found['extra_stored_corrupt']} stored corrupt "
+        f"({found['extra_at_rest']} still at rest)"
+    )
 
 
 def _flow_harm(key: str, found: dict[str, Any]) -> str:

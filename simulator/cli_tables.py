@@ -56,10 +56,30 @@ def print_summary(summary: dict[str, Any]) -> None:
     console.print(edges)
     if "messages" in summary:
         _print_messages(console, summary["messages"])
+    if "corruption" in summary:
+        _print_corruption(console, summary["corruption"]["databases"])
     for entry in summary.get("blast_radius", []):
         console.print(f"[bold]blast radius[/bold] {entry['fault']}: {entry['summary']}")
     if summary["invariants"]:
         console.print("[red]invariant violations:[/red] " + "; ".join(summary["invariants"]))
+
+
+def _print_corruption(console: Console, databases: dict[str, Any]) -> None:
+    """One row per tracked database: where its bad writes ended, counted over the whole run."""
+    table = Table(title="Bad writes (whole run)", title_justify="left")
+    columns = ("database", "written", "caught by layer", "lost", "stored", "found",
+               "at rest", "detect p99 s", "recon load")  # fmt: skip
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("database", "caught by layer") else "right")
+    for name, d in databases.items():
+        caught = ", ".join(f"{k} {v:,}" for k, v in d["caught_by_layer"].items()) or "-"
+        load = d.get("reconciliation", {}).get("load_share")
+        table.add_row(
+            name, f"{d['written_corrupt']:,}", caught, f"{d['lost']:,}",
+            f"{d['stored_corrupt']:,}", f"{d['found_by_reconciliation']:,}", f"{d['at_rest']:,}",
+            _fmt(d["time_to_detect_s"]["p99"]), "-" if load is None else f"{100 * load:.1f}%",
+        )  # fmt: skip
+    console.print(table)
 
 
 def _print_messages(console: Console, flows: dict[str, Any]) -> None:

@@ -17,8 +17,10 @@ import simpy
 from simulator._simpy import Environment, scheduled_count
 from simulator.calls import EDGE_SERIES, CallSite, EdgeStats
 from simulator.components.client import Client
+from simulator.components.datastore import DataStore
 from simulator.components.registry import NODE_KINDS
 from simulator.components.service import Server
+from simulator.corruption import WriteCallSite, corrupting_nodes
 from simulator.faults import FaultSchedule, active_faults
 from simulator.message_flows import message_problems, message_snapshot
 from simulator.messages import Flow, MessageBooks
@@ -80,6 +82,7 @@ class Simulation:
     def _build(self) -> None:
         sc = self.scenario
         self.kinds = {name: NODE_KINDS[spec.kind] for name, spec in sc.nodes.items()}
+        self._corrupting = corrupting_nodes(sc)
         self.books = MessageBooks()
         for name, spec in sc.nodes.items():
             component = self.kinds[name].build(self, name, spec)
@@ -97,7 +100,7 @@ class Simulation:
                     edge += f"#{index}"
                 # The node's first call to an announced database is the transaction.
                 first = call.to in announced and index == _first_index(spec.calls, call.to)
-                site = self.add_call(edge, call, owner if first else None)
+                site = self.add_call(edge, call, owner if first else None, caller=name)
                 if isinstance(site, CommitCallSite):
                     commits.setdefault(call.to, []).append(site)
                 owner.sites.append(site)
@@ -120,11 +123,19 @@ class Simulation:
                 for sub in broker.subscriptions(stream.queue)  # type: ignore[attr-defined]
             ]
 
-    def add_call(self, edge: str, call: Call, committer: Client | Server | None = None) -> CallSite:
+    def add_call(
+        self,
+        edge: str,
+        call: Call,
+        committer: Client | Server | None = None,
+        caller: str | None = None,
+    ) -> CallSite:
         """A call edge, registered as ``edge``.
 
         An outbox transaction if ``call.outbox``; a transaction a later publish of
-        ``committer`` announces (dual write) if that is given; else a plain call.
+        ``committer`` announces (dual write) if that is given; a tracked write if it
+        writes to a tracked database and ``caller`` may corrupt it or the call checks
+        it; else a plain call.
         """
         args = (self.env, edge, call, self.servers[call.to], self.stream(edge, "policy"),
                 EdgeStats(self.series(EDGE_SERIES)))  # fmt: skip
@@ -133,10 +144,20 @@ class Simulation:
             site = OutboxCallSite(*args, relay=self.servers[call.outbox])  # type: ignore[arg-type]
         elif committer is not None:
             site = CommitCallSite(*args, owner=committer)
+        elif self._tracks(call, caller):
+            target = self.servers[call.to]
+            assert isinstance(target, DataStore)  # tracked_databases holds every such target
+            site = WriteCallSite(*args, books=target.books,
+                                 corrupt_rng=self.stream(edge, "corruption"))  # fmt: skip
         else:
             site = CallSite(*args)
         self.sites[edge] = site
         return site
+
+    def _tracks(self, call: Call, caller: str | None) -> bool:
+        if not call.writes or not isinstance(self.servers.get(call.to), DataStore):
+            return False
+        return bool(call.validation) or caller in self._corrupting
 
     def add_publish(
         self, edge: str, publish: Publish, owner: Client | Server, relayed: bool = False
@@ -251,6 +272,10 @@ class Simulation:
         if self.books.streams:
             out.update(message_snapshot(self, now))
         return out
+
+    def data_stores(self) -> dict[str, DataStore]:
+        """The databases that track their writes (empty unless the scenario uses corruption)."""
+        return {name: s for name, s in self.servers.items() if isinstance(s, DataStore)}
 
     @property
     def event_count(self) -> int:

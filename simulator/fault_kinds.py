@@ -117,6 +117,26 @@ class Surge(_Effect):
         schedule.surges.setdefault(fault.target, []).append((start, end, fault.multiply))
 
 
+class Corruption(_Effect):
+    """The target's tracked writes carry bad data at the worst active corruption fault's rate."""
+
+    def start(self, schedule: FaultSchedule, index: int, fault: Any) -> None:
+        self._apply(schedule, fault.target)
+
+    def stop(self, schedule: FaultSchedule, index: int, fault: Any) -> None:
+        self._apply(schedule, fault.target)
+
+    @staticmethod
+    def _apply(schedule: FaultSchedule, target: str) -> None:
+        faults = [schedule.scenario.faults[i] for i in schedule.active[target]]
+        rate = max((f.rate for f in faults if f.kind == "corruption"), default=0.0)
+        node = schedule.servers.get(target) or schedule.clients[target]
+        for site in node.sites:
+            set_corruption = getattr(site, "set_corruption", None)  # a WriteCallSite
+            if set_corruption is not None:
+                set_corruption(rate)
+
+
 def _latency(c: Conditions, fault: Any) -> None:
     c.latency_add += fault.add
     c.latency_mul *= fault.multiply
@@ -151,6 +171,7 @@ FAULT_EFFECTS: dict[str, FaultEffect] = {
     "throttle": ConditionFault(_throttle),
     "surge": Surge(),
     "message_drop": ConditionFault(_message_drop),
+    "corruption": Corruption(),
 }
 """Each fault kind's effect, by kind; ``tests/test_kinds.py`` checks it matches the schema."""
 

@@ -232,6 +232,11 @@ def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], st
                 yield ("nodes", name, "calls", i, "to"), f"{call.to!r} is a {kind}: {how}"
             if call.outbox is not None:
                 yield from _outbox_problems(scenario, ("nodes", name, "calls", i), call)
+            if call.validation and not isinstance(scenario.nodes.get(call.to), Database):
+                yield (
+                    ("nodes", name, "calls", i, "validation"),
+                    "validation guards writes to a database: this call's target is not one",
+                )
         for i, publish in enumerate(node.publishes):
             yield from _publish_problems(scenario, ("nodes", name, "publishes", i), publish)
         if isinstance(node, Relay):
@@ -252,10 +257,31 @@ def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], st
             else isinstance(scenario.nodes[fault.target], Client)
         ):
             yield ("faults", i, "target"), f"a {fault.kind} fault needs {spec.target_text}"
+        elif fault.kind == "corruption" and not _writes_to_database(scenario, fault.target):
+            yield (
+                ("faults", i, "target"),
+                f"{fault.target!r} makes no write to a database: give one of its calls to a "
+                "database writes: true (or target the node that writes)",
+            )
     for name in scenario.layout:
         if name not in names:
             yield ("layout", name), f"position for unknown node {name!r}"
     yield from limit_problems(scenario)
+
+
+def _writes_to_database(scenario: Scenario, name: str) -> bool:
+    """Whether ``name`` makes a plain write call to a database (what a corruption fault spoils).
+
+    A dual-write transaction or an outbox call is a messaging edge, not tracked for corruption.
+    """
+    node = scenario.nodes[name]
+    return any(
+        call.writes
+        and call.outbox is None
+        and isinstance(scenario.nodes.get(call.to), Database)
+        and call.to not in {p.after_commit_to for p in node.publishes}
+        for call in node.calls
+    )
 
 
 def _publish_problems(

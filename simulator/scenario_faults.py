@@ -19,6 +19,7 @@ __all__ = [
     "FAULT_COLOURS",
     "FAULT_KINDS",
     "FAULT_SPECS",
+    "CorruptionFault",
     "CrashFault",
     "ErrorFault",
     "Fault",
@@ -142,9 +143,27 @@ class MessageDropFault(_FaultBase):
         return f"drop {self.rate * 100:.3g}% {self.when.replace('_', ' ')}"
 
 
+class CorruptionFault(_FaultBase):
+    """A bug in the target: a share of its writes to databases carry invalid data.
+
+    The target is the node that writes (its calls with ``writes: true`` to a
+    database). Each such write, while the fault lasts, is bad with probability
+    ``rate``; validation layers may catch it, else it is stored corrupt.
+    """
+
+    targets: ClassVar[tuple[str, ...] | None] = ("client", "service", "consumer")
+    target_text: ClassVar[str] = "a node that writes to a database (a call with writes: true)"
+    colour: ClassVar[str] = "#606c38"
+    kind: Literal["corruption"]
+    rate: Percent = Field(0.01, description="share of the target's writes that carry invalid data")
+
+    def label(self) -> str:
+        return f"corrupt {self.rate * 100:.3g}% of writes"
+
+
 _FAULT_CLASSES = (
     LatencyFault, ErrorFault, CrashFault, PartitionFault, ThrottleFault, SurgeFault,
-    MessageDropFault,
+    MessageDropFault, CorruptionFault,
 )  # fmt: skip
 Fault = Annotated[
     LatencyFault
@@ -153,7 +172,8 @@ Fault = Annotated[
     | PartitionFault
     | ThrottleFault
     | SurgeFault
-    | MessageDropFault,
+    | MessageDropFault
+    | CorruptionFault,
     Field(discriminator="kind"),
 ]
 FAULT_SPECS: dict[str, type[_FaultBase]] = {

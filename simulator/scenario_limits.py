@@ -50,14 +50,26 @@ _EXPORT_PER_BIN = 17  # bytes per coarse bin per bucket while percentiles are co
 
 
 def _counts(scenario: Scenario) -> tuple[int, int, int]:
-    """Routes, servers and edges; a broker's queues and a relay's outbox count as servers
-    (their five and one series are fewer than a node's seven), a relay's query and
-    publish as edges."""
+    """Routes, servers and edges; a broker's queues, a relay's outbox and a database's
+    corruption books count as servers (their five, one and five series are fewer than a
+    node's seven), a relay's query and publish as edges."""
     nodes = scenario.nodes.values()
     routes = sum(1 for n in nodes if n.kind == "client")
     edges = sum(len(n.calls) + len(n.publishes) + 2 * (n.kind == "relay") for n in nodes)
     extra = sum(len(getattr(n, "queues", {})) + (n.kind == "relay") for n in nodes)
+    extra += _tracked_at_most(scenario)
     return routes, len(scenario.nodes) - routes + extra, edges
+
+
+def _tracked_at_most(scenario: Scenario) -> int:
+    """Databases that may track their writes (five series each): all of them, if any may."""
+    nodes = scenario.nodes.values()
+    used = any(f.kind == "corruption" for f in scenario.faults) or any(
+        getattr(n, "validation", None) or getattr(n, "reconciliation", None)
+        or any(c.validation for c in n.calls)
+        for n in nodes
+    )  # fmt: skip
+    return sum(n.kind == "database" for n in nodes) if used else 0
 
 
 def time_buckets(scenario: Scenario) -> int:

@@ -5,10 +5,18 @@ Plain descriptions, validated once; the running components live in ``components/
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from simulator.scenario_data import (
+    CALL_LAYERS,
+    DATABASE_LAYERS,
+    MAX_LAYERS,
+    Reconciliation,
+    ValidationLayer,
+    unique_layers,
+)
 from simulator.scenario_policies import (
     AdaptiveThrottling,
     Breaker,
@@ -36,6 +44,8 @@ __all__ = [
 
 class Call(Strict):
     """A synchronous call to another node, with the policies that guard it."""
+
+    checks_writes: ClassVar[bool] = True  # a publish (a subclass) takes no validation
 
     to: str = Field(description="name of the called node")
     probability: Percent = Field(1.0, description="share of requests that make this call")
@@ -68,6 +78,22 @@ class Call(Strict):
         "writes an outbox row for this relay; the row commits if and only if the call succeeds "
         "at the database",
     )
+    validation: list[ValidationLayer] = Field(
+        default_factory=list,
+        max_length=MAX_LAYERS,
+        description="checks the writer runs on this write before it sends it (input_schema, "
+        "domain_rules), in order; a bad write caught is refused: the call fails with an error",
+    )
+
+    @model_validator(mode="after")
+    def _validation_on_writes(self) -> Call:
+        if self.validation:
+            if not self.checks_writes:
+                raise ValueError("a publish is not a database write: validation goes on calls")
+            if not self.writes:
+                raise ValueError("validation checks writes: set writes: true on this call")
+            unique_layers(self.validation, CALL_LAYERS, "a call")
+        return self
 
 
 class Publish(Call):
@@ -78,6 +104,7 @@ class Publish(Call):
     not a new event. A publish that fails after its last try loses the message.
     """
 
+    checks_writes: ClassVar[bool] = False
     queue: str = Field(description="the broker queue the message goes to")
     after_commit_to: str | None = Field(
         None,
@@ -162,6 +189,22 @@ class Database(Service):
     max_connections: int | None = Field(
         None, ge=1, le=1_000_000, description="connections in use (serving + queued) at most"
     )
+    validation: list[ValidationLayer] = Field(
+        default_factory=list,
+        max_length=MAX_LAYERS,
+        description="checks the database runs on every write it serves (db_constraint); a bad "
+        "write caught is refused with an error, one that slips through is stored corrupt",
+    )
+    reconciliation: Reconciliation | None = Field(
+        None,
+        description="a job that sweeps the stored records with a cursor and finds the corrupt "
+        "ones; each pass holds some of the database's workers",
+    )
+
+    @model_validator(mode="after")
+    def _database_layers(self) -> Database:
+        unique_layers(self.validation, DATABASE_LAYERS, "a database")
+        return self
 
 
 class ThirdParty(NodeBase):

@@ -57,7 +57,9 @@ from simulator.scenario import (
     scenario_to_data,
     validate_data,
 )
+from simulator.scenario_data import CALL_LAYERS, Reconciliation, ValidationLayer
 from simulator.scenario_faults import (
+    CorruptionFault,
     CrashFault,
     ErrorFault,
     LatencyFault,
@@ -89,6 +91,7 @@ USERS_CAP = 100  # closed-loop users per client, at most
 SURGE_CAP = 3.0
 REPUBLISH_RATE_CAP = 200.0  # messages per second a consumer that publishes can process, at most
 MESSAGING_CHANCE = 0.5  # share of cases given a broker, publishers, relays and consumers
+CORRUPTION_CHANCE = 0.4  # share of cases whose database calls write, checked and corrupted
 DRAWS = 20  # draws per case before giving up (a draw validate_data refuses is skipped)
 OUTCOMES = list(get_args(Outcome))  # the retryable outcomes, as the schema spells them
 STRATEGIES = list(get_args(RetryStrategy))
@@ -154,6 +157,8 @@ def mutate(scenario: Scenario, rng: random.Random) -> Scenario:
         faults.append(_fault(rng, nodes))
     if rng.random() < MESSAGING_CHANCE:
         faults += _add_messaging(nodes, rng)
+    if rng.random() < CORRUPTION_CHANCE:
+        faults += _add_corruption(nodes, rng)
     shortened = scenario.model_copy(
         update={
             "seed": rng.randrange(2**31),
@@ -600,6 +605,8 @@ def _fault(rng: random.Random, nodes: dict[str, Any], among: list[str] | None = 
         return ThrottleFault(kind="throttle", capacity=capacity, **common)
     if kind == "crash":
         return CrashFault(kind="crash", **common)
+    if kind == "corruption":
+        return CorruptionFault(kind="corruption", rate=rng.choice([0.01, 0.2, 1.0]), **common)
     if kind == "message_drop":
         return MessageDropFault(kind="message_drop", rate=rng.choice([0.01, 0.1, 0.5, 1.0]),
                                 when=rng.choice(["after_ack", "before_ack"]), **common)  # fmt: skip
@@ -609,9 +616,68 @@ def _fault(rng: random.Random, nodes: dict[str, Any], among: list[str] | None = 
 def _targets(kind: str, nodes: dict[str, Any], names: list[str]) -> list[str]:
     """The nodes of ``names`` a ``kind`` fault may target (as ``reference_problems`` checks)."""
     allowed = FAULT_SPECS[kind].targets
+    if kind == "corruption":  # only a node that writes to a database
+        return [n for n in names if nodes[n].kind in allowed and _writes_to_database(nodes, n)]
     if allowed is None:
         return [n for n in names if not isinstance(nodes[n], Client)]
     return [n for n in names if nodes[n].kind in allowed]
+
+
+# -- corruption: writes, validation layers, reconciliation -----------------------------------
+
+
+def _add_corruption(nodes: dict[str, Any], rng: random.Random) -> list[BaseModel]:
+    """Make some database calls writes with random layers; check and reconcile the databases.
+
+    ``nodes`` is changed in place; returns corruption faults on some of the writers.
+    """
+    writers: set[str] = set()
+    for name, i in _database_calls(nodes):
+        if rng.random() < 0.15:
+            continue
+        call = nodes[name].calls[i]
+        layers = [
+            ValidationLayer(layer=layer, catches=rng.choice([0.0, 0.5, 1.0]),  # type: ignore[arg-type]
+                            latency=rng.choice([0.0, 0.0, 0.001, 0.05]))
+            for layer in CALL_LAYERS if rng.random() < 0.4
+        ]  # fmt: skip
+        calls = list(nodes[name].calls)
+        calls[i] = call.model_copy(update={"writes": True, "validation": layers})
+        nodes[name] = nodes[name].model_copy(update={"calls": calls})
+        writers.add(name)
+    for name, node in list(nodes.items()):
+        if not isinstance(node, Database):
+            continue
+        update: dict[str, Any] = {}
+        if rng.random() < 0.5:
+            update["validation"] = [ValidationLayer(
+                layer="db_constraint", catches=rng.choice([0.0, 0.5, 1.0]),
+                latency=rng.choice([0.0, 0.002]),
+            )]  # fmt: skip
+        if rng.random() < 0.6:
+            update["reconciliation"] = Reconciliation(
+                interval=rng.choice([0.01, 0.5, 2.0, 5.0]),
+                scan_share=rng.choice([0.01, 0.3, 1.0]),
+                load=rng.choice([0.0, 0.5, 1.0]),
+                scan_rate=rng.choice([10.0, 1000.0, 1e6]),
+            )
+        nodes[name] = node.model_copy(update=update)
+    faults: list[BaseModel] = []
+    for name in sorted(writers):
+        if nodes[name].kind in CorruptionFault.targets and rng.random() < 0.9:  # type: ignore[operator]
+            at = rng.choice([0.0, rng.uniform(0.0, DURATION)])
+            faults.append(CorruptionFault(
+                kind="corruption", target=name, at=at, rate=rng.choice([0.05, 0.5, 1.0]),
+                **{"for": rng.choice([None, rng.uniform(0.1, 10.0)])},
+            ))  # fmt: skip
+    return faults
+
+
+def _writes_to_database(nodes: dict[str, Any], name: str) -> bool:
+    return any(
+        call.writes and call.outbox is None and isinstance(nodes.get(call.to), Database)
+        for call in nodes[name].calls
+    )
 
 
 # -- helpers ----------------------------------------------------------------------------------

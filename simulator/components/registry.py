@@ -6,7 +6,16 @@ the schema, this registry and the app's entries all name the same kinds.
 
 from __future__ import annotations
 
-from simulator.components import balancer, broker, cache, client, consumer, relay, service
+from simulator.components import (
+    balancer,
+    broker,
+    cache,
+    client,
+    consumer,
+    datastore,
+    relay,
+    service,
+)
 from simulator.components.kind import NodeKind
 
 __all__ = ["NODE_KINDS"]
@@ -16,6 +25,7 @@ NODE_KINDS: dict[str, NodeKind] = {
     for kind in (
         client.KIND,
         *service.KINDS,
+        datastore.KIND,
         balancer.KIND,
         cache.KIND,
         broker.KIND,

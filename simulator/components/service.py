@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from simulator.fault_kinds import Conditions
     from simulator.policies import Admission
 
-__all__ = ["KINDS", "Server", "server_options"]
+__all__ = ["KINDS", "Server", "build_service", "server_options"]
 
 
 class Server:
@@ -196,11 +196,15 @@ class Server:
             self.stats.queue.change(now, -1)
             if job.deadline < now:
                 # Deadline propagation: the caller has given up, so the work is not done.
-                self.stats.error("expired", now)
-                if self.limiter is not None:
-                    self.limiter.release()
+                self._expire(job, now)
                 continue
             self._start(job, now)
+
+    def _expire(self, job: Job, now: float) -> None:
+        """A queued job whose caller gave up is dropped unserved (a database counts its loss)."""
+        self.stats.error("expired", now)
+        if self.limiter is not None:
+            self.limiter.release()
 
     # -- faults ------------------------------------------------------------------------------
 
@@ -278,11 +282,13 @@ def server_options(world: World, name: str) -> dict[str, Any]:
     }
 
 
-def _build_service(world: World, name: str, spec: Service | Database) -> Server:
-    extra: dict[str, Any] = {}
+def build_service(
+    world: World, name: str, spec: Service | Database, cls: type[Server] = Server, **extra: Any
+) -> Server:
+    """A service or a database as ``cls`` (a database that tracks its writes is a subclass)."""
     if isinstance(spec, Database) and spec.max_connections:
         extra["max_connections"] = spec.max_connections
-    return Server(
+    return cls(
         world.env, name,
         workers=spec.workers,
         queue_limit=math.inf if spec.queue is None else spec.queue,
@@ -304,7 +310,6 @@ def _build_third_party(world: World, name: str, spec: ThirdParty) -> Server:
 
 
 KINDS = (
-    NodeKind("service", _build_service),
-    NodeKind("database", _build_service),
+    NodeKind("service", build_service),
     NodeKind("third_party", _build_third_party),
 )
