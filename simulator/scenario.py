@@ -252,10 +252,21 @@ def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], st
             else isinstance(scenario.nodes[fault.target], Client)
         ):
             yield ("faults", i, "target"), f"a {fault.kind} fault needs {spec.target_text}"
+        elif fault.kind == "memory_leak" and _lacks_memory(scenario.nodes[fault.target]):
+            yield (
+                ("faults", i, "target"),
+                f"{fault.target!r} has no memory model: give it memory: (limit_mb, base_mb, ...) "
+                "for a leak to fill",
+            )
     for name in scenario.layout:
         if name not in names:
             yield ("layout", name), f"position for unknown node {name!r}"
     yield from limit_problems(scenario)
+
+
+def _lacks_memory(node: Any) -> bool:
+    """A leak needs a memory model to fill (the kinds it may target all have the field)."""
+    return getattr(node, "memory", None) is None
 
 
 def _publish_problems(

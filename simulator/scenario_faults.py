@@ -23,6 +23,7 @@ __all__ = [
     "ErrorFault",
     "Fault",
     "LatencyFault",
+    "MemoryLeakFault",
     "MessageDropFault",
     "PartitionFault",
     "SurgeFault",
@@ -142,9 +143,26 @@ class MessageDropFault(_FaultBase):
         return f"drop {self.rate * 100:.3g}% {self.when.replace('_', ' ')}"
 
 
+class MemoryLeakFault(_FaultBase):
+    """The target's code leaks memory while the fault lasts; only a restart gives it back.
+
+    The leak is in the code: after an OOM kill the restarted process leaks again
+    while the fault lasts, so a long leak makes a sawtooth of periodic OOM kills.
+    """
+
+    targets: ClassVar[tuple[str, ...] | None] = ("service", "database")
+    target_text: ClassVar[str] = "a service or database with a memory model (memory:)"
+    colour: ClassVar[str] = "#8d6e63"
+    kind: Literal["memory_leak"]
+    mb_per_s: float = Field(1.0, gt=0, le=1e6, description="memory leaked per second (MB/s)")
+
+    def label(self) -> str:
+        return f"leak {self.mb_per_s:g} MB/s"
+
+
 _FAULT_CLASSES = (
     LatencyFault, ErrorFault, CrashFault, PartitionFault, ThrottleFault, SurgeFault,
-    MessageDropFault,
+    MessageDropFault, MemoryLeakFault,
 )  # fmt: skip
 Fault = Annotated[
     LatencyFault
@@ -153,7 +171,8 @@ Fault = Annotated[
     | PartitionFault
     | ThrottleFault
     | SurgeFault
-    | MessageDropFault,
+    | MessageDropFault
+    | MemoryLeakFault,
     Field(discriminator="kind"),
 ]
 FAULT_SPECS: dict[str, type[_FaultBase]] = {

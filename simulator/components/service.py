@@ -232,6 +232,16 @@ class Server:
         """Those series by column prefix, for ``timeseries.time_series``."""
         return {}
 
+    def own_summary(self, now: float) -> dict[str, Any]:
+        """Fields of the node's own for ``nodes.<name>`` in the JSON (a watched process's)."""
+        return {}
+
+    def own_snapshot(self) -> dict[str, Any]:
+        """Live fields of the node's own for ``Simulation.snapshot``."""
+        return {}
+
+    lost_error = "crash"  # the error kind a crash counts for the work it loses (an OOM: "oom")
+
     def crash(self) -> None:
         """Lose all in-flight and queued work; callers get a connection reset (an error)."""
         now = self.env.clock
@@ -246,7 +256,7 @@ class Server:
         for job in lost:
             if self.dual_write and pending_of(job) is not None:  # died between commit and publish
                 _abandon(job, "publisher_crash", now)
-            self.stats.error("crash", now)
+            self.stats.error(self.lost_error, now)
             if self.limiter is not None:
                 self.limiter.release()
             if not self.partitioned:
@@ -282,7 +292,17 @@ def _build_service(world: World, name: str, spec: Service | Database) -> Server:
     extra: dict[str, Any] = {}
     if isinstance(spec, Database) and spec.max_connections:
         extra["max_connections"] = spec.max_connections
-    return Server(
+    cls: type[Server] = Server
+    if spec.memory is not None or spec.liveness is not None:
+        # Only a node that declares memory or liveness pays for watching it: a subclass
+        # hooks the hot path. Imported here because it subclasses Server.
+        from simulator.components.watched import WatchedServer
+
+        cls = WatchedServer
+        extra.update(memory=spec.memory, liveness=spec.liveness)
+        if spec.memory is not None:
+            extra["memory_series"] = world.series(("memory_mb",))
+    return cls(
         world.env, name,
         workers=spec.workers,
         queue_limit=math.inf if spec.queue is None else spec.queue,
@@ -303,8 +323,16 @@ def _build_third_party(world: World, name: str, spec: ThirdParty) -> Server:
     )  # fmt: skip
 
 
+def _own_summary(server: Server, now: float) -> dict[str, Any]:
+    return server.own_summary(now)
+
+
+def _own_snapshot(server: Server) -> dict[str, Any]:
+    return server.own_snapshot()
+
+
 KINDS = (
-    NodeKind("service", _build_service),
-    NodeKind("database", _build_service),
+    NodeKind("service", _build_service, summary=_own_summary, snapshot=_own_snapshot),
+    NodeKind("database", _build_service, summary=_own_summary, snapshot=_own_snapshot),
     NodeKind("third_party", _build_third_party),
 )
