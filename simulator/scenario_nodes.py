@@ -155,7 +155,7 @@ class Memory(Strict):
     """
 
     limit_mb: float = Field(
-        gt=0, le=1e9, description="the process is OOM-killed when its memory goes past this"
+        1024.0, gt=0, le=1e9, description="the process is OOM-killed when its memory goes past this"
     )
     base_mb: float = Field(
         0.0, ge=0, le=1e9, description="held at rest (runtime, code, caches), from the start"

@@ -248,3 +248,23 @@ def test_memory_leak_example_teaches_both_lessons(seed: int) -> None:
     assert bounded["oom_kills"] == 0 and bounded["peak_memory_pct"] < 60 and bounded["shed"] > 1000
     ok = {name: out["routes"][name]["outcomes"]["ok"] for name in ("surge_users", "shed_users")}
     assert ok["shed_users"] > 1.1 * ok["surge_users"]  # shedding serves more than crashing
+
+
+def test_memory_and_liveness_can_be_switched_on_with_their_defaults() -> None:
+    """The app's inspector switches a nested model on as ``{}``: that must validate."""
+    node = scenario(_idle("memory: {}\n    liveness: {}")).nodes["api"]
+    assert node.memory.limit_mb == 1024 and node.liveness.failure_threshold == 3  # type: ignore[union-attr]
+
+
+def test_same_seed_same_run_in_one_go_or_in_chunks() -> None:
+    sc = example("memory-leak.yaml", duration=260.0)
+    whole = Simulation(sc).run_to_end()
+    chunked = Simulation(sc).run_to_end(chunk=7.3)
+    strip = {"wall_seconds", "events"}  # events: each chunk adds the event that ends it
+    a, b = summarize(whole), summarize(chunked)
+    assert {k: v for k, v in a.items() if k not in strip} == {
+        k: v for k, v in b.items() if k not in strip
+    }
+    for name in ("leaky_api", "unbounded_api", "bounded_api"):
+        column = f"node.{name}.memory_mb"
+        assert time_series(whole)[column].tolist() == time_series(chunked)[column].tolist()
