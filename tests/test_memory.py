@@ -268,3 +268,10 @@ def test_same_seed_same_run_in_one_go_or_in_chunks() -> None:
     for name in ("leaky_api", "unbounded_api", "bounded_api"):
         column = f"node.{name}.memory_mb"
         assert time_series(whole)[column].tolist() == time_series(chunked)[column].tolist()
+
+
+def test_a_probe_whose_timeout_is_its_interval_still_counts_its_failures() -> None:
+    """The next probe is due when the last one times out: the failure must not be lost."""
+    probe = "liveness: {interval: 2s, timeout: 2s, failure_threshold: 2}"
+    _sim, out = run(scenario(_service(probe, STUCK)))
+    assert out["nodes"]["api"]["restarts"]["liveness"] >= 1

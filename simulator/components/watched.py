@@ -224,6 +224,10 @@ class WatchedServer(Server):
         probe = self.probe
         if probe is None or wake.value != self.epoch or self.down:
             return  # the process this probe loop watched has died; its restart starts another
+        if self._probe_ahead is not None:  # timeout == interval: its timer has not run yet
+            self._probe_ahead = None
+            if probe.failed():
+                return self._kill("liveness")
         wake_after(self.env, probe.interval, self._send_probe, self.epoch)
         probe.sent()
         if self.busy < self.capacity and not self.queue:
