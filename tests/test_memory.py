@@ -275,3 +275,15 @@ def test_a_probe_whose_timeout_is_its_interval_still_counts_its_failures() -> No
     probe = "liveness: {interval: 2s, timeout: 2s, failure_threshold: 2}"
     _sim, out = run(scenario(_service(probe, STUCK)))
     assert out["nodes"]["api"]["restarts"]["liveness"] >= 1
+
+
+def test_the_invariants_catch_a_process_alive_over_its_limit() -> None:
+    sim = Simulation(scenario(_idle(LEAKY))).run_to_end()
+    assert sim.check_invariants() == []
+    server = sim.servers["api"]
+    server.memory.leaked = 60.0  # type: ignore[attr-defined]  # as if a rise went unchecked
+    server.restarts["oom"] = 1  # type: ignore[attr-defined]  # a restart with no kill
+    assert sim.check_invariants() == [
+        "api: alive at 110 MB, over its limit of 100 MB",
+        "api: 1 oom restarts after 0 kills",
+    ]

@@ -240,6 +240,10 @@ class Server:
         """Live fields of the node's own for ``Simulation.snapshot``."""
         return {}
 
+    def own_problems(self) -> list[str]:
+        """Bookkeeping problems of the node's own, for ``Simulation.check_invariants``."""
+        return []
+
     lost_error = "crash"  # the error kind a crash counts for the work it loses (an OOM: "oom")
 
     def crash(self) -> None:
@@ -331,8 +335,15 @@ def _own_snapshot(server: Server) -> dict[str, Any]:
     return server.own_snapshot()
 
 
+def _own_problems(name: str, server: Server) -> list[str]:
+    return [f"{name}: {problem}" for problem in server.own_problems()]
+
+
+_HOOKS: dict[str, Any] = {
+    "summary": _own_summary, "snapshot": _own_snapshot, "invariants": _own_problems,
+}  # fmt: skip
 KINDS = (
-    NodeKind("service", _build_service, summary=_own_summary, snapshot=_own_snapshot),
-    NodeKind("database", _build_service, summary=_own_summary, snapshot=_own_snapshot),
+    NodeKind("service", _build_service, **_HOOKS),
+    NodeKind("database", _build_service, **_HOOKS),
     NodeKind("third_party", _build_third_party),
 )

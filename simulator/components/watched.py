@@ -119,6 +119,7 @@ class WatchedServer(Server):
         self.memory = MemoryModel(memory) if memory is not None else None
         self.probe = LivenessProbe(liveness) if liveness is not None else None
         self.oom_kills = 0
+        self.liveness_kills = 0
         self.restarts = dict.fromkeys(RESTART_CAUSES, 0)
         self.peak_memory = 0.0
         self._down_cause = "crash"
@@ -255,6 +256,8 @@ class WatchedServer(Server):
         """Killed by the OOM killer or restarted by its probe: a crash, then a boot."""
         if cause == "oom":
             self.oom_kills += 1
+        else:
+            self.liveness_kills += 1
         self.lost_error = cause
         try:
             self.crash()
@@ -317,6 +320,21 @@ class WatchedServer(Server):
         if self.probe is not None:
             out["liveness_probes"] = self.probe.probes
             out["liveness_failures"] = self.probe.failures
+        return out
+
+    def own_problems(self) -> list[str]:
+        """A process alive over its limit, or restarted more often than it was killed."""
+        out = []
+        memory = self.memory
+        if memory is not None and not self.down:
+            used = self.memory_mb(self.env.clock)
+            if used > memory.limit * (1 + 1e-9):
+                out.append(f"alive at {used:g} MB, over its limit of {memory.limit:g} MB")
+        for cause, kills in (("oom", self.oom_kills), ("liveness", self.liveness_kills)):
+            if self.restarts[cause] > kills:
+                out.append(f"{self.restarts[cause]} {cause} restarts after {kills} kills")
+        if self.probe is not None and self.probe.failures > self.probe.probes:
+            out.append(f"{self.probe.failures} probe failures of {self.probe.probes} probes")
         return out
 
     def own_snapshot(self) -> dict[str, Any]:
