@@ -16,6 +16,7 @@ import simpy
 
 from simulator._simpy import Environment, scheduled_count
 from simulator.calls import EDGE_SERIES, CallSite, EdgeStats
+from simulator.components.base import LOST_ERRORS
 from simulator.components.client import Client
 from simulator.components.datastore import DataStore
 from simulator.components.registry import NODE_KINDS
@@ -299,7 +300,7 @@ class Simulation:
             if s.arrivals != s.accepted + turned_away:
                 problems.append(f"{name}: {s.arrivals} arrivals != {s.accepted} accepted + "
                                 f"{turned_away} turned away")  # fmt: skip
-            lost = s.errors.get("crash", 0) + s.errors.get("expired", 0)
+            lost = sum(s.errors.get(kind, 0) for kind in LOST_ERRORS)
             present = server.busy + len(server.queue)
             if s.accepted != s.answered + lost + present:
                 problems.append(f"{name}: {s.accepted} accepted != {s.answered} answered + "

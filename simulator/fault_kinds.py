@@ -36,6 +36,8 @@ class Conditions:
     partitioned: bool = False
     drop_rate: float = 0.0  # brokers: share of publishes lost…
     drop_after_ack: bool = True  # …after the acknowledgement, or before it
+    crashed: bool = False  # a crash fault holds it down: no other restart may revive it
+    leak_mb_per_s: float = 0.0  # memory_leak faults, added up (nodes with a memory model)
 
 
 class FaultEffect(Protocol):
@@ -159,8 +161,17 @@ def _message_drop(c: Conditions, fault: Any) -> None:
         c.drop_rate, c.drop_after_ack = fault.rate, fault.when == "after_ack"
 
 
+def _memory_leak(c: Conditions, fault: Any) -> None:
+    c.leak_mb_per_s += fault.mb_per_s
+
+
+def _crashed(c: Conditions, fault: Any) -> None:
+    """A crash acts through ``Server.crash``; the condition only says it holds the node down."""
+    c.crashed = True
+
+
 def _no_condition(c: Conditions, fault: Any) -> None:
-    """A crash shapes no condition: it acts through ``Server.crash``."""
+    """A fault that shapes no condition (a surge acts on its client)."""
 
 
 FAULT_EFFECTS: dict[str, FaultEffect] = {
@@ -172,10 +183,11 @@ FAULT_EFFECTS: dict[str, FaultEffect] = {
     "surge": Surge(),
     "message_drop": ConditionFault(_message_drop),
     "corruption": Corruption(),
+    "memory_leak": ConditionFault(_memory_leak),
 }
 """Each fault kind's effect, by kind; ``tests/test_kinds.py`` checks it matches the schema."""
 
 CONDITION_FOLDS: dict[str, Callable[[Conditions, Any], None]] = {
     kind: effect.fold if isinstance(effect, ConditionFault) else _no_condition
     for kind, effect in FAULT_EFFECTS.items()
-}
+} | {"crash": _crashed}

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-__all__ = ["LogHistogram", "Rollup", "Series", "TimeAverage"]
+__all__ = ["LogHistogram", "PeakRollup", "Rollup", "Series", "TimeAverage"]
 
 _MIN_VALUE = 1e-6  # a microsecond: anything faster is recorded as a microsecond
 _MAX_VALUE = 1e6  # about eleven days
@@ -174,6 +174,32 @@ class Rollup:
     def flush(self, now: float) -> None:
         """Write the open bucket's values so far (the engine stopped mid-bucket)."""
         self._write(now)
+
+
+class PeakRollup(Rollup):
+    """The highest value of one level in each bucket, for a level its owner watches.
+
+    The owner calls ``note(value)`` wherever the level may peak (a rise, and
+    just before a fall if the level also grows between events); the bucket's
+    value is the highest noted, or the level at the bucket's end if higher.
+    A new bucket starts from the level at its start.
+    """
+
+    def __init__(self, series: Series, name: str, level: Callable[[float], float]):
+        self.level = level
+        self.peak = 0.0
+        super().__init__(series, {name: self._highest}, samples=(name,))
+
+    def _highest(self, now: float) -> float:
+        return max(self.peak, self.level(now))
+
+    def note(self, value: float) -> None:
+        if value > self.peak:
+            self.peak = value
+
+    def close(self, now: float) -> None:
+        super().close(now)
+        self.peak = self.level(now)
 
 
 def _reader(counts: dict[str, int], key: str) -> Callable[[float], float]:

@@ -263,6 +263,12 @@ def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], st
                 f"{fault.target!r} makes no write to a database: give one of its calls to a "
                 "database writes: true (or target the node that writes)",
             )
+        elif fault.kind == "memory_leak" and _lacks_memory(scenario.nodes[fault.target]):
+            yield (
+                ("faults", i, "target"),
+                f"{fault.target!r} has no memory model: give it memory: (limit_mb, base_mb, ...) "
+                "for a leak to fill",
+            )
     for name in scenario.layout:
         if name not in names:
             yield ("layout", name), f"position for unknown node {name!r}"
@@ -282,6 +288,11 @@ def _writes_to_database(scenario: Scenario, name: str) -> bool:
         and call.to not in {p.after_commit_to for p in node.publishes}
         for call in node.calls
     )
+
+
+def _lacks_memory(node: Any) -> bool:
+    """A leak needs a memory model to fill (the kinds it may target all have the field)."""
+    return getattr(node, "memory", None) is None
 
 
 def _publish_problems(

@@ -24,6 +24,7 @@ __all__ = [
     "ErrorFault",
     "Fault",
     "LatencyFault",
+    "MemoryLeakFault",
     "MessageDropFault",
     "PartitionFault",
     "SurgeFault",
@@ -161,9 +162,26 @@ class CorruptionFault(_FaultBase):
         return f"corrupt {self.rate * 100:.3g}% of writes"
 
 
+class MemoryLeakFault(_FaultBase):
+    """The target's code leaks memory while the fault lasts; only a restart gives it back.
+
+    The leak is in the code: after an OOM kill the restarted process leaks again
+    while the fault lasts, so a long leak makes a sawtooth of periodic OOM kills.
+    """
+
+    targets: ClassVar[tuple[str, ...] | None] = ("service", "database")
+    target_text: ClassVar[str] = "a service or database with a memory model (memory:)"
+    colour: ClassVar[str] = "#8d6e63"
+    kind: Literal["memory_leak"]
+    mb_per_s: float = Field(1.0, gt=0, le=1e6, description="memory leaked per second (MB/s)")
+
+    def label(self) -> str:
+        return f"leak {self.mb_per_s:g} MB/s"
+
+
 _FAULT_CLASSES = (
     LatencyFault, ErrorFault, CrashFault, PartitionFault, ThrottleFault, SurgeFault,
-    MessageDropFault, CorruptionFault,
+    MessageDropFault, CorruptionFault, MemoryLeakFault,
 )  # fmt: skip
 Fault = Annotated[
     LatencyFault
@@ -173,7 +191,8 @@ Fault = Annotated[
     | ThrottleFault
     | SurgeFault
     | MessageDropFault
-    | CorruptionFault,
+    | CorruptionFault
+    | MemoryLeakFault,
     Field(discriminator="kind"),
 ]
 FAULT_SPECS: dict[str, type[_FaultBase]] = {

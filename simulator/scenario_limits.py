@@ -50,13 +50,18 @@ _EXPORT_PER_BIN = 17  # bytes per coarse bin per bucket while percentiles are co
 
 
 def _counts(scenario: Scenario) -> tuple[int, int, int]:
-    """Routes, servers and edges; a broker's queues, a relay's outbox and a database's
-    corruption books count as servers (their five, one and five series are fewer than a
-    node's seven), a relay's query and publish as edges."""
+    """Routes, servers and edges; a broker's queues, a relay's outbox, a database's
+    corruption books and a memory model count as servers (their five, one, five and one
+    series are fewer than a node's seven), a relay's query and publish as edges."""
     nodes = scenario.nodes.values()
     routes = sum(1 for n in nodes if n.kind == "client")
     edges = sum(len(n.calls) + len(n.publishes) + 2 * (n.kind == "relay") for n in nodes)
-    extra = sum(len(getattr(n, "queues", {})) + (n.kind == "relay") for n in nodes)
+    extra = sum(
+        len(getattr(n, "queues", {}))
+        + (n.kind == "relay")
+        + (getattr(n, "memory", None) is not None)
+        for n in nodes
+    )
     extra += _tracked_at_most(scenario)
     return routes, len(scenario.nodes) - routes + extra, edges
 

@@ -34,6 +34,8 @@ __all__ = [
     "Call",
     "Client",
     "Database",
+    "Liveness",
+    "Memory",
     "NodeBase",
     "ProfilePoint",
     "Publish",
@@ -170,6 +172,66 @@ class Client(NodeBase):
         return 0.0
 
 
+class Memory(Strict):
+    """A process's memory: what it holds at rest, per request, and the limit it is killed at.
+
+    Memory used = base + per_request x requests in service + per_queued x requests
+    waiting + what a ``memory_leak`` fault has leaked since the last restart. Past
+    ``limit_mb`` the process is OOM-killed: a crash (in-flight and queued work
+    lost), then back after the node's ``boot_time``.
+    """
+
+    limit_mb: float = Field(
+        1024.0, gt=0, le=1e9, description="the process is OOM-killed when its memory goes past this"
+    )
+    base_mb: float = Field(
+        0.0, ge=0, le=1e9, description="held at rest (runtime, code, caches), from the start"
+    )
+    per_request_mb: float = Field(
+        0.0, ge=0, le=1e6, description="held by each request in service (holding a worker)"
+    )
+    per_queued_mb: float = Field(
+        0.0, ge=0, le=1e6, description="held by each request waiting in the queue"
+    )
+
+    @model_validator(mode="after")
+    def _base_fits(self) -> Memory:
+        if self.base_mb >= self.limit_mb:
+            raise ValueError(
+                "base_mb must be below limit_mb (the process could never start): "
+                "raise limit_mb or lower base_mb"
+            )
+        return self
+
+
+class Liveness(Strict):
+    """A liveness probe (as Kubernetes runs one): a process failing it is restarted.
+
+    Every ``interval`` while the node is up, a probe is served like a request on
+    the node's workers: it waits in the queue behind the requests already there
+    and is answered the moment a worker is free for it (it takes no service time
+    of its own). Not answered within ``timeout``: a failure. ``failure_threshold``
+    failures in a row: the node is killed (crash semantics) and restarted after
+    its ``boot_time``. Probes are not requests: they appear in no request count.
+    """
+
+    interval: Duration = Field(10.0, description="time between probes (Kubernetes' periodSeconds)")
+    timeout: Duration = Field(
+        1.0, description="a probe not answered within this long fails (timeoutSeconds)"
+    )
+    failure_threshold: int = Field(
+        3, ge=1, le=1_000, description="consecutive failures that get the process restarted"
+    )
+
+    @model_validator(mode="after")
+    def _sane_period(self) -> Liveness:
+        if self.interval < 0.1:
+            raise ValueError("interval must be at least 100ms (a probe costs an event each)")
+        if not 0 < self.timeout <= self.interval:
+            raise ValueError("timeout must be positive and at most the interval")
+        return self
+
+
 class Service(NodeBase):
     """Workers serving a bounded FIFO queue; each worker is held through downstream calls."""
 
@@ -180,6 +242,16 @@ class Service(NodeBase):
     error_rate: Percent = Field(0.0, description="share of requests that fail on their own")
     limiter: Limiter | None = None
     boot_time: Duration = Field(0.0, description="time to come back after a crash ends")
+    memory: Memory | None = Field(
+        None,
+        description="memory model and limit: past the limit the process is OOM-killed and "
+        "restarted after boot_time (none: memory is not modelled)",
+    )
+    liveness: Liveness | None = Field(
+        None,
+        description="liveness probe: a process that fails it failure_threshold times in a row "
+        "is restarted (none: no probe)",
+    )
 
 
 class Database(Service):

@@ -63,11 +63,13 @@ from simulator.scenario_faults import (
     CrashFault,
     ErrorFault,
     LatencyFault,
+    MemoryLeakFault,
     MessageDropFault,
     PartitionFault,
     SurgeFault,
     ThrottleFault,
 )
+from simulator.scenario_nodes import Liveness, Memory
 from simulator.scenario_policies import (
     AdaptiveThrottling,
     Breaker,
@@ -235,12 +237,34 @@ def _service(node: Service, rng: random.Random) -> dict[str, Any]:
         "error_rate": rng.choice([node.error_rate, node.error_rate, 0.0, 0.02, 0.3]),
         "boot_time": rng.choice([0.0, 0.0, 0.5, 3.0]),
         "limiter": _toggle(rng, node.limiter, lambda: _limiter(rng)),
+        "memory": _toggle(rng, node.memory, lambda: _memory(rng)),
+        "liveness": _toggle(rng, node.liveness, lambda: _liveness(rng)),
     }
     if isinstance(node, Database):
         update["max_connections"] = _toggle(
             rng, node.max_connections, lambda: rng.choice([1, 10, 100])
         )
     return update
+
+
+def _memory(rng: random.Random) -> Memory:
+    """Limits from roomy to tight: a tight one OOM-kills under a few queued requests."""
+    limit = rng.choice([20.0, 100.0, 1000.0])
+    return Memory(
+        limit_mb=limit,
+        base_mb=limit * rng.choice([0.0, 0.5, 0.9]),
+        per_request_mb=rng.choice([0.0, 0.5, 5.0]),
+        per_queued_mb=rng.choice([0.0, 0.1, 1.0]),
+    )
+
+
+def _liveness(rng: random.Random) -> Liveness:
+    interval = rng.choice([0.5, 1.0, 5.0])
+    return Liveness(
+        interval=interval,
+        timeout=interval * rng.choice([0.1, 0.5, 1.0]),
+        failure_threshold=rng.choice([1, 2, 3]),
+    )
 
 
 def _limiter(rng: random.Random) -> Limiter:
@@ -610,6 +634,9 @@ def _fault(rng: random.Random, nodes: dict[str, Any], among: list[str] | None = 
     if kind == "message_drop":
         return MessageDropFault(kind="message_drop", rate=rng.choice([0.01, 0.1, 0.5, 1.0]),
                                 when=rng.choice(["after_ack", "before_ack"]), **common)  # fmt: skip
+    if kind == "memory_leak":
+        rate = rng.choice([1.0, 10.0, 100.0, 1000.0])
+        return MemoryLeakFault(kind="memory_leak", mb_per_s=rate, **common)
     return PartitionFault(kind="partition", **common)
 
 
@@ -618,6 +645,8 @@ def _targets(kind: str, nodes: dict[str, Any], names: list[str]) -> list[str]:
     allowed = FAULT_SPECS[kind].targets
     if kind == "corruption":  # only a node that writes to a database
         return [n for n in names if nodes[n].kind in allowed and _writes_to_database(nodes, n)]
+    if kind == "memory_leak":  # only a node with a memory model can leak
+        return [n for n in names if getattr(nodes[n], "memory", None) is not None]
     if allowed is None:
         return [n for n in names if not isinstance(nodes[n], Client)]
     return [n for n in names if nodes[n].kind in allowed]

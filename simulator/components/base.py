@@ -15,10 +15,13 @@ from typing import Any, Protocol
 
 from simulator.metrics import Rollup, Series, TimeAverage
 
-__all__ = ["SUCCESS", "Job", "NodeStats", "ReplyTarget", "no_time", "pending_of"]
+__all__ = ["LOST_ERRORS", "SUCCESS", "Job", "NodeStats", "ReplyTarget", "no_time", "pending_of"]
 
 SUCCESS = frozenset({"ok", "fallback"})
 """Outcomes that count as an answer; ``fallback`` is a degraded one."""
+
+LOST_ERRORS = ("crash", "expired", "oom", "liveness")
+"""Error kinds of accepted work a node lost (crashed, killed, or expired in its queue)."""
 
 NODE_SERIES = ("arrivals", "completions", "errors", "rejected", "busy", "queue", "in_system")
 

@@ -23,7 +23,7 @@ from typing import Any
 from simulator._simpy import Wake, wake_after
 from simulator.components.base import SUCCESS, Job
 from simulator.components.kind import NodeKind, World
-from simulator.components.service import Server, build_service
+from simulator.components.service import OWN_HOOKS, Server, build_service
 from simulator.corruption import (
     CORRUPTION_SERIES,
     BadData,
@@ -221,10 +221,10 @@ class DataStore(Server):
     # -- reading -------------------------------------------------------------------------------
 
     def extra_rollups(self) -> list[Rollup]:
-        return [self.books.rollup]
+        return [*super().extra_rollups(), self.books.rollup]
 
     def own_series(self) -> dict[str, Series]:
-        return {f"corruption.{self.name}": self.books.series}
+        return {**super().own_series(), f"corruption.{self.name}": self.books.series}
 
 
 def _guards(world: World, name: str, spec: Database) -> list[str]:
@@ -250,8 +250,9 @@ def _build(world: World, name: str, spec: Database) -> Server:
 
 def _invariants(name: str, server: Server) -> list[str]:
     """Every bad write ends once: caught, lost, in flight, found or at rest."""
+    own = [f"{name}: {problem}" for problem in server.own_problems()]  # a watched process's
     if not isinstance(server, DataStore):
-        return []
+        return own
     books, sweep = server.books, server.sweep
     present = sum(1 for job in (*server.in_service, *server.queue) if _bad_of(job) is not None)
     problems = []
@@ -266,14 +267,17 @@ def _invariants(name: str, server: Server) -> list[str]:
     if books.stored != books.found + sweep.at_rest:
         problems.append(f"{name}: {books.stored} stored corrupt != {books.found} found + "
                         f"{sweep.at_rest} at rest")  # fmt: skip
-    return problems
+    return own + problems
 
 
 def _snapshot(server: Server) -> dict[str, Any]:
     """A tracked database's corrupt records at rest, live (a plain database adds nothing)."""
+    own = server.own_snapshot()  # a watched process's memory
     if not isinstance(server, DataStore):
-        return {}
-    return {"corrupt_at_rest": server.sweep.at_rest, "corrupt_found": server.books.found}
+        return own
+    return {**own, "corrupt_at_rest": server.sweep.at_rest, "corrupt_found": server.books.found}
 
 
-KIND = NodeKind("database", _build, snapshot=_snapshot, invariants=_invariants)
+KIND = NodeKind(
+    "database", _build, summary=OWN_HOOKS["summary"], snapshot=_snapshot, invariants=_invariants
+)

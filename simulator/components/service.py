@@ -236,6 +236,20 @@ class Server:
         """Those series by column prefix, for ``timeseries.time_series``."""
         return {}
 
+    def own_summary(self, now: float) -> dict[str, Any]:
+        """Fields of the node's own for ``nodes.<name>`` in the JSON (a watched process's)."""
+        return {}
+
+    def own_snapshot(self) -> dict[str, Any]:
+        """Live fields of the node's own for ``Simulation.snapshot``."""
+        return {}
+
+    def own_problems(self) -> list[str]:
+        """Bookkeeping problems of the node's own, for ``Simulation.check_invariants``."""
+        return []
+
+    lost_error = "crash"  # the error kind a crash counts for the work it loses (an OOM: "oom")
+
     def crash(self) -> None:
         """Lose all in-flight and queued work; callers get a connection reset (an error)."""
         now = self.env.clock
@@ -250,7 +264,7 @@ class Server:
         for job in lost:
             if self.dual_write and pending_of(job) is not None:  # died between commit and publish
                 _abandon(job, "publisher_crash", now)
-            self.stats.error("crash", now)
+            self.stats.error(self.lost_error, now)
             if self.limiter is not None:
                 self.limiter.release()
             if not self.partitioned:
@@ -288,6 +302,15 @@ def build_service(
     """A service or a database as ``cls`` (a database that tracks its writes is a subclass)."""
     if isinstance(spec, Database) and spec.max_connections:
         extra["max_connections"] = spec.max_connections
+    if spec.memory is not None or spec.liveness is not None:
+        # Only a node that declares memory or liveness pays for watching it: a subclass
+        # hooks the hot path. Imported here because it subclasses Server.
+        from simulator.components.watched import watched
+
+        cls = watched(cls)
+        extra.update(memory=spec.memory, liveness=spec.liveness)
+        if spec.memory is not None:
+            extra["memory_series"] = world.series(("memory_mb",))
     return cls(
         world.env, name,
         workers=spec.workers,
@@ -309,7 +332,23 @@ def _build_third_party(world: World, name: str, spec: ThirdParty) -> Server:
     )  # fmt: skip
 
 
+def _own_summary(server: Server, now: float) -> dict[str, Any]:
+    return server.own_summary(now)
+
+
+def _own_snapshot(server: Server) -> dict[str, Any]:
+    return server.own_snapshot()
+
+
+def _own_problems(name: str, server: Server) -> list[str]:
+    return [f"{name}: {problem}" for problem in server.own_problems()]
+
+
+OWN_HOOKS: dict[str, Any] = {
+    "summary": _own_summary, "snapshot": _own_snapshot, "invariants": _own_problems,
+}  # fmt: skip
+"""The kind hooks that read a server's own fields (a watched process's memory and restarts)."""
 KINDS = (
-    NodeKind("service", build_service),
+    NodeKind("service", build_service, **OWN_HOOKS),
     NodeKind("third_party", _build_third_party),
 )
