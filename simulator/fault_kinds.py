@@ -36,6 +36,7 @@ class Conditions:
     partitioned: bool = False
     drop_rate: float = 0.0  # brokers: share of publishes lost…
     drop_after_ack: bool = True  # …after the acknowledgement, or before it
+    disk_full: bool = False  # writes fail at arrival (services and databases)
 
 
 class FaultEffect(Protocol):
@@ -139,6 +140,10 @@ def _message_drop(c: Conditions, fault: Any) -> None:
         c.drop_rate, c.drop_after_ack = fault.rate, fault.when == "after_ack"
 
 
+def _disk_full(c: Conditions, fault: Any) -> None:
+    c.disk_full = True
+
+
 def _no_condition(c: Conditions, fault: Any) -> None:
     """A crash shapes no condition: it acts through ``Server.crash``."""
 
@@ -151,6 +156,7 @@ FAULT_EFFECTS: dict[str, FaultEffect] = {
     "throttle": ConditionFault(_throttle),
     "surge": Surge(),
     "message_drop": ConditionFault(_message_drop),
+    "disk_full": ConditionFault(_disk_full),
 }
 """Each fault kind's effect, by kind; ``tests/test_kinds.py`` checks it matches the schema."""
 

@@ -20,6 +20,7 @@ __all__ = [
     "FAULT_KINDS",
     "FAULT_SPECS",
     "CrashFault",
+    "DiskFullFault",
     "ErrorFault",
     "Fault",
     "LatencyFault",
@@ -142,9 +143,26 @@ class MessageDropFault(_FaultBase):
         return f"drop {self.rate * 100:.3g}% {self.when.replace('_', ' ')}"
 
 
+class DiskFullFault(_FaultBase):
+    """The target's disk is full: writes fail fast, reads keep working.
+
+    A write is a job sent by a call with ``writes: true``; while the disk is full
+    it fails at arrival (no worker, no queue) with the error kind ``disk_full``.
+    Writes already queued or in service when the disk fills finish as usual.
+    """
+
+    targets: ClassVar[tuple[str, ...] | None] = ("service", "database")
+    target_text: ClassVar[str] = "a service or a database"
+    colour: ClassVar[str] = "#7f5539"
+    kind: Literal["disk_full"]
+
+    def label(self) -> str:
+        return "disk full"
+
+
 _FAULT_CLASSES = (
     LatencyFault, ErrorFault, CrashFault, PartitionFault, ThrottleFault, SurgeFault,
-    MessageDropFault,
+    MessageDropFault, DiskFullFault,
 )  # fmt: skip
 Fault = Annotated[
     LatencyFault
@@ -153,7 +171,8 @@ Fault = Annotated[
     | PartitionFault
     | ThrottleFault
     | SurgeFault
-    | MessageDropFault,
+    | MessageDropFault
+    | DiskFullFault,
     Field(discriminator="kind"),
 ]
 FAULT_SPECS: dict[str, type[_FaultBase]] = {

@@ -15,10 +15,15 @@ from typing import Any, Protocol
 
 from simulator.metrics import Rollup, Series, TimeAverage
 
-__all__ = ["SUCCESS", "Job", "NodeStats", "ReplyTarget", "no_time", "pending_of"]
+__all__ = [
+    "REFUSED_AT_ARRIVAL", "SUCCESS", "Job", "NodeStats", "ReplyTarget", "no_time", "pending_of",
+]  # fmt: skip
 
 SUCCESS = frozenset({"ok", "fallback"})
 """Outcomes that count as an answer; ``fallback`` is a degraded one."""
+
+REFUSED_AT_ARRIVAL = ("refused", "disk_full", "rate_limited")
+"""Error kinds a node counts for jobs it turns away at arrival (crashed, disk full, a 429)."""
 
 NODE_SERIES = ("arrivals", "completions", "errors", "rejected", "busy", "queue", "in_system")
 
