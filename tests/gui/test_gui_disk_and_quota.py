@@ -5,6 +5,7 @@ from __future__ import annotations
 from conftest import settle
 from PySide6.QtGui import QColor, QImage, QPainter
 
+from gui.kinds import KINDS
 from simulator.scenario import FAULT_COLOURS
 
 
@@ -42,6 +43,7 @@ def test_the_rate_quota_is_edited_in_the_inspector(window, qtbot):
     editor.setText("50/s")
     editor.editingFinished.emit()
     assert doc.scenario.nodes[name].rate_limit == 50.0
+    assert KINDS["third_party"].summary(doc.scenario.nodes[name]).endswith("· 50/s quota")
     settle(qtbot, window)
     burst = window.inspector.editor("rate_burst")
     assert burst is not None
