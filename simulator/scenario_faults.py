@@ -146,13 +146,14 @@ class MessageDropFault(_FaultBase):
 class DiskFullFault(_FaultBase):
     """The target's disk is full: writes fail fast, reads keep working.
 
-    A write is a job sent by a call with ``writes: true``; while the disk is full
-    it fails at arrival (no worker, no queue) with the error kind ``disk_full``.
-    Writes already queued or in service when the disk fills finish as usual.
+    A write is a job sent by a call with ``writes: true``, or any publish to a
+    broker; while the disk is full it fails at arrival (no worker, no queue) with
+    the error kind ``disk_full``. Writes already queued or in service when the disk
+    fills finish as usual; a broker keeps delivering the messages it holds.
     """
 
-    targets: ClassVar[tuple[str, ...] | None] = ("service", "database")
-    target_text: ClassVar[str] = "a service or a database"
+    targets: ClassVar[tuple[str, ...] | None] = ("service", "database", "broker")
+    target_text: ClassVar[str] = "a service, a database or a broker"
     colour: ClassVar[str] = "#7f5539"
     kind: Literal["disk_full"]
 

@@ -163,3 +163,42 @@ def test_a_429_is_its_own_outcome_a_retry_may_retry_and_a_route_sees_as_a_refusa
 def test_the_rate_quota_must_be_positive() -> None:
     with pytest.raises(Exception, match="rate_limit must be positive"):
         scenario(QUOTA.replace("rate_limit: 20/s", "rate_limit: 0/s"))
+
+
+BROKER_DISK = """
+name: broker disk
+bucket: 1s
+duration: 30s
+nodes:
+  users:
+    kind: client
+    rate: 50/s
+    calls: [{to: api, timeout: 5s}]
+  api:
+    kind: service
+    workers: 50
+    service_time: {dist: constant, value: 1ms}
+    publishes: [{to: bus, queue: q, timeout: 1s}]
+  bus: {kind: broker, queues: {q: {}}}
+  worker:
+    kind: consumer
+    broker: bus
+    queue: q
+    workers: 1
+    processing_time: {dist: constant, value: 40ms}
+faults:
+  - {kind: disk_full, target: bus, at: 5s, for: 5s}
+"""
+
+
+def test_a_broker_with_a_full_disk_refuses_publishes_and_keeps_delivering() -> None:
+    """Every publish is a write; the messages already held are read and delivered as usual."""
+    sim, out = run(scenario(BROKER_DISK), 6)
+    assert out["invariants"] == []
+    refused = out["nodes"]["bus"]["errors"]["disk_full"]
+    assert 200 < refused < 300  # 50 publishes/s for 5 s
+    (flow,) = out["messages"].values()
+    assert flow["lost_by"] == {"publish_failed": refused}
+    # The consumer (25 messages/s) has a backlog when the disk fills: it keeps draining it.
+    delivered = time_series(sim)["queue.bus.q.delivered"]
+    assert delivered[5:10].sum() > 100
