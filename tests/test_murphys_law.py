@@ -11,6 +11,7 @@ import pytest
 from engine_helpers import example, run, scenario
 
 from simulator.timeseries import time_series
+from simulator.topology import problems
 
 SEEDS = (1, 2, 3)
 
@@ -202,3 +203,11 @@ def test_a_broker_with_a_full_disk_refuses_publishes_and_keeps_delivering() -> N
     # The consumer (25 messages/s) has a backlog when the disk fills: it keeps draining it.
     delivered = time_series(sim)["queue.bus.q.delivered"]
     assert delivered[5:10].sum() > 100
+
+
+def test_validate_warns_of_a_full_disk_nothing_writes_to() -> None:
+    quiet = scenario(DISK.replace(", writes: true", ""))
+    assert [p.message for p in problems(quiet) if p.severity == "warning"] == [
+        "disk_full on db changes nothing: no call to it writes (writes: true)"
+    ]
+    assert problems(scenario(DISK)) == []
