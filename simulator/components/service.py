@@ -115,7 +115,7 @@ class Server:
             self.stats.dropped += 1
             return True
         if self.disk_full and not self.down and getattr(job.reply_to, "writes", False):
-            self._refuse(job, "error", "disk_full")  # only a call site writes (CallSite.writes)
+            self._refuse(job, "error", "disk_full")  # call and publish sites say if they write
             return True
         return False
 
