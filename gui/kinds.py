@@ -113,6 +113,8 @@ def _cache(node: Any) -> str:
 
 
 def _third_party(node: Any) -> str:
+    if node.rate_limit is not None:  # the quota is what its callers run into: say it
+        return f"external · {_mean(node.latency)} · {node.rate_limit:g}/s quota"
     return f"external · {_mean(node.latency)}"
 
 

@@ -107,6 +107,7 @@ class CallSite:
         self.env, self.name, self.config, self.target, self.rng = env, name, config, target, rng
         self.stats = stats
         self.probability = config.probability
+        self.writes = config.writes  # a full disk at the callee fails this call's jobs at once
         self.only_for = frozenset(config.only_for) if config.only_for is not None else None
         self.timeout = config.timeout if config.timeout is not None else math.inf
         connect = config.connect_timeout if config.connect_timeout is not None else self.timeout

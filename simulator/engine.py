@@ -16,7 +16,7 @@ import simpy
 
 from simulator._simpy import Environment, scheduled_count
 from simulator.calls import EDGE_SERIES, CallSite, EdgeStats
-from simulator.components.base import LOST_ERRORS
+from simulator.components.base import LOST_ERRORS, REFUSED_AT_ARRIVAL
 from simulator.components.client import Client
 from simulator.components.datastore import DataStore
 from simulator.components.registry import NODE_KINDS
@@ -295,7 +295,7 @@ class Simulation:
                 )
         for name, server in self.servers.items():
             s = server.stats
-            refused = s.errors.get("refused", 0)
+            refused = sum(s.errors.get(kind, 0) for kind in REFUSED_AT_ARRIVAL)
             turned_away = s.rejected + s.shed + s.dropped + refused
             if s.arrivals != s.accepted + turned_away:
                 problems.append(f"{name}: {s.arrivals} arrivals != {s.accepted} accepted + "

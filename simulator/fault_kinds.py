@@ -38,6 +38,7 @@ class Conditions:
     drop_after_ack: bool = True  # …after the acknowledgement, or before it
     crashed: bool = False  # a crash fault holds it down: no other restart may revive it
     leak_mb_per_s: float = 0.0  # memory_leak faults, added up (nodes with a memory model)
+    disk_full: bool = False  # writes fail at arrival (services and databases)
 
 
 class FaultEffect(Protocol):
@@ -170,6 +171,10 @@ def _crashed(c: Conditions, fault: Any) -> None:
     c.crashed = True
 
 
+def _disk_full(c: Conditions, fault: Any) -> None:
+    c.disk_full = True
+
+
 def _no_condition(c: Conditions, fault: Any) -> None:
     """A fault that shapes no condition (a surge acts on its client)."""
 
@@ -184,6 +189,7 @@ FAULT_EFFECTS: dict[str, FaultEffect] = {
     "message_drop": ConditionFault(_message_drop),
     "corruption": Corruption(),
     "memory_leak": ConditionFault(_memory_leak),
+    "disk_full": ConditionFault(_disk_full),
 }
 """Each fault kind's effect, by kind; ``tests/test_kinds.py`` checks it matches the schema."""
 

@@ -38,6 +38,7 @@ class PublishSite(CallSite):
         self.owner, self.queue, self.stream, self.relayed = owner, queue, stream, relayed
         self.holding = 0  # messages this publisher holds, not yet acknowledged or lost
         self.announces = False  # a call of its owner commits what it publishes (dual write)
+        self.writes = True  # a broker stores what is published: a full disk refuses it
 
     def call(self, parent: Job, on_done: Any, message: Any = None) -> None:
         if message is None:

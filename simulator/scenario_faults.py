@@ -21,6 +21,7 @@ __all__ = [
     "FAULT_SPECS",
     "CorruptionFault",
     "CrashFault",
+    "DiskFullFault",
     "ErrorFault",
     "Fault",
     "LatencyFault",
@@ -179,9 +180,27 @@ class MemoryLeakFault(_FaultBase):
         return f"leak {self.mb_per_s:g} MB/s"
 
 
+class DiskFullFault(_FaultBase):
+    """The target's disk is full: writes fail fast, reads keep working.
+
+    A write is a job sent by a call with ``writes: true``, or any publish to a
+    broker; while the disk is full it fails at arrival (no worker, no queue) with
+    the error kind ``disk_full``. Writes already queued or in service when the disk
+    fills finish as usual; a broker keeps delivering the messages it holds.
+    """
+
+    targets: ClassVar[tuple[str, ...] | None] = ("service", "database", "broker")
+    target_text: ClassVar[str] = "a service, a database or a broker"
+    colour: ClassVar[str] = "#7f5539"
+    kind: Literal["disk_full"]
+
+    def label(self) -> str:
+        return "disk full"
+
+
 _FAULT_CLASSES = (
     LatencyFault, ErrorFault, CrashFault, PartitionFault, ThrottleFault, SurgeFault,
-    MessageDropFault, CorruptionFault, MemoryLeakFault,
+    MessageDropFault, CorruptionFault, MemoryLeakFault, DiskFullFault,
 )  # fmt: skip
 Fault = Annotated[
     LatencyFault
@@ -192,7 +211,8 @@ Fault = Annotated[
     | SurgeFault
     | MessageDropFault
     | CorruptionFault
-    | MemoryLeakFault,
+    | MemoryLeakFault
+    | DiskFullFault,
     Field(discriminator="kind"),
 ]
 FAULT_SPECS: dict[str, type[_FaultBase]] = {

@@ -288,6 +288,20 @@ class ThirdParty(NodeBase):
     max_concurrent: int | None = Field(
         None, ge=1, le=1_000_000, description="quota on calls in flight; past it: rejected"
     )
+    rate_limit: Rate | None = Field(
+        None,
+        description="quota on calls per second (a token bucket); past it the API answers "
+        "429 at once, the outcome rate_limited, which retries may retry (none: no quota)",
+    )
+    rate_burst: int = Field(
+        10, ge=1, le=1_000_000, description="calls the quota lets through at once after a lull"
+    )
+
+    @model_validator(mode="after")
+    def _positive_quota(self) -> ThirdParty:
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ValueError("rate_limit must be positive (leave it out for no quota)")
+        return self
 
 
 class Balancer(NodeBase):

@@ -25,7 +25,8 @@ __all__ = [
     "RetryStrategy",
 ]
 
-Outcome = Literal["error", "timeout", "rejected", "breaker_open", "shed"]
+Outcome = Literal["error", "timeout", "rejected", "breaker_open", "shed", "rate_limited"]
+"""Failed outcomes of an attempt; ``rate_limited`` is a third party's 429 (its ``rate_limit``)."""
 RetryStrategy = Literal[
     "none",
     "immediate",
@@ -40,6 +41,15 @@ RetryStrategy = Literal[
 def _usual_failures() -> list[Outcome]:
     """What is retried, and what a breaker counts, unless the scenario says otherwise."""
     return ["error", "timeout", "rejected"]
+
+
+def _retryable_failures() -> list[Outcome]:
+    """What is retried unless the scenario says otherwise: the usual failures and a 429.
+
+    A 429 says "not now", so HTTP clients retry it by default; a breaker does not
+    count it unless told (the API is up, it is pacing us).
+    """
+    return ["error", "timeout", "rejected", "rate_limited"]
 
 
 class RetryBudget(Strict):
@@ -57,7 +67,7 @@ class Retry(Strict):
     base: Duration = Field(0.1, description="first backoff (fixed: every backoff)")
     cap: Duration = Field(30.0, description="longest backoff")
     retry_on: list[Outcome] = Field(
-        default_factory=_usual_failures,
+        default_factory=_retryable_failures,
         description="outcomes worth another try; breaker_open only if listed",
     )
     budget: RetryBudget | None = Field(None, description="cap retries as a share of requests")

@@ -172,6 +172,23 @@ def problems(scenario: Scenario) -> list[Problem]:
         elif node.kind == "balancer" and not node.calls:
             found.append(Problem("warning", f"balancer {name} has no backends: it errors", name))
     found += _message_warnings(scenario)
+    found += _disk_warnings(scenario)
+    return found
+
+
+def _disk_warnings(scenario: Scenario) -> list[Problem]:
+    """A full disk nothing writes to changes nothing: say so, or the fault looks broken."""
+    written = {call.to for node in scenario.nodes.values() for call in node.calls if call.writes}
+    found = []
+    for fault in scenario.faults:
+        node = scenario.nodes.get(fault.target)  # an unknown target is an error of its own
+        if fault.kind != "disk_full" or node is None or node.kind == "broker":
+            continue  # every publish to a broker is a write
+        if fault.target not in written:
+            found.append(Problem(
+                "warning", f"disk_full on {fault.target} changes nothing: no call to it "
+                "writes (writes: true)", fault.target,
+            ))  # fmt: skip
     return found
 
 

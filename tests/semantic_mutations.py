@@ -61,6 +61,7 @@ from simulator.scenario_data import CALL_LAYERS, Reconciliation, ValidationLayer
 from simulator.scenario_faults import (
     CorruptionFault,
     CrashFault,
+    DiskFullFault,
     ErrorFault,
     LatencyFault,
     MemoryLeakFault,
@@ -94,6 +95,7 @@ SURGE_CAP = 3.0
 REPUBLISH_RATE_CAP = 200.0  # messages per second a consumer that publishes can process, at most
 MESSAGING_CHANCE = 0.5  # share of cases given a broker, publishers, relays and consumers
 CORRUPTION_CHANCE = 0.4  # share of cases whose database calls write, checked and corrupted
+THIRD_PARTY_CHANCE = 0.3  # share of cases given a third party (a rate quota, mostly) to call
 DRAWS = 20  # draws per case before giving up (a draw validate_data refuses is skipped)
 OUTCOMES = list(get_args(Outcome))  # the retryable outcomes, as the schema spells them
 STRATEGIES = list(get_args(RetryStrategy))
@@ -161,6 +163,8 @@ def mutate(scenario: Scenario, rng: random.Random) -> Scenario:
         faults += _add_messaging(nodes, rng)
     if rng.random() < CORRUPTION_CHANCE:
         faults += _add_corruption(nodes, rng)
+    if rng.random() < THIRD_PARTY_CHANCE:
+        faults += _add_third_party(nodes, rng)
     shortened = scenario.model_copy(
         update={
             "seed": rng.randrange(2**31),
@@ -193,6 +197,10 @@ def _node(node: Any, rng: random.Random) -> Any:
             "max_concurrent": _maybe(
                 rng, 0.5, lambda: rng.choice([None, 1, 5, 50]), node.max_concurrent
             ),
+            "rate_limit": _maybe(
+                rng, 0.5, lambda: rng.choice([None, 0.5, 5.0, 50.0, 1000.0]), node.rate_limit
+            ),
+            "rate_burst": _maybe(rng, 0.3, lambda: rng.choice([1, 10, 100]), node.rate_burst),
         }
     elif isinstance(node, Balancer):
         update = {
@@ -289,6 +297,7 @@ def _call(call: Call, rng: random.Random, balancer: bool) -> Call:
         "fallback": _toggle(rng, call.fallback, lambda: _fallback(rng)),
         "adaptive_throttling": _toggle(rng, call.adaptive_throttling, lambda: _throttling(rng)),
         "deadline_propagation": rng.random() < 0.3,
+        "writes": _maybe(rng, 0.5, lambda: rng.random() < 0.5, call.writes),
     }
     if not balancer:  # a balancer's calls are whole backends
         update["probability"] = rng.choice([call.probability, call.probability, 0.0, 0.5, 1.0])
@@ -597,6 +606,32 @@ def _database_calls(nodes: dict[str, Any]) -> list[tuple[str, int]]:
     ]
 
 
+def _add_third_party(nodes: dict[str, Any], rng: random.Random) -> list[BaseModel]:
+    """A third party (mostly with a rate quota) called by a random service or client.
+
+    The examples have few third parties; this puts quotas, 429s and the retries of
+    them into any example. Returns faults on the new node.
+    """
+    callers = [n for n, node in nodes.items() if isinstance(node, Client | Service)]
+    if not callers:
+        return []
+    name = _fresh(nodes, "fz_api")
+    nodes[name] = ThirdParty(
+        kind="third_party",
+        latency=_latency(rng, rng.choice([0.001, 0.01, 0.1])),
+        error_rate=rng.choice([0.0, 0.0, 0.1]),
+        max_concurrent=rng.choice([None, None, 2, 20]),
+        rate_limit=rng.choice([None, 0.5, 5.0, 20.0, 200.0]),
+        rate_burst=rng.choice([1, 5, 50]),
+    )
+    caller = rng.choice(callers)
+    call = _call(Call(to=name), rng, balancer=False)
+    if rng.random() < 0.5:  # retries that may (or may not) retry a 429
+        call = call.model_copy(update={"retry": _retry(rng)})
+    nodes[caller] = nodes[caller].model_copy(update={"calls": [*nodes[caller].calls, call]})
+    return [_fault(rng, nodes, [name]) for _ in range(rng.choice([0, 0, 1]))]
+
+
 def _fresh(nodes: dict[str, Any], stem: str) -> str:
     return next(f"{stem}{i}" for i in range(len(nodes) + 1) if f"{stem}{i}" not in nodes)
 
@@ -631,6 +666,8 @@ def _fault(rng: random.Random, nodes: dict[str, Any], among: list[str] | None = 
         return CrashFault(kind="crash", **common)
     if kind == "corruption":
         return CorruptionFault(kind="corruption", rate=rng.choice([0.01, 0.2, 1.0]), **common)
+    if kind == "disk_full":
+        return DiskFullFault(kind="disk_full", **common)
     if kind == "message_drop":
         return MessageDropFault(kind="message_drop", rate=rng.choice([0.01, 0.1, 0.5, 1.0]),
                                 when=rng.choice(["after_ack", "before_ack"]), **common)  # fmt: skip

@@ -108,6 +108,7 @@ faults:
         ("surge", "bus", "a surge fault needs a client"),
         ("crash", "users", "a crash fault needs a node that serves requests"),
         ("latency", "users", "a latency fault needs a node that serves requests"),
+        ("disk_full", "users", "a disk_full fault needs a service, a database or a broker"),
     ],
 )
 def test_a_fault_on_the_wrong_kind_of_node_is_refused(kind: str, target: str, error: str) -> None:
@@ -118,7 +119,14 @@ def test_a_fault_on_the_wrong_kind_of_node_is_refused(kind: str, target: str, er
 
 @pytest.mark.parametrize(
     ("kind", "target"),
-    [("message_drop", "bus"), ("surge", "users"), ("crash", "bus"), ("partition", "api")],
+    [
+        ("message_drop", "bus"),
+        ("surge", "users"),
+        ("crash", "bus"),
+        ("partition", "api"),
+        ("disk_full", "api"),
+        ("disk_full", "bus"),
+    ],
 )
 def test_a_fault_on_a_kind_it_names_is_accepted(kind: str, target: str) -> None:
     assert scenario(_with_fault(kind, target)).faults[0].target == target

@@ -15,13 +15,19 @@ from typing import Any, Protocol
 
 from simulator.metrics import Rollup, Series, TimeAverage
 
-__all__ = ["LOST_ERRORS", "SUCCESS", "Job", "NodeStats", "ReplyTarget", "no_time", "pending_of"]
+__all__ = [
+    "LOST_ERRORS", "REFUSED_AT_ARRIVAL", "SUCCESS", "Job", "NodeStats", "ReplyTarget",
+    "no_time", "pending_of",
+]  # fmt: skip
 
 SUCCESS = frozenset({"ok", "fallback"})
 """Outcomes that count as an answer; ``fallback`` is a degraded one."""
 
 LOST_ERRORS = ("crash", "expired", "oom", "liveness")
 """Error kinds of accepted work a node lost (crashed, killed, or expired in its queue)."""
+
+REFUSED_AT_ARRIVAL = ("refused", "disk_full", "rate_limited")
+"""Error kinds a node counts for jobs it turns away at arrival (crashed, disk full, a 429)."""
 
 NODE_SERIES = ("arrivals", "completions", "errors", "rejected", "busy", "queue", "in_system")
 

@@ -156,6 +156,8 @@ class Client:
             if outcome == "fallback":
                 request.degraded = True
             self._next_call(request)
+        elif outcome == "rate_limited":
+            self._end(request, "rejected")  # a route's outcomes are the seven: a 429 is a refusal
         else:
             self._end(request, outcome)
 

@@ -24,17 +24,18 @@ from simulator.components.base import (
 )
 from simulator.components.kind import NodeKind, World
 from simulator.metrics import Rollup, Series
-from simulator.policies import make_limiter
+from simulator.policies import TokenBucket, make_limiter
 from simulator.randomness import RandomStream
 from simulator.sampling import make_sampler
 from simulator.scenario import Database, Service, ThirdParty
+from simulator.scenario_policies import Limiter
 
 if TYPE_CHECKING:
     from simulator.calls import CallSite
     from simulator.fault_kinds import Conditions
     from simulator.policies import Admission
 
-__all__ = ["KINDS", "Server", "build_service", "server_options"]
+__all__ = ["KINDS", "RateLimitedApi", "Server", "build_service", "server_options"]
 
 
 class Server:
@@ -75,6 +76,10 @@ class Server:
         self.latency_mul = 1.0
         self.fault_error_rate = 0.0
         self.capacity = workers
+        self.disk_full = False
+        # Partitioned or disk full: what submit checks once before its usual path, so a
+        # fault that acts at arrival costs nothing while no such fault is active.
+        self.unusual = False
 
     # -- entry -------------------------------------------------------------------------------
 
@@ -83,8 +88,7 @@ class Server:
         now = self.env.clock
         stats = self.stats
         stats.arrivals += 1
-        if self.partitioned:
-            stats.dropped += 1
+        if self.unusual and self._unusual_arrival(job):
             return
         if self.down:
             return self._refuse(job, "error", "refused")
@@ -104,6 +108,16 @@ class Server:
             stats.queue.change(now, 1)
         else:
             self._refuse(job, "rejected", "queue_full")
+
+    def _unusual_arrival(self, job: Job) -> bool:
+        """Partitioned: never heard of again. Disk full: a write fails at once. True: handled."""
+        if self.partitioned:
+            self.stats.dropped += 1
+            return True
+        if self.disk_full and not self.down and getattr(job.reply_to, "writes", False):
+            self._refuse(job, "error", "disk_full")  # call and publish sites say if they write
+            return True
+        return False
 
     def _refuse(self, job: Job, outcome: str, kind: str | None) -> None:
         now = self.env.clock
@@ -213,6 +227,8 @@ class Server:
         self.latency_add, self.latency_mul = conditions.latency_add, conditions.latency_mul
         self.fault_error_rate = conditions.error_rate
         self.partitioned = conditions.partitioned
+        self.disk_full = conditions.disk_full
+        self.unusual = self.partitioned or self.disk_full
         self.set_capacity(conditions.capacity)
 
     def set_capacity(self, factor: float) -> None:
@@ -278,6 +294,28 @@ class Server:
         self.down = False
 
 
+class RateLimitedApi(Server):
+    """A third party with a rate quota: past it, a 429 at once (no worker, no queue).
+
+    Its own class so that APIs without a quota pay nothing for it. The quota counts
+    every request that reaches a running API, whatever happens to it next, as
+    providers count them; the answer is the outcome ``rate_limited``, which a
+    caller's retry may retry, and the API counts it in its errors (``rate_limited``).
+    """
+
+    def __init__(self, *args: Any, quota: TokenBucket, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.quota = quota
+
+    def submit(self, job: Job) -> None:
+        if self.unusual or self.down or self.quota.allow(self.env.clock):
+            return super().submit(job)  # unreachable or crashed: that answer comes first
+        now = self.env.clock
+        self.stats.arrivals += 1
+        self.stats.error("rate_limited", now)
+        job.reply_to.on_reply(job, "rate_limited")
+
+
 def _abandon(job: Job, fate: str, now: float) -> None:
     site, message = job.pending
     job.pending = None
@@ -324,12 +362,15 @@ def build_service(
 
 
 def _build_third_party(world: World, name: str, spec: ThirdParty) -> Server:
-    return Server(
-        world.env, name,
-        workers=float(spec.max_concurrent or math.inf), queue_limit=0,
-        service_time=make_sampler(spec.latency, world.stream(name, "service")),
-        error_rate=spec.error_rate, **server_options(world, name),
-    )  # fmt: skip
+    options: dict[str, Any] = {
+        "workers": float(spec.max_concurrent or math.inf), "queue_limit": 0,
+        "service_time": make_sampler(spec.latency, world.stream(name, "service")),
+        "error_rate": spec.error_rate, **server_options(world, name),
+    }  # fmt: skip
+    if spec.rate_limit is None:
+        return Server(world.env, name, **options)
+    quota = TokenBucket(Limiter.model_validate({"rate": spec.rate_limit, "burst": spec.rate_burst}))
+    return RateLimitedApi(world.env, name, quota=quota, **options)
 
 
 def _own_summary(server: Server, now: float) -> dict[str, Any]:
