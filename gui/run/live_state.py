@@ -147,7 +147,7 @@ def node_states(
             continue
         if live is None:
             continue
-        state = _server_state(live, faults)
+        state = _with_resources(_server_state(live, faults), live)
         if "outbox" in badges:
             state = _with_outbox(state, live)
         if "lag" in badges:
@@ -188,6 +188,21 @@ def _server_state(node: dict[str, Any], faults: list[str]) -> dict[str, Any]:
         "workers_text": workers_text,
         "faults": faults,
     }
+
+
+def _with_resources(state: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
+    """Memory against its limit, and corrupt records at rest, where the node keeps them."""
+    extra = []
+    used, limit = live.get("memory_mb"), live.get("memory_limit_mb")
+    if used is not None and limit:
+        share = used / limit
+        extra.append(f"mem {100 * share:.0f}%")
+        state = {**state, "memory_share": round(share, 3)}
+    if live.get("corrupt_at_rest"):
+        extra.append(f"{live['corrupt_at_rest']} corrupt")
+    if not extra:
+        return state
+    return {**state, "text": " · ".join([state["text"], *extra])}
 
 
 def _health(node: dict[str, Any] | None) -> str:

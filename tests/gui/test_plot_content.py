@@ -88,3 +88,23 @@ def test_a_route_with_requests_and_no_answers_says_so_on_the_latency_plot():
     ]
     (band,) = [p for p in ax.patches if p.get_hatch()]
     assert band.get_x() == 40.0 and band.get_width() == 20.0
+
+
+def test_a_node_shows_its_memory_and_corrupt_records_from_a_real_snapshot():
+    from gui.run.live_state import node_states
+    from simulator.engine import Simulation
+    from simulator.timeseries import time_series
+
+    leaky = load_scenario(ROOT / "scenarios" / "memory-leak.yaml")
+    sim = Simulation(leaky.model_copy(update={"duration": 60.0}))
+    sim.run(60.0)
+    states = node_states(leaky, sim.snapshot(), time_series(sim), leaky.bucket)
+    watched = [n for n, v in leaky.nodes.items() if getattr(v, "memory", None) is not None]
+    assert watched and set(watched) <= set(states)
+    assert all("mem " in states[n]["text"] for n in watched)
+    assert all(0 <= states[n]["memory_share"] <= 1.0 for n in watched)
+    layered = load_scenario(ROOT / "scenarios" / "defense-in-depth.yaml")
+    sim = Simulation(layered.model_copy(update={"duration": 60.0}))
+    sim.run(60.0)
+    states = node_states(layered, sim.snapshot(), time_series(sim), layered.bucket)
+    assert any("corrupt" in s["text"] for s in states.values())
