@@ -99,7 +99,8 @@ def build(kind: str, data: PlotData, width_px: int, height_px: int) -> Figure:
 
 def draw(kind: str, figure: Figure, data: PlotData) -> None:
     """Draw plot ``kind`` onto an empty ``figure``."""
-    if kind in ("pools", "messages", "resources"):
+    both = _has(data, "pool.", ".in_use") == _has(data, "node.", ".memory_mb")  # or neither
+    if kind in ("pools", "messages") or (kind == "resources" and both):
         top, bottom = figure.subplots(2, 1, sharex=True)
         if kind == "pools":
             _draw_utilization(top, data)
@@ -111,6 +112,10 @@ def draw(kind: str, figure: Figure, data: PlotData) -> None:
             _draw_pools(top, data)
             _draw_memory(bottom, data)
         axes = [top, bottom]
+    elif kind == "resources":  # only pools, or only memory: one plot gets the room
+        ax = figure.add_subplot()
+        (_draw_pools if _has(data, "pool.", ".in_use") else _draw_memory)(ax, data)
+        axes = [ax]
     else:
         ax = figure.add_subplot()
         {"latency": _draw_latency, "throughput": _draw_throughput,
@@ -361,6 +366,11 @@ def _with(data: PlotData, title: str) -> str:
     return f"{title} — {data.filter.label}" if data.filter.label else title
 
 
+def _has(data: PlotData, prefix: str, suffix: str) -> bool:
+    """Whether the run has any such column at all (filtered out or not)."""
+    return any(k.startswith(prefix) and k.endswith(suffix) for k in data.columns)
+
+
 def pool_names(data: PlotData) -> list[str]:
     """The call edges that have ``pool.<edge>.in_use`` columns (and pass the filter)."""
     names = sorted(k[len("pool."):-len(".in_use")] for k in data.columns
@@ -402,9 +412,10 @@ def _draw_pools(ax: Axes, data: PlotData) -> None:
 def _draw_memory(ax: Axes, data: PlotData) -> None:
     """Each node's memory as a share of its limit: at 100% it is OOM-killed."""
     nodes = _node_names(data, "memory_mb")
+    title = _with(data, "Memory (% of the limit): OOM-killed at the dashed line")
     if not nodes:
         _empty(ax, "no memory limit " + ("here" if data.filter.nodes is not None else "set"),
-               "")  # fmt: skip
+               title)  # fmt: skip
         return
     t = data.columns["time_s"]
     for i, node in enumerate(nodes):
@@ -412,11 +423,10 @@ def _draw_memory(ax: Axes, data: PlotData) -> None:
         ax.plot(t, 100 * data.columns[f"node.{node}.memory_mb"] / limit,
                 color=PALETTE[i % len(PALETTE)], lw=1.3, label=node)  # fmt: skip
     ax.axhline(100, color="#9b2226", lw=1.0, ls="--")
-    ax.text(0.005, 0.97, "memory (% of limit); OOM kill at the dashed line",
-            transform=ax.transAxes, va="top", fontsize=6.5, color="#6c757d")  # fmt: skip
     shade_faults(ax, data.faults, label=False)
     ax.set_ylim(0, 110)
     ax.set_ylabel("memory (%)")
     ax.grid(True, alpha=0.25)
+    ax.set_title(title, loc="left", fontweight="bold")
     if ax.lines:
-        ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.9), ncols=4)
+        ax.legend(loc="upper left", ncols=4)

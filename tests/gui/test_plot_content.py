@@ -108,3 +108,11 @@ def test_a_node_shows_its_memory_and_corrupt_records_from_a_real_snapshot():
     sim.run(60.0)
     states = node_states(layered, sim.snapshot(), time_series(sim), layered.bucket)
     assert any("corrupt" in s["text"] for s in states.values())
+
+
+def test_the_resources_plot_gives_memory_all_the_room_when_there_is_no_pool():
+    t = np.arange(1.0, 11.0)
+    data = PlotData({"time_s": t, "node.api.memory_mb": t * 10}, [], 10.0, 10.0,
+                    limits={"node.api.memory_mb": 100.0})  # fmt: skip
+    (ax,) = build("resources", data, 500, 400).axes
+    assert ax.get_title(loc="left").startswith("Memory")
