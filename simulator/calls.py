@@ -31,7 +31,7 @@ from simulator.policies import (
     RetrySequence,
     make_backoff,
 )
-from simulator.policies.pool import OPEN, PING, RECYCLE, STALE, USE, Connection
+from simulator.policies.pool import OPEN, PING, RECYCLE, STALE, USE, Connection, WaitTimes
 from simulator.randomness import RandomStream
 from simulator.scenario import Call
 from simulator.scenario_policies import Bulkhead as BulkheadConfig
@@ -82,7 +82,7 @@ class PoolRecorder:
     emptied when the bucket closes (NaN for a bucket in which no acquire ended).
     """
 
-    def __init__(self, series: Series, pool: ConnectionPool, clock: Callable[[], float]):
+    def __init__(self, series: Series, pool: ConnectionPool):
         self.series, self.pool = series, pool
 
         def level(area: str, now_level: Callable[[], int]) -> Callable[[float], float]:
@@ -105,7 +105,7 @@ class PoolRecorder:
 
     def close(self, now: float) -> None:
         self._write_p99()
-        self.pool.bucket_waits = type(self.pool.bucket_waits)()
+        self.pool.bucket_waits = WaitTimes()
         self.levels.close(now)
 
     def flush(self, now: float) -> None:
@@ -202,7 +202,7 @@ class CallSite:
         pool = self.pool
         assert pool is not None
         self.pool_series = series
-        self.pool_recorder = PoolRecorder(series, pool, lambda: self.env.clock)
+        self.pool_recorder = PoolRecorder(series, pool)
         self._leak_rng = leak_rng
 
     def warm_pool(self) -> None:

@@ -86,7 +86,9 @@ def estimate_memory(scenario: Scenario) -> int:
     )
     route_bucket = 8 * len(ROUTE_SERIES) + 4 * _COARSE_BINS
     per_bucket = (
-        routes * route_bucket + servers * 8 * NODE_SERIES_COUNT + edges * 8 * EDGE_SERIES_COUNT
+        routes * route_bucket
+        + servers * 8 * NODE_SERIES_COUNT
+        + edges * 8 * EDGE_SERIES_COUNT
         + pools * 8 * POOL_SERIES_COUNT
     )
     if routes:

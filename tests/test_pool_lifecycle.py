@@ -88,9 +88,8 @@ def test_a_short_acquire_timeout_fails_fast_instead_of_holding_workers(lesson) -
     assert impatient["latency_ms"]["p99"] < 2000
     assert i_pool["acquire_wait_p99_ms"] <= 101
     assert impatient["success_rate"] >= patient["success_rate"] - 0.005
-    assert (
-        out["nodes"]["impatient_api"]["utilization"] < 0.7 * out["nodes"]["patient_api"]["utilization"]
-    )
+    busy = {n: out["nodes"][n]["utilization"] for n in ("patient_api", "impatient_api")}
+    assert busy["impatient_api"] < 0.7 * busy["patient_api"]  # workers not held waiting
 
 
 def test_a_database_restart_fails_stale_connections_unless_pre_pinged(lesson) -> None:
@@ -157,7 +156,8 @@ def test_recycle_replaces_connections_older_than_their_lifetime() -> None:
     # Each kept connection is replaced about every 10 s: some 5 x 60 / 10, paid in connect time.
     assert 15 <= pool_of(out)["recycled"] <= 40
     assert out["invariants"] == []
-    assert out["edges"]["api->db"]["latency_ms"]["mean"] > never["edges"]["api->db"]["latency_ms"]["mean"]
+    latency = [o["edges"]["api->db"]["latency_ms"]["mean"] for o in (never, out)]
+    assert latency[1] > latency[0]  # the reconnects are paid by the calls
 
 
 CRASH = "{kind: crash, target: db, at: 30s, for: 10ms}"
@@ -197,10 +197,8 @@ def test_a_leak_drains_the_pool_until_exhaustion() -> None:
 
 def test_a_pool_past_the_databases_limit_is_refused() -> None:
     """max_connections 5 against a pool of 20: the sixth connection is refused."""
-    _sim, out = run(
-        scenario(chain("{max_size: 20, overflow: 0}", db_extra="max_connections: 5",
-                       rate="800/s"))  # fmt: skip
-    )
+    text = chain("{max_size: 20, overflow: 0}", db_extra="max_connections: 5", rate="800/s")
+    _sim, out = run(scenario(text))
     pool = pool_of(out)
     assert pool["opened"] - pool["closed"] <= 5
     assert pool["refused_by_database"] > 0
