@@ -220,3 +220,13 @@ def test_pooled_connections_count_against_the_limit_direct_callers_share() -> No
     _sim, plain = run(scenario(plain_text))
     assert "pool" not in plain["edges"]["api->db"]
     assert plain["nodes"]["db"]["rejected"] < out["nodes"]["db"]["rejected"]
+
+
+def test_validate_warns_of_pools_larger_than_the_databases_limit() -> None:
+    from simulator.topology import problems
+
+    text = chain("{max_size: 20, overflow: 0}", db_extra="max_connections: 5")
+    warnings = [p.message for p in problems(scenario(text)) if p.severity == "warning"]
+    assert any("may open 20 connections" in w and "accepts 5" in w for w in warnings)
+    fits = chain("{max_size: 3, overflow: 2}", db_extra="max_connections: 5")
+    assert not [p for p in problems(scenario(fits)) if "connections" in p.message]
