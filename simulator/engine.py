@@ -287,13 +287,29 @@ class Simulation:
             if s.accepted != s.answered + lost + present:
                 problems.append(f"{name}: {s.accepted} accepted != {s.answered} answered + "
                                 f"{lost} lost + {present} present")  # fmt: skip
-        for name, site in self.sites.items():
-            if site.pool is not None:
-                problems += [f"{name} pool: {p}" for p in site.pool.problems()]
+        problems += self._pool_problems()
         for name, kind in self.kinds.items():
             if kind.invariants is not None:
                 problems += kind.invariants(name, self.node(name))
         return problems + message_problems(self)
+
+    def _pool_problems(self) -> list[str]:
+        """Each pool's books, and each limited database's count of the pools' connections."""
+        problems = []
+        pooled: dict[str, int] = {}  # per limited database: pooled connections of its epoch
+        for name, site in self.sites.items():
+            if site.pool is None:
+                continue
+            problems += [f"{name} pool: {p}" for p in site.pool.problems()]
+            target = site.target
+            if target.ledger is not None:
+                live = site.pool.by_epoch.get(target.epoch, 0)
+                pooled[target.name] = pooled.get(target.name, 0) + live
+        for db, live in pooled.items():
+            counted = self.servers[db].ledger.pooled  # type: ignore[union-attr]
+            if counted != live:
+                problems.append(f"{db}: counts {counted} pooled connections, pools hold {live}")
+        return problems
 
 
 def _first_index(calls: list, target: str) -> int:

@@ -117,6 +117,7 @@ class ConnectionPool(Slots):
         self.opened = self.closed = self.recycled = 0
         self.stale_failures = self.leaked = self.refused_by_database = 0
         self.exhausted_at: float | None = None
+        self.by_epoch: dict[int, int] = {}  # open connections per target incarnation
         self.generation = 0  # bumped when the owner crashes: older connections are dead
         self.waits = WaitTimes()  # the whole run
         self.bucket_waits = WaitTimes()  # the time bucket now open (see calls.PoolRecorder)
@@ -220,16 +221,23 @@ class ConnectionPool(Slots):
         """A new connection for the caller holding a slot without one."""
         self.opened += 1
         self.out += 1
+        self.by_epoch[epoch] = self.by_epoch.get(epoch, 0) + 1
         return Connection(now, epoch)
 
     def open_idle(self, now: float, epoch: int) -> None:
         """Open one connection ahead of need (``min_size``) and keep it idle."""
         self._tick()
         self.opened += 1
+        self.by_epoch[epoch] = self.by_epoch.get(epoch, 0) + 1
         self._idle.append(Connection(now, epoch))
 
     def _close(self, conn: Connection) -> None:
         self.closed += 1
+        left = self.by_epoch[conn.epoch] - 1
+        if left:
+            self.by_epoch[conn.epoch] = left
+        else:
+            del self.by_epoch[conn.epoch]
         if self.on_close is not None:
             self.on_close(conn)
 
