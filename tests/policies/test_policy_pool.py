@@ -59,7 +59,7 @@ def test_pool_opens_lazily_and_keeps_max_size_idle(sched: FakeScheduler) -> None
 
 def test_size_is_the_old_name_of_max_size() -> None:
     assert Pool.model_validate({"size": 7}).max_size == 7
-    assert "max_size" in Pool(size=7).model_dump()
+    assert "max_size" in Pool(size=7).model_dump(by_alias=True)
 
 
 def test_hand_off_reuses_the_connection_and_a_waiter_times_out(sched: FakeScheduler) -> None:
