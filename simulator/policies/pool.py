@@ -257,11 +257,13 @@ class ConnectionPool(Slots):
         """The caller is done with a healthy connection: idle again, handed on, or closed."""
         self._tick()
         self.out -= 1
-        if self._waiters or len(self._idle) < self.max_size:
-            self._give_back(conn)
+        if self._waiters:
+            self._handoff.append(conn)  # the grant release() makes now takes it
+        elif len(self._idle) < self.max_size:
+            self._idle.append(conn)
         else:
             self._close(conn)  # QueuePool keeps max_size idle; an overflow one closes
-            self.release()
+        self.release()
 
     def discard(self, conn: Connection) -> None:
         """The connection died (its target or its owner restarted): close it, free its slot."""
