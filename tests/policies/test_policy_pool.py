@@ -6,12 +6,16 @@ limit) is tested through scenarios in ``tests/test_pool_lifecycle.py``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from policy_fake_scheduler import FakeScheduler
 
 from simulator.policies import ConnectionPool
-from simulator.policies.pool import OPEN, PING, RECYCLE, STALE, USE, Connection
+from simulator.policies.pool import OPEN, PING, RECYCLE, STALE, USE, Connection, WaitTimes
 from simulator.scenario_policies import Pool
 
 
@@ -162,3 +166,47 @@ def test_levels_integrate_over_time(sched: FakeScheduler) -> None:
     p._tick()
     assert p.in_use_area == 10.0  # one slot in use throughout
     assert p.waiting_area == 4.0 and p.idle_area == 0.0
+
+
+def test_wait_percentile_counts_immediate_grants_as_zero() -> None:
+    waits = WaitTimes()
+    for _ in range(99):
+        waits.record(0.0)
+    waits.record(5.0)
+    assert waits.p99() == 0.0  # the 99th of 100 waits is an immediate grant
+    waits.record(5.0)
+    assert waits.p99() == pytest.approx(5.0, rel=0.02)
+    assert math.isnan(WaitTimes().p99())
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    st.integers(0, 2),
+    st.integers(1, 2),
+    st.lists(st.tuples(st.sampled_from("aaccdlkw"), st.integers(0, 20)), min_size=3, max_size=60),
+)
+def test_pool_books_balance_whatever_happens(max_size: int, overflow: int, ops: list) -> None:
+    """Acquire, give back, discard, leak, owner crash, time passing: the books always balance."""
+    sched = FakeScheduler()
+    p = pool(sched, max_size=max_size, overflow=overflow, acquire_timeout=2.0)
+    holders: list[Caller] = []
+    for op, n in ops:
+        held = [c for c in holders if c.conn is not None]
+        if op == "a":
+            holders.append(Caller(p, sched))
+        elif op in "cdl" and held:
+            c = held[n % len(held)]
+            conn, c.conn = c.conn, None
+            {"c": p.checkin, "d": p.discard, "l": p.leak}[op](conn)  # type: ignore[arg-type]
+        elif op == "k":
+            p.close_idle()
+            for c in held:  # the owner's lost work gives its connections back, dead
+                conn, c.conn = c.conn, None
+                p.discard(conn)  # type: ignore[arg-type]
+        elif op == "w":
+            sched.run_until(sched.now + n / 10)
+        assert p.problems() == []
+        assert p.in_use == sum(c.conn is not None for c in holders) + p.leaking
+    sched.run_until(sched.now + 10.0)
+    assert p.problems() == [] and p.waiting == 0
+    assert p.opened == p.closed + p.open_connections
