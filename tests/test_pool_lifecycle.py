@@ -230,3 +230,20 @@ def test_validate_warns_of_pools_larger_than_the_databases_limit() -> None:
     assert any("may open 20 connections" in w and "accepts 5" in w for w in warnings)
     fits = chain("{max_size: 3, overflow: 2}", db_extra="max_connections: 5")
     assert not [p for p in problems(scenario(fits)) if "connections" in p.message]
+
+
+def test_connections_in_use_when_the_database_crashed_are_closed_not_reused() -> None:
+    slow = "service_time: {dist: constant, value: 500ms}"
+    text = chain("{max_size: 10, overflow: 0}", faults=CRASH, rate="20/s")
+    text = text.replace("service_time: {dist: exponential, mean: 10ms}", slow)
+    sim = Simulation(scenario(text))
+    pool = sim.sites["api->db"].pool
+    assert pool is not None
+    sim.run(29.999)
+    out_at_crash, idle_at_crash, closed_before = pool.out, pool.idle, pool.closed
+    assert out_at_crash >= 5  # some ten queries of 500 ms at 20 a second
+    sim.run(30.6)  # the calls in flight were answered with the crash, and gave theirs back
+    assert pool.closed - closed_before >= out_at_crash
+    sim.run_to_end()
+    assert pool.stale_failures <= idle_at_crash  # only idle ones were left to fail on use
+    assert sim.check_invariants() == []
