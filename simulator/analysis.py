@@ -19,6 +19,7 @@ from simulator.metrics import OUTCOMES, LogHistogram
 
 if TYPE_CHECKING:  # analysis reads finished runs; it never builds one
     from simulator.engine import Simulation
+    from simulator.policies import ConnectionPool
 
 __all__ = [
     "alerts",
@@ -139,10 +140,27 @@ def _edge(sim: Simulation, name: str) -> dict[str, Any]:
             "max_in_use": site.bulkhead.max_in_use,
         }
     if site.pool is not None:
-        pool = site.pool
-        out["pool"] = {"rejected": pool.rejected, "max_in_use": pool.max_in_use,
-                       "opened": pool.opened, "closed": pool.closed}  # fmt: skip
+        out["pool"] = _pool(site.pool)
     return out
+
+
+def _pool(pool: ConnectionPool) -> dict[str, Any]:
+    """A pool's books over the whole run (like the bulkhead's, not since the warm-up)."""
+    p99 = pool.waits.p99()
+    return {
+        "rejected": pool.rejected,
+        "max_in_use": pool.max_in_use,
+        "opened": pool.opened,
+        "closed": pool.closed,
+        "recycled": pool.recycled,
+        "stale_failures": pool.stale_failures,
+        "acquire_timeouts": pool.timeouts,
+        "peak_in_use": pool.max_in_use,
+        "acquire_wait_p99_ms": None if math.isnan(p99) else round(p99 * 1000, 3),
+        "leaked": pool.leaked,
+        "exhausted_at_s": None if pool.exhausted_at is None else round(pool.exhausted_at, 6),
+        "refused_by_database": pool.refused_by_database,
+    }
 
 
 def summarize(sim: Simulation, blast_radius: list[dict[str, Any]] | None = None) -> dict[str, Any]:

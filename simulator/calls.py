@@ -1,7 +1,8 @@
 """One call edge ``a -> b`` and everything that guards it: timeouts, retries, breaker, bulkhead.
 
-A call runs as a chain of callbacks: throttle → breaker → bulkhead → pool → send →
-(reply | timeout) → record → retry after backoff, fall back, or answer. The
+A call runs as a chain of callbacks: throttle → breaker → bulkhead → pool (checkout:
+open, recycle, ping or use a connection) → send → (reply | timeout) → record → retry
+after backoff, fall back, or answer. The
 caller's job waits (and so holds its worker) for the whole chain, backoff sleeps
 included. A timeout only stops the caller listening: the callee keeps working
 on the abandoned attempt, unless deadline propagation is on.
@@ -30,14 +31,16 @@ from simulator.policies import (
     RetrySequence,
     make_backoff,
 )
+from simulator.policies.pool import OPEN, PING, RECYCLE, STALE, USE, Connection, WaitTimes
 from simulator.randomness import RandomStream
 from simulator.scenario import Call
 from simulator.scenario_policies import Bulkhead as BulkheadConfig
 
-__all__ = ["CallSite", "EdgeStats"]
+__all__ = ["POOL_SERIES", "CallSite", "EdgeStats", "PoolRecorder"]
 
 Done = Callable[[Job, str], None]
 EDGE_SERIES = ("requests", "attempts", "failures")
+POOL_SERIES = ("in_use", "idle", "waiters", "acquire_wait_p99_ms")
 
 
 class EdgeStats:
@@ -71,6 +74,45 @@ class EdgeStats:
         return getattr(self, name) - self.baseline.get(name, 0)
 
 
+class PoolRecorder:
+    """A pool's time series: mean levels per bucket and the bucket's acquire wait p99.
+
+    The levels are time integrals the pool keeps (``ConnectionPool._tick``), read
+    like a node's ``busy``; the p99 is the pool's wait histogram of the bucket,
+    emptied when the bucket closes (NaN for a bucket in which no acquire ended).
+    """
+
+    def __init__(self, series: Series, pool: ConnectionPool):
+        self.series, self.pool = series, pool
+
+        def level(area: str, now_level: Callable[[], int]) -> Callable[[float], float]:
+            return lambda now: getattr(pool, area) + now_level() * (now - pool._last)
+
+        self.levels = Rollup(
+            series,
+            {
+                "in_use": level("in_use_area", lambda: pool.in_use),
+                "idle": level("idle_area", lambda: pool.idle),
+                "waiters": level("waiting_area", lambda: pool.waiting),
+            },
+            levels=("in_use", "idle", "waiters"),
+        )
+
+    def _write_p99(self) -> None:
+        index = self.levels.open
+        if index < self.series.size:
+            self.series.data["acquire_wait_p99_ms"][index] = self.pool.bucket_waits.p99() * 1000
+
+    def close(self, now: float) -> None:
+        self._write_p99()
+        self.pool.bucket_waits = WaitTimes()
+        self.levels.close(now)
+
+    def flush(self, now: float) -> None:
+        self._write_p99()
+        self.levels.flush(now)
+
+
 class _CallState:
     """One request's trip across the edge: its attempts, backoff sequence and held resources."""
 
@@ -79,8 +121,8 @@ class _CallState:
     message: Any  # what a publish carries (publishing.PublishSite); unset on calls
 
     __slots__ = (
-        "attempt", "held", "message", "on_done", "parent", "permitted", "pool_gen", "seq", "t0",
-        "t_try",
+        "attempt", "conn", "held", "message", "on_done", "parent", "permitted", "pool_gen", "seq",
+        "t0", "t_try",
     )  # fmt: skip
 
     def __init__(self, parent: Job, on_done: Done, seq: RetrySequence | None, now: float):
@@ -89,6 +131,7 @@ class _CallState:
         self.attempt = 0
         self.held = 0  # 1: bulkhead slot held, 2: pool connection held (bit flags)
         self.pool_gen = 0  # the pool's generation when the connection was granted
+        self.conn: Connection | None = None  # the pooled connection the attempt holds
         self.permitted = False
 
 
@@ -122,9 +165,10 @@ class CallSite:
         )
         self.breaker = CircuitBreaker(config.breaker) if config.breaker else None
         self.bulkhead = self._make_gate(config.bulkhead)
-        self.pool = (
-            ConnectionPool(config.pool, self._schedule, self._cancel) if config.pool else None
-        )
+        self.pool_series: Series | None = None  # the pool's time series, once equipped
+        self.pool_recorder: PoolRecorder | None = None
+        self._leak_rng: RandomStream | None = None
+        self.pool = self._make_pool() if config.pool else None
         self.fallback = FallbackPolicy(config.fallback) if config.fallback else None
         # Nothing stands between an attempt and the send: the common, fast path.
         self._ungated = self.throttle is self.breaker is self.bulkhead is self.pool is None
@@ -136,6 +180,43 @@ class CallSite:
 
     def _make_gate(self, config: BulkheadConfig | None) -> Bulkhead | None:
         return Bulkhead(config, self._schedule, self._cancel) if config else None
+
+    def _make_pool(self) -> ConnectionPool:
+        """The pool, with ``min_size`` connections opened before the first request."""
+        target = self.target
+        # A database that counts its connections (components.service.ConnectionLedger)
+        # hears of every pooled connection closed.
+        ledger = target.ledger
+        pool = ConnectionPool(
+            self.config.pool,  # type: ignore[arg-type]
+            self._schedule,
+            self._cancel,
+            clock=lambda: self.env.clock,
+            on_close=ledger.close if ledger is not None else None,
+        )
+        self.pool = pool
+        self.warm_pool()
+        return pool
+
+    def equip_pool(self, series: Series, leak_rng: RandomStream) -> None:
+        """The pool's time series and its leak draws (a stream of its own: common numbers)."""
+        pool = self.pool
+        assert pool is not None
+        self.pool_series = series
+        self.pool_recorder = PoolRecorder(series, pool)
+        self._leak_rng = leak_rng
+
+    def warm_pool(self) -> None:
+        """Open connections up to ``min_size`` (at start, and when the owner restarts)."""
+        pool, target = self.pool, self.target
+        if pool is None:
+            return
+        now = self.env.clock
+        while pool.open_connections < pool.min_size and not target.down:
+            if target.ledger is not None and not target.ledger.open():
+                pool.refused_by_database += 1
+                return
+            pool.open_idle(now, target.epoch)
 
     # -- timers for the event-driven policies ------------------------------------------------
 
@@ -200,21 +281,70 @@ class CallSite:
         if self.bulkhead is not None:
             state.held |= 1
         if self.pool is not None:
-            self.pool.acquire(
-                lambda: self._with_connection(state), lambda: self._gate_refused(state)
-            )
+            self.pool.acquire(lambda: self._checkout(state), lambda: self._gate_refused(state))
         else:
             self._send(state)
 
-    def _with_connection(self, state: _CallState) -> None:
+    # -- the pool's checkout (reached only through the pool's grant, so there is a pool) ------
+
+    def _checkout(self, state: _CallState) -> None:
+        pool: ConnectionPool = self.pool  # type: ignore[assignment]
         state.held |= 2
-        state.pool_gen = self.pool.generation  # type: ignore[union-attr]
-        # Reached only through the pool's grant, so there is a pool.
-        connect = self.pool.connect_time if self.pool.needs_connect() else 0.0  # type: ignore[union-attr]
-        if connect > 0:
-            self.env.timeout(connect, state).callbacks.append(lambda ev: self._send(ev.value))
+        state.pool_gen = pool.generation
+        conn = state.conn = pool.granted
+        plan = pool.plan(conn, self.env.clock, self.target.epoch)
+        if plan is USE:
+            self._send(state)
+        elif plan is OPEN:
+            self._open(state)
+        elif plan is PING:
+            if pool.ping_time > 0:
+                wake_after(self.env, pool.ping_time, self._after_ping, state)
+            else:
+                self._pinged(state)
+        elif plan is RECYCLE:
+            pool.recycle_out(conn)  # type: ignore[arg-type]
+            state.conn = None
+            self._open(state)
+        else:  # STALE: the database restarted since; the first use finds the socket dead
+            assert plan is STALE
+            pool.stale_failures += 1
+            self._attempt_done(state, "error")
+
+    def _after_ping(self, wake: Wake) -> None:
+        self._pinged(wake.value)
+
+    def _pinged(self, state: _CallState) -> None:
+        conn: Connection = state.conn  # type: ignore[assignment]
+        if conn.epoch == self.target.epoch:
+            return self._send(state)
+        self.pool.drop_out(conn)  # type: ignore[union-attr]
+        state.conn = None
+        self._open(state)
+
+    def _open(self, state: _CallState) -> None:
+        """Open a connection for the attempt (it holds a slot without one), then send."""
+        pool: ConnectionPool = self.pool  # type: ignore[assignment]
+        target = self.target
+        if target.down:  # nothing to connect to: the send is refused, as without a pool
+            return self._send(state)
+        if target.ledger is not None and not target.ledger.open():
+            pool.refused_by_database += 1  # too many connections at the database
+            return self._attempt_done(state, "error")
+        state.conn = pool.open(self.env.clock, target.epoch)
+        if pool.connect_time > 0:
+            wake_after(self.env, pool.connect_time, self._connected, state)
         else:
             self._send(state)
+
+    def _connected(self, wake: Wake) -> None:
+        state: _CallState = wake.value
+        conn: Connection = state.conn  # type: ignore[assignment]
+        if conn.epoch != self.target.epoch:  # the database crashed while we connected
+            self.pool.drop_out(conn)  # type: ignore[union-attr]
+            state.conn = None
+            return self._open(state)
+        self._send(state)
 
     def _send(self, state: _CallState) -> None:
         deadline = math.inf
@@ -246,14 +376,23 @@ class CallSite:
     def _release(self, state: _CallState) -> None:
         # A held flag is set only when its policy exists (see _with_slot and _with_connection).
         if state.held & 2:
-            pool = self.pool
-            if state.pool_gen == pool.generation:  # type: ignore[union-attr]
-                pool.release()  # type: ignore[union-attr]
-            else:  # the caller crashed while this call was out: its connection died
-                pool.release_dead()  # type: ignore[union-attr]
+            self._checkin(state)
         if state.held & 1:
             self.bulkhead.release()  # type: ignore[union-attr]
         state.held = 0
+
+    def _checkin(self, state: _CallState) -> None:
+        pool: ConnectionPool = self.pool  # type: ignore[assignment]
+        conn = state.conn
+        state.conn = None
+        if conn is None:
+            pool.release_bare()
+        elif state.pool_gen != pool.generation or conn.epoch != self.target.epoch:
+            pool.discard(conn)  # its owner or its database restarted meanwhile: it is dead
+        elif pool.leak_share > 0 and self._leak_rng.random() < pool.leak_share:  # type: ignore[union-attr]
+            pool.leak(conn)
+        else:
+            pool.checkin(conn)
 
     def _attempt_done(self, state: _CallState, outcome: str) -> None:
         stats = self.stats

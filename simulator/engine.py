@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import simpy
 
 from simulator._simpy import Environment, scheduled_count
-from simulator.calls import EDGE_SERIES, CallSite, EdgeStats
+from simulator.calls import EDGE_SERIES, POOL_SERIES, CallSite, EdgeStats, PoolRecorder
 from simulator.components.base import LOST_ERRORS, REFUSED_AT_ARRIVAL
 from simulator.components.client import Client
 from simulator.components.datastore import DataStore
@@ -33,6 +34,8 @@ from simulator.scenario_limits import memory_problem
 from simulator.topology import find_call_cycle, to_graph
 
 __all__ = ["EngineError", "Simulation"]
+
+_Site = TypeVar("_Site", bound=CallSite)
 
 
 class EngineError(Exception):
@@ -152,8 +155,7 @@ class Simulation:
                                  corrupt_rng=self.stream(edge, "corruption"))  # fmt: skip
         else:
             site = CallSite(*args)
-        self.sites[edge] = site
-        return site
+        return self._register(edge, site)
 
     def _tracks(self, call: Call, caller: str | None) -> bool:
         if not call.writes or not isinstance(self.servers.get(call.to), DataStore):
@@ -169,16 +171,22 @@ class Simulation:
             EdgeStats(self.series(EDGE_SERIES)), owner=owner, queue=publish.queue,
             stream=self.books.stream(owner.name, publish.to, publish.queue), relayed=relayed,
         )  # fmt: skip
+        return self._register(edge, site)
+
+    def _register(self, edge: str, site: _Site) -> _Site:
+        if site.pool is not None:
+            site.equip_pool(self.series(POOL_SERIES), self.stream(edge, "pool_leak"))
         self.sites[edge] = site
         return site
 
     # -- periodic bookkeeping ----------------------------------------------------------------
 
     def _sample_buckets(self) -> None:
-        self._rollups: list[Rollup] = [c.stats.rollup for c in self.clients.values()]
+        self._rollups: list[Rollup | PoolRecorder] = [c.stats.rollup for c in self.clients.values()]
         self._rollups += [s.stats.rollup for s in self.servers.values()]
         self._rollups += [s.stats.rollup for s in self.sites.values()]
         self._rollups += [r for s in self.servers.values() for r in s.extra_rollups()]
+        self._rollups += [s.pool_recorder for s in self.sites.values() if s.pool_recorder]
         self._bucket_hooks = [s.on_bucket for s in self.servers.values() if s.has_bucket_hook]
         self.env.timeout(self.scenario.bucket).callbacks.append(self._on_bucket)
 
@@ -305,10 +313,29 @@ class Simulation:
             if s.accepted != s.answered + lost + present:
                 problems.append(f"{name}: {s.accepted} accepted != {s.answered} answered + "
                                 f"{lost} lost + {present} present")  # fmt: skip
+        problems += self._pool_problems()
         for name, kind in self.kinds.items():
             if kind.invariants is not None:
                 problems += kind.invariants(name, self.node(name))
         return problems + message_problems(self)
+
+    def _pool_problems(self) -> list[str]:
+        """Each pool's books, and each limited database's count of the pools' connections."""
+        problems = []
+        pooled: dict[str, int] = {}  # per limited database: pooled connections of its epoch
+        for name, site in self.sites.items():
+            if site.pool is None:
+                continue
+            problems += [f"{name} pool: {p}" for p in site.pool.problems()]
+            target = site.target
+            if target.ledger is not None:
+                live = site.pool.by_epoch.get(target.epoch, 0)
+                pooled[target.name] = pooled.get(target.name, 0) + live
+        for db, live in pooled.items():
+            counted = self.servers[db].ledger.pooled  # type: ignore[union-attr]
+            if counted != live:
+                problems.append(f"{db}: counts {counted} pooled connections, pools hold {live}")
+        return problems
 
 
 def _first_index(calls: list, target: str) -> int:

@@ -40,12 +40,14 @@ MEMORY_BUDGET = 1 << 30
 
 NODE_SERIES_COUNT = 7  # components.base.NODE_SERIES: arrivals ... in_system
 EDGE_SERIES_COUNT = 3  # calls.EDGE_SERIES: requests, attempts, failures
+POOL_SERIES_COUNT = 4  # calls.POOL_SERIES: in_use, idle, waiters, acquire_wait_p99_ms
 _FINE_BINS = len(LogHistogram()._counts)  # bins of one latency histogram
 _COARSE_BINS = _FINE_BINS // RouteStats.COARSE + 1  # int32 bins per route per bucket
 # Measured with tracemalloc (run, summary and time-series export) and rounded up:
 _ROUTE_FIXED = 85_000  # a client: its histograms, counters, streams, summary
 _NODE_FIXED = 6_000  # a server: stats, streams, simpy resources
 _EDGE_FIXED = 17_000  # a call site: its stats and latency histogram (11 KB of pointers)
+_POOL_FIXED = 25_000  # a connection pool: two wait histograms (11 KB each) and its books
 _EXPORT_PER_BIN = 17  # bytes per coarse bin per bucket while percentiles are computed
 
 
@@ -89,18 +91,27 @@ def estimate_memory(scenario: Scenario) -> int:
     """Bytes one run's recorders will hold, from the scenario's counts alone.
 
     buckets x (routes x (8 x 10 series + 4 x 277 histogram bins)
-               + nodes x 8 x 7 series + calls x 8 x 3 series
+               + nodes x 8 x 7 series + calls x 8 x 3 series + pools x 8 x 4 series
                + 17 x 277 while a route's percentiles are computed for export)
     + fixed costs per route, node and call (their whole-run latency histograms).
     """
     routes, servers, edges = _counts(scenario)
+    pools = sum(
+        call.pool is not None
+        for node in scenario.nodes.values()
+        for call in (*getattr(node, "calls", ()), *getattr(node, "publishes", ()))
+    )
     route_bucket = 8 * len(ROUTE_SERIES) + 4 * _COARSE_BINS
     per_bucket = (
-        routes * route_bucket + servers * 8 * NODE_SERIES_COUNT + edges * 8 * EDGE_SERIES_COUNT
+        routes * route_bucket
+        + servers * 8 * NODE_SERIES_COUNT
+        + edges * 8 * EDGE_SERIES_COUNT
+        + pools * 8 * POOL_SERIES_COUNT
     )
     if routes:
         per_bucket += _EXPORT_PER_BIN * _COARSE_BINS  # int64 cumulative sums etc., one route
     fixed = routes * _ROUTE_FIXED + servers * _NODE_FIXED + edges * _EDGE_FIXED
+    fixed += pools * _POOL_FIXED
     return time_buckets(scenario) * per_bucket + fixed
 
 

@@ -259,8 +259,11 @@ class Database(Service):
 
     kind: Literal["database"]  # type: ignore[assignment]
     max_connections: int | None = Field(
-        None, ge=1, le=1_000_000, description="connections in use (serving + queued) at most"
-    )
+        None, ge=1, le=1_000_000,
+        description="connections at most: each request of a caller without a pool while it is "
+        "queued or served, plus each pooled connection open against it, idle or in use; "
+        "requests past it are rejected, pooled connections past it refused",
+    )  # fmt: skip
     validation: list[ValidationLayer] = Field(
         default_factory=list,
         max_length=MAX_LAYERS,

@@ -7,9 +7,9 @@ These are plain descriptions; the running state machines live in ``policies/``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 from simulator.scenario_types import Duration, Percent, Rate, Strict
 
@@ -114,12 +114,66 @@ class Bulkhead(Strict):
 
 
 class Pool(Strict):
-    """A client-side connection pool (SQLAlchemy's knobs): connections are held per call."""
+    """A client-side connection pool with SQLAlchemy's knobs and meanings (its ``QueuePool``).
 
-    size: int = Field(5, ge=0, le=100_000, description="connections kept open")
-    overflow: int = Field(10, ge=0, le=100_000, description="extra connections under load")
-    acquire_timeout: Duration = Field(30.0, description="wait for a free connection")
+    Up to ``max_size`` idle connections are kept; under load up to ``overflow``
+    more are opened and closed again on return. A caller finding all of them
+    checked out waits up to ``acquire_timeout``. A connection is bound to one
+    incarnation of its target: after the target restarts it is dead, and its
+    first use fails unless ``pre_ping`` checks it first.
+    """
+
+    min_size: int = Field(
+        0, ge=0, le=100_000,
+        description="connections opened at start (and when the caller restarts), before any "
+        "request needs them; 0: opened lazily, as SQLAlchemy does",
+    )  # fmt: skip
+    max_size: int = Field(
+        5, ge=0, le=100_000, validation_alias=AliasChoices("max_size", "size"),
+        description="idle connections kept open (SQLAlchemy's pool_size); a connection returned "
+        "while this many are idle is closed. Older files call it size",
+    )  # fmt: skip
+    overflow: int = Field(
+        10, ge=0, le=100_000, description="extra connections opened under load (max_overflow)"
+    )
+    acquire_timeout: Duration = Field(
+        30.0, description="wait for a free connection, then fail (0: fail at once)"
+    )
     connect_time: Duration = Field(0.0, description="cost of opening a new connection")
+    recycle: Duration | None = Field(
+        None,
+        description="maximum lifetime: a connection older than this is closed on checkout and "
+        "replaced, paying the connect time (none: kept forever; SQLAlchemy's pool_recycle)",
+    )
+    pre_ping: bool = Field(
+        False,
+        description="test each connection with a round trip on checkout; a dead one (its "
+        "database restarted) is replaced instead of failing the call",
+    )
+    ping_time: Duration = Field(0.001, description="pre_ping: the round trip's cost")
+    leak: Percent = Field(
+        0.0,
+        description="share of checkouts never returned (a bug): the pool drains until the "
+        "caller restarts",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_name_for_max_size(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "size" in data and "max_size" in data:
+            raise ValueError("give max_size only (size is its old name)")
+        return data
+
+    @model_validator(mode="after")
+    def _sizes_agree(self) -> Pool:
+        if self.min_size > self.max_size:
+            raise ValueError(
+                f"min_size ({self.min_size}) is more than max_size ({self.max_size}): "
+                "raise max_size or lower min_size"
+            )
+        if self.recycle is not None and self.recycle <= 0:
+            raise ValueError("recycle must be a positive lifetime (or none: never recycle)")
+        return self
 
 
 class Fallback(Strict):

@@ -18,10 +18,12 @@ __all__ = ["time_series", "write_csv"]
 
 
 def time_series(sim: Simulation, upto: float | None = None) -> dict[str, np.ndarray]:
-    """Columns ``time_s``, ``route.<client>.<x>``, ``node.<name>.<x>``, ``edge.<a->b>.<x>``.
+    """Columns ``time_s``, ``route.<client>.<x>``, ``node.<name>.<x>``, ``edge.<a->b>.<x>``,
+    ``pool.<a->b>.<x>`` for a call through a connection pool.
 
     Latency columns are in milliseconds; counts are per bucket; ``busy``, ``queue``
-    and ``in_system`` are time-averaged levels; ``utilization`` is busy / workers.
+    and ``in_system`` are time-averaged levels, as are a pool's ``in_use``, ``idle`` and
+    ``waiters``; ``utilization`` is busy / workers.
     Only buckets that have started before ``upto`` (default: now) are returned.
     """
     now = sim.now if upto is None else upto
@@ -44,6 +46,10 @@ def time_series(sim: Simulation, upto: float | None = None) -> dict[str, np.ndar
     for name, site in sim.sites.items():
         for key, values in site.stats.series.data.items():
             columns[f"edge.{name}.{key}"] = values[:count]
+    for name, site in sim.sites.items():
+        if site.pool_series is not None:
+            for key, values in site.pool_series.data.items():
+                columns[f"pool.{name}.{key}"] = values[:count]
     for server in sim.servers.values():
         for prefix, series in server.own_series().items():
             for key, values in series.data.items():

@@ -12,7 +12,7 @@ from typing import Literal
 
 import networkx as nx
 
-from simulator.scenario import Client, Consumer, Relay, Scenario, reference_problems
+from simulator.scenario import Client, Consumer, Database, Relay, Scenario, reference_problems
 
 __all__ = [
     "Problem",
@@ -173,6 +173,7 @@ def problems(scenario: Scenario) -> list[Problem]:
             found.append(Problem("warning", f"balancer {name} has no backends: it errors", name))
     found += _message_warnings(scenario)
     found += _disk_warnings(scenario)
+    found += _pool_warnings(scenario)
     return found
 
 
@@ -188,6 +189,28 @@ def _disk_warnings(scenario: Scenario) -> list[Problem]:
             found.append(Problem(
                 "warning", f"disk_full on {fault.target} changes nothing: no call to it "
                 "writes (writes: true)", fault.target,
+            ))  # fmt: skip
+    return found
+
+
+def _pool_warnings(scenario: Scenario) -> list[Problem]:
+    """Pools that may open more connections than their database accepts."""
+    found = []
+    for name, node in scenario.nodes.items():
+        if not isinstance(node, Database) or node.max_connections is None:
+            continue
+        most = sum(
+            call.pool.max_size + call.pool.overflow
+            for caller in scenario.nodes.values()
+            for call in getattr(caller, "calls", ())
+            if call.to == name and call.pool is not None
+        )
+        if most > node.max_connections:
+            found.append(Problem(
+                "warning",
+                f"pools to {name} may open {most} connections; it accepts "
+                f"{node.max_connections} (max_connections): past that they are refused",
+                name,
             ))  # fmt: skip
     return found
 

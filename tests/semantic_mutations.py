@@ -348,11 +348,17 @@ def _bulkhead(rng: random.Random) -> Bulkhead:
 
 
 def _pool(rng: random.Random) -> Pool:
+    max_size = rng.choice([0, 1, 5, 20])
     return Pool(
-        size=rng.choice([0, 1, 5, 20]),
+        min_size=rng.choice([0, 0, min(max_size, 1), max_size]),
+        max_size=max_size,
         overflow=rng.choice([0, 0, 2, 10]),
         acquire_timeout=rng.choice([0.0, 0.05, 1.0, 30.0]),
         connect_time=rng.choice([0.0, 0.0, 0.005, 0.2]),
+        recycle=rng.choice([None, None, 0.5, 10.0]),
+        pre_ping=rng.random() < 0.4,
+        ping_time=rng.choice([0.0, 0.001, 0.05]),
+        leak=rng.choice([0.0, 0.0, 0.0, 0.01, 0.3]),
     )
 
 

@@ -327,11 +327,12 @@ def test_the_simulation_refuses_an_over_budget_scenario_built_in_memory() -> Non
 
 
 def test_the_memory_model_counts_the_engine_series() -> None:
-    from simulator.calls import EDGE_SERIES
+    from simulator.calls import EDGE_SERIES, POOL_SERIES
     from simulator.components.base import NODE_SERIES
-    from simulator.scenario_limits import EDGE_SERIES_COUNT, NODE_SERIES_COUNT
+    from simulator.scenario_limits import EDGE_SERIES_COUNT, NODE_SERIES_COUNT, POOL_SERIES_COUNT
 
     assert (len(NODE_SERIES), len(EDGE_SERIES)) == (NODE_SERIES_COUNT, EDGE_SERIES_COUNT)
+    assert len(POOL_SERIES) == POOL_SERIES_COUNT
 
 
 @pytest.mark.parametrize(("clients", "services", "buckets"), [(1, 1, 4000), (2, 5, 2000)])

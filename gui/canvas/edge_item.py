@@ -82,7 +82,7 @@ def badges(call: Any) -> list[tuple[str, str]]:
     if call.bulkhead is not None:
         out.append(("bulkhead", f"bulkhead {call.bulkhead.max_concurrent}"))
     if call.pool is not None:
-        out.append(("pool", f"pool {call.pool.size}+{call.pool.overflow}"))
+        out.append(("pool", f"pool {call.pool.max_size}+{call.pool.overflow}"))
     if call.fallback is not None:
         out.append(("fallback", f"fallback {call.fallback.kind}"))
     if call.adaptive_throttling is not None:

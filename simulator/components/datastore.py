@@ -251,6 +251,8 @@ def _build(world: World, name: str, spec: Database) -> Server:
 def _invariants(name: str, server: Server) -> list[str]:
     """Every bad write ends once: caught, lost, in flight, found or at rest."""
     own = [f"{name}: {problem}" for problem in server.own_problems()]  # a watched process's
+    if server.ledger is not None:  # pools connect to it under a connection limit
+        own += server.ledger.problems(name)
     if not isinstance(server, DataStore):
         return own
     books, sweep = server.books, server.sweep

@@ -35,11 +35,18 @@ if TYPE_CHECKING:
     from simulator.fault_kinds import Conditions
     from simulator.policies import Admission
 
-__all__ = ["KINDS", "RateLimitedApi", "Server", "build_service", "server_options"]
+__all__ = [
+    "KINDS", "OWN_HOOKS", "ConnectionLedger", "LimitedDatabase", "RateLimitedApi", "Server",
+    "build_service", "limited", "server_options",
+]  # fmt: skip
 
 
 class Server:
     """Serves jobs; replies ``ok``/``fallback``/``error``/``rejected``/``shed`` to the caller."""
+
+    # The books of pooled connections against this server's connection limit: kept only
+    # by a LimitedDatabase (a limited database some pool connects to).
+    ledger: ConnectionLedger | None = None
 
     def __init__(
         self,
@@ -95,7 +102,7 @@ class Server:
         if self.limiter is not None and not self.limiter.allow(now):
             stats.shed += 1
             return self._refuse(job, "shed", None)
-        if len(self.queue) + self.busy >= self.max_connections:
+        if len(self.queue) + self.busy >= self.max_connections and self._over_limit(job):
             return self._refuse(job, "rejected", "connections")
         job.t_arrive = now
         job.epoch = self.epoch
@@ -118,6 +125,10 @@ class Server:
             self._refuse(job, "error", "disk_full")  # call and publish sites say if they write
             return True
         return False
+
+    def _over_limit(self, job: Job) -> bool:
+        """Past ``max_connections`` (asked only once the queue and workers reach it)."""
+        return True
 
     def _refuse(self, job: Job, outcome: str, kind: str | None) -> None:
         now = self.env.clock
@@ -209,7 +220,6 @@ class Server:
             job = queue.popleft()
             self.stats.queue.change(now, -1)
             if job.deadline < now:
-                # Deadline propagation: the caller has given up, so the work is not done.
                 self._expire(job, now)
                 continue
             self._start(job, now)
@@ -290,8 +300,100 @@ class Server:
                 site.pool.close_idle()
 
     def restart(self) -> None:
-        """Back after a crash: empty queue, idle workers, no open connections (cold)."""
+        """Back after a crash: empty queue, idle workers; its pools reopen their ``min_size``."""
         self.down = False
+        for site in self.sites:
+            if site.pool is not None:
+                site.warm_pool()
+
+
+class ConnectionLedger:
+    """What counts against a database's ``max_connections`` once pools connect to it.
+
+    Each pooled connection open against this incarnation counts one, idle or in
+    use; each request from a caller without a pool counts one while it is queued
+    or in service (the rule of a database no pool connects to); a request sent
+    over a pooled connection adds nothing, its connection is already counted.
+    """
+
+    __slots__ = ("limit", "pooled", "pooled_in_system", "server")
+
+    def __init__(self, server: Server, limit: int) -> None:
+        self.server, self.limit = server, limit
+        self.pooled = 0  # pooled connections open against the current incarnation
+        self.pooled_in_system = 0  # requests sent over them, queued or in service
+
+    def connections(self) -> int:
+        server = self.server
+        return len(server.queue) + server.busy - self.pooled_in_system + self.pooled
+
+    def open(self) -> bool:
+        """A pool opens a connection: False if the database refuses it (too many)."""
+        if self.connections() >= self.limit:
+            return False
+        self.pooled += 1
+        return True
+
+    def close(self, conn: Any) -> None:
+        """A pool closed ``conn``; one opened before the last crash was already gone."""
+        if conn.epoch == self.server.epoch:
+            self.pooled -= 1
+
+    def problems(self, name: str) -> list[str]:
+        server = self.server
+        found = []
+        if not 0 <= self.pooled_in_system <= server.busy + len(server.queue):
+            found.append(f"{name}: {self.pooled_in_system} pooled requests present of "
+                         f"{server.busy + len(server.queue)}")  # fmt: skip
+        if self.pooled < 0 or self.connections() > self.limit:
+            found.append(f"{name}: {self.connections()} connections ({self.pooled} pooled) "
+                         f"past max_connections {self.limit}")  # fmt: skip
+        return found
+
+
+def _pooled(job: Job) -> bool:
+    return getattr(job.reply_to, "pool", None) is not None
+
+
+class LimitedDatabase(Server):
+    """A database with a connection limit that some pool connects to: a ledger counts both.
+
+    Built only for such a database, so every other server keeps the plain check of
+    queued plus in service against ``max_connections``.
+    """
+
+    def __init__(self, *args: Any, max_connections: float, **kwargs: Any) -> None:
+        # 0: every arrival reaches _over_limit, which asks the ledger.
+        super().__init__(*args, max_connections=0, **kwargs)
+        self.ledger = ConnectionLedger(self, int(max_connections))
+
+    def _over_limit(self, job: Job) -> bool:
+        ledger: ConnectionLedger = self.ledger  # type: ignore[assignment]
+        if _pooled(job):
+            ledger.pooled_in_system += 1  # taken back by _refuse if the queue is full
+            return False
+        return ledger.connections() >= ledger.limit
+
+    def _refuse(self, job: Job, outcome: str, kind: str | None) -> None:
+        if kind == "queue_full" and _pooled(job):
+            self.ledger.pooled_in_system -= 1  # type: ignore[union-attr]
+        super()._refuse(job, outcome, kind)
+
+    def _finish(self, job: Job, outcome: str, error_kind: str | None) -> None:
+        if _pooled(job):
+            self.ledger.pooled_in_system -= 1  # type: ignore[union-attr]
+        super()._finish(job, outcome, error_kind)
+
+    def _expire(self, job: Job, now: float) -> None:
+        if _pooled(job):
+            self.ledger.pooled_in_system -= 1  # type: ignore[union-attr]
+        super()._expire(job, now)
+
+    def crash(self) -> None:
+        """Every connection dies with the process, pooled ones included."""
+        super().crash()
+        ledger: ConnectionLedger = self.ledger  # type: ignore[assignment]
+        ledger.pooled = ledger.pooled_in_system = 0
 
 
 class RateLimitedApi(Server):
@@ -316,6 +418,17 @@ class RateLimitedApi(Server):
         job.reply_to.on_reply(job, "rate_limited")
 
 
+_LIMITED: dict[type[Server], type[Server]] = {Server: LimitedDatabase}
+
+
+def limited(cls: type[Server]) -> type[Server]:
+    """``cls`` with a connection ledger: a database pools connect to may also track its
+    writes (every hook of both is cooperative, ``super()``)."""
+    if cls not in _LIMITED:
+        _LIMITED[cls] = type(f"Limited{cls.__name__}", (LimitedDatabase, cls), {})
+    return _LIMITED[cls]
+
+
 def _abandon(job: Job, fate: str, now: float) -> None:
     site, message = job.pending
     job.pending = None
@@ -334,12 +447,23 @@ def server_options(world: World, name: str) -> dict[str, Any]:
     }
 
 
+def _pooled_to(world: World, name: str) -> bool:
+    """Whether some call to ``name`` goes through a connection pool."""
+    return any(
+        call.to == name and call.pool is not None
+        for node in world.scenario.nodes.values()
+        for call in getattr(node, "calls", ())
+    )
+
+
 def build_service(
     world: World, name: str, spec: Service | Database, cls: type[Server] = Server, **extra: Any
 ) -> Server:
     """A service or a database as ``cls`` (a database that tracks its writes is a subclass)."""
     if isinstance(spec, Database) and spec.max_connections:
         extra["max_connections"] = spec.max_connections
+    if isinstance(spec, Database) and spec.max_connections and _pooled_to(world, name):
+        cls = limited(cls)  # pools connect to it: a ledger counts their connections
     if spec.memory is not None or spec.liveness is not None:
         # Only a node that declares memory or liveness pays for watching it: a subclass
         # hooks the hot path. Imported here because it subclasses Server.

@@ -104,3 +104,27 @@ def test_headers_and_tooltips_show_no_source_markup(window, qtbot):
     show(window, qtbot, ("fault", index))
     header = window.inspector.widget().findChildren(QLabel)[0].text()
     assert "takes add longer and multiply times as long" in header
+
+
+def test_a_pools_new_knobs_are_edited_in_the_inspector(window, qtbot):
+    """A pool switched on gets SQLAlchemy's defaults; min_size past max_size is refused."""
+    from PySide6.QtWidgets import QGroupBox
+
+    doc = window.document
+    show(window, qtbot, ("call", "guarded_api", 0))
+    window.inspector.widget().findChild(QGroupBox, "group:pool").setChecked(True)
+    settle(qtbot, window)
+    pool = doc.scenario.nodes["guarded_api"].calls[0].pool
+    assert (pool.min_size, pool.max_size, pool.overflow, pool.recycle) == (0, 5, 10, None)
+    for name, text in (("pool.max_size", "8"), ("pool.recycle", "1h")):
+        editor = window.inspector.editor(name)
+        editor.setText(text)
+        editor.editingFinished.emit()
+        settle(qtbot, window)
+    pool = doc.scenario.nodes["guarded_api"].calls[0].pool
+    assert (pool.max_size, pool.recycle) == (8, 3600.0)
+    editor = window.inspector.editor("pool.min_size")
+    editor.setText("9")
+    editor.editingFinished.emit()
+    assert doc.scenario.nodes["guarded_api"].calls[0].pool.min_size == 0
+    assert "raise max_size or lower min_size" in window.inspector.error_text("pool.min_size")

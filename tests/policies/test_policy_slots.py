@@ -1,4 +1,4 @@
-"""Bulkhead and connection pool: event-driven FIFO hand-off and timed rejection."""
+"""Bulkheads: event-driven FIFO hand-off and timed rejection (pools: test_policy_pool.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from policy_fake_scheduler import FakeScheduler
 
-from simulator.policies import Bulkhead, ConnectionPool
+from simulator.policies import Bulkhead
 from simulator.scenario_policies import Bulkhead as BulkheadConfig
-from simulator.scenario_policies import Pool
 
 
 class Log:
@@ -169,62 +168,3 @@ def test_semaphore_invariants(capacity: int, max_wait: float, ops: list) -> None
     sched.run_until(sched.now + 10.0)
     assert len(resolved) == len(arrived)
     assert b.rejected == sum(r == "rejected" for r in resolved.values())
-
-
-def pool(sched: FakeScheduler, **kw: Any) -> ConnectionPool:
-    return ConnectionPool(Pool(**kw), sched.schedule, sched.cancel)
-
-
-def test_pool_opens_lazily_and_keeps_size_idle(sched: FakeScheduler) -> None:
-    p = pool(sched, size=2, overflow=1, acquire_timeout=1.0)
-    fresh: list[bool] = []
-    for _ in range(3):
-        p.acquire(lambda: fresh.append(p.needs_connect()), lambda: None)
-    assert fresh == [True, True, True]
-    assert (p.opened, p.in_use, p.open_connections) == (3, 3, 3)
-    for _ in range(3):
-        p.release()
-    assert (p.idle, p.closed, p.open_connections) == (2, 1, 2)  # the overflow one closed
-    p.acquire(lambda: fresh.append(p.needs_connect()), lambda: None)
-    p.acquire(lambda: fresh.append(p.needs_connect()), lambda: None)
-    p.acquire(lambda: fresh.append(p.needs_connect()), lambda: None)
-    assert fresh[3:] == [False, False, True]
-    assert p.opened == 4
-
-
-def test_pool_hand_off_reuses_the_connection(sched: FakeScheduler) -> None:
-    p = pool(sched, size=1, overflow=0, acquire_timeout=5.0)
-    log = Log(sched)
-    p.acquire(*log.caller("a"))
-    p.acquire(lambda: log.events.append((sched.now, "b", str(p.needs_connect()))), lambda: None)
-    p.acquire(*log.caller("c"))
-    assert p.waiting == 2
-    sched.run_until(1.0)
-    p.release()
-    assert log.events[-1] == (1.0, "b", "False")
-    sched.run_until(6.0)
-    assert log.events[-1] == (5.0, "c", "rejected")
-    assert (p.timeouts, p.max_in_use, p.opened) == (1, 1, 1)
-
-
-def test_pool_zero_timeout_fails_at_once(sched: FakeScheduler) -> None:
-    p = pool(sched, size=1, overflow=0, acquire_timeout=0.0)
-    log = Log(sched)
-    p.acquire(*log.caller("a"))
-    p.acquire(*log.caller("b"))
-    assert log.events[-1] == (0.0, "b", "rejected")
-    assert p.timeouts == 1
-
-
-def test_pool_after_its_owner_crashed_connects_afresh(sched: FakeScheduler) -> None:
-    p = pool(sched, size=2, overflow=0, acquire_timeout=1.0)
-    for _ in range(2):
-        p.acquire(lambda: None, lambda: None)
-    p.release()  # one idle, one still out with a call of the soon-lost work
-    p.close_idle()  # the owner crashes
-    assert (p.idle, p.in_use) == (0, 1)
-    p.release_dead()  # the call comes back: its slot frees, its connection is gone
-    assert (p.idle, p.in_use, p.closed) == (0, 0, 2)
-    fresh: list[bool] = []
-    p.acquire(lambda: fresh.append(p.needs_connect()), lambda: None)
-    assert fresh == [True]  # cold: a new connection, paid for

@@ -14,6 +14,7 @@ from typing import Any
 from policy_fake_scheduler import FakeScheduler
 
 from simulator.policies import Bulkhead, ConnectionPool
+from simulator.policies.pool import Connection
 from simulator.scenario_policies import Bulkhead as BulkheadConfig
 from simulator.scenario_policies import Pool
 
@@ -69,24 +70,32 @@ def test_a_release_inside_a_grant_runs_the_next_grant_after_the_callback(
     assert (b.in_use, b.waiting) == (1, 0)
 
 
-def test_needs_connect_describes_the_grant_whose_callback_runs(sched: FakeScheduler) -> None:
-    """A queued hand-over stays a reused connection even if a fresh one opened meanwhile."""
-    p = ConnectionPool(Pool(size=0, overflow=2, acquire_timeout=5.0), sched.schedule, sched.cancel)
+def test_granted_describes_the_grant_whose_callback_runs(sched: FakeScheduler) -> None:
+    """A queued hand-over gets the connection handed over even if a fresh one opened meanwhile."""
+    p = ConnectionPool(Pool(max_size=0, overflow=2, acquire_timeout=5.0), sched.schedule,
+                       sched.cancel, clock=lambda: sched.now)  # fmt: skip
     seen: list[tuple[str, bool]] = []
+    held: dict[str, Connection] = {}
+
+    def take(name: str) -> None:
+        conn = p.granted
+        seen.append((name, conn is None))
+        held[name] = conn if conn is not None else p.open(sched.now, 0)
 
     def note(name: str) -> Any:
-        return lambda: seen.append((name, p.needs_connect()))
+        return lambda: take(name)
 
     def b_granted() -> None:
-        seen.append(("b", p.needs_connect()))
-        p.release()  # hands b's connection to c (queued: we are inside a grant)
-        p.release()  # gives back a's: nobody waits, the pool (size 0) closes it
+        take("b")
+        p.checkin(held.pop("b"))  # hands b's connection to c (queued: we are inside a grant)
+        p.checkin(held.pop("a"))  # gives back a's: nobody waits, the pool (size 0) closes it
         p.acquire(note("d"), lambda: None)  # a free slot: d opens a new connection
 
     p.acquire(note("a"), lambda: None)
     p.acquire(note("x"), lambda: None)
     p.acquire(b_granted, lambda: None)
     p.acquire(note("c"), lambda: None)
-    p.release()  # x's connection goes to b
+    p.checkin(held.pop("x"))  # x's connection goes to b
     assert seen == [("a", True), ("x", True), ("b", False), ("d", True), ("c", False)]
     assert (p.in_use, p.waiting, p.opened) == (2, 0, 3)
+    assert p.problems() == []
