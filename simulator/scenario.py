@@ -69,6 +69,7 @@ __all__ = [
     "Service",
     "ThirdParty",
     "dump_scenario",
+    "fault_target_problem",
     "format_loc",
     "load_scenario",
     "parse_scenario",
@@ -248,31 +249,33 @@ def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], st
         if isinstance(node, Consumer):
             yield from _queue_problems(scenario, ("nodes", name), node.broker, node.queue)
     for i, fault in enumerate(scenario.faults):
-        spec = FAULT_SPECS[fault.kind]
-        if fault.target not in names:
-            yield ("faults", i, "target"), f"unknown node {fault.target!r}"
-        elif (
-            scenario.nodes[fault.target].kind not in spec.targets
-            if spec.targets is not None
-            else isinstance(scenario.nodes[fault.target], Client)
-        ):
-            yield ("faults", i, "target"), f"a {fault.kind} fault needs {spec.target_text}"
-        elif fault.kind == "corruption" and not _writes_to_database(scenario, fault.target):
-            yield (
-                ("faults", i, "target"),
-                f"{fault.target!r} makes no write to a database: give one of its calls to a "
-                "database writes: true (or target the node that writes)",
-            )
-        elif fault.kind == "memory_leak" and _lacks_memory(scenario.nodes[fault.target]):
-            yield (
-                ("faults", i, "target"),
-                f"{fault.target!r} has no memory model: give it memory: (limit_mb, base_mb, ...) "
-                "for a leak to fill",
-            )
+        problem = fault_target_problem(scenario, fault.kind, fault.target)
+        if problem is not None:
+            yield ("faults", i, "target"), problem
     for name in scenario.layout:
         if name not in names:
             yield ("layout", name), f"position for unknown node {name!r}"
     yield from limit_problems(scenario)
+
+
+def fault_target_problem(scenario: Scenario, kind: str, target: str) -> str | None:
+    """Why a fault of ``kind`` cannot target ``target`` (None: it can).
+
+    The one rule for the file's check and the app's choice of a target alike.
+    """
+    spec = FAULT_SPECS[kind]
+    node = scenario.nodes.get(target)
+    if node is None:
+        return f"unknown node {target!r}"
+    if node.kind not in spec.targets if spec.targets is not None else isinstance(node, Client):
+        return f"a {kind} fault needs {spec.target_text}"
+    if kind == "corruption" and not _writes_to_database(scenario, target):
+        return (f"{target!r} makes no write to a database: give one of its calls to a "
+                "database writes: true (or target the node that writes)")  # fmt: skip
+    if kind == "memory_leak" and _lacks_memory(node):
+        return (f"{target!r} has no memory model: give it memory: (limit_mb, base_mb, ...) "
+                "for a leak to fill")  # fmt: skip
+    return None
 
 
 def _writes_to_database(scenario: Scenario, name: str) -> bool:

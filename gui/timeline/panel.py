@@ -18,15 +18,21 @@ from PySide6.QtWidgets import (
 from gui.document import ScenarioDocument
 from gui.selection import Selection
 from gui.timeline.view import TimelineView
-from simulator.scenario import FAULT_KINDS, FAULT_SPECS, Scenario
+from simulator.scenario import FAULT_KINDS, FAULT_SPECS, Scenario, fault_target_problem
 
 
 def fits(scenario: Scenario, kind: str, name: str) -> bool:
-    """Whether a fault of ``kind`` may target node ``name`` (its spec's ``targets``; none
-    given: any node that serves requests, i.e. not a client)."""
-    targets = FAULT_SPECS[kind].targets
-    node_kind = scenario.nodes[name].kind
-    return node_kind in targets if targets is not None else node_kind != "client"
+    """Whether a fault of ``kind`` may target node ``name``, by the rule the file's check
+    uses (its spec's ``targets``; a corruption needs a writer, a leak a memory model)."""
+    return fault_target_problem(scenario, kind, name) is None
+
+
+def acts_on(scenario: Scenario, kind: str, name: str) -> bool:
+    """Whether a fitting fault would change anything there: a full disk needs writes to it
+    (a broker: any publish); ``murphy validate`` warns of one that has none."""
+    if kind == "disk_full" and scenario.nodes[name].kind != "broker":
+        return any(c.to == name and c.writes for n in scenario.nodes.values() for c in n.calls)
+    return True
 
 
 FAULT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -65,7 +71,10 @@ def default_fault(
     scenario = document.scenario
     wanted = [preferred] if isinstance(preferred, str) else list(preferred or [])
     names = [n for n in wanted if n in scenario.nodes] + list(scenario.nodes)
-    target = next((n for n in names if fits(scenario, kind, n)), None)
+    fitting = [n for n in names if fits(scenario, kind, n)]
+    # Where it acts, unless the user chose the node: a chosen node is taken as chosen.
+    acting = [n for n in fitting if n in wanted or acts_on(scenario, kind, n)]
+    target = next(iter(acting or fitting), None)
     if target is None:
         return None
     span = scenario.duration

@@ -6,7 +6,7 @@ import pytest
 from conftest import settle
 from PySide6.QtCore import QPointF
 
-from gui.timeline.panel import FAULT_DEFAULTS, fits
+from gui.timeline.panel import FAULT_DEFAULTS, acts_on, fits
 from simulator.analysis import summarize
 from simulator.engine import Simulation
 from simulator.scenario import FAULT_KINDS
@@ -63,7 +63,8 @@ nodes:
     kind: service
     workers: 20
     service_time: {dist: exponential, mean: 80ms}
-    calls: [{to: db, timeout: 1s}]
+    memory: {limit_mb: 512, base_mb: 128, per_request_mb: 2}
+    calls: [{to: db, timeout: 1s, writes: true}]
     publishes: [{to: bus, queue: orders, timeout: 200ms}]
   db: {kind: database, workers: 20, service_time: {dist: exponential, mean: 5ms}}
   bus: {kind: broker, queues: {orders: {}}}
@@ -77,7 +78,8 @@ does anything at all shows in the numbers."""
 
 def _measured(scenario) -> dict:
     summary = summarize(Simulation(scenario, seed=3).run_to_end())
-    return {key: summary[key] for key in ("overall", "routes", "nodes", "edges")}
+    keys = ("overall", "routes", "nodes", "edges", "corruption")  # bad data stored: no outcome
+    return {key: summary.get(key) for key in keys}
 
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
@@ -88,7 +90,7 @@ def test_every_fault_kind_added_from_the_app_changes_the_run(make_window, tmp_pa
     window = make_window(path)
     doc = window.document
     before = doc.scenario
-    targets = [n for n in before.nodes if fits(before, kind, n)]
+    targets = [n for n in before.nodes if fits(before, kind, n) and acts_on(before, kind, n)]
     assert targets, f"the test scenario has no node a {kind} fault fits: add one"
     window.selection.set([("node", targets[0])])
     index = window.timeline.add_fault(kind)
@@ -116,3 +118,18 @@ def test_a_new_fault_goes_on_the_selection_or_says_why_not(window):
     index = timeline.add_fault("throttle")
     assert doc.scenario.faults[index].target != "users"
     assert "users is not" in messages[-1]
+
+
+def test_a_new_fault_goes_where_it_acts_unless_a_node_was_chosen(make_window, tmp_path):
+    """A full disk on a node nothing writes to changes nothing: unchosen, it goes on the
+    database written to; a corruption needs a writer, a leak a memory model."""
+    path = tmp_path / "faulted.yaml"
+    path.write_text(FAULTED)
+    window = make_window(path)
+    scenario = window.document.scenario
+    window.selection.set([])
+    index = window.timeline.add_fault("disk_full")
+    assert scenario is not window.document.scenario
+    assert window.document.scenario.faults[index].target == "db"
+    assert not fits(window.document.scenario, "memory_leak", "db")  # no memory model
+    assert not fits(window.document.scenario, "corruption", "shipping")  # writes nothing
