@@ -202,7 +202,7 @@ _ENTRIES = (
         _workers, ("load",),
     ),
     GuiKind(
-        "database", "Database", "A service with a server-side connection limit", "#e08a2e",
+        "database", "Database", "Stores data: connection limit, write checks", "#e08a2e",
         _fixed({"workers": 10, "max_connections": 50,
                 "service_time": {"dist": "lognormal", "median": "4ms", "p99": "40ms"}}),
         _workers, ("load",),

@@ -255,7 +255,7 @@ class Service(NodeBase):
 
 
 class Database(Service):
-    """A service with a server-side connection limit: requests past it are refused at once."""
+    """A service that stores data: a connection limit, checks on writes, a reconciliation job."""
 
     kind: Literal["database"]  # type: ignore[assignment]
     max_connections: int | None = Field(
