@@ -99,8 +99,8 @@ def build(kind: str, data: PlotData, width_px: int, height_px: int) -> Figure:
 
 def draw(kind: str, figure: Figure, data: PlotData) -> None:
     """Draw plot ``kind`` onto an empty ``figure``."""
-    both = _has(data, "pool.", ".in_use") == _has(data, "node.", ".memory_mb")  # or neither
-    if kind in ("pools", "messages") or (kind == "resources" and both):
+    pools, memory = _has(data, "pool.", ".in_use"), _has(data, "node.", ".memory_mb")
+    if kind in ("pools", "messages") or (kind == "resources" and (pools or not memory)):
         top, bottom = figure.subplots(2, 1, sharex=True)
         if kind == "pools":
             _draw_utilization(top, data)
@@ -108,13 +108,13 @@ def draw(kind: str, figure: Figure, data: PlotData) -> None:
         elif kind == "messages":
             _draw_depth(top, data)
             _draw_lag(bottom, data)
-        else:
+        else:  # pools and memory, or pools and their waiting callers (or nothing yet)
             _draw_pools(top, data)
-            _draw_memory(bottom, data)
+            (_draw_memory if memory or not pools else _draw_waiters)(bottom, data)
         axes = [top, bottom]
-    elif kind == "resources":  # only pools, or only memory: one plot gets the room
+    elif kind == "resources":  # memory only: one plot gets the room
         ax = figure.add_subplot()
-        (_draw_pools if _has(data, "pool.", ".in_use") else _draw_memory)(ax, data)
+        _draw_memory(ax, data)
         axes = [ax]
     else:
         ax = figure.add_subplot()
@@ -380,33 +380,40 @@ def pool_names(data: PlotData) -> list[str]:
 
 
 def _draw_pools(ax: Axes, data: PlotData) -> None:
-    """Connections in use per pool, as a share of all it may open; waiting callers dotted."""
-    title = _with(data, "Connections in use (% of max + overflow); callers waiting (dotted)")
+    """Connections in use per pool, as a share of all it may open (max + overflow)."""
+    title = _with(data, "Connections in use (% of max + overflow)")
     pools = pool_names(data)
     if not pools:
         _empty(ax, "no connection pool " + ("here" if data.filter.pools is not None else "yet"),
                title)  # fmt: skip
         return
     t = data.columns["time_s"]
-    waiting = ax.twinx()
     for i, edge in enumerate(pools):
-        colour = PALETTE[i % len(PALETTE)]
         limit = data.limits.get(f"pool.{edge}.in_use") or 1.0
-        ax.plot(t, 100 * data.columns[f"pool.{edge}.in_use"] / limit, color=colour, lw=1.4,
-                label=edge.replace("->", " → "))  # fmt: skip
-        waiters = data.columns.get(f"pool.{edge}.waiters")
-        if waiters is not None:
-            waiting.plot(t, waiters, color=colour, lw=1.0, ls=":")
+        ax.plot(t, 100 * data.columns[f"pool.{edge}.in_use"] / limit,
+                color=PALETTE[i % len(PALETTE)], lw=1.4, label=edge.replace("->", " → "))  # fmt: skip
     shade_faults(ax, data.faults, label=False)
     ax.set_ylim(0, 105)
     ax.set_ylabel("in use (%)")
-    waiting.set_ylim(bottom=0)
-    waiting.set_ylabel("waiting", fontsize=8)
-    waiting.tick_params(labelsize=7.5)
     ax.grid(True, alpha=0.25)
     ax.set_title(title, loc="left", fontweight="bold")
     if ax.lines:
         ax.legend(loc="upper left", ncols=3)
+
+
+def _draw_waiters(ax: Axes, data: PlotData) -> None:
+    """Callers waiting for a connection: an exhausted pool's queue."""
+    t = data.columns["time_s"]
+    for i, edge in enumerate(pool_names(data)):
+        waiters = data.columns.get(f"pool.{edge}.waiters")
+        if waiters is not None:
+            ax.plot(t, waiters, color=PALETTE[i % len(PALETTE)], lw=1.3)
+    shade_faults(ax, data.faults, label=False)
+    ax.set_ylabel("waiting")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.25)
+    ax.text(0.005, 0.96, "callers waiting for a connection", transform=ax.transAxes,
+            va="top", fontsize=6.5, color="#6c757d")  # fmt: skip
 
 
 def _draw_memory(ax: Axes, data: PlotData) -> None:

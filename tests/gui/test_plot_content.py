@@ -116,3 +116,16 @@ def test_the_resources_plot_gives_memory_all_the_room_when_there_is_no_pool():
                     limits={"node.api.memory_mb": 100.0})  # fmt: skip
     (ax,) = build("resources", data, 500, 400).axes
     assert ax.get_title(loc="left").startswith("Memory")
+
+
+def test_with_pools_and_no_memory_the_callers_waiting_get_the_lower_plot():
+    t = np.arange(1.0, 11.0)
+    data = PlotData({"time_s": t, "pool.api->db.in_use": t * 3, "pool.api->db.waiters": t * 7},
+                    [], 10.0, 10.0, limits={"pool.api->db.in_use": 30.0})  # fmt: skip
+    top, bottom = build("resources", data, 500, 400).axes
+    assert top.get_title(loc="left").startswith("Connections in use")
+    (waiting,) = [ln for ln in bottom.lines if not ln.get_label().startswith("_")] or [
+        ln for ln in bottom.lines if ln.get_ydata()[-1] == 70.0
+    ]
+    assert waiting.get_ydata()[-1] == 70.0
+    assert "callers waiting for a connection" in [x.get_text() for x in bottom.texts]
