@@ -389,9 +389,10 @@ def _draw_pools(ax: Axes, data: PlotData) -> None:
         return
     t = data.columns["time_s"]
     for i, edge in enumerate(pools):
-        limit = data.limits.get(f"pool.{edge}.in_use") or 1.0
-        ax.plot(t, 100 * data.columns[f"pool.{edge}.in_use"] / limit,
-                color=PALETTE[i % len(PALETTE)], lw=1.4, label=edge.replace("->", " → "))  # fmt: skip
+        column = f"pool.{edge}.in_use"
+        share = data.columns[column] / (data.limits.get(column) or 1.0)
+        ax.plot(t, 100 * share, color=PALETTE[i % len(PALETTE)], lw=1.4,
+                label=edge.replace("->", " → "))  # fmt: skip
     shade_faults(ax, data.faults, label=False)
     ax.set_ylim(0, 105)
     ax.set_ylabel("in use (%)")
