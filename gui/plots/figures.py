@@ -310,18 +310,22 @@ def _draw_queues(ax: Axes, data: PlotData) -> None:
     ax.grid(True, alpha=0.25)
 
 
-def queue_names(columns: dict[str, np.ndarray], wanted: set[str] | None = None) -> list[str]:
-    """The ``broker.queue`` names that have ``queue.<broker>.<queue>.depth`` columns."""
-    names = sorted(k[len("queue."):-len(".depth")] for k in columns
-                   if k.startswith("queue.") and k.endswith(".depth"))  # fmt: skip
+def _names(
+    columns: dict[str, np.ndarray], prefix: str, suffix: str, wanted: set[str] | None
+) -> list[str]:
+    """What sits between ``prefix`` and ``suffix`` in the column names, sorted, filtered."""
+    names = sorted(k[len(prefix) : -len(suffix)] for k in columns
+                   if k.startswith(prefix) and k.endswith(suffix))  # fmt: skip
     return [n for n in names if wanted is None or n in wanted]
 
 
+def queue_names(columns: dict[str, np.ndarray], wanted: set[str] | None = None) -> list[str]:
+    """The ``broker.queue`` names that have ``queue.<broker>.<queue>.depth`` columns."""
+    return _names(columns, "queue.", ".depth", wanted)
+
+
 def _outboxes(data: PlotData) -> list[str]:
-    names = sorted(k[len("outbox."):-len(".pending")] for k in data.columns
-                   if k.startswith("outbox.") and k.endswith(".pending"))  # fmt: skip
-    nodes = data.filter.nodes
-    return [n for n in names if nodes is None or n in nodes]
+    return _names(data.columns, "outbox.", ".pending", data.filter.nodes)
 
 
 def _draw_depth(ax: Axes, data: PlotData) -> None:
@@ -373,10 +377,7 @@ def _has(data: PlotData, prefix: str, suffix: str) -> bool:
 
 def pool_names(data: PlotData) -> list[str]:
     """The call edges that have ``pool.<edge>.in_use`` columns (and pass the filter)."""
-    names = sorted(k[len("pool."):-len(".in_use")] for k in data.columns
-                   if k.startswith("pool.") and k.endswith(".in_use"))  # fmt: skip
-    wanted = data.filter.pools
-    return [n for n in names if wanted is None or n in wanted]
+    return _names(data.columns, "pool.", ".in_use", data.filter.pools)
 
 
 def _draw_pools(ax: Axes, data: PlotData) -> None:
