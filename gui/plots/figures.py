@@ -301,13 +301,27 @@ def _draw_utilization(ax: Axes, data: PlotData) -> None:
 
 
 def _draw_queues(ax: Axes, data: PlotData) -> None:
+    columns = [f"node.{node}.queue" for node in _node_names(data, "queue")]
+    _lower_panel(ax, data, columns, "queued")
+
+
+def _lower_panel(
+    ax: Axes, data: PlotData, columns: list[str], ylabel: str, caption: str = ""
+) -> None:
+    """The lower half of a two-part plot: one line per column, in the upper half's colours
+    (whose legend names them), counted from zero."""
     t = data.columns["time_s"]
-    for i, node in enumerate(_node_names(data, "queue")):
-        ax.plot(t, data.columns[f"node.{node}.queue"], color=PALETTE[i % len(PALETTE)], lw=1.3)
+    for i, column in enumerate(columns):
+        values = data.columns.get(column)
+        if values is not None:
+            ax.plot(t, values, color=PALETTE[i % len(PALETTE)], lw=1.3)
     shade_faults(ax, data.faults, label=False)
-    ax.set_ylabel("queued")
+    ax.set_ylabel(ylabel)
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.25)
+    if caption:
+        ax.text(0.005, 0.96, caption, transform=ax.transAxes, va="top", fontsize=6.5,
+                color="#6c757d")  # fmt: skip
 
 
 def _names(
@@ -353,17 +367,8 @@ def _draw_depth(ax: Axes, data: PlotData) -> None:
 
 def _draw_lag(ax: Axes, data: PlotData) -> None:
     """The age of each queue's oldest unacknowledged message: how far consumers are behind."""
-    t = data.columns["time_s"]
-    for i, name in enumerate(queue_names(data.columns, data.filter.queues)):
-        lag = data.columns.get(f"queue.{name}.lag_s")
-        if lag is not None:
-            ax.plot(t, lag, color=PALETTE[i % len(PALETTE)], lw=1.3)
-    shade_faults(ax, data.faults, label=False)
-    ax.set_ylabel("lag (s)")
-    ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.25)
-    ax.text(0.005, 0.96, "oldest unacknowledged message's age", transform=ax.transAxes,
-            va="top", fontsize=6.5, color="#6c757d")  # fmt: skip
+    columns = [f"queue.{name}.lag_s" for name in queue_names(data.columns, data.filter.queues)]
+    _lower_panel(ax, data, columns, "lag (s)", "oldest unacknowledged message's age")
 
 
 def _with(data: PlotData, title: str) -> str:
@@ -405,17 +410,8 @@ def _draw_pools(ax: Axes, data: PlotData) -> None:
 
 def _draw_waiters(ax: Axes, data: PlotData) -> None:
     """Callers waiting for a connection: an exhausted pool's queue."""
-    t = data.columns["time_s"]
-    for i, edge in enumerate(pool_names(data)):
-        waiters = data.columns.get(f"pool.{edge}.waiters")
-        if waiters is not None:
-            ax.plot(t, waiters, color=PALETTE[i % len(PALETTE)], lw=1.3)
-    shade_faults(ax, data.faults, label=False)
-    ax.set_ylabel("waiting")
-    ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.25)
-    ax.text(0.005, 0.96, "callers waiting for a connection", transform=ax.transAxes,
-            va="top", fontsize=6.5, color="#6c757d")  # fmt: skip
+    columns = [f"pool.{edge}.waiters" for edge in pool_names(data)]
+    _lower_panel(ax, data, columns, "waiting", "callers waiting for a connection")
 
 
 def _draw_memory(ax: Axes, data: PlotData) -> None:
