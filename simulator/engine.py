@@ -308,6 +308,9 @@ class Simulation:
             if s.arrivals != s.accepted + turned_away:
                 problems.append(f"{name}: {s.arrivals} arrivals != {s.accepted} accepted + "
                                 f"{turned_away} turned away")  # fmt: skip
+            if server.busy != len(server.in_service) or server.busy < 0:
+                problems.append(f"{name}: {server.busy} workers busy, "
+                                f"{len(server.in_service)} jobs in service")  # fmt: skip
             lost = sum(s.errors.get(kind, 0) for kind in LOST_ERRORS)
             present = server.busy + len(server.queue)
             if s.accepted != s.answered + lost + present:

@@ -60,3 +60,44 @@ def test_a_database_with_every_resource_feature_keeps_every_book() -> None:
         columns = time_series(sim)
         for column in ("node.db.memory_mb", "pool.api->db.in_use", "corruption.db.at_rest"):
             assert column in columns
+
+
+SCAN_DUE = """
+murphy: 1
+name: a reconciliation pass falls due while the last one runs
+duration: 30s
+nodes:
+  users: {kind: client, rate: 0.5/s, calls: [{to: db, timeout: 2s, writes: true}]}
+  db:
+    kind: database
+    workers: 3
+    queue: 0
+    boot_time: 100ms
+    service_time: {dist: constant, value: 1ms}
+    reconciliation: {interval: 100ms, scan_share: 100%, load: 67%, scan_rate: 10/s}
+"""
+
+
+def test_the_next_pass_starts_on_the_workers_the_last_one_gave_back() -> None:
+    """A pass due while the last one ran used to start before the last scan job freed its
+    worker: holding every worker with no queue, it was refused by its own predecessor."""
+    every_worker = SCAN_DUE.replace("workers: 3", "workers: 2").replace("load: 67%", "load: 100%")
+    for seed in (1, 2):
+        _sim, out = run(scenario(every_worker), seed=seed)
+        assert out["invariants"] == []
+        passes = out["corruption"]["databases"]["db"]["reconciliation"]
+        assert passes["aborted"] == 0 and passes["passes"] > 20
+
+
+def test_a_pass_that_oom_kills_its_database_ends_each_scan_job_once() -> None:
+    """Starting the next pass can push a watched database past its memory limit: the kill
+    must not find the last pass's job still in service (it was answered twice, and one
+    worker stayed busy below zero)."""
+    watched = SCAN_DUE.replace("queue: 0", "memory: {limit_mb: 100, base_mb: 10, "
+                               "per_request_mb: 40}")  # fmt: skip
+    assert "memory" in watched
+    for seed in (1, 2, 3):
+        sim, out = run(scenario(watched), seed=seed)
+        assert out["invariants"] == []
+        db = sim.servers["db"]
+        assert out["nodes"]["db"]["oom_kills"] > 0 and db.busy == len(db.in_service) >= 0

@@ -179,8 +179,11 @@ class DataStore(Server):
         if job.reply_to is self.scanner:
             if job.epoch != self.epoch:
                 return  # lost in a crash: the pass heard at the time
-            self.scanner.ended(job, True)
-            return self._finish(job, "ok", None)
+            # Its worker is given back first: the pass that may start in ``ended`` (one fell
+            # due meanwhile) must find it free, and an OOM that starting it causes must not
+            # find this job still in service.
+            self._finish(job, "ok", None)
+            return self.scanner.ended(job, True)  # type: ignore[union-attr]
         super()._after_service(wake)
 
     def _next_call(self, job: Job) -> None:
