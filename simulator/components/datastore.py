@@ -183,7 +183,7 @@ class DataStore(Server):
             # due meanwhile) must find it free, and an OOM that starting it causes must not
             # find this job still in service.
             self._finish(job, "ok", None)
-            return self.scanner.ended(job, True)  # type: ignore[union-attr]
+            return self.scanner.ended(job, True)
         super()._after_service(wake)
 
     def _next_call(self, job: Job) -> None:
