@@ -20,6 +20,7 @@ __all__ = [
     "call_graph",
     "entry_points",
     "find_call_cycle",
+    "nothing_written_to",
     "problems",
     "to_graph",
     "unreachable",
@@ -177,15 +178,20 @@ def problems(scenario: Scenario) -> list[Problem]:
     return found
 
 
+def nothing_written_to(scenario: Scenario, name: str) -> bool:
+    """Whether a full disk on ``name`` would change nothing: no call to it writes (every
+    publish to a broker is a write, so a broker is always written to)."""
+    node = scenario.nodes.get(name)
+    if node is None or node.kind == "broker":
+        return False
+    return not any(c.to == name and c.writes for n in scenario.nodes.values() for c in n.calls)
+
+
 def _disk_warnings(scenario: Scenario) -> list[Problem]:
     """A full disk nothing writes to changes nothing: say so, or the fault looks broken."""
-    written = {call.to for node in scenario.nodes.values() for call in node.calls if call.writes}
     found = []
     for fault in scenario.faults:
-        node = scenario.nodes.get(fault.target)  # an unknown target is an error of its own
-        if fault.kind != "disk_full" or node is None or node.kind == "broker":
-            continue  # every publish to a broker is a write
-        if fault.target not in written:
+        if fault.kind == "disk_full" and nothing_written_to(scenario, fault.target):
             found.append(Problem(
                 "warning", f"disk_full on {fault.target} changes nothing: no call to it "
                 "writes (writes: true)", fault.target,

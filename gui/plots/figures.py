@@ -388,24 +388,9 @@ def pool_names(data: PlotData) -> list[str]:
 def _draw_pools(ax: Axes, data: PlotData) -> None:
     """Connections in use per pool, as a share of all it may open (max + overflow)."""
     title = _with(data, "Connections in use (% of max + overflow)")
-    pools = pool_names(data)
-    if not pools:
-        _empty(ax, "no connection pool " + ("here" if data.filter.pools is not None else "yet"),
-               title)  # fmt: skip
-        return
-    t = data.columns["time_s"]
-    for i, edge in enumerate(pools):
-        column = f"pool.{edge}.in_use"
-        share = data.columns[column] / (data.limits.get(column) or 1.0)
-        ax.plot(t, 100 * share, color=PALETTE[i % len(PALETTE)], lw=1.4,
-                label=edge.replace("->", " → "))  # fmt: skip
-    shade_faults(ax, data.faults, label=False)
-    ax.set_ylim(0, 105)
-    ax.set_ylabel("in use (%)")
-    ax.grid(True, alpha=0.25)
-    ax.set_title(title, loc="left", fontweight="bold")
-    if ax.lines:
-        ax.legend(loc="upper left", ncols=3)
+    lines = [(f"pool.{edge}.in_use", edge.replace("->", " → ")) for edge in pool_names(data)]
+    empty = "no connection pool " + ("here" if data.filter.pools is not None else "yet")
+    _draw_shares(ax, data, lines, title, "in use (%)", empty)
 
 
 def _draw_waiters(ax: Axes, data: PlotData) -> None:
@@ -416,22 +401,28 @@ def _draw_waiters(ax: Axes, data: PlotData) -> None:
 
 def _draw_memory(ax: Axes, data: PlotData) -> None:
     """Each node's memory as a share of its limit: at 100% it is OOM-killed."""
-    nodes = _node_names(data, "memory_mb")
     title = _with(data, "Memory (% of the limit): OOM-killed at the dashed line")
-    if not nodes:
-        _empty(ax, "no memory limit " + ("here" if data.filter.nodes is not None else "set"),
-               title)  # fmt: skip
-        return
+    lines = [(f"node.{node}.memory_mb", node) for node in _node_names(data, "memory_mb")]
+    empty = "no memory limit " + ("here" if data.filter.nodes is not None else "set")
+    if _draw_shares(ax, data, lines, title, "memory (%)", empty):
+        ax.axhline(100, color="#9b2226", lw=1.0, ls="--")
+
+
+def _draw_shares(
+    ax: Axes, data: PlotData, lines: list[tuple[str, str]], title: str, ylabel: str, empty: str
+) -> bool:
+    """Each (column, label) as a percentage of its limit (``data.limits``); False if none."""
+    if not lines:
+        _empty(ax, empty, title)
+        return False
     t = data.columns["time_s"]
-    for i, node in enumerate(nodes):
-        limit = data.limits.get(f"node.{node}.memory_mb") or 1.0
-        ax.plot(t, 100 * data.columns[f"node.{node}.memory_mb"] / limit,
-                color=PALETTE[i % len(PALETTE)], lw=1.3, label=node)  # fmt: skip
-    ax.axhline(100, color="#9b2226", lw=1.0, ls="--")
+    for i, (column, label) in enumerate(lines):
+        share = data.columns[column] / (data.limits.get(column) or 1.0)
+        ax.plot(t, 100 * share, color=PALETTE[i % len(PALETTE)], lw=1.4, label=label)
     shade_faults(ax, data.faults, label=False)
     ax.set_ylim(0, 110)
-    ax.set_ylabel("memory (%)")
+    ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.25)
     ax.set_title(title, loc="left", fontweight="bold")
-    if ax.lines:
-        ax.legend(loc="upper left", ncols=4)
+    ax.legend(loc="upper left", ncols=3)
+    return True

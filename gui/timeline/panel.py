@@ -19,6 +19,7 @@ from gui.document import ScenarioDocument
 from gui.selection import Selection
 from gui.timeline.view import TimelineView
 from simulator.scenario import FAULT_KINDS, FAULT_SPECS, Scenario, fault_target_problem
+from simulator.topology import nothing_written_to
 
 
 def fits(scenario: Scenario, kind: str, name: str) -> bool:
@@ -30,9 +31,7 @@ def fits(scenario: Scenario, kind: str, name: str) -> bool:
 def acts_on(scenario: Scenario, kind: str, name: str) -> bool:
     """Whether a fitting fault would change anything there: a full disk needs writes to it
     (a broker: any publish); ``murphy validate`` warns of one that has none."""
-    if kind == "disk_full" and scenario.nodes[name].kind != "broker":
-        return any(c.to == name and c.writes for n in scenario.nodes.values() for c in n.calls)
-    return True
+    return not (kind == "disk_full" and nothing_written_to(scenario, name))
 
 
 FAULT_DEFAULTS: dict[str, dict[str, Any]] = {
