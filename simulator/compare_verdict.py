@@ -305,11 +305,11 @@ def _busiest_edge(rows: Sequence[Mapping[str, Any]]) -> str | None:
 
 
 def _headline(best: Best, rows: Sequence[Mapping[str, Any]]) -> str:
-    """``Best success: none, 77.5% ± 1.0`` and how far ahead: clearly, within the noise, or
+    """``none has the best success, 77.5% ± 1.0`` and how far ahead: clearly, within the noise, or
     unknown (one run per variant)."""
     stats = {r["variant"]: s for r in rows if (s := _stat(r, best.key)) is not None}
     lead = stats[best.variant]
-    text = f"Best {column(best.key).label}: {best.variant}, {_pm(best.key, lead)}"
+    text = f"{best.variant} has the best {column(best.key).label}, {_pm(best.key, lead)}"
     second = best.runner_up
     if math.isnan(lead[1]):
         return (

@@ -180,8 +180,17 @@ def test_comparison_figure_and_files(comparison, tmp_path):
     assert all(p.stat().st_size > 0 for p in paths)
     data = json.loads((tmp_path / "compare.json").read_text())
     assert data["replications"] == 2 and len(data["variants"]) == 2
-    header = (tmp_path / "compare.csv").read_text().splitlines()[0]
-    assert header.startswith("variant,replications,success_rate,success_rate_ci95")
+    assert data["best"]["success_rate"] == {
+        "variant": "kind=cached", "status": "clear", "runner_up": "kind=fail", "tied_with": [],
+        "better": "higher",
+    }  # fmt: skip
+    assert data["verdict"].startswith("kind=cached has the best success, ")
+    lines = (tmp_path / "compare.csv").read_text().splitlines()
+    assert lines[0].startswith(
+        "variant,replications,success_rate,success_rate_ci95,success_rate_best"
+    )
+    cached = dict(zip(lines[0].split(","), lines[1].split(","), strict=True))
+    assert cached["success_rate_best"] == "best" and cached["variant"] == "kind=cached"
 
 
 # -- the commands ----------------------------------------------------------------------------
@@ -207,6 +216,7 @@ def test_cli_compare_table_and_sweep():
     table = runner.invoke(main, ["compare", *args])
     assert table.exit_code == 0, table.output
     assert "retry=null" in table.output and "±" in table.output
+    assert "\nVerdict: " in table.output and "✓ best in its column" in table.output
     sweep = runner.invoke(main, ["sweep", *args])
     assert sweep.exit_code == 0, sweep.output
     data = json.loads(sweep.output)
@@ -261,7 +271,8 @@ def test_best_skips_unmeasured_variants_and_one_run_is_never_clear():
     assert "p99_ms" not in best_per_column(rows[:2])  # one measured variant: nothing to rank
     verdict = judge_rows(rows).verdict
     assert (
-        verdict.startswith("Best p99: b, 5.0 ms (next: c, 9.0 ms;") and "may be chance" in verdict
+        verdict.startswith("b has the best p99, 5.0 ms (next: c, 9.0 ms;")
+        and "may be chance" in verdict
     )
 
 
@@ -282,7 +293,7 @@ def test_verdict_fewer_attempts_less_load():
     ]  # fmt: skip
     j = judge_rows(rows)
     assert j.verdict == (
-        "Best success: none, 77.0% ± 1.0, clearly ahead of retry (60.0% ± 3.0), because it "
+        "none has the best success, 77.0% ± 1.0, clearly ahead of retry (60.0% ± 3.0), because it "
         "sends 1.00 attempts per request on api->db against 2.50 for retry, so db, the busiest "
         "node, peaks at 250/s against 900/s."
     )
@@ -306,7 +317,7 @@ def test_verdict_retries_that_help_and_no_reason_when_attempts_do_not_differ():
 def test_verdict_falls_back_to_the_next_column_and_to_nothing():
     same = {"success_rate": (1.0, 0.0)}
     rows = [_row("a", **same, p99_ms=(10.0, 1.0)), _row("b", **same, p99_ms=(50.0, 1.0))]
-    assert judge_rows(rows).verdict.startswith("Best p99: a, 10.0 ms ± 1.0, clearly ahead")
+    assert judge_rows(rows).verdict.startswith("a has the best p99, 10.0 ms ± 1.0, clearly ahead")
     rows = [_row("a", **same), _row("b", **same)]
     assert judge_rows(rows).verdict == "Every variant measured the same on every column."
     assert judge_rows(rows[:1]).verdict == "One variant: nothing to compare it with."
@@ -373,7 +384,7 @@ def test_retry_storm_verdict_names_none_and_explains_full_jitter():
     assert j.best["peak_load_per_s"] == Best(
         "peak_load_per_s", "clear", "strategy=none", "strategy=exponential"
     )
-    assert j.verdict.startswith("Best success: strategy=none, 7")
+    assert j.verdict.startswith("strategy=none has the best success, 7")
     assert "because it sends 1.00 attempts per request on api->inventory" in j.verdict
     assert "so inventory, the busiest node, peaks at" in j.verdict
     (finding,) = j.findings
@@ -381,3 +392,21 @@ def test_retry_storm_verdict_names_none_and_explains_full_jitter():
     assert finding.index("strategy=immediate (no wait") < full
     assert full < finding.index("strategy=exponential (250 ms) 1.")
     assert "finds inventory still overloaded" in finding
+
+
+def test_cli_compare_prints_the_verdict_and_marks_the_best(tmp_path):
+    """The retry storm's verdict under the table, the best cell of each column marked."""
+    result = CliRunner().invoke(main, [
+        "compare", str(SCENARIOS / "retry-storm.yaml"), "--vary",
+        "nodes.api.calls[0].retry.strategy=none,immediate", "-n", "2", "--executor", "serial",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = result.output
+    verdict = " ".join(out[out.index("Verdict: ") :].split())  # rich wraps long lines
+    assert verdict.startswith("Verdict: strategy=none has the best success, ")
+    assert "clearly ahead of strategy=immediate" in verdict
+    assert "because it sends 1.00 attempts per request on api->inventory" in verdict
+    none = next(line for line in out.splitlines() if "strategy=none" in line and "%" not in line)
+    assert none.count("✓") >= 4  # success, goodput, p99, peak load, attempts: its column's best
+    immediate = next(line for line in out.splitlines() if line.startswith("│ strategy=immediate"))
+    assert "✓" not in immediate  # (≈ where two runs leave the intervals overlapping)
