@@ -184,7 +184,7 @@ def _best_of(rows: Sequence[Mapping[str, Any]], key: str) -> Best | None:
     (leader, lead), (second, _) = ranked[0], ranked[1]
     means = [s[0] for _, s in measured]
     halves = [s[1] for _, s in measured]
-    same = all(math.isclose(m, means[0], rel_tol=1e-9, abs_tol=1e-12) for m in means)
+    same = all(math.isclose(m, means[0], rel_tol=1e-6, abs_tol=1e-12) for m in means)
     if same and all(h == 0 or math.isnan(h) for h in halves):
         return Best(key, "equal")
     tied = tuple(v for v, s in ranked[1:] if _overlap(lead, s))

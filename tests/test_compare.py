@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 from simulator.cli import main
@@ -410,3 +412,30 @@ def test_cli_compare_prints_the_verdict_and_marks_the_best(tmp_path):
     assert none.count("✓") >= 4  # success, goodput, p99, peak load, attempts: its column's best
     immediate = next(line for line in out.splitlines() if line.startswith("│ strategy=immediate"))
     assert "✓" not in immediate  # (≈ where two runs leave the intervals overlapping)
+
+
+_stats = st.tuples(
+    st.floats(0, 1000, allow_nan=False), st.one_of(st.just(math.nan), st.floats(0, 100))
+)
+
+
+@given(st.lists(_stats, min_size=2, max_size=6), st.sampled_from(["success_rate", "p99_ms"]))
+def test_best_is_the_leader_by_direction_and_clear_only_when_apart(stats, key):
+    rows = [_row(f"v{i}", **{key: s}) for i, s in enumerate(stats)]
+    best = best_per_column(rows)[key]
+    if best.status == "equal":
+        assert all(math.isclose(m, stats[0][0], rel_tol=1e-6, abs_tol=1e-12) for m, _ in stats)
+        return
+    means = {f"v{i}": m for i, (m, _) in enumerate(stats)}
+    pick = max if key == "success_rate" else min
+    assert means[best.variant] == pick(means.values())
+    marks = [best.mark(r["variant"]) for r in rows]
+    if best.status == "clear":
+        assert marks.count("best") == 1 and "tied" not in marks
+        lead = stats[int(best.variant[1:])]
+        for mean, half in stats:
+            if (mean, half) != lead:
+                assert abs(lead[0] - mean) > lead[1] + half
+    else:
+        assert "best" not in marks and marks[int(best.variant[1:])] == "tied"
+        assert marks.count("tied") == 1 + len(best.tied_with)
