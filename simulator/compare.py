@@ -15,6 +15,7 @@ compare view)::
     )
     rows = comparison_table(c)     # one dict per variant: label, overrides, metrics{mean, ci95}
     fig = comparison_figure(c)     # a matplotlib Figure (object API): draw it anywhere
+    found = judge(c, rows)         # best variant per column (clear or tied), verdict, findings
     save_comparison(c, "out/")     # compare.png, compare.svg, compare.csv, compare.json
 
 Metrics per variant (mean over replications, ± the half-width of a Student-t
@@ -392,13 +393,17 @@ def _flat(
     return header, flat
 
 
-def comparison_data(c: Comparison, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The comparison as JSON-able data (NaN written as null)."""
+def comparison_data(
+    c: Comparison, rows: list[dict[str, Any]] | None = None, judgement: Judgement | None = None
+) -> dict[str, Any]:
+    """The comparison as JSON-able data (NaN written as null), with the best per column, the
+    verdict and the findings (``judge``)."""
     rows = rows or comparison_table(c)
+    judgement = judgement or judge(c, rows)
     return _json_safe({
         "scenario": c.scenario.name, "base_seed": c.base_seed, "replications": c.replications,
         "varies": [{"field": p, "values": v} for p, v in c.varies], "variants": rows,
-        **judge(c, rows).as_dict(),
+        **judgement.as_dict(),
     })  # fmt: skip
 
 
@@ -421,12 +426,14 @@ def save_comparison(c: Comparison, out_dir: str | os.PathLike[str]) -> list[Path
     paths = [out / "compare.png", out / "compare.svg", out / "compare.csv", out / "compare.json"]
     figure.savefig(paths[0], dpi=110)
     figure.savefig(paths[1])
-    header, flat = _flat(rows, judge(c, rows).best)
+    judgement = judge(c, rows)
+    header, flat = _flat(rows, judgement.best)
     with paths[2].open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, header)
         writer.writeheader()
         for row in flat:
             writer.writerow({k: "" if isinstance(v, float) and math.isnan(v) else v
                              for k, v in row.items()})  # fmt: skip
-    paths[3].write_text(json.dumps(comparison_data(c, rows), indent=2), encoding="utf-8")
+    data = comparison_data(c, rows, judgement)
+    paths[3].write_text(json.dumps(data, indent=2), encoding="utf-8")
     return paths

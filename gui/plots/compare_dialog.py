@@ -2,8 +2,9 @@
 
 The work is ``simulator.compare.run_comparison`` in a ``ComparisonJob`` (a
 background thread that fans the runs out over processes, and that Cancel
-stops); the dialog polls its progress on a timer and shows
-``comparison_figure`` and ``comparison_table`` when it is done. The figure
+stops); the dialog polls its progress on a timer and, when it is done, shows the
+verdict and the table with the best of each column marked (``compare_table``, from
+``simulator.compare.judge``) on one tab and ``comparison_figure`` on another. The figure
 saves as PNG or SVG; Export writes the figure, CSV and JSON to a folder
 (``save_comparison``).
 """
