@@ -318,7 +318,7 @@ def _headline(best: Best, rows: Sequence[Mapping[str, Any]]) -> str:
         )
     if best.status == "clear":
         return f"{text}, clearly ahead of {second} ({_pm(best.key, stats[second])})"
-    tied = ", ".join(f"{v} {_pm(best.key, stats[v])}" for v in best.tied_with)
+    tied = "; ".join(f"{v} {_pm(best.key, stats[v])}" for v in best.tied_with)
     return f"{text} (within the noise: {tied}; more replications may separate them)"
 
 
@@ -326,6 +326,8 @@ def _reason(best: Best, rows: Sequence[Mapping[str, Any]], hot: str | None) -> s
     """Why the leader of success (or goodput) leads, if the attempts and load say so."""
     if best.key not in ("success_rate", "goodput_per_s") or best.variant is None:
         return None
+    if best.status != "clear" and len(best.tied_with) == len(rows) - 1:
+        return None  # every variant within the noise: nothing to explain
     edge = _busiest_edge(rows)
     if edge is None:
         return None
@@ -346,6 +348,8 @@ def _reason(best: Best, rows: Sequence[Mapping[str, Any]], hot: str | None) -> s
                      f"against {_range(other_loads, '{:,.0f}'.format)}/s")  # fmt: skip
         return text
     second = best.runner_up
+    if second in best.tied_with:
+        return None  # within the noise of the runner-up: its retries may not have helped
     if second in amps and amps[winner] > amps[second] + _SPREAD:
         return (
             f"its retries turn failures into answers, {amps[winner]:.2f} attempts per "
@@ -370,11 +374,11 @@ def _wait_finding(
         return None
     amps = [stats[v][0] for _, v in ordered]
     steps = zip(pairwise(ordered), pairwise(amps), strict=True)
-    if any(w1 < w2 and a1 <= a2 for ((w1, _), (w2, _)), (a1, a2) in steps):
-        return None  # a longer wait without fewer attempts: the rule does not hold here
+    if any(w1 < w2 and a1 - a2 < _SPREAD / 2 for ((w1, _), (w2, _)), (a1, a2) in steps):
+        return None  # a longer wait without clearly fewer attempts: the rule does not hold
     if _overlap(stats[ordered[0][1]], stats[ordered[-1][1]]):
         return None  # the extremes are within the noise: nothing to explain
-    listed = ", ".join(
+    listed = "; ".join(
         f"{v} ({_wait(w) if i else _wait(w) + ' before its first retry'}) {stats[v][0]:.2f}"
         + ("" if i else " attempts per request")
         for i, (w, v) in enumerate(ordered)

@@ -311,9 +311,26 @@ def test_verdict_retries_that_help_and_no_reason_when_attempts_do_not_differ():
         "because its retries turn failures into answers, 1.30 attempts per request on api->db "
         "against 1.00 for once."
     )
+    rows[0]["metrics"]["success_rate"]["mean"] = 0.94  # within the noise: no claim of help
+    assert judge_rows(rows).verdict.endswith("more replications may separate them).")
+    rows[0]["metrics"]["success_rate"]["mean"] = 0.80
     for r in rows:
         r["metrics"]["amplification:api->db"]["mean"] = 1.0
     assert judge_rows(rows).verdict.endswith("(80.0% ± 1.0).")
+
+
+def test_verdict_gives_no_reason_when_every_variant_is_within_the_noise():
+    rows = [
+        _row("a", success_rate=(0.50, 0.05), amp_api_db=(1.0, 0.0), peak_load_per_s=(100, 1)),
+        _row("b", success_rate=(0.48, 0.05), amp_api_db=(2.0, 0.1), peak_load_per_s=(300, 1)),
+    ]
+    assert judge_rows(rows).verdict == (
+        "a has the best success, 50.0% ± 5.0 (within the noise: b 48.0% ± 5.0; more "
+        "replications may separate them)."
+    )
+    rows.append(_row("c", success_rate=(0.20, 0.01), amp_api_db=(3.0, 0.1),
+                     peak_load_per_s=(900, 1)))  # fmt: skip
+    assert "because it sends 1.00 attempts per request" in judge_rows(rows).verdict
 
 
 def test_verdict_falls_back_to_the_next_column_and_to_nothing():
@@ -338,13 +355,15 @@ def test_wait_finding_only_when_attempts_fall_as_waits_grow():
     (finding,) = judge_rows(rows, waits).findings
     assert finding.startswith(
         "Shorter waits, more attempts on api->db: imm (no wait before its first retry) 3.20 "
-        "attempts per request, full (125 ms) 2.40, exp (250 ms) 1.80: a retry that comes back "
+        "attempts per request; full (125 ms) 2.40; exp (250 ms) 1.80: a retry that comes back "
         "sooner finds db still overloaded (its peak load, in the same order: 2,000/s, 950/s, "
         "700/s), fails"
     )
     rows[2]["metrics"]["peak_load_per_s"]["mean"] = 1200.0  # load no longer follows the wait
     (finding,) = judge_rows(rows, waits).findings
     assert finding.endswith("is more likely to fail and be retried again.")
+    rows[1]["metrics"]["amplification:api->db"]["mean"] = 1.81  # not clearly more than exp
+    assert judge_rows(rows, waits).findings == []
     rows[1]["metrics"]["amplification:api->db"]["mean"] = 1.5  # full waits less, sends fewer
     assert judge_rows(rows, waits).findings == []
     same = {v: {"api->db": 0.25 if w is not None else None} for v, w in
