@@ -175,4 +175,4 @@ def print_comparison(c: Any, rows: list[dict[str, Any]], judgement: Any = None) 
     )  # fmt: skip
     console.print(Text("Verdict: ", style="bold") + Text(judgement.verdict), highlight=False)
     for finding in judgement.findings:
-        console.print(Text("Also: ", style="bold") + Text(finding), highlight=False)
+        console.print(Text("· ") + Text(finding), highlight=False)

@@ -13,7 +13,8 @@ written per scenario):
   it sends the fewest attempts per request on the call the variants change
   most and so loads the busiest node least; or its retries turn failures into
   answers.
-- **Findings.** When the variants retry with different waits, whether the
+- **Findings.** The columns another variant clearly wins (the trade-off). When the
+  variants retry with different waits, whether the
   attempts per request follow the wait before the first retry (shorter waits,
   more attempts: a retry that comes back sooner finds the busy node still
   overloaded and fails again).
@@ -110,6 +111,7 @@ COLUMNS: dict[str, Column] = {
 
 _HEADLINE_ORDER = ("success_rate", "goodput_per_s", "p99_ms", "p50_ms", "total_attempts",
                    "peak_load_per_s", "messages_lost", "messages_applied_twice")  # fmt: skip
+_MAX_TRADEOFFS = 3  # lines: the rest is in the table
 _SPREAD = 0.05  # attempts per request: a smaller spread between variants is not a difference
 
 
@@ -394,6 +396,23 @@ def _wait_finding(
     return f"Shorter waits, more attempts on {name}: {listed}: a retry that comes back sooner {why}"
 
 
+def _tradeoffs(
+    lead: Best, best: Mapping[str, Best], rows: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """Columns another variant clearly wins: what the verdict's leader gives up."""
+    out = []
+    for key in (*_HEADLINE_ORDER, "messages_dead_lettered", "max_lag_s"):
+        other = best.get(key)
+        if other is None or other.status != "clear" or other.variant == lead.variant:
+            continue
+        stats = {r["variant"]: s for r in rows if (s := _stat(r, key)) is not None}
+        mine = stats.get(lead.variant)
+        against = f" against {_pm(key, mine)} for {lead.variant}" if mine else ""
+        out.append(f"Trade-off: {other.variant} has clearly the best {column(key).label}, "
+                   f"{_pm(key, stats[other.variant])}{against}.")  # fmt: skip
+    return out[:_MAX_TRADEOFFS]
+
+
 def _wait(seconds: float) -> str:
     return "no wait" if seconds == 0 else f"{seconds * 1000:,.0f} ms"
 
@@ -421,7 +440,7 @@ def judge_rows(
     verdict = _headline(lead, rows)
     reason = _reason(lead, rows, hot)
     verdict += f", because {reason}." if reason else "."
-    findings = []
+    findings = _tradeoffs(lead, best, rows)
     if waits:
         finding = _wait_finding(rows, waits, hot)
         if finding:

@@ -333,6 +333,16 @@ def test_verdict_gives_no_reason_when_every_variant_is_within_the_noise():
     assert "because it sends 1.00 attempts per request" in judge_rows(rows).verdict
 
 
+def test_findings_name_the_columns_another_variant_clearly_wins():
+    rows = [
+        _row("a", success_rate=(0.90, 0.01), p99_ms=(900.0, 10.0), p50_ms=(50.0, 20.0)),
+        _row("b", success_rate=(0.80, 0.01), p99_ms=(400.0, 10.0), p50_ms=(40.0, 20.0)),
+    ]
+    assert judge_rows(rows).findings == [
+        "Trade-off: b has clearly the best p99, 400 ms ± 10 against 900 ms ± 10 for a."
+    ]  # p50's lead is within the noise: no trade-off said
+
+
 def test_verdict_falls_back_to_the_next_column_and_to_nothing():
     same = {"success_rate": (1.0, 0.0)}
     rows = [_row("a", **same, p99_ms=(10.0, 1.0)), _row("b", **same, p99_ms=(50.0, 1.0))]
@@ -347,12 +357,16 @@ def _retrying(label, wait_amp, peak):
                 amp_api_db=wait_amp)  # fmt: skip
 
 
+def _waits_said(judgement):
+    return [f for f in judgement.findings if f.startswith("Shorter waits")]
+
+
 def test_wait_finding_only_when_attempts_fall_as_waits_grow():
     rows = [_retrying("imm", (3.2, 0.05), 2000.0), _retrying("full", (2.4, 0.05), 950.0),
             _retrying("exp", (1.8, 0.1), 700.0), _retrying("none", (1.0, 0.0), 250.0)]  # fmt: skip
     waits = {"imm": {"api->db": 0.0}, "full": {"api->db": 0.125}, "exp": {"api->db": 0.25},
              "none": {"api->db": None}}  # fmt: skip
-    (finding,) = judge_rows(rows, waits).findings
+    (finding,) = _waits_said(judge_rows(rows, waits))
     assert finding.startswith(
         "Shorter waits, more attempts on api->db: imm (no wait before its first retry) 3.20 "
         "attempts per request; full (125 ms) 2.40; exp (250 ms) 1.80: a retry that comes back "
@@ -360,15 +374,15 @@ def test_wait_finding_only_when_attempts_fall_as_waits_grow():
         "700/s), fails"
     )
     rows[2]["metrics"]["peak_load_per_s"]["mean"] = 1200.0  # load no longer follows the wait
-    (finding,) = judge_rows(rows, waits).findings
+    (finding,) = _waits_said(judge_rows(rows, waits))
     assert finding.endswith("is more likely to fail and be retried again.")
     rows[1]["metrics"]["amplification:api->db"]["mean"] = 1.81  # not clearly more than exp
-    assert judge_rows(rows, waits).findings == []
+    assert _waits_said(judge_rows(rows, waits)) == []
     rows[1]["metrics"]["amplification:api->db"]["mean"] = 1.5  # full waits less, sends fewer
-    assert judge_rows(rows, waits).findings == []
+    assert _waits_said(judge_rows(rows, waits)) == []
     same = {v: {"api->db": 0.25 if w is not None else None} for v, w in
             ((v, d["api->db"]) for v, d in waits.items())}  # fmt: skip
-    assert judge_rows(rows, same).findings == []  # every retrying variant waits alike
+    assert _waits_said(judge_rows(rows, same)) == []  # every retrying variant waits alike
 
 
 @pytest.mark.parametrize(
@@ -408,7 +422,7 @@ def test_retry_storm_verdict_names_none_and_explains_full_jitter():
     assert j.verdict.startswith("strategy=none has the best success, 7")
     assert "because it sends 1.00 attempts per request on api->inventory" in j.verdict
     assert "so inventory, the busiest node, peaks at" in j.verdict
-    (finding,) = j.findings
+    (finding,) = _waits_said(j)
     full = finding.index("strategy=full_jitter (125 ms) 2.")
     assert finding.index("strategy=immediate (no wait") < full
     assert full < finding.index("strategy=exponential (250 ms) 1.")
