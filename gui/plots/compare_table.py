@@ -61,9 +61,7 @@ def mark_colours(palette: QPalette) -> MarkColours:
     return {"best": QColor("#116329"), "tied": QColor("#8a5a00")}
 
 
-def shown_metrics(
-    rows: list[dict[str, Any]], best: dict[str, Best]
-) -> list[tuple[str, str, Format, Format]]:
+def shown_metrics(rows: list[dict[str, Any]], best: dict[str, Best]) -> list[Metric]:
     """The columns for these rows: the headline metrics, the message ones for a scenario with
     messages, and attempts per request on every call where the variants differ."""
     shown = list(TABLE_METRICS)
@@ -77,10 +75,12 @@ def shown_metrics(
 
 
 def header_text(key: str, label: str) -> str:
+    """The column title with ↑ (higher is better) or ↓."""
     return f"{label} {'↑' if column(key).better == 'higher' else '↓'}"
 
 
 def header_help(key: str) -> str:
+    """What the column measures, and which way is better: the title's tooltip."""
     col = column(key)
     return f"{col.help} {col.direction_text}"
 
@@ -95,6 +95,7 @@ def cell_text(metric: dict[str, Any] | None, fmt: Format, fmt_half: Format) -> s
 
 
 def cell_tip(best: Best, mark: str) -> str:
+    """Why a cell is marked, in the words of the 95% intervals."""
     name = column(best.key).label
     if mark == "best":
         return (f"Best {name}: its 95% interval does not overlap any other variant's "
