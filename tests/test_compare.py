@@ -208,6 +208,9 @@ def test_cli_compare_json_and_out(tmp_path):
     data = json.loads(result.output)
     one, three = (v["metrics"]["amplification:web->api"]["mean"] for v in data["variants"])
     assert one == 1.0 and three > 1.5
+    assert data["best"]["amplification:web->api"]["variant"] == "attempts=1"
+    assert data["best"]["amplification:web->api"]["better"] == "lower"
+    assert isinstance(data["verdict"], str) and isinstance(data["findings"], list)
     assert (tmp_path / "compare.png").exists()
 
 

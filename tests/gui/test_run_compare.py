@@ -49,6 +49,19 @@ def test_compare_draws_one_line_per_variant_and_a_row_with_cis(qtbot, tmp_path):
     assert "Saved" in dialog.status.text()
 
 
+def test_a_second_comparison_replaces_the_first(qtbot):
+    dialog = CompareDialog(tiny("5s"), executor="serial")
+    qtbot.addWidget(dialog)
+    for values in ("none, immediate, exponential", "none, immediate"):
+        _choose_retry_strategies(dialog, values, 1)
+        with qtbot.waitSignal(dialog.done, timeout=60_000):
+            dialog.run_button.click()
+        assert dialog.error is None, dialog.error
+    assert dialog.results.count() == 2 and dialog.results.widget(1) is dialog.figure_canvas
+    assert dialog.lines_per_plot() == 2 and dialog.table.rowCount() == 2
+    assert "Every variant measured the same" in dialog.results_view.verdict.text()  # no fault
+
+
 def test_a_bad_value_is_reported_in_the_dialog(qtbot):
     dialog = CompareDialog(tiny("5s"), executor="serial")
     qtbot.addWidget(dialog)
