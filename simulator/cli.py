@@ -294,7 +294,7 @@ def compare(
     duration: str | None, executor: str, as_json: bool, out: str | None,
 ) -> None:  # fmt: skip
     """Compare variants of a scenario: mean ± 95% CI per variant, overlay plots."""
-    from simulator.compare import comparison_data, comparison_table, save_comparison
+    from simulator.compare import comparison_data, comparison_table, judge, save_comparison
 
     check_output_dir(out)
     scenario, varies = _sweep_setup(file, vary, duration, seed, replications)
@@ -305,7 +305,7 @@ def compare(
     if as_json:
         click.echo(json.dumps(comparison_data(c, rows), indent=2))
         return
-    print_comparison(c, rows)
+    print_comparison(c, rows, judge(c, rows))
     if out:
         click.echo(f"plots, CSV and JSON written to {out}/")
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 __all__ = ["print_comparison", "print_summary"]
 
@@ -118,33 +119,60 @@ def _pm(metric: dict[str, Any], scale: float = 1.0, digits: int = 1) -> str:
     return text if half != half else f"{text} ± {half * scale:,.{digits}f}"
 
 
-def print_comparison(c: Any, rows: list[dict[str, Any]]) -> None:
+_MARKS = {"best": (" ✓", "bold green"), "tied": (" ≈", "yellow")}
+"""How a cell is marked: the clear best of its column, or tied for best (the intervals overlap).
+The sign survives a pipe, where the colour does not."""
+
+
+def _cell(row: dict[str, Any], key: str, scale: float, digits: int, best: Any) -> Text:
+    mark = best.mark(row["variant"]) if best is not None else ""
+    sign, style = _MARKS.get(mark, ("", ""))
+    return Text(_pm(row["metrics"][key], scale, digits) + sign, style=style)
+
+
+def print_comparison(c: Any, rows: list[dict[str, Any]], judgement: Any = None) -> None:
+    """The comparison's tables, the best of each column marked, and the verdict under them.
+
+    ``judgement``: ``simulator.compare.judge(c, rows)`` (a ``Judgement``); without it the
+    tables are printed unmarked.
+    """
     console = Console(width=None if Console().is_terminal else 160)
+    best = judgement.best if judgement is not None else {}
     node = rows[0]["hot_node"] if rows else None
     table = Table(
         title=f"{c.scenario.name}: mean ± 95% CI over {c.replications} runs per variant "
         f"(seeds {c.base_seed}..{c.base_seed + c.replications - 1})",
         title_justify="left",
     )
-    columns = [("success %", "success_rate", 100, 2), ("goodput /s", "goodput_per_s", 1, 1),
-               ("p50 ms", "p50_ms", 1, 1), ("p99 ms", "p99_ms", 1, 1),
-               (f"peak load /s at {node}", "peak_load_per_s", 1, 0),
-               ("attempts", "total_attempts", 1, 0)]  # fmt: skip
+    columns = [("success % ↑", "success_rate", 100, 2), ("goodput /s ↑", "goodput_per_s", 1, 1),
+               ("p50 ms ↓", "p50_ms", 1, 1), ("p99 ms ↓", "p99_ms", 1, 1),
+               (f"peak load /s at {node} ↓", "peak_load_per_s", 1, 0),
+               ("attempts ↓", "total_attempts", 1, 0)]  # fmt: skip
     if rows and "messages_lost" in rows[0]["metrics"]:
-        columns += [("lost msgs", "messages_lost", 1, 0),
-                    ("applied twice", "messages_applied_twice", 1, 0),
-                    ("max lag s", "max_lag_s", 1, 2)]  # fmt: skip
+        columns += [("lost msgs ↓", "messages_lost", 1, 0),
+                    ("applied twice ↓", "messages_applied_twice", 1, 0),
+                    ("max lag s ↓", "max_lag_s", 1, 2)]  # fmt: skip
     table.add_column("variant")
     for title, *_ in columns:
         table.add_column(title, justify="right")
     for r in rows:
-        table.add_row(r["variant"], *(_pm(r["metrics"][k], s, d) for _, k, s, d in columns))
+        table.add_row(r["variant"], *(_cell(r, k, s, d, best.get(k)) for _, k, s, d in columns))
     console.print(table)
-    edges = Table(title="Amplification (attempts per request) per call", title_justify="left")
+    edges = Table(title="Amplification (attempts per request) per call ↓", title_justify="left")
     edges.add_column("variant")
     names = [k for k in rows[0]["metrics"] if k.startswith("amplification:")] if rows else []
     for name in names:
         edges.add_column(name.removeprefix("amplification:"), justify="right")
     for r in rows:
-        edges.add_row(r["variant"], *(_pm(r["metrics"][n], 1, 2) for n in names))
+        edges.add_row(r["variant"], *(_cell(r, n, 1, 2, best.get(n)) for n in names))
     console.print(edges)
+    if judgement is None:
+        return
+    console.print(
+        "↑ higher is better, ↓ lower; ✓ best in its column (its 95% interval clears every "
+        "other's), ≈ tied for best (the intervals overlap)",
+        style="dim", highlight=False,
+    )  # fmt: skip
+    console.print(Text("Verdict: ", style="bold") + Text(judgement.verdict), highlight=False)
+    for finding in judgement.findings:
+        console.print(Text("· ") + Text(finding), highlight=False)

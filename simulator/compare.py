@@ -15,6 +15,7 @@ compare view)::
     )
     rows = comparison_table(c)     # one dict per variant: label, overrides, metrics{mean, ci95}
     fig = comparison_figure(c)     # a matplotlib Figure (object API): draw it anywhere
+    found = judge(c, rows)         # best variant per column (clear or tied), verdict, findings
     save_comparison(c, "out/")     # compare.png, compare.svg, compare.csv, compare.json
 
 Metrics per variant (mean over replications, ± the half-width of a Student-t
@@ -45,6 +46,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from simulator.compare_verdict import Best, Judgement, first_retry_wait, judge_rows
 from simulator.plots import PALETTE, shade_faults, style_axes
 from simulator.recovery import success_series
 from simulator.scenario import Scenario
@@ -58,7 +60,9 @@ __all__ = [
     "comparison_figure",
     "comparison_table",
     "hot_node",
+    "judge",
     "mean_ci",
+    "retry_waits",
     "run_comparison",
     "save_comparison",
     "t_quantile",
@@ -230,6 +234,41 @@ def comparison_table(c: Comparison) -> list[dict[str, Any]]:
     return rows
 
 
+def retry_waits(c: Comparison) -> dict[str, dict[str, float | None]]:
+    """Per variant, per call edge (named as in the run's ``edges``), the mean wait before the
+    first retry (``first_retry_wait``; None where the call does not retry)."""
+    out = {}
+    for variant in c.variants:
+        scenario = variant.scenario or c.scenario
+        waits: dict[str, float | None] = {}
+        for name, node in scenario.nodes.items():
+            for edge, retry in _retry_edges(name, node):
+                waits.setdefault(edge, first_retry_wait(retry))
+        out[variant.label] = waits
+    return out
+
+
+def _retry_edges(name: str, node: Any) -> list[tuple[str, Any]]:
+    """(edge name, retry) of a node's calls and publishes, named as the engine names them."""
+    edges = []
+    for group, target in (("calls", lambda p: p.to), ("publishes", lambda p: f"{p.to}.{p.queue}")):
+        seen: set[str] = set()
+        for index, policy in enumerate(getattr(node, group, None) or []):
+            edge = f"{name}->{target(policy)}"
+            edges.append((edge if edge not in seen else f"{edge}#{index}", policy.retry))
+            seen.add(edge)
+    relay = getattr(node, "publish", None) if node.kind == "relay" else None
+    if relay is not None:
+        edges.append((f"{name}->{relay.to}.{relay.queue}", relay.retry))
+    return edges
+
+
+def judge(c: Comparison, rows: list[dict[str, Any]] | None = None) -> Judgement:
+    """The best variant per column, the one-line verdict and the findings (see
+    ``simulator.compare_verdict``), with the retry waits of every variant's policies."""
+    return judge_rows(rows or comparison_table(c), retry_waits(c))
+
+
 # -- plots -----------------------------------------------------------------------------------
 
 
@@ -335,25 +374,36 @@ def comparison_figure(c: Comparison, rows: list[dict[str, Any]] | None = None) -
 # -- files -----------------------------------------------------------------------------------
 
 
-def _flat(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+def _flat(
+    rows: list[dict[str, Any]], best: dict[str, Best]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """One CSV row per variant: each metric's mean, ``_ci95`` and ``_best`` (``best`` for the
+    clear leader, ``tied`` for the variants tied for the lead, else empty)."""
     names = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
-    header = ["variant", "replications"] + [f"{n}{s}" for n in names for s in ("", "_ci95")]
+    suffixes = ("", "_ci95", "_best")
+    header = ["variant", "replications"] + [f"{n}{s}" for n in names for s in suffixes]
     flat = []
     for r in rows:
         out: dict[str, Any] = {"variant": r["variant"], "replications": r["replications"]}
         for n in names:
             m = r["metrics"].get(n, {"mean": math.nan, "ci95": math.nan})
             out[n], out[f"{n}_ci95"] = m["mean"], m["ci95"]
+            out[f"{n}_best"] = best[n].mark(r["variant"]) if n in best else ""
         flat.append(out)
     return header, flat
 
 
-def comparison_data(c: Comparison, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The comparison as JSON-able data (NaN written as null)."""
+def comparison_data(
+    c: Comparison, rows: list[dict[str, Any]] | None = None, judgement: Judgement | None = None
+) -> dict[str, Any]:
+    """The comparison as JSON-able data (NaN written as null), with the best per column, the
+    verdict and the findings (``judge``)."""
     rows = rows or comparison_table(c)
+    judgement = judgement or judge(c, rows)
     return _json_safe({
         "scenario": c.scenario.name, "base_seed": c.base_seed, "replications": c.replications,
         "varies": [{"field": p, "values": v} for p, v in c.varies], "variants": rows,
+        **judgement.as_dict(),
     })  # fmt: skip
 
 
@@ -376,12 +426,14 @@ def save_comparison(c: Comparison, out_dir: str | os.PathLike[str]) -> list[Path
     paths = [out / "compare.png", out / "compare.svg", out / "compare.csv", out / "compare.json"]
     figure.savefig(paths[0], dpi=110)
     figure.savefig(paths[1])
-    header, flat = _flat(rows)
+    judgement = judge(c, rows)
+    header, flat = _flat(rows, judgement.best)
     with paths[2].open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, header)
         writer.writeheader()
         for row in flat:
             writer.writerow({k: "" if isinstance(v, float) and math.isnan(v) else v
                              for k, v in row.items()})  # fmt: skip
-    paths[3].write_text(json.dumps(comparison_data(c, rows), indent=2), encoding="utf-8")
+    data = comparison_data(c, rows, judgement)
+    paths[3].write_text(json.dumps(data, indent=2), encoding="utf-8")
     return paths

@@ -2,42 +2,44 @@
 
 The work is ``simulator.compare.run_comparison`` in a ``ComparisonJob`` (a
 background thread that fans the runs out over processes, and that Cancel
-stops); the dialog polls its progress on a timer and shows
-``comparison_figure`` and ``comparison_table`` when it is done. The figure
+stops); the dialog polls its progress on a timer and, when it is done, shows the
+verdict and the table with the best of each column marked (``compare_table``, from
+``simulator.compare.judge``) on one tab and ``comparison_figure`` on another. The figure
 saves as PNG or SVG; Export writes the figure, CSV and JSON to a folder
 (``save_comparison``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
-    QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from gui.plots.compare_job import ComparisonJob
+from gui.plots.compare_table import ComparisonResults
 from simulator.compare import Comparison, comparison_figure, save_comparison
+from simulator.compare_verdict import Judgement
 from simulator.scenario import Scenario
 
 CALL_FIELDS = {
@@ -48,19 +50,6 @@ CALL_FIELDS = {
     "bulkhead.max_concurrent": "5, 10, 20",
 }
 NODE_FIELDS = {"workers": "10, 20, 40", "queue": "10, 100, 1000", "rate": "100/s, 200/s, 400/s"}
-TABLE_METRICS = [
-    ("success_rate", "success", lambda v: f"{v * 100:.1f}%", lambda h: f"{h * 100:.1f}"),
-    ("p99_ms", "p99 (ms)", lambda v: f"{v:.0f}", lambda h: f"{h:.0f}"),
-    ("goodput_per_s", "goodput/s", lambda v: f"{v:.0f}", lambda h: f"{h:.0f}"),
-    ("peak_load_per_s", "peak load/s", lambda v: f"{v:.0f}", lambda h: f"{h:.0f}"),
-    ("total_attempts", "attempts", lambda v: f"{v:.0f}", lambda h: f"{h:.0f}"),
-]
-MESSAGE_TABLE_METRICS = [
-    ("messages_lost", "lost msgs", lambda v: f"{v:.0f}", lambda h: f"{h:.0f}"),
-    ("messages_applied_twice", "applied twice", lambda v: f"{v:.0f}", lambda h: f"{h:.0f}"),
-    ("max_lag_s", "max lag (s)", lambda v: f"{v:.2f}", lambda h: f"{h:.2f}"),
-]
-"""Shown when the scenario has messages."""
 
 
 def targets(scenario: Scenario) -> list[tuple[str, str, bool]]:
@@ -120,6 +109,7 @@ class CompareDialog(QDialog):
         self.executor = executor
         self.comparison: Comparison | None = None
         self.rows: list[dict[str, Any]] = []
+        self.judgement: Judgement | None = None
         self.error: str | None = None
         self.cancelled = False
         self.job: ComparisonJob | None = None
@@ -171,9 +161,18 @@ class CompareDialog(QDialog):
         row.addWidget(self.figure_button)
         row.addWidget(self.export_button)
         self.figure_canvas: FigureCanvasQTAgg | None = None
-        self.results = QSplitter(Qt.Orientation.Vertical)
-        self.table = QTableWidget()
-        self.results.addWidget(self.table)
+        # Two tabs, the reading first: at 1366×768, or at 150%, a figure and a table on one
+        # page leave neither room; the reading scrolls as a whole when even its tab is short.
+        self.results = QTabWidget()
+        self.results_view = ComparisonResults()
+        self.table = self.results_view.table
+        reading = QScrollArea()
+        reading.setWidgetResizable(True)
+        reading.setFrameShape(QFrame.Shape.NoFrame)
+        reading.setWidget(self.results_view)
+        self.results.addTab(reading, "Verdict and table")
+        self.figure_tab = self.results.addTab(QWidget(), "Figure")
+        self.results.setTabEnabled(self.figure_tab, False)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(row)
@@ -260,7 +259,7 @@ class CompareDialog(QDialog):
         elif job.error is not None:
             self.status.setText(f"The comparison failed: {job.error}")
         else:
-            self.comparison, self.rows = job.comparison, job.rows
+            self.comparison, self.rows, self.judgement = job.comparison, job.rows, job.judgement
             self._show_results()
         self._enable_exports()
         self.done.emit()
@@ -279,27 +278,16 @@ class CompareDialog(QDialog):
             f"{len(c.variants)} variants × {c.replications} replications; "
             "mean ± 95% confidence interval"
         )
-        if self.figure_canvas is not None:
-            self.figure_canvas.setParent(None)
+        old = self.results.widget(self.figure_tab)  # the previous figure, or the placeholder
+        self.results.removeTab(self.figure_tab)
+        old.deleteLater()
         self.figure_canvas = FigureCanvasQTAgg(comparison_figure(c, self.rows))
-        self.results.insertWidget(0, self.figure_canvas)
-        self.results.setSizes([560, 200])
+        self.results.insertTab(self.figure_tab, self.figure_canvas, "Figure")
         self._fill_table()
+        self.results.setCurrentIndex(0)
 
     def _fill_table(self) -> None:
-        self.table.clear()
-        self.table.setRowCount(len(self.rows))
-        shown = TABLE_METRICS
-        if self.rows and "messages_lost" in self.rows[0]["metrics"]:
-            shown = TABLE_METRICS + MESSAGE_TABLE_METRICS
-        self.table.setColumnCount(1 + len(shown))
-        self.table.setHorizontalHeaderLabels(["variant"] + [m[1] for m in shown])
-        for r, row in enumerate(self.rows):
-            self.table.setItem(r, 0, QTableWidgetItem(row["variant"]))
-            for col, (key, _, fmt, fmt_half) in enumerate(shown, start=1):
-                metric = row["metrics"].get(key)
-                self.table.setItem(r, col, QTableWidgetItem(_cell(metric, fmt, fmt_half)))
-        self.table.resizeColumnsToContents()
+        self.results_view.show_rows(self.rows, self.judgement)
 
     # -- exports ---------------------------------------------------------------------------
 
@@ -350,10 +338,3 @@ class CompareDialog(QDialog):
         if self.figure_canvas is None:
             return 0
         return len(self.figure_canvas.figure.axes[0].get_lines())
-
-
-def _cell(metric: dict[str, Any] | None, fmt: Any, fmt_half: Any) -> str:
-    if metric is None or metric["mean"] is None or math.isnan(metric["mean"]):
-        return "–"
-    half = metric["ci95"]
-    return fmt(metric["mean"]) + ("" if math.isnan(half) else f" ± {fmt_half(half)}")

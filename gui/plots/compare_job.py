@@ -24,7 +24,8 @@ from concurrent.futures import Executor, Future
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from simulator.compare import Comparison, comparison_table, run_comparison
+from simulator.compare import Comparison, comparison_table, judge, run_comparison
+from simulator.compare_verdict import Judgement
 from simulator.scenario import Scenario
 from simulator.sweep import open_executor
 
@@ -90,6 +91,7 @@ class ComparisonJob:
         self.progress = (0, runs)
         self.comparison: Comparison | None = None
         self.rows: list[dict[str, Any]] = []
+        self.judgement: Judgement | None = None
         self.error: str | None = None
         self.cancelled = False
         self._cancel = threading.Event()
@@ -161,6 +163,7 @@ class ComparisonJob:
                     executor=self._wrapped, progress=self._on_progress,
                 )  # fmt: skip
             self.rows = comparison_table(self.comparison)
+            self.judgement = judge(self.comparison, self.rows)
         except Exception as exc:  # shown in the dialog; the app carries on
             if self._cancel.is_set():
                 self.cancelled, self.comparison = True, None

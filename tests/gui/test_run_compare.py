@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ROOT
 from processes import alive, loky_workers
+from PySide6.QtGui import QColor, QPalette
 from run_scenarios import tiny
 
 from gui.plots.compare_dialog import CompareDialog
-from simulator.scenario import parse_scenario
+from gui.plots.compare_table import mark_colours
+from simulator.scenario import load_scenario, parse_scenario
 from simulator.sweep import SerialExecutor
 
 
@@ -44,6 +47,19 @@ def test_compare_draws_one_line_per_variant_and_a_row_with_cis(qtbot, tmp_path):
     assert csv[0].startswith("variant,replications,") and len(csv) == 4
     assert '"variants"' in (tmp_path / "out" / "compare.json").read_text()
     assert "Saved" in dialog.status.text()
+
+
+def test_a_second_comparison_replaces_the_first(qtbot):
+    dialog = CompareDialog(tiny("5s"), executor="serial")
+    qtbot.addWidget(dialog)
+    for values in ("none, immediate, exponential", "none, immediate"):
+        _choose_retry_strategies(dialog, values, 1)
+        with qtbot.waitSignal(dialog.done, timeout=60_000):
+            dialog.run_button.click()
+        assert dialog.error is None, dialog.error
+    assert dialog.results.count() == 2 and dialog.results.widget(1) is dialog.figure_canvas
+    assert dialog.lines_per_plot() == 2 and dialog.table.rowCount() == 2
+    assert "Every variant measured the same" in dialog.results_view.verdict.text()  # no fault
 
 
 def test_a_bad_value_is_reported_in_the_dialog(qtbot):
@@ -135,8 +151,10 @@ def test_a_scenario_with_messages_gets_message_columns(qtbot):
     headers = [
         dialog.table.horizontalHeaderItem(c).text() for c in range(dialog.table.columnCount())
     ]
-    assert headers[-3:] == ["lost msgs", "applied twice", "max lag (s)"]
-    once = dialog.table.item(0, headers.index("lost msgs")).text()
+    keys = dialog.results_view.keys
+    assert keys[6:9] == ["messages_lost", "messages_applied_twice", "max_lag_s"]
+    assert headers[6:9] == ["lost msgs ↓", "applied twice ↓", "max lag (s) ↓"]
+    once = dialog.table.item(0, keys.index("messages_lost")).text().rstrip(" ✓≈")
     assert once not in ("", "-") and float(once) > 0  # a 30% drop and no retry: lost
 
 
@@ -162,3 +180,77 @@ def test_the_dialog_fits_the_screen(qtbot):
     qtbot.addWidget(dialog)
     room = dialog.screen().availableGeometry()
     assert dialog.width() <= room.width() and dialog.height() <= room.height()
+
+
+def test_the_retry_storm_comparison_marks_the_best_and_says_why(qtbot):
+    """Issue 12: the best variant of each column highlighted, the verdict with its reason,
+    and what every column measures on its title's tooltip."""
+    storm = load_scenario(ROOT / "scenarios" / "retry-storm.yaml")
+    dialog = CompareDialog(storm, executor="serial")
+    qtbot.addWidget(dialog)
+    dialog.target_box.setCurrentIndex(dialog.target_box.findText("call api → inventory"))
+    dialog.field_box.setCurrentText("retry.strategy")
+    dialog.values_edit.setText("none, immediate, exponential, full_jitter")
+    dialog.replications.setValue(3)
+    with qtbot.waitSignal(dialog.done, timeout=120_000):
+        dialog.run_button.click()
+    assert dialog.error is None, dialog.error
+    view = dialog.results_view
+    assert not view.verdict.isHidden()
+    assert "strategy=none has the best success" in view.verdict.text()
+    assert "attempts per request on api-&gt;inventory" in view.verdict.text()  # escaped
+    assert "strategy=full_jitter (125 ms)" in view.findings.text()
+    table = dialog.table
+    rows = [table.item(r, 0).text() for r in range(table.rowCount())]
+    none = rows.index("strategy=none")
+    attempts = table.item(none, view.keys.index("total_attempts"))
+    assert view.mark_of(none, "total_attempts") == "best"
+    assert attempts.text().endswith("✓") and attempts.font().bold()
+    assert attempts.toolTip().startswith("Best attempts:")
+    assert view.mark_of(none, "success_rate") in ("best", "tied")
+    assert view.mark_of(rows.index("strategy=immediate"), "success_rate") == ""
+    tied = [
+        (r, key)
+        for r in range(len(rows))
+        for key in view.keys[1:]
+        if view.mark_of(r, key) == "tied"
+    ]
+    for r, key in tied:  # shown differently from a clear best
+        item = table.item(r, view.keys.index(key))
+        assert item.text().endswith("≈") and not item.font().bold() and item.font().italic()
+    assert "attempts/req\napi→inventory ↓" in [
+        table.horizontalHeaderItem(c).text() for c in range(table.columnCount())
+    ]
+    for c in range(table.columnCount()):
+        assert len(table.horizontalHeaderItem(c).toolTip()) > 20, c
+    assert (
+        "Higher is better" in table.horizontalHeaderItem(view.keys.index("success_rate")).toolTip()
+    )
+    assert "Lower is better" in table.horizontalHeaderItem(view.keys.index("p99_ms")).toolTip()
+    assert "✓" in view.help.text()  # the legend
+    table.horizontalHeader().sectionClicked.emit(view.keys.index("peak_load_per_s"))
+    assert view.help.text().startswith("peak load/s ↓: The most arrivals per second")
+    assert dialog.results.currentIndex() == 0 and dialog.results.isTabEnabled(1)
+
+
+def _contrast(a: QColor, b: QColor) -> float:
+    def luminance(c: QColor) -> float:
+        def channel(v: float) -> float:
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+        return (
+            0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF()) + 0.0722 * channel(c.blueF())
+        )
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("base", ["#ffffff", "#f0f0f0", "#1e1e1e", "#353535"])
+def test_the_marks_read_on_light_and_dark_palettes(qapp, base):
+    palette = QPalette()
+    palette.setColor(QPalette.ColorRole.Base, QColor(base))
+    colours = mark_colours(palette)
+    for mark in ("best", "tied"):
+        assert _contrast(colours[mark], QColor(base)) >= 4.5, (mark, base)  # WCAG AA
+    assert colours["best"] != colours["tied"]
