@@ -1,0 +1,467 @@
+"""Save an edited scenario into the text it was loaded from, keeping what the user wrote.
+
+A hand-written scenario has comments, an order of keys, quoting, flow or block
+style and spellings of values (``10 s``, ``0.5s``) that the app's plain dump
+(``dump_scenario``) would lose. Here the original text is parsed with
+ruamel.yaml's round-trip mode and only what changed is written into it:
+
+- the *difference* is taken between the original scenario and the edited one,
+  both in the file's spelling (``scenario_to_data``), so a value the user did
+  not change keeps its spelling even where the app would spell it otherwise;
+- changed values are set in place, removed keys and list items deleted, new
+  keys put after their predecessor, new nodes, calls and faults written in the
+  style of their neighbours; a node renamed keeps its place and comments;
+- comment lines that ruamel attaches to the end of the entry *above* the ones
+  they describe are moved so they stay above the entry they were above.
+
+The file is untrusted: it is first loaded by the scenario loader (bounded, safe
+tags only), and files that use anchors, aliases or explicit tags, which an edit
+in place could change in several places at once, are written with the plain
+dump instead. The result is loaded back and compared with the edited scenario
+on every save; if it would load to anything else, the plain dump is written and
+``SavedText.reason`` says why. A file never loads differently from what the
+user saw.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Any
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark, YAMLError
+from ruamel.yaml.scalarstring import LiteralScalarString, ScalarString
+from ruamel.yaml.tokens import CommentToken
+from ruamel.yaml.util import load_yaml_guess_indent
+
+from simulator.atomic_write import write_atomically
+from simulator.scenario import (
+    Scenario,
+    ScenarioError,
+    dump_scenario,
+    parse_scenario,
+    scenario_to_data,
+)
+
+__all__ = ["SavedText", "save_scenario_keeping", "saved_text"]
+
+_WIDTH = 1 << 16
+"""Never fold a long line: the user's line breaks are theirs."""
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class SavedText:
+    """The text to write, and whether it kept the original's comments and layout.
+
+    ``reason`` says, when the plain dump was used for a document that had an
+    original text, why (for the status bar).
+    """
+
+    text: str
+    kept: bool
+    reason: str = ""
+
+
+def saved_text(edited: Scenario, original: str | None) -> SavedText:
+    """The text that saves ``edited``: ``original`` with the edits applied where it can be.
+
+    Without an original (a new document) this is ``dump_scenario``.
+    """
+    plain = dump_scenario(edited)
+    if original is None:
+        return SavedText(plain, kept=False)
+    try:
+        text = patched_text(original, edited)
+    except _CannotKeep as exc:
+        return SavedText(plain, kept=False, reason=str(exc))
+    try:
+        same = parse_scenario(text) == edited
+    except ScenarioError:
+        same = False
+    if not same:
+        reason = "keeping the file's comments would have changed what it says"
+        return SavedText(plain, kept=False, reason=reason)
+    return SavedText(text, kept=True)
+
+
+def save_scenario_keeping(
+    scenario: Scenario, path: str | os.PathLike[str], original: str | None
+) -> SavedText:
+    """Write ``scenario`` to ``path`` as ``saved_text`` says, atomically (``save_scenario``'s
+    way: a crash mid-save leaves the old file); returns what was written."""
+    saved = saved_text(scenario, original)
+    write_atomically(path, saved.text)
+    return saved
+
+
+class _CannotKeep(Exception):
+    """The original cannot be edited in place; the message says why."""
+
+
+def patched_text(original: str, edited: Scenario) -> str:
+    """``original`` with the difference between what it says and ``edited`` applied.
+
+    Raises ``_CannotKeep`` if the original does not load or uses YAML features an edit
+    in place could not honour. The result is not checked here (``saved_text`` does).
+    """
+    try:
+        before = parse_scenario(original)  # the bounded, safe loader decides first
+    except ScenarioError:
+        raise _CannotKeep("the file it was opened from no longer loads") from None
+    old, new = scenario_to_data(before), scenario_to_data(edited)
+    if old == new:
+        return original  # nothing to change: not even ruamel's idea of the layout
+    _refuse_shared_nodes(original)
+    try:
+        root, sequence, offset = load_yaml_guess_indent(original, yaml=YAML(typ="rt"))
+    except YAMLError as exc:
+        raise _CannotKeep(f"ruamel.yaml cannot read it: {exc}") from None
+    if not isinstance(root, CommentedMap):
+        raise _CannotKeep("the file is not a mapping")
+    _patch_value(root, old, new, _styles(root))
+    writer = YAML(typ="rt")
+    writer.width = _WIDTH
+    mapping = _mapping_indent(original)
+    offset = offset or 0
+    writer.indent(
+        mapping=mapping, sequence=max(sequence or mapping + offset, offset + 2), offset=offset
+    )
+    out = io.StringIO()
+    writer.dump(root, out)
+    return out.getvalue()
+
+
+def _mapping_indent(text: str) -> int:
+    """How far the file indents a mapping inside a mapping (2 unless it says otherwise)."""
+    parent: int | None = None
+    for line in text.splitlines():
+        body = line.lstrip(" ")
+        if not body or body.startswith("#"):
+            continue
+        depth = len(line) - len(body)
+        if parent is not None and depth > parent and not body.startswith("- "):
+            return depth - parent
+        parent = depth if body.rstrip().endswith(":") else None
+    return 2
+
+
+def _refuse_shared_nodes(text: str) -> None:
+    """Anchors, aliases and explicit tags: one edit could show in several places."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _CannotKeep("the file uses anchors and aliases")
+        if getattr(event, "tag", None) not in (None, "!"):
+            raise _CannotKeep("the file uses explicit tags")
+
+
+# -- the difference, applied in place ------------------------------------------------------
+
+
+def _patch_value(node: Any, old: Any, new: Any, styles: dict[str, Any]) -> Any:
+    """``node`` (ruamel data that says ``old``) changed to say ``new``; returns the value
+    to put in its place (``node`` itself when it was changed in place)."""
+    if old is not _MISSING and _same(old, new):
+        return node
+    if isinstance(new, dict) and isinstance(old, dict) and isinstance(node, CommentedMap):
+        _patch_map(node, old, new, styles)
+        return node
+    if (
+        isinstance(new, list)
+        and isinstance(old, list)
+        and isinstance(node, CommentedSeq)
+        and len(node) == len(old)
+        and not all(_is_scalar(x) for x in new)
+    ):
+        _patch_seq(node, old, new, styles)
+        return node
+    return _fresh(new, node)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, and of the same type: ``1`` and ``True`` are different things to write."""
+    return a == b and type(a) is type(b)
+
+
+def _is_scalar(x: Any) -> bool:
+    return not isinstance(x, dict | list)
+
+
+def _patch_map(
+    node: CommentedMap, old: dict[str, Any], new: dict[str, Any], styles: dict[str, Any]
+) -> None:
+    removed = [k for k in old if k not in new]
+    added = [k for k in new if k not in old]
+    old = dict(old)
+    for r, a in _renames(old, new, removed, added):
+        if r in node and a not in node:
+            _rename_key(node, r, a)
+        old[a] = old.pop(r)
+        removed.remove(r)
+    for key in removed:
+        if key in node:
+            _delete(node, key)
+    for key, value in new.items():
+        if key in node:
+            _assign(node, key, _patch_value(node[key], old.get(key, _MISSING), value, styles))
+        else:
+            like = _template_for_key(node, key, value, styles)
+            _insert_map(node, key, _fresh(value, like), new)
+
+
+def _renames(
+    old: dict[str, Any], new: dict[str, Any], removed: list[str], added: list[str]
+) -> list[tuple[str, str]]:
+    """Keys that are one key renamed: as many gone as came, each in the same place and, for
+    nodes, of the same kind (a node renamed in the app keeps its place in every mapping)."""
+    if not removed or len(removed) != len(added):
+        return []
+    old_keys, new_keys = list(old), list(new)
+    pairs = list(zip(removed, added, strict=True))
+    for r, a in pairs:
+        if len(pairs) > 1 and old_keys.index(r) != new_keys.index(a):
+            return []
+        was, now = old[r], new[a]
+        if isinstance(was, dict) != isinstance(now, dict):
+            return []
+        if isinstance(was, dict) and was.get("kind") != now.get("kind"):
+            return []
+    return pairs
+
+
+def _patch_seq(node: CommentedSeq, old: list[Any], new: list[Any], styles: dict[str, Any]) -> None:
+    keys = (
+        [json.dumps(x, sort_keys=True) for x in old],
+        [json.dumps(x, sort_keys=True) for x in new],
+    )
+    originals = list(node)
+    ops = SequenceMatcher(None, *keys, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in reversed(ops):
+        if tag == "equal":
+            continue
+        paired = 0
+        while (
+            tag == "replace"
+            and paired < min(i2 - i1, j2 - j1)
+            and _alike(old[i1 + paired], new[j1 + paired])
+        ):
+            paired += 1
+        for k in range(paired):
+            node[i1 + k] = _patch_value(node[i1 + k], old[i1 + k], new[j1 + k], styles)
+        for i in reversed(range(i1 + paired, i2)):
+            _delete(node, i)
+        for k, j in enumerate(range(j1 + paired, j2)):
+            _insert_seq(node, i1 + paired + k, _fresh(new[j], _like(originals, new[j])))
+
+
+def _alike(was: Any, now: Any) -> bool:
+    """One list item edited, rather than one removed and another added: a fault or node of
+    the same kind, any call (its target may have been renamed)."""
+    if isinstance(was, dict) and isinstance(now, dict):
+        return was.get("kind") == now.get("kind")
+    return False
+
+
+def _like(items: list[Any], value: Any) -> Any:
+    """The item a new one should look like: the last of the same kind, else the last."""
+    same = [x for x in items if _alike(x, value)]
+    return (same or items or [None])[-1]
+
+
+def _keyed(items: list[Any]) -> list[str]:
+    return [json.dumps(x, sort_keys=True) for x in items]
+
+
+# -- values in the style of their neighbours ----------------------------------------------
+
+
+def _fresh(value: Any, template: Any) -> Any:
+    """``value`` as ruamel data styled like ``template`` (the value it replaces, or a
+    neighbour): flow or block, the quoting of strings."""
+    if isinstance(value, dict):
+        out = CommentedMap()
+        for key, item in value.items():
+            like = template.get(key) if isinstance(template, dict) else None
+            out[key] = _fresh(item, like)
+        _set_flow(out, template, default=False)
+        return out
+    if isinstance(value, list):
+        like = template[0] if isinstance(template, list) and template else None
+        seq = CommentedSeq(_fresh(item, like) for item in value)
+        short = len(value) <= 4 and all(_is_scalar(x) for x in value)
+        _set_flow(seq, template, default=short)
+        return seq
+    if isinstance(value, str):
+        if isinstance(template, ScalarString) and ("\n" in value) == ("\n" in template):
+            return type(template)(value)
+        return LiteralScalarString(value) if "\n" in value else value
+    return value
+
+
+def _set_flow(data: CommentedMap | CommentedSeq, template: Any, default: bool) -> None:
+    flow = template.fa.flow_style() if hasattr(template, "fa") else default
+    if flow:
+        data.fa.set_flow_style()
+    else:
+        data.fa.set_block_style()
+
+
+def _styles(data: Any) -> dict[str, Any]:
+    """The first collection under each key in the file: how the user writes that key."""
+    found: dict[str, Any] = {}
+    stack = [data]
+    while stack:
+        item = stack.pop(0)
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, value in pairs:
+            if isinstance(value, dict | list):
+                if isinstance(key, str):
+                    found.setdefault(key, value)
+                stack.append(value)
+    return found
+
+
+def _template_for_key(node: CommentedMap, key: str, value: Any, styles: dict[str, Any]) -> Any:
+    """What a new entry should look like: a node like a sibling of its kind; any other
+    collection like the same key elsewhere in the file."""
+    if isinstance(value, dict) and "kind" in value:
+        siblings = [v for v in node.values() if isinstance(v, dict) and "kind" in v]
+        same = [v for v in siblings if v.get("kind") == value["kind"]]
+        if same or siblings:
+            return (same or siblings)[-1]
+    return styles.get(key)
+
+
+# -- comments: ruamel keeps the lines above an entry at the end of the entry before ---------
+
+
+def _slot(parent: CommentedMap | CommentedSeq, key: Any) -> tuple[Any, Any]:
+    """Where the comment after ``parent[key]`` lives: its own line's end, unless its value is
+    a block collection, whose last entry holds it (recursively)."""
+    value = parent[key]
+    if isinstance(value, CommentedMap | CommentedSeq) and value and not value.fa.flow_style():
+        last = next(reversed(value)) if isinstance(value, CommentedMap) else len(value) - 1
+        return _slot(value, last)
+    return parent, key
+
+
+def _position(parent: Any) -> int:
+    return 2 if isinstance(parent, CommentedMap) else 0
+
+
+def _tail(parent: Any, key: Any) -> tuple[str, str]:
+    """The comment after an entry as (end-of-line comment, the lines that follow)."""
+    entry = parent.ca.items.get(key)
+    token = entry[_position(parent)] if entry else None
+    if not isinstance(token, CommentToken):
+        return "", ""
+    eol, _, rest = token.value.partition("\n")
+    return eol, rest
+
+
+def _set_tail(parent: Any, key: Any, eol: str, rest: str) -> None:
+    pos = _position(parent)
+    entry = parent.ca.items.get(key)
+    token = entry[pos] if entry else None
+    if not eol and not rest:
+        if entry:
+            entry[pos] = None
+        return
+    if parent.fa.flow_style():
+        return  # a flow collection has no lines between its entries
+    value = f"{eol}\n{rest}"
+    if isinstance(token, CommentToken):
+        token.value = value
+        return
+    entry = parent.ca.items.setdefault(key, [None] * 4)
+    entry[pos] = CommentToken(value, CommentMark(0), None)
+
+
+def _take_tail(parent: Any, key: Any) -> str:
+    where, at = _slot(parent, key)
+    eol, rest = _tail(where, at)
+    _set_tail(where, at, eol, "")
+    return rest
+
+
+def _give_tail(parent: Any, key: Any, rest: str) -> None:
+    where, at = _slot(parent, key)
+    eol, _ = _tail(where, at)
+    _set_tail(where, at, eol, rest)
+
+
+def _keys(node: CommentedMap | CommentedSeq) -> list[Any]:
+    return list(node) if isinstance(node, CommentedMap) else list(range(len(node)))
+
+
+def _delete(node: CommentedMap | CommentedSeq, key: Any) -> None:
+    """Delete an entry with its comments; the lines that stood above the next entry stay
+    above it (the lines above the deleted one, its header, go with it)."""
+    keys = _keys(node)
+    index = keys.index(key)
+    rest = _take_tail(node, key)
+    if index > 0:
+        _give_tail(node, keys[index - 1], rest)
+    if isinstance(node, CommentedMap):
+        node.ca.items.pop(key, None)
+    del node[key]
+    if index == 0 and rest and len(node):
+        _prepend_header(node, rest)
+
+
+def _prepend_header(node: CommentedMap | CommentedSeq, rest: str) -> None:
+    """Lines that stood above the entry after a deleted first one: above the new first."""
+    comment = node.ca.comment
+    if comment is None:
+        node.ca.comment = comment = [None, []]
+    if comment[1] is None:
+        comment[1] = []
+    comment[1].append(CommentToken(rest, CommentMark(0), None))
+
+
+def _assign(node: CommentedMap, key: str, value: Any) -> None:
+    if value is node[key]:
+        return
+    rest = _take_tail(node, key)
+    node[key] = value
+    _give_tail(node, key, rest)
+
+
+def _insert_map(node: CommentedMap, key: str, value: Any, order: dict[str, Any]) -> None:
+    """Insert after the nearest key that comes before it in ``order`` and is in the file."""
+    wanted = list(order)
+    before = [k for k in wanted[: wanted.index(key)] if k in node]
+    index = list(node).index(before[-1]) + 1 if before else 0
+    if before:
+        rest = _take_tail(node, before[-1])
+        node.insert(index, key, value)
+        _give_tail(node, key, rest)
+    else:
+        node.insert(index, key, value)
+
+
+def _insert_seq(node: CommentedSeq, index: int, value: Any) -> None:
+    if index == 0:
+        node.insert(0, value)
+        return
+    rest = _take_tail(node, index - 1)
+    node.insert(index, value)
+    _give_tail(node, index, rest)
+
+
+def _rename_key(node: CommentedMap, old: str, new: str) -> None:
+    """Rename in place: the entry keeps its position and its comments."""
+    index = list(node).index(old)
+    value = node[old]
+    comments = node.ca.items.pop(old, None)
+    del node[old]
+    node.insert(index, new, value)
+    if comments is not None:
+        node.ca.items[new] = comments
