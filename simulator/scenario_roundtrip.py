@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
@@ -38,7 +39,6 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString, ScalarString
 from ruamel.yaml.tokens import CommentToken
-from ruamel.yaml.util import load_yaml_guess_indent
 
 from simulator.atomic_write import write_atomically
 from simulator.scenario import (
@@ -55,6 +55,9 @@ _WIDTH = 1 << 16
 """Never fold a long line: the user's line breaks are theirs."""
 
 _MISSING = object()
+
+_Owner = tuple[Any, Any] | None
+"""The collection holding a value and its key there (None for the document)."""
 
 
 @dataclass(frozen=True)
@@ -121,36 +124,84 @@ def patched_text(original: str, edited: Scenario) -> str:
         return original  # nothing to change: not even ruamel's idea of the layout
     _refuse_shared_nodes(original)
     try:
-        root, sequence, offset = load_yaml_guess_indent(original, yaml=YAML(typ="rt"))
+        root = YAML(typ="rt").load(original)
     except YAMLError as exc:
         raise _CannotKeep(f"ruamel.yaml cannot read it: {exc}") from None
     if not isinstance(root, CommentedMap):
         raise _CannotKeep("the file is not a mapping")
-    _patch_value(root, old, new, _styles(root))
+    mapping, sequence, offset = _indents(root)
+    _patch_value(root, old, new, _styles(root), None)
     writer = YAML(typ="rt")
     writer.width = _WIDTH
-    mapping = _mapping_indent(original)
-    offset = offset or 0
-    writer.indent(
-        mapping=mapping, sequence=max(sequence or mapping + offset, offset + 2), offset=offset
-    )
+    writer.brace_single_entry_mapping_in_flow_sequence = True  # [{to: api}] stays so
+    writer.indent(mapping=mapping, sequence=sequence, offset=offset)
+    writer.representer.add_representer(type(None), _represent_null)
     out = io.StringIO()
     writer.dump(root, out)
-    return out.getvalue()
+    return _restore_untouched(original, out.getvalue())
 
 
-def _mapping_indent(text: str) -> int:
-    """How far the file indents a mapping inside a mapping (2 unless it says otherwise)."""
-    parent: int | None = None
-    for line in text.splitlines():
-        body = line.lstrip(" ")
-        if not body or body.startswith("#"):
+def _indents(root: CommentedMap) -> tuple[int, int, int]:
+    """How the file indents (ruamel's mapping, sequence and offset), read from where its
+    first nested block mapping and block list stand under their keys; 2, 4, 2 (the
+    examples' style) where it has none."""
+    mapping: int | None = None
+    sequence: tuple[int, int] | None = None
+    queue: list[CommentedMap | CommentedSeq] = [root]
+    while queue and (mapping is None or sequence is None):
+        parent = queue.pop(0)
+        if parent.fa.flow_style():
             continue
-        depth = len(line) - len(body)
-        if parent is not None and depth > parent and not body.startswith("- "):
-            return depth - parent
-        parent = depth if body.rstrip().endswith(":") else None
-    return 2
+        keys = parent.keys() if isinstance(parent, CommentedMap) else range(len(parent))
+        for key in keys:
+            child = parent[key]
+            if not isinstance(child, CommentedMap | CommentedSeq) or child.fa.flow_style():
+                continue
+            queue.append(child)
+            if not isinstance(parent, CommentedMap) or not child:
+                continue
+            column = parent.lc.key(key)[1]
+            if isinstance(child, CommentedMap) and mapping is None:
+                mapping = child.lc.col - column
+            elif isinstance(child, CommentedSeq) and sequence is None:
+                sequence = (child.lc.item(0)[1] - column, child.lc.col - column)
+    mapping = mapping if mapping and mapping > 0 else 2
+    items, dash = sequence if sequence and sequence[0] > sequence[1] >= 0 else (4, 2)
+    return mapping, items, dash
+
+
+def _represent_null(representer: Any, data: None) -> Any:
+    """``null`` as people write it (ruamel writes nothing)."""
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")
+
+
+_COMMENT = re.compile(r"\s#.*$|^\s*#.*$")
+
+
+def _restore_untouched(original: str, written: str) -> str:
+    """Put back the user's own lines wherever ruamel wrote the same data differently.
+
+    ruamel writes a flow mapping folded by hand over two lines on one; where a run of
+    the original's lines and the run that replaced it say the same (same data, same
+    comments), the original's run is kept."""
+    before, after = original.splitlines(keepends=True), written.splitlines(keepends=True)
+    ops = SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+    target = yaml.safe_load(written)
+    for tag, i1, i2, j1, j2 in reversed(ops):
+        if tag != "replace" or _comments(before[i1:i2]) != _comments(after[j1:j2]):
+            continue
+        candidate = after[:j1] + before[i1:i2] + after[j2:]
+        try:
+            same = yaml.safe_load("".join(candidate)) == target
+        except yaml.YAMLError:
+            same = False
+        if same:
+            after = candidate
+    return "".join(after)
+
+
+def _comments(lines: list[str]) -> list[str]:
+    return [m.group().strip() for line in lines if (m := _COMMENT.search(line))]
 
 
 def _refuse_shared_nodes(text: str) -> None:
@@ -165,13 +216,13 @@ def _refuse_shared_nodes(text: str) -> None:
 # -- the difference, applied in place ------------------------------------------------------
 
 
-def _patch_value(node: Any, old: Any, new: Any, styles: dict[str, Any]) -> Any:
+def _patch_value(node: Any, old: Any, new: Any, styles: dict[str, Any], owner: _Owner) -> Any:
     """``node`` (ruamel data that says ``old``) changed to say ``new``; returns the value
     to put in its place (``node`` itself when it was changed in place)."""
     if old is not _MISSING and _same(old, new):
         return node
     if isinstance(new, dict) and isinstance(old, dict) and isinstance(node, CommentedMap):
-        _patch_map(node, old, new, styles)
+        _patch_map(node, old, new, styles, owner)
         return node
     if (
         isinstance(new, list)
@@ -180,7 +231,7 @@ def _patch_value(node: Any, old: Any, new: Any, styles: dict[str, Any]) -> Any:
         and len(node) == len(old)
         and not all(_is_scalar(x) for x in new)
     ):
-        _patch_seq(node, old, new, styles)
+        _patch_seq(node, old, new, styles, owner)
         return node
     return _fresh(new, node)
 
@@ -195,7 +246,11 @@ def _is_scalar(x: Any) -> bool:
 
 
 def _patch_map(
-    node: CommentedMap, old: dict[str, Any], new: dict[str, Any], styles: dict[str, Any]
+    node: CommentedMap,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    styles: dict[str, Any],
+    owner: _Owner,
 ) -> None:
     removed = [k for k in old if k not in new]
     added = [k for k in new if k not in old]
@@ -207,10 +262,11 @@ def _patch_map(
         removed.remove(r)
     for key in removed:
         if key in node:
-            _delete(node, key)
+            _delete(node, key, owner)
     for key, value in new.items():
         if key in node:
-            _assign(node, key, _patch_value(node[key], old.get(key, _MISSING), value, styles))
+            was = old.get(key, _MISSING)
+            _assign(node, key, _patch_value(node[key], was, value, styles, (node, key)))
         else:
             like = _template_for_key(node, key, value, styles)
             _insert_map(node, key, _fresh(value, like), new)
@@ -219,24 +275,38 @@ def _patch_map(
 def _renames(
     old: dict[str, Any], new: dict[str, Any], removed: list[str], added: list[str]
 ) -> list[tuple[str, str]]:
-    """Keys that are one key renamed: as many gone as came, each in the same place and, for
-    nodes, of the same kind (a node renamed in the app keeps its place in every mapping)."""
-    if not removed or len(removed) != len(added):
-        return []
-    old_keys, new_keys = list(old), list(new)
-    pairs = list(zip(removed, added, strict=True))
-    for r, a in pairs:
-        if len(pairs) > 1 and old_keys.index(r) != new_keys.index(a):
-            return []
-        was, now = old[r], new[a]
-        if isinstance(was, dict) != isinstance(now, dict):
-            return []
-        if isinstance(was, dict) and was.get("kind") != now.get("kind"):
-            return []
+    """Keys that are one key renamed: gone from one place and come in the same place (after
+    the same kept key), and for nodes of the same kind. A node renamed in the app keeps its
+    place in every mapping (nodes, layout), so its entries, and comments, stay where they are."""
+    gone, came = _by_anchor(old, removed, new), _by_anchor(new, added, old)
+    pairs = []
+    for anchor, keys in gone.items():
+        for r, a in zip(keys, came.get(anchor, []), strict=False):
+            was, now = old[r], new[a]
+            if isinstance(was, dict) != isinstance(now, dict):
+                break
+            if isinstance(was, dict) and was.get("kind") != now.get("kind"):
+                break
+            pairs.append((r, a))
     return pairs
 
 
-def _patch_seq(node: CommentedSeq, old: list[Any], new: list[Any], styles: dict[str, Any]) -> None:
+def _by_anchor(data: dict[str, Any], keys: list[str], other: dict[str, Any]) -> dict[Any, list]:
+    """``keys`` grouped by the nearest key before each that is also in ``other``."""
+    groups: dict[Any, list[str]] = {}
+    anchor: Any = None
+    wanted = set(keys)
+    for key in data:
+        if key in wanted:
+            groups.setdefault(anchor, []).append(key)
+        elif key in other:
+            anchor = key
+    return groups
+
+
+def _patch_seq(
+    node: CommentedSeq, old: list[Any], new: list[Any], styles: dict[str, Any], owner: _Owner
+) -> None:
     keys = (
         [json.dumps(x, sort_keys=True) for x in old],
         [json.dumps(x, sort_keys=True) for x in new],
@@ -254,9 +324,10 @@ def _patch_seq(node: CommentedSeq, old: list[Any], new: list[Any], styles: dict[
         ):
             paired += 1
         for k in range(paired):
-            node[i1 + k] = _patch_value(node[i1 + k], old[i1 + k], new[j1 + k], styles)
+            at = i1 + k
+            node[at] = _patch_value(node[at], old[at], new[j1 + k], styles, (node, at))
         for i in reversed(range(i1 + paired, i2)):
-            _delete(node, i)
+            _delete(node, i, owner)
         for k, j in enumerate(range(j1 + paired, j2)):
             _insert_seq(node, i1 + paired + k, _fresh(new[j], _like(originals, new[j])))
 
@@ -401,7 +472,7 @@ def _keys(node: CommentedMap | CommentedSeq) -> list[Any]:
     return list(node) if isinstance(node, CommentedMap) else list(range(len(node)))
 
 
-def _delete(node: CommentedMap | CommentedSeq, key: Any) -> None:
+def _delete(node: CommentedMap | CommentedSeq, key: Any, owner: _Owner) -> None:
     """Delete an entry with its comments; the lines that stood above the next entry stay
     above it (the lines above the deleted one, its header, go with it)."""
     keys = _keys(node)
@@ -413,17 +484,24 @@ def _delete(node: CommentedMap | CommentedSeq, key: Any) -> None:
         node.ca.items.pop(key, None)
     del node[key]
     if index == 0 and rest and len(node):
-        _prepend_header(node, rest)
+        _prepend_header(node, rest, owner)
 
 
-def _prepend_header(node: CommentedMap | CommentedSeq, rest: str) -> None:
-    """Lines that stood above the entry after a deleted first one: above the new first."""
-    comment = node.ca.comment
-    if comment is None:
-        node.ca.comment = comment = [None, []]
-    if comment[1] is None:
-        comment[1] = []
-    comment[1].append(CommentToken(rest, CommentMark(0), None))
+def _prepend_header(node: CommentedMap | CommentedSeq, rest: str, owner: _Owner) -> None:
+    """Lines that stood above the entry after a deleted first one: above the new first.
+
+    ruamel reads them from the owner's entry for this collection when it has one, else
+    from the collection itself."""
+    token = CommentToken(rest, CommentMark(0), None)
+    if owner is not None and owner[1] in owner[0].ca.items:
+        entry = owner[0].ca.items[owner[1]]
+        entry[3] = [*(entry[3] or []), token]
+        if node.ca.comment is not None:
+            node.ca.comment[1] = entry[3]
+        return
+    if node.ca.comment is None:
+        node.ca.comment = [None, []]
+    node.ca.comment[1] = [*(node.ca.comment[1] or []), token]
 
 
 def _assign(node: CommentedMap, key: str, value: Any) -> None:
