@@ -138,7 +138,7 @@ def patched_text(original: str, edited: Scenario) -> str:
     writer.representer.add_representer(type(None), _represent_null)
     out = io.StringIO()
     writer.dump(root, out)
-    return _restore_untouched(original, out.getvalue())
+    return _restore_untouched(original, out.getvalue(), root)
 
 
 def _indents(root: CommentedMap) -> tuple[int, int, int]:
@@ -178,15 +178,19 @@ def _represent_null(representer: Any, data: None) -> Any:
 _COMMENT = re.compile(r"\s#.*$|^\s*#.*$")
 
 
-def _restore_untouched(original: str, written: str) -> str:
+def _restore_untouched(original: str, written: str, data: Any) -> str:
     """Put back the user's own lines wherever ruamel wrote the same data differently.
 
     ruamel writes a flow mapping folded by hand over two lines on one; where a run of
     the original's lines and the run that replaced it say the same (same data, same
-    comments), the original's run is kept."""
+    comments), the original's run is kept. ``data`` is what was written."""
     before, after = original.splitlines(keepends=True), written.splitlines(keepends=True)
     ops = SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
-    target = yaml.safe_load(written)
+    try:
+        target = yaml.safe_load(written)
+    except yaml.YAMLError:
+        target = data  # ruamel wrote something it cannot read back (a known bug of its
+        # emitter after a comment above a list's first item): the user's lines may mend it
     for tag, i1, i2, j1, j2 in reversed(ops):
         if tag != "replace" or _comments(before[i1:i2]) != _comments(after[j1:j2]):
             continue
@@ -197,7 +201,23 @@ def _restore_untouched(original: str, written: str) -> str:
             same = False
         if same:
             after = candidate
+        elif i2 - i1 == j2 - j1:
+            after[j1:j2] = [
+                _keep_gap(o, w) for o, w in zip(before[i1:i2], after[j1:j2], strict=True)
+            ]
     return "".join(after)
+
+
+_GAP = re.compile(r"^(.*?\S)(\s+)(#.*)$", re.DOTALL)
+
+
+def _keep_gap(original: str, written: str) -> str:
+    """An end-of-line comment pushed right by a longer value (ruamel leaves one space)
+    keeps the space the user left before it."""
+    was, now = _GAP.match(original), _GAP.match(written)
+    if was and now and was.group(3) == now.group(3) and len(now.group(2)) < len(was.group(2)):
+        return now.group(1) + was.group(2) + now.group(3)
+    return written
 
 
 def _comments(lines: list[str]) -> list[str]:
