@@ -124,7 +124,9 @@ def patched_text(original: str, edited: Scenario) -> str:
         return original  # nothing to change: not even ruamel's idea of the layout
     _refuse_shared_nodes(original)
     try:
-        root = YAML(typ="rt").load(original)
+        reader = YAML(typ="rt")
+        reader.preserve_quotes = True
+        root = reader.load(original)
     except YAMLError as exc:
         raise _CannotKeep(f"ruamel.yaml cannot read it: {exc}") from None
     if not isinstance(root, CommentedMap):
@@ -433,14 +435,28 @@ def _template_for_key(node: CommentedMap, key: str, value: Any, styles: dict[str
 # -- comments: ruamel keeps the lines above an entry at the end of the entry before ---------
 
 
-def _slot(parent: CommentedMap | CommentedSeq, key: Any) -> tuple[Any, Any]:
-    """Where the comment after ``parent[key]`` lives: its own line's end, unless its value is
-    a block collection, whose last entry holds it (recursively)."""
+def _chain(parent: CommentedMap | CommentedSeq, key: Any) -> list[tuple[Any, Any]]:
+    """The entries that end where ``parent[key]`` ends: it, and while its value is a block
+    collection, that collection's last entry (recursively). The last holds the comment
+    after its line; the collections passed through hold the comments after their end."""
+    chain = [(parent, key)]
     value = parent[key]
-    if isinstance(value, CommentedMap | CommentedSeq) and value and not value.fa.flow_style():
+    while isinstance(value, CommentedMap | CommentedSeq) and value and not value.fa.flow_style():
         last = next(reversed(value)) if isinstance(value, CommentedMap) else len(value) - 1
-        return _slot(value, last)
-    return parent, key
+        chain.append((value, last))
+        value = value[last]
+    return chain
+
+
+def _slot(parent: CommentedMap | CommentedSeq, key: Any) -> tuple[Any, Any]:
+    """Where the comment after ``parent[key]``'s last line lives."""
+    return _chain(parent, key)[-1]
+
+
+def _text(token: CommentToken) -> str:
+    """A comment token of whole lines as text (ruamel keeps their indentation apart)."""
+    value = token.value
+    return " " * (token.column or 0) + value if value.startswith("#") else value
 
 
 def _position(parent: Any) -> int:
@@ -476,9 +492,15 @@ def _set_tail(parent: Any, key: Any, eol: str, rest: str) -> None:
 
 
 def _take_tail(parent: Any, key: Any) -> str:
-    where, at = _slot(parent, key)
+    """Remove and return the lines after an entry and before the next: those ruamel keeps
+    after its last line, and those after the end of collections that end with it."""
+    chain = _chain(parent, key)
+    where, at = chain[-1]
     eol, rest = _tail(where, at)
     _set_tail(where, at, eol, "")
+    for collection, _ in reversed(chain[1:]):
+        rest += "".join(_text(t) for t in collection.ca.end or [])
+        collection.ca.end = []
     return rest
 
 
@@ -499,6 +521,7 @@ def _delete(node: CommentedMap | CommentedSeq, key: Any, owner: _Owner) -> None:
     index = keys.index(key)
     rest = _take_tail(node, key)
     if index > 0:
+        _take_tail(node, keys[index - 1])  # the deleted entry's header goes with it
         _give_tail(node, keys[index - 1], rest)
     if isinstance(node, CommentedMap):
         node.ca.items.pop(key, None)
