@@ -180,34 +180,55 @@ def _represent_null(representer: Any, data: None) -> Any:
 _COMMENT = re.compile(r"\s#.*$|^\s*#.*$")
 
 
+_MAX_TRIES = 32
+"""Runs put back one at a time at most (each costs a parse of the whole text)."""
+
+
 def _restore_untouched(original: str, written: str, data: Any) -> str:
     """Put back the user's own lines wherever ruamel wrote the same data differently.
 
     ruamel writes a flow mapping folded by hand over two lines on one; where a run of
     the original's lines and the run that replaced it say the same (same data, same
-    comments), the original's run is kept. ``data`` is what was written."""
+    comments), the original's run is kept: all at once if that holds, else run by run.
+    ``data`` is what was written."""
     before, after = original.splitlines(keepends=True), written.splitlines(keepends=True)
     ops = SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+    runs = [op[1:] for op in reversed(ops) if op[0] == "replace"]
     try:
         target = yaml.safe_load(written)
     except yaml.YAMLError:
         target = data  # ruamel wrote something it cannot read back (a known bug of its
         # emitter after a comment above a list's first item): the user's lines may mend it
-    for tag, i1, i2, j1, j2 in reversed(ops):
-        if tag != "replace" or _comments(before[i1:i2]) != _comments(after[j1:j2]):
-            continue
-        candidate = after[:j1] + before[i1:i2] + after[j2:]
-        try:
-            same = yaml.safe_load("".join(candidate)) == target
-        except yaml.YAMLError:
-            same = False
-        if same:
-            after = candidate
-        elif i2 - i1 == j2 - j1:
-            after[j1:j2] = [
-                _keep_gap(o, w) for o, w in zip(before[i1:i2], after[j1:j2], strict=True)
-            ]
-    return "".join(after)
+    same = [r for r in runs if _comments(before[r[0] : r[1]]) == _comments(after[r[2] : r[3]])]
+    kept: list[tuple[int, int, int, int]] = []
+    if same and _says(_put_back(before, after, same), target):
+        kept = same
+    else:
+        kept = [r for r in same[:_MAX_TRIES] if _says(_put_back(before, after, [r]), target)]
+    gapped = list(after)
+    for i1, i2, j1, j2 in runs:
+        if (i1, i2, j1, j2) not in kept and i2 - i1 == j2 - j1:
+            pairs = zip(before[i1:i2], after[j1:j2], strict=True)
+            gapped[j1:j2] = [_keep_gap(o, w) for o, w in pairs]
+    lines = _put_back(before, gapped, kept)  # line counts change only here, last run first
+    return "".join(lines)
+
+
+def _put_back(
+    before: list[str], after: list[str], runs: list[tuple[int, int, int, int]]
+) -> list[str]:
+    """``after`` with the runs (last first) replaced by the original's lines."""
+    lines = list(after)
+    for i1, i2, j1, j2 in runs:
+        lines[j1:j2] = before[i1:i2]
+    return lines
+
+
+def _says(lines: list[str], target: Any) -> bool:
+    try:
+        return bool(yaml.safe_load("".join(lines)) == target)
+    except yaml.YAMLError:
+        return False
 
 
 _GAP = re.compile(r"^(.*?\S)(\s+)(#.*)$", re.DOTALL)
