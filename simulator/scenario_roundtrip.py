@@ -29,7 +29,7 @@ import io
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -132,7 +132,7 @@ def patched_text(original: str, edited: Scenario) -> str:
     if not isinstance(root, CommentedMap):
         raise _CannotKeep("the file is not a mapping")
     mapping, sequence, offset = _indents(root)
-    _patch_value(root, old, new, _styles(root), None)
+    _patch_value(root, old, new, _Context(_styles(root)), None)
     writer = YAML(typ="rt")
     writer.width = _WIDTH
     writer.brace_single_entry_mapping_in_flow_sequence = True  # [{to: api}] stays so
@@ -259,13 +259,23 @@ def _refuse_shared_nodes(text: str) -> None:
 # -- the difference, applied in place ------------------------------------------------------
 
 
-def _patch_value(node: Any, old: Any, new: Any, styles: dict[str, Any], owner: _Owner) -> Any:
+@dataclass
+class _Context:
+    """What one save knows across the tree: how the file writes each key, and the keys
+    renamed so far (nodes come before faults and layout, so a call or a fault that names a
+    renamed node is known to be the same one)."""
+
+    styles: dict[str, Any]
+    renames: dict[str, str] = field(default_factory=dict)
+
+
+def _patch_value(node: Any, old: Any, new: Any, ctx: _Context, owner: _Owner) -> Any:
     """``node`` (ruamel data that says ``old``) changed to say ``new``; returns the value
     to put in its place (``node`` itself when it was changed in place)."""
     if old is not _MISSING and _same(old, new):
         return node
     if isinstance(new, dict) and isinstance(old, dict) and isinstance(node, CommentedMap):
-        _patch_map(node, old, new, styles, owner)
+        _patch_map(node, old, new, ctx, owner)
         return node
     if (
         isinstance(new, list)
@@ -274,7 +284,7 @@ def _patch_value(node: Any, old: Any, new: Any, styles: dict[str, Any], owner: _
         and len(node) == len(old)
         and not all(_is_scalar(x) for x in new)
     ):
-        _patch_seq(node, old, new, styles, owner)
+        _patch_seq(node, old, new, ctx, owner)
         return node
     return _fresh(new, node)
 
@@ -292,46 +302,71 @@ def _patch_map(
     node: CommentedMap,
     old: dict[str, Any],
     new: dict[str, Any],
-    styles: dict[str, Any],
+    ctx: _Context,
     owner: _Owner,
 ) -> None:
     removed = [k for k in old if k not in new]
     added = [k for k in new if k not in old]
     old = dict(old)
-    for r, a in _renames(old, new, removed, added):
+    for r, a in _renames(old, new, removed, added, ctx.renames):
         if r in node and a not in node:
             _rename_key(node, r, a)
         old[a] = old.pop(r)
         removed.remove(r)
+        ctx.renames[r] = a
     for key in removed:
         if key in node:
             _delete(node, key, owner)
     for key, value in new.items():
         if key in node:
             was = old.get(key, _MISSING)
-            _assign(node, key, _patch_value(node[key], was, value, styles, (node, key)))
+            _assign(node, key, _patch_value(node[key], was, value, ctx, (node, key)))
         else:
-            like = _template_for_key(node, key, value, styles)
+            like = _template_for_key(node, key, value, ctx.styles)
             _insert_map(node, key, _fresh(value, like), new)
 
 
 def _renames(
-    old: dict[str, Any], new: dict[str, Any], removed: list[str], added: list[str]
+    old: dict[str, Any],
+    new: dict[str, Any],
+    removed: list[str],
+    added: list[str],
+    known: dict[str, str],
 ) -> list[tuple[str, str]]:
-    """Keys that are one key renamed: gone from one place and come in the same place (after
-    the same kept key), and for nodes of the same kind. A node renamed in the app keeps its
-    place in every mapping (nodes, layout), so its entries, and comments, stay where they are."""
+    """Keys that are one key renamed. A node renamed in the app keeps its place in every
+    mapping (nodes, layout), so a key gone and a key come after the same kept key are the
+    same: the one already known renamed (layout, after nodes), else the one unchanged but
+    for its name, else the likest (``_likeness``), in order."""
     gone, came = _by_anchor(old, removed, new), _by_anchor(new, added, old)
     pairs = []
     for anchor, keys in gone.items():
-        for r, a in zip(keys, came.get(anchor, []), strict=False):
-            was, now = old[r], new[a]
-            if isinstance(was, dict) != isinstance(now, dict):
-                break
-            if isinstance(was, dict) and was.get("kind") != now.get("kind"):
-                break
-            pairs.append((r, a))
+        rs, adds = list(keys), list(came.get(anchor, []))
+        for match in (
+            lambda r, a: known.get(r) == a,
+            lambda r, a: old[r] == new[a],
+        ):
+            for r, a in [(r, a) for r in rs for a in adds if match(r, a)]:
+                if r in rs and a in adds:
+                    pairs.append((r, a))
+                    rs.remove(r)
+                    adds.remove(a)
+        start = 0
+        for r in rs:  # edited as well as renamed: the likest, at least half the same
+            scores = [(_likeness(old[r], new[a]), -i) for i, a in enumerate(adds) if i >= start]
+            if scores and max(scores)[0] >= 0.5:
+                index = -max(scores)[1]
+                pairs.append((r, adds[index]))
+                start = index + 1
     return pairs
+
+
+def _likeness(was: Any, now: Any) -> float:
+    """How much of a node stayed: 0 for another kind, else the share of its fields that
+    are the same (a node deleted and another added in one save share little but a kind)."""
+    if not isinstance(was, dict) or not isinstance(now, dict) or was.get("kind") != now.get("kind"):
+        return 0.0
+    same = sum(1 for k, v in was.items() if now.get(k, _MISSING) == v)
+    return same / max(len(was), len(now))
 
 
 def _by_anchor(data: dict[str, Any], keys: list[str], other: dict[str, Any]) -> dict[Any, list]:
@@ -348,44 +383,58 @@ def _by_anchor(data: dict[str, Any], keys: list[str], other: dict[str, Any]) -> 
 
 
 def _patch_seq(
-    node: CommentedSeq, old: list[Any], new: list[Any], styles: dict[str, Any], owner: _Owner
+    node: CommentedSeq, old: list[Any], new: list[Any], ctx: _Context, owner: _Owner
 ) -> None:
-    keys = (
-        [json.dumps(x, sort_keys=True) for x in old],
-        [json.dumps(x, sort_keys=True) for x in new],
-    )
     originals = list(node)
-    ops = SequenceMatcher(None, *keys, autojunk=False).get_opcodes()
+    renamed = [_renamed(x, ctx.renames) for x in old]
+    ops = SequenceMatcher(None, _keyed(renamed), _keyed(new), autojunk=False).get_opcodes()
     for tag, i1, i2, j1, j2 in reversed(ops):
-        if tag == "equal":
+        if tag == "equal":  # equal but for the nodes renamed
+            for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
+                node[i] = _patch_value(node[i], old[i], new[j], ctx, (node, i))
             continue
         paired = 0
         while (
             tag == "replace"
             and paired < min(i2 - i1, j2 - j1)
-            and _alike(old[i1 + paired], new[j1 + paired])
+            and _alike(old[i1 + paired], new[j1 + paired], ctx.renames)
         ):
             paired += 1
         for k in range(paired):
             at = i1 + k
-            node[at] = _patch_value(node[at], old[at], new[j1 + k], styles, (node, at))
+            node[at] = _patch_value(node[at], old[at], new[j1 + k], ctx, (node, at))
+        for k, j in enumerate(range(j1 + paired, j2)):  # after the items they replace,
+            # so the lines below those move onto them
+            _insert_seq(node, i2 + k, _fresh(new[j], _like(originals, new[j])))
         for i in reversed(range(i1 + paired, i2)):
             _delete(node, i, owner)
-        for k, j in enumerate(range(j1 + paired, j2)):
-            _insert_seq(node, i1 + paired + k, _fresh(new[j], _like(originals, new[j])))
 
 
-def _alike(was: Any, now: Any) -> bool:
-    """One list item edited, rather than one removed and another added: a fault or node of
-    the same kind, any call (its target may have been renamed)."""
-    if isinstance(was, dict) and isinstance(now, dict):
-        return was.get("kind") == now.get("kind")
-    return False
+def _alike(was: Any, now: Any, renames: dict[str, str]) -> bool:
+    """One list item edited, rather than one removed and another added: of the same kind,
+    to the same node and on the same target (after the renames of this save)."""
+    if not _same_kind(was, now):
+        return False
+    for key in ("to", "target"):
+        if key in was and renames.get(was[key], was[key]) != now.get(key):
+            return False
+    return True
+
+
+def _renamed(item: Any, renames: dict[str, str]) -> Any:
+    """A call or fault as it reads once the nodes renamed in this save have their new names."""
+    if not isinstance(item, dict) or not renames:
+        return item
+    return {k: renames.get(v, v) if k in ("to", "target") else v for k, v in item.items()}
+
+
+def _same_kind(was: Any, now: Any) -> bool:
+    return isinstance(was, dict) and isinstance(now, dict) and was.get("kind") == now.get("kind")
 
 
 def _like(items: list[Any], value: Any) -> Any:
     """The item a new one should look like: the last of the same kind, else the last."""
-    same = [x for x in items if _alike(x, value)]
+    same = [x for x in items if _same_kind(x, value)]
     return (same or items or [None])[-1]
 
 
