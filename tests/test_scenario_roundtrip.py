@@ -4,12 +4,14 @@ is written, and the result always loads to the edited scenario."""
 from __future__ import annotations
 
 import copy
+import os
 import re
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from semantic_mutations import EXTRA_BASES, ROOT, make_case
 
 from simulator import scenario_roundtrip
 from simulator.scenario import Scenario, dump_scenario, parse_scenario, scenario_to_data
@@ -331,7 +333,7 @@ def comments(text: str) -> list[str]:
     return [m.group() for m in re.finditer(r"# [^\n]*[^\s]", text)]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edits())
 def test_any_edits_load_back_and_keep_the_comments_of_what_is_left(steps):
     edits = Edits()
@@ -339,3 +341,20 @@ def test_any_edits_load_back_and_keep_the_comments_of_what_is_left(steps):
         edits.apply(step)
     text = save(validated(edits.data))
     assert comments(text) == edits.expected_comments()
+
+
+# -- the semantic fuzz's mutations, saved into the examples' own text ------------------------
+
+ROUNDTRIP_CASES = int(os.environ.get("MURPHY_ROUNDTRIP_FUZZ", "12"))
+
+
+@pytest.mark.parametrize("index", range(ROUNDTRIP_CASES))
+def test_a_mutated_example_saves_into_its_own_text(index):
+    """Knobs moved, policies switched, faults, brokers and consumers added (the semantic
+    fuzz's cases): written into the example's text, kept, and loads to the same."""
+    case = make_case(index, seed=12)
+    original = EXTRA_BASES.get(case.example) or (ROOT / "scenarios" / f"{case.example}.yaml")
+    text = original if isinstance(original, str) else original.read_text(encoding="utf-8")
+    result = saved_text(case.scenario, text)
+    assert result.kept, result.reason
+    assert parse_scenario(result.text) == case.scenario
