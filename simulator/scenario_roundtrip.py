@@ -31,6 +31,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -78,21 +79,28 @@ def saved_text(edited: Scenario, original: str | None) -> SavedText:
 
     Without an original (a new document) this is ``dump_scenario``.
     """
-    plain = dump_scenario(edited)
     if original is None:
-        return SavedText(plain, kept=False)
+        return SavedText(dump_scenario(edited), kept=False)
     try:
         text = patched_text(original, edited)
     except _CannotKeep as exc:
-        return SavedText(plain, kept=False, reason=str(exc))
+        return SavedText(dump_scenario(edited), kept=False, reason=str(exc))
     try:
-        same = parse_scenario(text) == edited
+        same = _loaded(text) == edited
     except ScenarioError:
         same = False
     if not same:
         reason = "keeping the file's comments would have changed what it says"
-        return SavedText(plain, kept=False, reason=reason)
+        return SavedText(dump_scenario(edited), kept=False, reason=reason)
     return SavedText(text, kept=True)
+
+
+@lru_cache(maxsize=4)
+def _loaded(text: str) -> Scenario:
+    """The scenario loader's reading of ``text``; remembered, because the text a save
+    checks is the original of the next save (Scenario is not changed in place: the app
+    replaces it on every edit)."""
+    return parse_scenario(text)
 
 
 def save_scenario_keeping(
@@ -116,7 +124,7 @@ def patched_text(original: str, edited: Scenario) -> str:
     in place could not honour. The result is not checked here (``saved_text`` does).
     """
     try:
-        before = parse_scenario(original)  # the bounded, safe loader decides first
+        before = _loaded(original)  # the bounded, safe loader decides first
     except ScenarioError:
         raise _CannotKeep("the file it was opened from no longer loads") from None
     old, new = scenario_to_data(before), scenario_to_data(edited)
@@ -177,7 +185,7 @@ def _represent_null(representer: Any, data: None) -> Any:
     return representer.represent_scalar("tag:yaml.org,2002:null", "null")
 
 
-_COMMENT = re.compile(r"\s#.*$|^\s*#.*$")
+_SPACE = re.compile(r"\s+")
 
 
 _MAX_TRIES = 32
@@ -188,23 +196,25 @@ def _restore_untouched(original: str, written: str, data: Any) -> str:
     """Put back the user's own lines wherever ruamel wrote the same data differently.
 
     ruamel writes a flow mapping folded by hand over two lines on one; where a run of
-    the original's lines and the run that replaced it say the same (same data, same
-    comments), the original's run is kept: all at once if that holds, else run by run.
+    the original's lines and the run that replaced it differ only in white space and
+    load to the same data, the original's run is kept: all at once if that holds, else
+    run by run.
     ``data`` is what was written."""
     before, after = original.splitlines(keepends=True), written.splitlines(keepends=True)
     ops = SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
     runs = [op[1:] for op in reversed(ops) if op[0] == "replace"]
-    try:
-        target = yaml.safe_load(written)
-    except yaml.YAMLError:
-        target = data  # ruamel wrote something it cannot read back (a known bug of its
-        # emitter after a comment above a list's first item): the user's lines may mend it
-    same = [r for r in runs if _comments(before[r[0] : r[1]]) == _comments(after[r[2] : r[3]])]
+    same = [r for r in runs if _bare(before[r[0] : r[1]]) == _bare(after[r[2] : r[3]])]
     kept: list[tuple[int, int, int, int]] = []
-    if same and _says(_put_back(before, after, same), target):
-        kept = same
-    else:
-        kept = [r for r in same[:_MAX_TRIES] if _says(_put_back(before, after, [r]), target)]
+    if same:
+        try:
+            target = yaml.safe_load(written)
+        except yaml.YAMLError:
+            target = data  # ruamel wrote something it cannot read back (a known bug of its
+            # emitter after a comment above a list's first item): the user's lines may mend it
+        if _says(_put_back(before, after, same), target):
+            kept = same
+        else:
+            kept = [r for r in same[:_MAX_TRIES] if _says(_put_back(before, after, [r]), target)]
     gapped = list(after)
     for i1, i2, j1, j2 in runs:
         if (i1, i2, j1, j2) not in kept and i2 - i1 == j2 - j1:
@@ -243,8 +253,9 @@ def _keep_gap(original: str, written: str) -> str:
     return written
 
 
-def _comments(lines: list[str]) -> list[str]:
-    return [m.group().strip() for line in lines if (m := _COMMENT.search(line))]
+def _bare(lines: list[str]) -> str:
+    """Lines without their white space: the same for a run ruamel only laid out anew."""
+    return _SPACE.sub("", "".join(lines))
 
 
 def _refuse_shared_nodes(text: str) -> None:
@@ -257,6 +268,11 @@ def _refuse_shared_nodes(text: str) -> None:
 
 
 # -- the difference, applied in place ------------------------------------------------------
+
+
+_NAMED = frozenset({"nodes", "layout", "queues"})
+"""The mappings whose keys are names the user gives (and the app renames); every other
+mapping's keys are the schema's fields, which are never renamed."""
 
 
 @dataclass
@@ -308,7 +324,8 @@ def _patch_map(
     removed = [k for k in old if k not in new]
     added = [k for k in new if k not in old]
     old = dict(old)
-    for r, a in _renames(old, new, removed, added, ctx.renames):
+    named = owner is not None and owner[1] in _NAMED
+    for r, a in _renames(old, new, removed, added, ctx.renames) if named else []:
         if r in node and a not in node:
             _rename_key(node, r, a)
         old[a] = old.pop(r)
