@@ -239,3 +239,34 @@ def test_autosave_and_recovery_keep_the_comments(make_window, tmp_path, dialogs)
     assert second.files.save()
     assert comments(target.read_text()) == comments(text)
     assert load_scenario(target) == second.document.scenario
+
+
+def test_a_file_that_cannot_be_kept_is_saved_plainly_and_the_status_bar_says_why(
+    make_window, tmp_path
+):
+    from simulator.scenario import dump_scenario
+
+    target = tmp_path / "anchored.yaml"
+    text = (ROOT / "scenarios" / "mmc.yaml").read_text()
+    text = text.replace("service_time: {", "service_time: &work {", 1)
+    target.write_text(text, "utf-8")
+    window = make_window(target)
+    messages: list[str] = []
+    window.files.message.connect(messages.append)
+    window.document.move_nodes({next(iter(window.document.scenario.layout)): (7.0, 7.0)})
+    assert window.files.save()
+    assert target.read_text() == dump_scenario(window.document.scenario)
+    assert "without its comments: the file uses anchors and aliases" in messages[-1]
+
+
+def test_an_edit_undone_saves_the_file_as_it_was(make_window, tmp_path):
+    target = tmp_path / "mm1.yaml"
+    text = commented((ROOT / "scenarios" / "mm1.yaml").read_text()).replace(": 1  #", ":   1  #")
+    target.write_text(text, "utf-8")
+    window = make_window(target)
+    window.document.move_nodes({next(iter(window.document.scenario.layout)): (7.0, 7.0)})
+    window.document.undo_stack.undo()
+    window.document.add_node("service", (0.0, 300.0))
+    window.document.undo_stack.undo()
+    assert window.files.save()
+    assert target.read_text() == text
