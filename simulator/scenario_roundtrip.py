@@ -146,6 +146,7 @@ def patched_text(original: str, edited: Scenario) -> str:
     writer.brace_single_entry_mapping_in_flow_sequence = True  # [{to: api}] stays so
     writer.indent(mapping=mapping, sequence=sequence, offset=offset)
     writer.representer.add_representer(type(None), _represent_null)
+    writer.representer.add_representer(str, _represent_str)
     out = io.StringIO()
     writer.dump(root, out)
     return _restore_untouched(original, out.getvalue(), root)
@@ -178,6 +179,18 @@ def _indents(root: CommentedMap) -> tuple[int, int, int]:
     mapping = mapping if mapping and mapping > 0 else 2
     items, dash = sequence if sequence and sequence[0] > sequence[1] >= 0 else (4, 2)
     return mapping, items, dash
+
+
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def _represent_str(representer: Any, data: str) -> Any:
+    """A new string quoted where the scenario loader (YAML 1.1) would read it plain as
+    something else: a node renamed ``on`` or ``yes`` (plain in ruamel's YAML 1.2)."""
+    tag = _RESOLVER.resolve(yaml.ScalarNode, data, (True, False))
+    if tag != "tag:yaml.org,2002:str":
+        return representer.represent_scalar("tag:yaml.org,2002:str", data, style="'")
+    return representer.represent_str(data)
 
 
 def _represent_null(representer: Any, data: None) -> Any:

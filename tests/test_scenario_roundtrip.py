@@ -136,6 +136,11 @@ def test_a_renamed_node_keeps_its_place_and_comments_everywhere():
     assert text == re.sub(r"\bdb\b", "store", TEXT)
 
 
+def test_a_node_renamed_to_a_word_yaml_reads_as_a_boolean_is_quoted():
+    text = save(edit(ORIGINAL, lambda d: rename(d, "cache", "on")))
+    assert "\n  'on':\n" in text and "{to: 'on', timeout: 100ms}" in text
+
+
 def test_a_deleted_node_takes_its_own_comments_and_leaves_its_neighbours():
     text = save(edit(ORIGINAL, lambda d: remove_node(d, "db")))
     assert "# the database" not in text and "# the outage" not in text
