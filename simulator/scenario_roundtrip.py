@@ -50,7 +50,7 @@ from simulator.scenario import (
     scenario_to_data,
 )
 
-__all__ = ["SavedText", "save_scenario_keeping", "saved_text"]
+__all__ = ["CannotKeep", "SavedText", "patched_text", "save_scenario_keeping", "saved_text"]
 
 _WIDTH = 1 << 16
 """Never fold a long line: the user's line breaks are theirs."""
@@ -83,7 +83,7 @@ def saved_text(edited: Scenario, original: str | None) -> SavedText:
         return SavedText(dump_scenario(edited), kept=False)
     try:
         text = patched_text(original, edited)
-    except _CannotKeep as exc:
+    except CannotKeep as exc:
         return SavedText(dump_scenario(edited), kept=False, reason=str(exc))
     try:
         same = _loaded(text) == edited
@@ -113,20 +113,20 @@ def save_scenario_keeping(
     return saved
 
 
-class _CannotKeep(Exception):
+class CannotKeep(Exception):
     """The original cannot be edited in place; the message says why."""
 
 
 def patched_text(original: str, edited: Scenario) -> str:
     """``original`` with the difference between what it says and ``edited`` applied.
 
-    Raises ``_CannotKeep`` if the original does not load or uses YAML features an edit
+    Raises ``CannotKeep`` if the original does not load or uses YAML features an edit
     in place could not honour. The result is not checked here (``saved_text`` does).
     """
     try:
         before = _loaded(original)  # the bounded, safe loader decides first
     except ScenarioError:
-        raise _CannotKeep("the file it was opened from no longer loads") from None
+        raise CannotKeep("the file it was opened from no longer loads") from None
     old, new = scenario_to_data(before), scenario_to_data(edited)
     if old == new:
         return original  # nothing to change: not even ruamel's idea of the layout
@@ -136,9 +136,9 @@ def patched_text(original: str, edited: Scenario) -> str:
         reader.preserve_quotes = True
         root = reader.load(original)
     except YAMLError as exc:
-        raise _CannotKeep(f"ruamel.yaml cannot read it: {exc}") from None
+        raise CannotKeep(f"ruamel.yaml cannot read it: {exc}") from None
     if not isinstance(root, CommentedMap):
-        raise _CannotKeep("the file is not a mapping")
+        raise CannotKeep("the file is not a mapping")
     mapping, sequence, offset = _indents(root)
     _patch_value(root, old, new, _Context(_styles(root)), None)
     writer = YAML(typ="rt")
@@ -275,9 +275,9 @@ def _refuse_shared_nodes(text: str) -> None:
     """Anchors, aliases and explicit tags: one edit could show in several places."""
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise _CannotKeep("the file uses anchors and aliases")
+            raise CannotKeep("the file uses anchors and aliases")
         if getattr(event, "tag", None) not in (None, "!"):
-            raise _CannotKeep("the file uses explicit tags")
+            raise CannotKeep("the file uses explicit tags")
 
 
 # -- the difference, applied in place ------------------------------------------------------
