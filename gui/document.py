@@ -88,6 +88,7 @@ class ScenarioDocument(QObject):
         super().__init__(parent)
         self._scenario = scenario
         self._path = path
+        self._source_text: str | None = None
         self.undo_stack = QUndoStack(self)
 
     @property
@@ -97,6 +98,15 @@ class ScenarioDocument(QObject):
     @property
     def path(self) -> Path | None:
         return self._path
+
+    @property
+    def source_text(self) -> str | None:
+        """The text the scenario was read from or last saved as; saving edits it, so the
+        file keeps its comments and layout (None for a new document)."""
+        return self._source_text
+
+    def set_source_text(self, text: str | None) -> None:
+        self._source_text = text
 
     def is_modified(self) -> bool:
         return not self.undo_stack.isClean()
@@ -114,10 +124,15 @@ class ScenarioDocument(QObject):
             self.fault_added, self.fault_removed, self.fault_changed,
         )  # fmt: skip
 
-    def replace(self, scenario: Scenario, path: Path | None) -> None:
-        """Start over on another scenario (open, new): the undo history goes too."""
+    def replace(
+        self, scenario: Scenario, path: Path | None, source_text: str | None = None
+    ) -> None:
+        """Start over on another scenario (open, new): the undo history goes too.
+
+        ``source_text`` is the text ``scenario`` was read from, if any."""
         self.undo_stack.clear()
         self._scenario = scenario
+        self._source_text = source_text
         self.set_path(path)
         self.undo_stack.setClean()
         self.reset.emit()

@@ -5,7 +5,10 @@ Autosave writes the scenario, when it has unsaved changes, to a recovery file in
 without saving on purpose, removes it; a recovery file found at start-up means
 the app stopped without either, and its contents are offered back.
 
-Save (``save_scenario``) and autosave write the same way (``write_atomically``): a unique
+Save and autosave keep what the user wrote: the document remembers the text it was
+read from, and saving writes the edits into that text (``scenario_roundtrip``), keeping
+comments, key order and layout; a new document is written plainly (``dump_scenario``).
+Both write the same way (``write_atomically``): a unique
 temporary beside the file, fsynced, given the file's mode, renamed over it, the
 directory fsynced; through a symlink to its target. Temporaries that a killed
 save left are removed when that file is next opened or saved.
@@ -27,11 +30,10 @@ from simulator.scenario import (
     Client,
     Scenario,
     ScenarioError,
-    dump_scenario,
-    load_scenario,
     parse_scenario,
-    save_scenario,
+    read_scenario_text,
 )
+from simulator.scenario_roundtrip import save_scenario_keeping, saved_text
 
 RECOVERY_SUFFIX = ".murphy-recovery.yaml"
 HEADER = "# murphy-recovery-of: "
@@ -104,13 +106,14 @@ class FileController(QObject):
         if path is None:
             return False
         try:
-            scenario = load_scenario(path)
+            text = read_scenario_text(path)
+            scenario = parse_scenario(text, str(path))
         except ScenarioError as exc:
             self.dialogs.error(f"Cannot open {Path(path).name}", problems_text(exc, path))
             self.message.emit(f"Cannot open {path}: see the error")
             return False
         remove_stale_temporaries(path)  # of saves of this file that were killed
-        self.document.replace(scenario, Path(path).resolve())
+        self.document.replace(scenario, Path(path).resolve(), text)
         self.untitled_name = UNTITLED
         self.add_recent(Path(path).resolve())
         self.message.emit(f"Opened {path}")
@@ -121,11 +124,12 @@ class FileController(QObject):
         if not self.maybe_save():
             return False
         try:
-            scenario = load_scenario(path)
+            text = read_scenario_text(path)
+            scenario = parse_scenario(text, str(path))
         except ScenarioError as exc:
             self.dialogs.error(f"Cannot open {Path(path).name}", problems_text(exc, path))
             return False
-        self.document.replace(scenario, None)
+        self.document.replace(scenario, None, text)  # the copy keeps the example's comments
         self.untitled_name = Path(path).name
         self.message.emit(
             f"Opened a copy of the example {Path(path).name}: Save asks where to keep it"
@@ -148,15 +152,19 @@ class FileController(QObject):
 
     def _write(self, path: Path) -> bool:
         try:
-            save_scenario(self.document.scenario, path)
+            saved = save_scenario_keeping(self.document.scenario, path, self.document.source_text)
         except OSError as exc:
             self.dialogs.error(f"Cannot save {path.name}", str(exc))
             return False
         self.remove_recovery()
         self.document.set_path(path)
+        self.document.set_source_text(saved.text)
         self.document.undo_stack.setClean()
         self.add_recent(path)
-        self.message.emit(f"Saved {path}")
+        if saved.reason:
+            self.message.emit(f"Saved {path} without its comments: {saved.reason}")
+        else:
+            self.message.emit(f"Saved {path}")
         return True
 
     def maybe_save(self) -> bool:
@@ -226,7 +234,8 @@ class FileController(QObject):
         if not self.document.is_modified():
             return None
         target = self.recovery_path()
-        text = f"{HEADER}{self.document.path or ''}\n{dump_scenario(self.document.scenario)}"
+        body = saved_text(self.document.scenario, self.document.source_text).text
+        text = f"{HEADER}{self.document.path or ''}\n{body}"
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(target, text)
@@ -249,7 +258,7 @@ class FileController(QObject):
         """At start-up: offer back the newest recovery file; True if the user took it."""
         for recovery in self.pending_recoveries():
             text = recovery.read_text(encoding="utf-8")
-            first = text.split("\n", 1)[0]
+            first, _, body = text.partition("\n")
             original = first[len(HEADER) :].strip() if first.startswith(HEADER) else ""
             when = datetime.fromtimestamp(recovery.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
             if not self.dialogs.ask_recover(original or "an untitled scenario", when):
@@ -260,7 +269,8 @@ class FileController(QObject):
             except ScenarioError as exc:
                 self.dialogs.error("Cannot recover", problems_text(exc, recovery))
                 continue
-            self.document.replace(scenario, Path(original) if original else None)
+            kept = body if first.startswith(HEADER) else text
+            self.document.replace(scenario, Path(original) if original else None, kept)
             recovery.replace(self.recovery_path())
             self.document.undo_stack.resetClean()
             self.message.emit("Recovered unsaved changes: save them to keep them")
