@@ -241,6 +241,26 @@ def test_autosave_and_recovery_keep_the_comments(make_window, tmp_path, dialogs)
     assert load_scenario(target) == second.document.scenario
 
 
+def test_autosave_of_a_large_file_is_the_plain_dump_and_save_still_keeps_it(
+    make_window, tmp_path, monkeypatch
+):
+    import gui.files
+
+    target = tmp_path / "mm1.yaml"
+    text = commented((ROOT / "scenarios" / "mm1.yaml").read_text())
+    target.write_text(text, "utf-8")
+    monkeypatch.setattr(gui.files, "AUTOSAVE_ROUND_TRIP_LIMIT", len(text) - 1)
+    window = make_window(target)
+    window.files.autosave_timer.stop()
+    window.document.move_nodes({next(iter(window.document.scenario.layout)): (5.0, 5.0)})
+    recovery = window.files.autosave()
+    assert recovery is not None
+    body = recovery.read_text().split("\n", 1)[1]
+    assert comments(body) == [] and load_scenario(recovery) == window.document.scenario
+    assert window.files.save()
+    assert comments(target.read_text()) == comments(text)
+
+
 def test_a_file_that_cannot_be_kept_is_saved_plainly_and_the_status_bar_says_why(
     make_window, tmp_path
 ):
