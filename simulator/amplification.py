@@ -101,7 +101,8 @@ def worst_case(scenario: Scenario) -> dict[str, EdgeAmplification]:
 
     Along a route e1…ek the figure at ek is its own tries times, going up, the tries of
     each call above for as long as the failure keeps propagating (no default fallback
-    on the call just below). Cycles are walked once (simple paths only).
+    on the call just below). A call back into a node already on the route counts once
+    and the walk stops there.
     """
     graph = nx.MultiDiGraph()
     graph.add_nodes_from(scenario.nodes)
@@ -119,8 +120,6 @@ def worst_case(scenario: Scenario) -> dict[str, EdgeAmplification]:
         while stack and walked < MAX_ROUTES:
             node, product, path, seen_notes = stack.pop()
             for _, callee, edge, data in graph.out_edges(node, keys=True, data=True):
-                if callee in path:
-                    continue
                 call = data["call"]
                 walked += 1
                 # The failure of this call's callee reaches the caller above only if this call
@@ -132,7 +131,8 @@ def worst_case(scenario: Scenario) -> dict[str, EdgeAmplification]:
                     best[edge] = (figure, route)
                     notes[edge] = list(here)
                 reach.setdefault(edge, set()).add(client)
-                stack.append((callee, figure, route, here))
+                if callee not in path:  # a call back up a cycle counts once, then stops
+                    stack.append((callee, figure, route, here))
     out = {}
     for edge, _caller, _callee, spec in call_edges(scenario):
         if edge in best:

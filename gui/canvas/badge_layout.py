@@ -18,6 +18,7 @@ from PySide6.QtGui import QPainterPath
 GAP = 4.0  # between the arrow and a block that sits right on it
 STEP = 6.0  # how far each try slides the block away from the line
 REACH = 30  # tries per direction: up to 180 px away
+SIDE_STEP = 30.0  # how far each sideways try slides it
 ALONG = (0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74)  # fractions of the arrow tried, in order
 
 
@@ -32,33 +33,72 @@ def place_block(
     height: float,
     obstacles: Sequence[QRectF],
     above: bool = True,
-) -> tuple[QRectF, QPointF]:
+) -> tuple[QRectF, QPointF] | None:
     """A ``width`` × ``height`` rect near ``path``'s middle that touches no obstacle, and the
-    point of the arrow it belongs to.
+    point of the arrow it belongs to; None when there is no free spot within reach.
 
     First choice: centred on the middle, just above the line (``above``) or just below.
-    Then other points of the arrow, then slid perpendicular to the page's x axis (up
-    or down) step by step; the cheapest free spot wins. When nothing is free (a
-    crowded drawing) the first choice is returned: overlapping beats vanishing.
+    Then other points of the arrow, slid up or down step by step; then the same slid
+    sideways too. The cheapest free spot wins.
     """
+    for sideways in ((0.0,), (-1.0, 1.0, -2.0, 2.0, -3.0, 3.0, -4.0, 4.0)):
+        found = _first_free(path, width, height, obstacles, above, sideways)
+        if found is not None:
+            return found
+    return None
+
+
+def _first_free(
+    path: QPainterPath,
+    width: float,
+    height: float,
+    obstacles: Sequence[QRectF],
+    above: bool,
+    sideways: tuple[float, ...],
+) -> tuple[QRectF, QPointF] | None:
     candidates: list[tuple[float, QRectF, QPointF]] = []
     for rank, t in enumerate(ALONG):
         anchor = path.pointAtPercent(t)
-        x = anchor.x() - width / 2
         near = anchor.y() - GAP - height if above else anchor.y() + GAP
         far = anchor.y() + GAP if above else anchor.y() - GAP - height
-        for side, start, sign in ((0, near, -1 if above else 1), (1, far, 1 if above else -1)):
-            for k in range(REACH + 1):
-                cost = rank * 9.0 + side * 4.0 + k * STEP
-                rect = QRectF(x, start + sign * k * STEP, width, height)
-                candidates.append((cost, rect, anchor))
+        for shift in sideways:
+            x = anchor.x() - width / 2 + shift * SIDE_STEP
+            for side, start, sign in ((0, near, -1 if above else 1), (1, far, 1 if above else -1)):
+                for k in range(REACH + 1):
+                    cost = rank * 9.0 + side * 4.0 + k * STEP + abs(shift) * SIDE_STEP
+                    rect = QRectF(x, start + sign * k * STEP, width, height)
+                    candidates.append((cost, rect, anchor))
     candidates.sort(key=lambda c: c[0])
     for _, rect, anchor in candidates:
         if not any(rect.intersects(o) for o in obstacles):
             return rect, anchor
+    return None
+
+
+def first_choice(path: QPainterPath, width: float, height: float, above: bool) -> QRectF:
+    """Where a block goes on an empty page: centred on the arrow's middle."""
     anchor = path.pointAtPercent(0.5)
     y = anchor.y() - GAP - height if above else anchor.y() + GAP
-    return QRectF(anchor.x() - width / 2, y, width, height), anchor
+    return QRectF(anchor.x() - width / 2, y, width, height)
+
+
+def flow(widths: Sequence[float], height: float, max_width: float) -> list[QRectF]:
+    """Badges of ``widths`` in rows no wider than ``max_width`` (a badge wider goes alone),
+    each row centred; rects relative to the block's top-left corner."""
+    rows: list[list[float]] = [[]]
+    for w in widths:
+        row = rows[-1]
+        if row and sum(row) + 3 * len(row) + w > max_width:
+            rows.append([])
+        rows[-1].append(w)
+    block = max(sum(r) + 3 * (len(r) - 1) for r in rows)
+    out = []
+    for i, row in enumerate(rows):
+        x = (block - (sum(row) + 3 * (len(row) - 1))) / 2
+        for w in row:
+            out.append(QRectF(x, i * (height + 2), w, height))
+            x += w + 3
+    return out
 
 
 def search_area(path: QPainterPath) -> QRectF:

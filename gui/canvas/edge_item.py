@@ -25,7 +25,14 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from gui.canvas.badge_layout import leader, obstacles_near, place_block, search_area
+from gui.canvas.badge_layout import (
+    first_choice,
+    flow,
+    leader,
+    obstacles_near,
+    place_block,
+    search_area,
+)
 from gui.canvas.node_item import LIVE_ZONE, NodeItem
 from simulator.units import format_duration
 
@@ -40,6 +47,7 @@ BADGE_COLORS = {
     "queue": "#2b7f8e",
     "outbox": "#5f6b77",
 }
+ROW_WIDTH = 230.0  # badges that do not fit in a stack go in rows this wide
 MESSAGE_EDGES = ("publish", "relay", "outbox", "consume")
 """Edge kinds drawn dashed: messages, not synchronous calls."""
 
@@ -216,18 +224,33 @@ class EdgeItem(QGraphicsItem):
         metrics = QFontMetricsF(self._badge_font())
         height = metrics.height() + 3
         widths = [metrics.horizontalAdvance(text) + 10 for _, text in self.badges]
+        obstacles = self.obstacles(search_area(self._path))
+        # A stack, the first badge nearest the arrow; where no stack fits, rows (shorter).
         total = len(widths) * height + (len(widths) - 1) * 2
-        area = search_area(self._path)
-        block, self._anchor = place_block(
-            self._path, max(widths), total, self.obstacles(area), above=True
-        )
-        upward = block.bottom() <= self._anchor.y()  # the first badge sits nearest the arrow
-        rects = []
-        y = block.bottom() - height if upward else block.top()
-        for (policy, text), width in zip(self.badges, widths, strict=True):
-            rects.append((QRectF(block.center().x() - width / 2, y, width, height), policy, text))
-            y += -(height + 2) if upward else height + 2
-        return rects
+        found = place_block(self._path, max(widths), total, obstacles, above=True)
+        if found is not None:
+            block, self._anchor = found
+            upward = block.bottom() <= self._anchor.y()
+            rects = []
+            y = block.bottom() - height if upward else block.top()
+            for (policy, text), width in zip(self.badges, widths, strict=True):
+                x = block.center().x() - width / 2
+                rects.append((QRectF(x, y, width, height), policy, text))
+                y += -(height + 2) if upward else height + 2
+            return rects
+        layout = flow(widths, height, ROW_WIDTH)
+        size = layout[0].united(layout[-1])
+        size = QRectF(0, 0, max(r.right() for r in layout), size.bottom())
+        found = place_block(self._path, size.width(), size.height(), obstacles, above=True)
+        if found is None:  # a crowded drawing: overlapping beats vanishing
+            block = first_choice(self._path, size.width(), size.height(), above=True)
+            self._anchor = self._mid
+        else:
+            block, self._anchor = found
+        return [
+            (rect.translated(block.topLeft()), policy, text)
+            for rect, (policy, text) in zip(layout, self.badges, strict=True)
+        ]
 
     @staticmethod
     def _badge_font() -> QFont:

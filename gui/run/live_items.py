@@ -16,8 +16,8 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from gui.canvas.badge_layout import leader, place_block, search_area
-from gui.canvas.edge_item import EdgeItem
+from gui.canvas.badge_layout import first_choice, flow, leader, place_block, search_area
+from gui.canvas.edge_item import ROW_WIDTH, EdgeItem
 from gui.canvas.node_item import HEIGHT, STRIP, WIDTH, NodeItem
 from gui.canvas.scene import CanvasScene
 from gui.run.live_state import (
@@ -103,15 +103,29 @@ class NodeLiveOverlay(_Overlay):
 
     def chip_rects(self) -> list[QRectF]:
         """The active-fault chips above the node."""
-        font = _font(7.5, bold=True)
-        metrics = QFontMetricsF(font)
-        rects, x = [], WIDTH
-        for label in reversed((self.state or {}).get("faults", [])):
-            width = metrics.horizontalAdvance(f"⚡ {label}") + 10
+        return [rect for rect, _ in self.chips()]
+
+    def chips(self) -> list[tuple[QRectF, str]]:
+        """(rect, text) of each active-fault chip, right-aligned over the node; labels are cut
+        short so the row never outgrows the node (``LIVE_ZONE``): no edge badge goes there."""
+        labels = [f"⚡ {label}" for label in (self.state or {}).get("faults", [])]
+        if not labels:
+            return []
+        metrics = QFontMetricsF(_font(7.5, bold=True))
+        room = WIDTH + 8 - 4 * (len(labels) - 1)
+        widths = [metrics.horizontalAdvance(t) + 10 for t in labels]
+        if sum(widths) > room:
+            share = room / len(labels)
+            labels = [
+                metrics.elidedText(t, Qt.TextElideMode.ElideRight, share - 10) for t in labels
+            ]
+            widths = [min(w, share) for w in widths]
+        out, x = [], WIDTH
+        for text, width in zip(reversed(labels), reversed(widths), strict=True):
             x -= width
-            rects.append(QRectF(x, -19, width, metrics.height() + 3))
+            out.append((QRectF(x, -19, width, metrics.height() + 3), text))
             x -= 4
-        return rects
+        return out
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -180,8 +194,7 @@ class NodeLiveOverlay(_Overlay):
         if not faults:
             return
         painter.setFont(_font(7.5, bold=True))
-        for label, chip in zip(reversed(faults), self.chip_rects(), strict=True):
-            text = f"⚡ {label}"
+        for chip, text in self.chips():
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(FAULT_RED))
             painter.drawRoundedRect(chip, 4, 4)
@@ -234,17 +247,32 @@ class EdgeLiveOverlay(_Overlay):
         return out + message_badges(state)
 
     def _badge_rects(self) -> list[tuple[QRectF, str, str]]:
-        """One badge a row, in a block under the arrow's middle or the nearest free spot."""
+        """The badges in rows, under the arrow's middle or at the nearest free spot; on a
+        drawing too crowded for all of them, the first ones and a "+N more" (the tooltip
+        has every figure)."""
         items = self.badges()
         if not items:
             return []
+        for keep in range(len(items), 0, -1):
+            shown = items[:keep]
+            if keep < len(items):
+                shown = [*shown, (f"+{len(items) - keep} more", "#6c757d")]
+            placed = self._place(shown, last_resort=keep == 1)
+            if placed is not None:
+                return placed
+        return []
+
+    def _place(
+        self, items: list[tuple[str, str]], last_resort: bool
+    ) -> list[tuple[QRectF, str, str]] | None:
         metrics = QFontMetricsF(_font(7.5, bold=True))
         height = metrics.height() + 3
-        widths = [metrics.horizontalAdvance(t) + 10 for t, _ in items]
+        layout = flow([metrics.horizontalAdvance(t) + 10 for t, _ in items], height, ROW_WIDTH)
+        width = max(r.right() for r in layout)
         # Placed for a width rounded up, so that a figure ticking from 9 to 10 keeps its spot.
-        size = (24.0 * math.ceil(max(widths) / 24.0), len(items) * (height + 2) - 2)
+        size = (24.0 * math.ceil(width / 24.0), layout[-1].bottom())
+        edge = self._edge()
         if size not in self._placed:
-            edge = self._edge()
             area = search_area(edge._path)
             others = [
                 block.adjusted(-2, -2, 2, 2)
@@ -255,14 +283,17 @@ class EdgeLiveOverlay(_Overlay):
             ]
             obstacles = edge.obstacles(area, own=True) + [o for o in others if o.intersects(area)]
             self._placed[size] = place_block(edge._path, size[0], size[1], obstacles, above=False)
-        block, self._anchor = self._placed[size]
-        upward = block.bottom() <= self._anchor.y()
-        rects = []
-        y = block.bottom() - height if upward else block.top()
-        for (text, colour), w in zip(items, widths, strict=True):
-            rects.append((QRectF(block.center().x() - w / 2, y, w, height), text, colour))
-            y += -(height + 2) if upward else height + 2
-        return rects
+        found = self._placed[size]
+        if found is None:
+            if not last_resort:
+                return None
+            found = (first_choice(edge._path, size[0], size[1], above=False), edge._mid)
+        block, self._anchor = found
+        dx = block.x() + (size[0] - width) / 2
+        return [
+            (rect.translated(dx, block.y()), text, colour)
+            for rect, (text, colour) in zip(layout, items, strict=True)
+        ]
 
     def badge_block(self) -> QRectF | None:
         """The rect the live badges fill, if any."""
