@@ -270,6 +270,8 @@ class RunSession(QObject):
             self.scrubber.set_ended(record.now)
             self.show_at(None)
             self.plots.refresh()
+        finished = state in (states.ANALYSING, states.FINISHED)
+        self.window.inspector.set_run(self.scenario if finished else None, record.summary)
         if state == states.STOPPED and not record.blast:
             self.blast_panel.set_waiting("Stopped before the end: no blast radius.")
 

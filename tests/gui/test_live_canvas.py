@@ -124,3 +124,5 @@ def test_compound_amplification_shows_live_on_the_deepest_edge(qtbot, make_windo
     calm = session.overlay.edge_state_of(("call", "api", 0))
     assert calm["compound_now"] == pytest.approx(1.0, abs=0.25)
     assert worst_case(window.document.scenario)["api->db"].worst == 27
+    # the finished run reaches the inspector: measured figures beside the theory's
+    qtbot.waitUntil(lambda: window.inspector.run is not None, timeout=10_000)
