@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QPainterPath
 
@@ -19,6 +20,7 @@ GAP = 4.0  # between the arrow and a block that sits right on it
 STEP = 6.0  # how far each try slides the block away from the line
 REACH = 30  # tries per direction: up to 180 px away
 SIDE_STEP = 30.0  # how far each sideways try slides it
+SIDEWAYS = (0.0, -1.0, 1.0, -2.0, 2.0, -3.0, 3.0, -4.0, 4.0)  # in SIDE_STEPs
 ALONG = (0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74)  # fractions of the arrow tried, in order
 
 
@@ -39,40 +41,46 @@ def place_block(
 
     First choice: centred on the middle, just above the line (``above``) or just below.
     Then other points of the arrow, slid up or down step by step; then the same slid
-    sideways too. The cheapest free spot wins.
+    sideways too. The cheapest free spot wins. All spots are tested at once (numpy): a
+    drawing of fifty nodes lays out its badges in a few milliseconds.
     """
-    for sideways in ((0.0,), (-1.0, 1.0, -2.0, 2.0, -3.0, 3.0, -4.0, 4.0)):
-        found = _first_free(path, width, height, obstacles, above, sideways)
-        if found is not None:
-            return found
-    return None
-
-
-def _first_free(
-    path: QPainterPath,
-    width: float,
-    height: float,
-    obstacles: Sequence[QRectF],
-    above: bool,
-    sideways: tuple[float, ...],
-) -> tuple[QRectF, QPointF] | None:
-    candidates: list[tuple[float, QRectF, QPointF]] = []
-    for rank, t in enumerate(ALONG):
-        anchor = path.pointAtPercent(t)
-        near = anchor.y() - GAP - height if above else anchor.y() + GAP
-        far = anchor.y() + GAP if above else anchor.y() - GAP - height
-        for shift in sideways:
-            x = anchor.x() - width / 2 + shift * SIDE_STEP
-            for side, start, sign in ((0, near, -1 if above else 1), (1, far, 1 if above else -1)):
-                for k in range(REACH + 1):
-                    cost = rank * 9.0 + side * 4.0 + k * STEP + abs(shift) * SIDE_STEP
-                    rect = QRectF(x, start + sign * k * STEP, width, height)
-                    candidates.append((cost, rect, anchor))
-    candidates.sort(key=lambda c: c[0])
-    for _, rect, anchor in candidates:
-        if not any(rect.intersects(o) for o in obstacles):
-            return rect, anchor
-    return None
+    anchors = [path.pointAtPercent(t) for t in ALONG]
+    ax = np.array([a.x() for a in anchors])
+    ay = np.array([a.y() for a in anchors])
+    rank = np.arange(len(ALONG), dtype=float)
+    shifts = np.array(SIDEWAYS)
+    k = np.arange(REACH + 1, dtype=float)
+    # Axes: anchor, sideways shift, side (0: the preferred side of the line), step away.
+    sign = -1.0 if above else 1.0
+    near = ay - GAP - height if above else ay + GAP
+    far = ay + GAP if above else ay - GAP - height
+    start = np.stack([near, far], axis=1)  # anchor × side
+    direction = np.array([sign, -sign])
+    y = start[:, None, :, None] + direction[None, None, :, None] * k[None, None, None, :] * STEP
+    x = ax[:, None, None, None] - width / 2 + shifts[None, :, None, None] * SIDE_STEP
+    x, y = np.broadcast_arrays(x, y)
+    cost = (
+        rank[:, None, None, None] * 9.0
+        + np.abs(shifts)[None, :, None, None] * SIDE_STEP
+        + (shifts != 0)[None, :, None, None] * 1000.0  # sideways only when nothing else fits
+        + np.array([0.0, 4.0])[None, None, :, None]
+        + k[None, None, None, :] * STEP
+    )
+    x, y, cost = x.ravel(), y.ravel(), np.broadcast_to(cost, x.shape).ravel()
+    if obstacles:
+        o = np.array([(r.left(), r.top(), r.right(), r.bottom()) for r in obstacles])
+        hit = (
+            (x[:, None] < o[None, :, 2])
+            & (o[None, :, 0] < x[:, None] + width)
+            & (y[:, None] < o[None, :, 3])
+            & (o[None, :, 1] < y[:, None] + height)
+        ).any(axis=1)
+        cost = np.where(hit, np.inf, cost)
+    best = int(np.argmin(cost))
+    if not np.isfinite(cost[best]):
+        return None
+    anchor = anchors[best // (len(SIDEWAYS) * 2 * (REACH + 1))]
+    return QRectF(float(x[best]), float(y[best]), width, height), anchor
 
 
 def first_choice(path: QPainterPath, width: float, height: float, above: bool) -> QRectF:

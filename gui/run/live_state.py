@@ -111,7 +111,9 @@ def short_seconds(seconds: float) -> str:
 
 
 def _bucket_row(columns: dict[str, np.ndarray], t: float, width: float) -> int | None:
-    """The last bucket that has ended by ``t`` (or the current one, early in a run).
+    """The last bucket that has ended by ``t`` (or the current one, early in a run). In a
+    replay the snapshot may be older than the time shown (snapshots are as sparse as the
+    frames were): the columns, cut at that time, say how far it is.
 
     Every live figure on the drawing (a client's failing share, an edge's failing
     share, its attempts per call, the compound amplification) is counted over this
@@ -120,6 +122,7 @@ def _bucket_row(columns: dict[str, np.ndarray], t: float, width: float) -> int |
     rows = len(columns.get("time_s", ()))
     if rows == 0:
         return None
+    t = max(t, float(columns["time_s"][-1]))
     return min(max(int(t / width + 1e-9) - 1, 0), rows - 1)
 
 
