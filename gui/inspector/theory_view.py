@@ -26,6 +26,8 @@ def _figure(key: str, value: float | None) -> str:
     if value is None:
         return "—"
     if key == "mean_wait":
+        if value >= 1:
+            return f"{value:.3g} s"
         return f"{value * 1000:.3g} ms" if value >= 1e-6 else "0 ms"
     if key == "mean_queue":
         return f"{value:.3g}" if value >= 1e-6 else "0"
@@ -72,7 +74,8 @@ def _verdict(p: Prediction) -> QLabel:
     elif p.exact:
         trust = "its assumptions hold"
     else:
-        trust = "approximate"
+        broken = len(p.caveats)
+        trust = f"approximate: {broken} assumption{'s' if broken > 1 else ''} do not hold"
     text = (
         f"<b>{escape(p.model)}</b>: λ = {p.arrival_rate:.4g}/s, c = {p.servers},"
         f" 1/μ = {p.mean_service * 1000:.3g} ms — <i>{escape(trust)}</i>"

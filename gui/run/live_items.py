@@ -141,10 +141,10 @@ class NodeLiveOverlay(_Overlay):
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         body = QRectF(0, 0, WIDTH, HEIGHT)
+        if state.get("blast") is not None:  # under the strip: the halo must not hide its text
+            self._paint_blast(painter, body, state["blast"], state.get("blast_source", False))
         if state.get("health"):
             self._paint_health(painter, body, state)
-        if state.get("blast") is not None:
-            self._paint_blast(painter, body, state["blast"], state.get("blast_source", False))
         self._paint_faults(painter, state.get("faults", []))
 
     def _paint_health(self, painter: QPainter, body: QRectF, state: dict[str, Any]) -> None:

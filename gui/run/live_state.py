@@ -418,7 +418,7 @@ def compound_state(amp: EdgeAmplification, now: float | None, own: float) -> dic
     current = round(now, 1) if now is not None else None
     if amp.worst <= amp.own and (current is None or current <= own * 1.05 + 0.05):
         return {}
-    figure = current if current is not None and current > 1 else float(amp.worst)
+    figure = current if current is not None else float(amp.worst)
     return {
         "compound_worst": amp.worst,
         "compound_now": current,

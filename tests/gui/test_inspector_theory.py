@@ -40,7 +40,7 @@ def test_the_caveats_say_which_assumptions_do_not_hold(qtbot, make_window):
     window = make_window(ROOT / "scenarios" / "retry-storm.yaml")
     window.selection.set([("node", "inventory")])
     settle(qtbot, window)
-    assert "approximate" in _cell(window, "theory:verdict")
+    assert "approximate: 4 assumptions do not hold" in _cell(window, "theory:verdict")
     caveats = _cell(window, "theory:caveats")
     assert "retries" in caveats and "throttled to 30% on inventory" in caveats
     window.selection.set([("node", "users")])  # a client is no queue: no section
