@@ -25,7 +25,15 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from gui.canvas.node_item import NodeItem
+from gui.canvas.badge_layout import (
+    first_choice,
+    flow,
+    leader,
+    obstacles_near,
+    place_block,
+    search_area,
+)
+from gui.canvas.node_item import LIVE_ZONE, NodeItem
 from simulator.units import format_duration
 
 BADGE_COLORS = {
@@ -39,6 +47,7 @@ BADGE_COLORS = {
     "queue": "#2b7f8e",
     "outbox": "#5f6b77",
 }
+ROW_WIDTH = 230.0  # badges that do not fit in a stack go in rows this wide
 MESSAGE_EDGES = ("publish", "relay", "outbox", "consume")
 """Edge kinds drawn dashed: messages, not synchronous calls."""
 
@@ -153,6 +162,11 @@ class EdgeItem(QGraphicsItem):
         self._mid = self._path.pointAtPercent(0.5)
         self._head = self._arrow_head(end, self._path.angleAtPercent(0.99))
         self._rects: list[tuple[QRectF, str, str]] | None = None  # measured on first use
+        self._anchor = self._mid
+        for child in self.childItems():  # a run's overlay places its badges along the path too
+            relayout = getattr(child, "relayout", None)
+            if relayout is not None:
+                relayout()
 
     @staticmethod
     def _arrow_head(tip: QPointF, angle_deg: float) -> QPolygonF:
@@ -163,25 +177,80 @@ class EdgeItem(QGraphicsItem):
         return QPolygonF([tip, tip + back + side, tip + back - side])
 
     def _badge_rects(self) -> list[tuple[QRectF, str, str]]:
-        """Badges stacked upwards from just above the middle of the arrow: gaps are narrow.
+        """Badges stacked away from the arrow, from a spot near its middle that covers no
+        node's live zone and no other edge's badges (``badge_layout``).
 
-        Cached until the next ``adjust``: the scene asks for bounds on every repaint.
+        Cached until the next ``adjust`` or ``relayout``: the scene asks for bounds on
+        every repaint.
         """
         if getattr(self, "_rects", None) is not None:
             return self._rects
         self._rects = self._measure_badges()
         return self._rects
 
+    def badge_block(self) -> QRectF | None:
+        """The rect all policy badges fit in (scene coordinates), if measured and any."""
+        rects = getattr(self, "_rects", None)
+        if not rects:
+            return None
+        block = QRectF(rects[0][0])
+        for rect, _, _ in rects[1:]:
+            block |= rect
+        return block
+
+    def relayout(self) -> None:
+        """Forget where the badges went: the drawing around them changed."""
+        self.prepareGeometryChange()
+        self._rects = None
+
+    def obstacles(self, area: QRectF, own: bool = False) -> list[QRectF]:
+        """Nodes' live zones and other edges' badge blocks (this one's too if ``own``)."""
+        scene = self.scene()
+        if scene is None:
+            return []
+        # The scene's own dicts, not scene.items(): asking the index from inside a bounds
+        # computation would ask this item for its bounds again.
+        rects = [node.mapRectToScene(LIVE_ZONE) for node in getattr(scene, "nodes", {}).values()]
+        for edge in getattr(scene, "edges", {}).values():
+            block = edge.badge_block() if own or edge is not self else None
+            if block is not None:
+                rects.append(block.adjusted(-2, -2, 2, 2))
+        return obstacles_near(area, rects)
+
     def _measure_badges(self) -> list[tuple[QRectF, str, str]]:
+        self._anchor = self._mid
+        if not self.badges:
+            return []
         metrics = QFontMetricsF(self._badge_font())
-        rects = []
         height = metrics.height() + 3
-        y = self._mid.y() - height - 4
-        for policy, text in self.badges:
-            width = metrics.horizontalAdvance(text) + 10
-            rects.append((QRectF(self._mid.x() - width / 2, y, width, height), policy, text))
-            y -= height + 2
-        return rects
+        widths = [metrics.horizontalAdvance(text) + 10 for _, text in self.badges]
+        obstacles = self.obstacles(search_area(self._path))
+        # A stack, the first badge nearest the arrow; where no stack fits, rows (shorter).
+        total = len(widths) * height + (len(widths) - 1) * 2
+        found = place_block(self._path, max(widths), total, obstacles, above=True)
+        if found is not None:
+            block, self._anchor = found
+            upward = block.bottom() <= self._anchor.y()
+            rects = []
+            y = block.bottom() - height if upward else block.top()
+            for (policy, text), width in zip(self.badges, widths, strict=True):
+                x = block.center().x() - width / 2
+                rects.append((QRectF(x, y, width, height), policy, text))
+                y += -(height + 2) if upward else height + 2
+            return rects
+        layout = flow(widths, height, ROW_WIDTH)
+        size = layout[0].united(layout[-1])
+        size = QRectF(0, 0, max(r.right() for r in layout), size.bottom())
+        found = place_block(self._path, size.width(), size.height(), obstacles, above=True)
+        if found is None:  # a crowded drawing: overlapping beats vanishing
+            block = first_choice(self._path, size.width(), size.height(), above=True)
+            self._anchor = self._mid
+        else:
+            block, self._anchor = found
+        return [
+            (rect.translated(block.topLeft()), policy, text)
+            for rect, (policy, text) in zip(layout, self.badges, strict=True)
+        ]
 
     @staticmethod
     def _badge_font() -> QFont:
@@ -224,6 +293,13 @@ class EdgeItem(QGraphicsItem):
         self._paint_badges(painter)
 
     def _paint_badges(self, painter: QPainter) -> None:
+        block = self.badge_block()
+        line = leader(block, self._anchor) if block is not None else None
+        if line is not None:
+            colour = QApplication.palette().color(QPalette.ColorRole.Text)
+            colour.setAlphaF(0.45)
+            painter.setPen(QPen(colour, 1, Qt.PenStyle.DotLine))
+            painter.drawLine(*line)
         painter.setFont(self._badge_font())
         for rect, policy, text in self._badge_rects():
             painter.setPen(Qt.PenStyle.NoPen)

@@ -12,13 +12,27 @@ from gui import kinds
 from gui.icons import kind_renderer
 from gui.kinds import short_duration, summary
 
-__all__ = ["HEIGHT", "PORT_RADIUS", "WIDTH", "NodeItem", "short_duration", "summary"]
+__all__ = [
+    "HEIGHT",
+    "LIVE_ZONE",
+    "PORT_RADIUS",
+    "STRIP",
+    "WIDTH",
+    "NodeItem",
+    "short_duration",
+    "summary",
+]
 
 if TYPE_CHECKING:
     from gui.canvas.edge_item import EdgeItem
 
 WIDTH, HEIGHT = 172.0, 58.0
 PORT_RADIUS = 7.0
+STRIP = 17.0  # the live status strip a run paints under a node
+CHIPS = 22.0  # the band above a node where a run paints its active faults
+LIVE_ZONE = QRectF(-8, -CHIPS, WIDTH + 16, CHIPS + HEIGHT + 3 + STRIP + 4)
+"""What a node occupies during a run, in its own coordinates: fault chips above, the body
+and its port, the live strip below. Edge badges are laid out around it (``badge_layout``)."""
 
 
 class NodeItem(QGraphicsItem):

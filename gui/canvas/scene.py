@@ -60,6 +60,16 @@ class CanvasScene(QGraphicsScene):
             self._add_node_item(name, positions[name])
         for name in self.document.scenario.nodes:
             self._sync_edges(name)
+        self.relayout_badges()
+
+    def relayout_badges(self) -> None:
+        """Place every edge's badges again, in a fixed order, each clear of the nodes and of
+        the badges placed before it: a node or an edge came, went or moved."""
+        edges = [self.edges[k] for k in sorted(self.edges, key=repr)]
+        for edge in edges:
+            edge.relayout()
+        for edge in edges:
+            edge.boundingRect()  # measures, in this order
 
     def _add_node_item(self, name: str, pos: tuple[float, float]) -> None:
         item = NodeItem(name, self.document.scenario.nodes[name])
@@ -80,6 +90,7 @@ class CanvasScene(QGraphicsScene):
             for other, node in scenario.nodes.items():
                 if other == name or name in edge_targets(node):
                     self._sync_edges(other)
+        self.relayout_badges()
         self._on_scene_selection_changed()
 
     def _on_node_removed(self, name: str) -> None:
@@ -88,12 +99,14 @@ class CanvasScene(QGraphicsScene):
             for key in [k for k, e in self.edges.items() if item in (e.source, e.target)]:
                 self._remove_edge(key)
             self.removeItem(item)
+        self.relayout_badges()
         self._on_scene_selection_changed()
 
     def _on_node_changed(self, name: str) -> None:
         """A relay's database or a consumer's broker are fields: its edges follow them."""
         with self._quiet():
             self._sync_edges(name)
+        self.relayout_badges()
         self._on_scene_selection_changed()
 
     def _on_layout_changed(self, name: str) -> None:
@@ -101,10 +114,12 @@ class CanvasScene(QGraphicsScene):
         pos = self.document.scenario.layout.get(name)
         if item is not None and pos is not None and item.pos() != QPointF(*pos):
             item.setPos(QPointF(*pos))
+        self.relayout_badges()
 
     def _on_calls_changed(self, name: str, index: int = 0) -> None:
         with self._quiet():
             self._sync_edges(name)
+        self.relayout_badges()
         self._on_scene_selection_changed()
 
     @contextmanager

@@ -8,6 +8,7 @@ field and the scroll position across rebuilds.
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -25,6 +26,7 @@ from gui.edits import EditError, Path
 from gui.icons import kind_icon
 from gui.inspector.fields import doc_line, plain
 from gui.inspector.form import ModelForm
+from gui.inspector.theory_view import theory_section
 from gui.kinds import label as kind_label
 from gui.selection import Key, Selection
 
@@ -53,6 +55,7 @@ class InspectorPanel(QScrollArea):
         super().__init__(parent)
         self.document, self.selection = document, selection
         self.form: ModelForm | None = None
+        self.run: tuple[Any, dict[str, Any]] | None = None
         self.setWidgetResizable(True)
         self.setMinimumWidth(300)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -66,6 +69,14 @@ class InspectorPanel(QScrollArea):
         if not self._pending:
             self._pending = True
             QTimer.singleShot(0, self.rebuild)
+
+    def set_run(self, scenario: Any | None, summary: dict[str, Any] | None) -> None:
+        """The last finished run (its scenario and summary), for the measured figures beside
+        the theory's; None forgets it."""
+        run = (scenario, summary) if scenario is not None and summary else None
+        if run != self.run:
+            self.run = run
+            self._on_document_changed()
 
     @property
     def rebuild_pending(self) -> bool:
@@ -104,6 +115,10 @@ class InspectorPanel(QScrollArea):
             self.form = ModelForm(self.document, path_of(key))
             if key is not None and key[0] == "node":
                 self.form.layout().insertRow(0, "name", self._name_cell(key[1]))
+                # Above the fields: short, and the reason to click a service after a run.
+                theory = theory_section(self.document.scenario, key[1], self.run)
+                if theory is not None:
+                    column.addWidget(theory)
             column.addWidget(self.form)
         column.addStretch(1)
         old = self.takeWidget()

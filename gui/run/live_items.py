@@ -8,6 +8,7 @@ clicks go through to the node or call below, which selects it as usual.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import shiboken6
@@ -15,13 +16,19 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from gui.canvas.edge_item import EdgeItem
-from gui.canvas.node_item import HEIGHT, WIDTH, NodeItem
+from gui.canvas.badge_layout import first_choice, flow, leader, place_block, search_area
+from gui.canvas.edge_item import ROW_WIDTH, EdgeItem
+from gui.canvas.node_item import HEIGHT, STRIP, WIDTH, NodeItem
 from gui.canvas.scene import CanvasScene
-from gui.run.live_state import BREAKER_COLOURS, HEALTH_COLOURS, edge_names, message_badges
+from gui.run.live_state import (
+    BREAKER_COLOURS,
+    HEALTH_COLOURS,
+    edge_names,
+    edge_tooltip,
+    message_badges,
+)
 
 MAX_CHANGES = 16  # overlay changes applied per call to flush()
-STRIP = 17.0  # the status strip under a node
 FAULT_RED = "#c1121f"
 HEALTH_WORDS = {"crashed": "CRASHED", "partitioned": "PARTITIONED: black hole"}
 
@@ -40,6 +47,20 @@ def _fitting_font(text: str, width: float, bold: bool) -> QFont:
     if wide > width:
         font.setPointSizeF(max(6.0, 7.5 * width / wide))
     return font
+
+
+def compound_text(state: dict[str, Any]) -> str:
+    """The compound badge: measured now (if anything was) and the worst case."""
+    now = state.get("compound_now")
+    worst = f"×{state['compound_worst']} worst"
+    return f"route ×{now:.1f} now / {worst}" if now is not None else f"route {worst}"
+
+
+def compound_colour(severity: float) -> str:
+    """Amber for a route that multiplies a little, deep red for one that multiplies tenfold;
+    dark enough everywhere for white text."""
+    s = max(0.0, min(1.0, severity))
+    return QColor.fromHsvF((32 - 32 * s) / 360, 0.9, 0.85 - 0.2 * s).name()
 
 
 def severity_colour(severity: float) -> QColor:
@@ -63,10 +84,54 @@ class _Overlay(QGraphicsItem):
 
 
 class NodeLiveOverlay(_Overlay):
-    """Utilisation fill, health border, queue gauge with numbers, active-fault chips, blast halo."""
+    """Utilisation fill, health border, queue gauge with numbers, active-fault chips, blast halo.
+
+    Only the strip under the node answers a hover (with what its figures mean): over
+    the body, the node's own tooltip shows as when editing.
+    """
+
+    def set_state(self, state: dict[str, Any] | None) -> None:
+        super().set_state(state)
+        self.setToolTip((state or {}).get("tooltip", ""))
 
     def boundingRect(self) -> QRectF:
         return QRectF(-8, -24, WIDTH + 16, HEIGHT + STRIP + 34)
+
+    def strip_rect(self) -> QRectF:
+        """The live strip (workers, queue, or a client's answered and failing share)."""
+        return QRectF(4, HEIGHT + 3, WIDTH - 8, STRIP)
+
+    def chip_rects(self) -> list[QRectF]:
+        """The active-fault chips above the node."""
+        return [rect for rect, _ in self.chips()]
+
+    def chips(self) -> list[tuple[QRectF, str]]:
+        """(rect, text) of each active-fault chip, right-aligned over the node; labels are cut
+        short so the row never outgrows the node (``LIVE_ZONE``): no edge badge goes there."""
+        labels = [f"⚡ {label}" for label in (self.state or {}).get("faults", [])]
+        if not labels:
+            return []
+        metrics = QFontMetricsF(_font(7.5, bold=True))
+        room = WIDTH + 8 - 4 * (len(labels) - 1)
+        widths = [metrics.horizontalAdvance(t) + 10 for t in labels]
+        if sum(widths) > room:
+            share = room / len(labels)
+            labels = [
+                metrics.elidedText(t, Qt.TextElideMode.ElideRight, share - 10) for t in labels
+            ]
+            widths = [min(w, share) for w in widths]
+        out, x = [], WIDTH
+        for text, width in zip(reversed(labels), reversed(widths), strict=True):
+            x -= width
+            out.append((QRectF(x, -19, width, metrics.height() + 3), text))
+            x -= 4
+        return out
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        if self.state and self.state.get("health"):
+            path.addRect(self.strip_rect())
+        return path
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
@@ -76,10 +141,10 @@ class NodeLiveOverlay(_Overlay):
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         body = QRectF(0, 0, WIDTH, HEIGHT)
+        if state.get("blast") is not None:  # under the strip: the halo must not hide its text
+            self._paint_blast(painter, body, state["blast"], state.get("blast_source", False))
         if state.get("health"):
             self._paint_health(painter, body, state)
-        if state.get("blast") is not None:
-            self._paint_blast(painter, body, state["blast"], state.get("blast_source", False))
         self._paint_faults(painter, state.get("faults", []))
 
     def _paint_health(self, painter: QPainter, body: QRectF, state: dict[str, Any]) -> None:
@@ -98,7 +163,7 @@ class NodeLiveOverlay(_Overlay):
             painter.setPen(QPen(colour, 3))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(body.adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
-        strip = QRectF(4, HEIGHT + 3, WIDTH - 8, STRIP)
+        strip = self.strip_rect()
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(255, 255, 255, 235))
         painter.drawRoundedRect(strip, 4, 4)
@@ -128,31 +193,29 @@ class NodeLiveOverlay(_Overlay):
     def _paint_faults(self, painter: QPainter, faults: list[str]) -> None:
         if not faults:
             return
-        font = _font(7.5, bold=True)
-        painter.setFont(font)
-        metrics = QFontMetricsF(font)
-        x = WIDTH
-        for label in reversed(faults):
-            text = f"⚡ {label}"
-            width = metrics.horizontalAdvance(text) + 10
-            x -= width
-            chip = QRectF(x, -19, width, metrics.height() + 3)
+        painter.setFont(_font(7.5, bold=True))
+        for chip, text in self.chips():
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(FAULT_RED))
             painter.drawRoundedRect(chip, 4, 4)
             painter.setPen(QColor("white"))
             painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
-            x -= 4
 
 
 class EdgeLiveOverlay(_Overlay):
-    """Width by traffic, colour by error share; badges for rate, retries and the breaker, and
-    on a message edge (dashed, like the edge) its lag, lost and duplicated messages."""
+    """Width by traffic, colour by the share of attempts that fail; badges for that share,
+    attempts per call, the compound amplification of the routes through it and the
+    breaker, and on a message edge (dashed, like the edge) its lag, lost and duplicated
+    messages. The badges sit in a block placed clear of the nodes' live zones and of
+    every edge's policy badges (``badge_layout``); hovering them explains each figure."""
 
     def __init__(self, parent: QGraphicsItem):
         super().__init__(parent)
         self._rects: list[tuple[QRectF, str, str]] = []
         self._bounds = QRectF()
+        self._anchor: Any = None
+        self._placed: dict[tuple[float, float], tuple[QRectF, Any]] = {}
+        self.name = ""
 
     def set_state(self, state: dict[str, Any] | None) -> None:
         if state == self.state:
@@ -162,6 +225,7 @@ class EdgeLiveOverlay(_Overlay):
         # The scene asks for bounds far more often than states change: measure once here.
         self._rects = self._badge_rects() if state else []
         self._bounds = self._measure() if state else QRectF()
+        self.setToolTip(edge_tooltip(self.name, state) if state and self._rects else "")
         self.update()
 
     def _edge(self) -> EdgeItem:
@@ -171,9 +235,11 @@ class EdgeLiveOverlay(_Overlay):
         state = self.state or {}
         out = []  # the line's width already says how busy it is; a number here never sits still
         if state.get("error_share", 0) >= 0.01:
-            out.append((f"{state['error_share'] * 100:.0f}% fail", state["colour"]))
+            out.append((f"{state['error_share'] * 100:.0f}% of attempts fail", state["colour"]))
         if state.get("amplification", 1) >= 1.05:
-            out.append((f"×{state['amplification']:.1f} retries", "#d9822b"))
+            out.append((f"×{state['amplification']:.1f} attempts/call", "#d9822b"))
+        if "compound_worst" in state:
+            out.append((compound_text(state), compound_colour(state["compound_severity"])))
         breaker = state.get("breaker")
         if breaker:
             word = {"open": "OPEN", "half_open": "half-open"}.get(breaker, breaker)
@@ -181,16 +247,68 @@ class EdgeLiveOverlay(_Overlay):
         return out + message_badges(state)
 
     def _badge_rects(self) -> list[tuple[QRectF, str, str]]:
-        metrics = QFontMetricsF(_font(7.5, bold=True))
-        mid = self._edge()._path.pointAtPercent(0.5)
+        """The badges in rows, under the arrow's middle or at the nearest free spot; on a
+        drawing too crowded for all of them, the first ones and a "+N more" (the tooltip
+        has every figure)."""
         items = self.badges()
-        widths = [metrics.horizontalAdvance(t) + 10 for t, _ in items]
-        x = mid.x() - (sum(widths) + 3 * (len(widths) - 1)) / 2
-        rects = []
-        for (text, colour), w in zip(items, widths, strict=True):
-            rects.append((QRectF(x, mid.y() + 7, w, metrics.height() + 3), text, colour))
-            x += w + 3
-        return rects
+        if not items:
+            return []
+        for keep in range(len(items), 0, -1):
+            shown = items[:keep]
+            if keep < len(items):
+                shown = [*shown, (f"+{len(items) - keep} more", "#6c757d")]
+            placed = self._place(shown, last_resort=keep == 1)
+            if placed is not None:
+                return placed
+        return []
+
+    def _place(
+        self, items: list[tuple[str, str]], last_resort: bool
+    ) -> list[tuple[QRectF, str, str]] | None:
+        metrics = QFontMetricsF(_font(7.5, bold=True))
+        height = metrics.height() + 3
+        layout = flow([metrics.horizontalAdvance(t) + 10 for t, _ in items], height, ROW_WIDTH)
+        width = max(r.right() for r in layout)
+        # Placed for a width rounded up, so that a figure ticking from 9 to 10 keeps its spot.
+        size = (24.0 * math.ceil(width / 24.0), layout[-1].bottom())
+        edge = self._edge()
+        if size not in self._placed:
+            area = search_area(edge._path)
+            others = [
+                block.adjusted(-2, -2, 2, 2)
+                for sibling in getattr(edge.scene(), "edges", {}).values()
+                if sibling is not edge
+                for child in sibling.childItems()
+                if isinstance(child, EdgeLiveOverlay) and (block := child.badge_block()) is not None
+            ]
+            obstacles = edge.obstacles(area, own=True) + [o for o in others if o.intersects(area)]
+            self._placed[size] = place_block(edge._path, size[0], size[1], obstacles, above=False)
+        found = self._placed[size]
+        if found is None:
+            if not last_resort:
+                return None
+            found = (first_choice(edge._path, size[0], size[1], above=False), edge._mid)
+        block, self._anchor = found
+        dx = block.x() + (size[0] - width) / 2
+        return [
+            (rect.translated(dx, block.y()), text, colour)
+            for rect, (text, colour) in zip(layout, items, strict=True)
+        ]
+
+    def badge_block(self) -> QRectF | None:
+        """The rect the live badges fill, if any."""
+        if not self._rects:
+            return None
+        block = QRectF(self._rects[0][0])
+        for rect, _, _ in self._rects[1:]:
+            block |= rect
+        return block
+
+    def relayout(self) -> None:
+        """The drawing moved: forget the spots found for the badges."""
+        self._placed.clear()
+        state, self.state = self.state, None
+        self.set_state(state)
 
     def _measure(self) -> QRectF:
         edge = self._edge()
@@ -198,6 +316,12 @@ class EdgeLiveOverlay(_Overlay):
         for badge, _, _ in self._rects:
             rect |= badge
         return rect.adjusted(-8, -8, 8, 8)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        for rect, _, _ in self._rects:
+            path.addRect(rect)
+        return path
 
     def boundingRect(self) -> QRectF:
         return self._bounds
@@ -222,6 +346,11 @@ class EdgeLiveOverlay(_Overlay):
         painter.setPen(QPen(colour, 1))
         painter.setBrush(QBrush(colour))
         painter.drawPolygon(edge._head)
+        block = self.badge_block()
+        line = leader(block, self._anchor) if block is not None and self._anchor else None
+        if line is not None:
+            painter.setPen(QPen(colour, 1, Qt.PenStyle.DotLine))
+            painter.drawLine(*line)
         painter.setFont(_font(7.5, bold=True))
         for rect, text, badge_colour in self._rects:
             painter.setPen(Qt.PenStyle.NoPen)
@@ -264,6 +393,7 @@ class LiveOverlay:
             edge = self.names.get(key)
             state = edges.get(edge) if edge else None
             overlay = self._overlay(self._edges, key, item, EdgeLiveOverlay)
+            overlay.name = f"{item.source.name} → {item.target.name}"
             self._pending[key] = (overlay, state)
         self.flush()
 

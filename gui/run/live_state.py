@@ -21,6 +21,7 @@ import numpy as np
 
 from gui.kinds import EDGE_KINDS, KINDS
 from gui.plots.figures import PlotFilter
+from simulator.amplification import EdgeAmplification, measured_in_bucket, worst_case
 from simulator.scenario import Scenario
 from simulator.topology import to_graph
 
@@ -110,11 +111,26 @@ def short_seconds(seconds: float) -> str:
 
 
 def _bucket_row(columns: dict[str, np.ndarray], t: float, width: float) -> int | None:
-    """The last bucket that has ended by ``t`` (or the current one, early in a run)."""
+    """The last bucket that has ended by ``t`` (or the current one, early in a run). In a
+    replay the snapshot may be older than the time shown (snapshots are as sparse as the
+    frames were): the columns, cut at that time, say how far it is.
+
+    Every live figure on the drawing (a client's failing share, an edge's failing
+    share, its attempts per call, the compound amplification) is counted over this
+    one bucket, so that figures shown side by side describe the same span of time.
+    """
     rows = len(columns.get("time_s", ()))
     if rows == 0:
         return None
+    t = max(t, float(columns["time_s"][-1]))
     return min(max(int(t / width + 1e-9) - 1, 0), rows - 1)
+
+
+def window_text(row: int | None, width: float) -> str:
+    """The span a live figure counts over, for a tooltip."""
+    if row is None:
+        return "no time bucket has ended yet"
+    return f"the time bucket t = {row * width:g}–{(row + 1) * width:g} s ({width:g} s long)"
 
 
 def node_states(
@@ -308,24 +324,43 @@ def flow_totals(scenario: Scenario, snapshot: dict[str, Any]) -> dict[tuple, dic
 def _client_state(
     name: str, columns: dict[str, np.ndarray], row: int | None, width: float, faults: list[str]
 ) -> dict[str, Any]:
+    """Requests that ended in the bucket: each counted once, after all its retries.
+
+    ``share`` is the share of the client's requests that failed (not answered, nor
+    answered by a fallback); an edge's share counts attempts instead, and every
+    retry of a failing call is one more failed attempt: the two differ by design.
+    """
     ok = failed = 0.0
     if row is not None and f"route.{name}.goodput" in columns:
         ok = float(columns[f"route.{name}.goodput"][row]) / width
         failed = float(columns[f"route.{name}.failed"][row]) / width
     share = failed / (ok + failed) if ok + failed else 0.0
     health = "failing" if share > 0.2 else ("busy" if share > 0.01 else "ok")
-    text = f"{ok:.0f} ok/s" + (f" · {share * 100:.0f}% failing" if share > 0.005 else "")
+    text = f"{ok:.0f} ok/s" + (f" · {share * 100:.0f}% of requests fail" if share > 0.005 else "")
+    tooltip = (
+        f"{name}, over {window_text(row, width)}:\n"
+        f"{ok:.1f} requests/s answered (ok or by a fallback), {failed:.1f}/s failed:"
+        f" {share:.0%} of the requests that ended failed.\n"
+        'Each request counts once, after all its retries; a call\'s "% of attempts fail"'
+        " counts every try, so it reads higher when retries fail too."
+    )
     return {"kind": "client", "health": health, "utilization": 0.0, "queue": 0,
-            "queue_share": 0.0, "text": text, "faults": faults}  # fmt: skip
+            "queue_share": 0.0, "text": text, "faults": faults, "failing_share": share,
+            "tooltip": tooltip}  # fmt: skip
 
 
 # -- edges ----------------------------------------------------------------------------------
 
 
 def edge_states(
-    snapshot: dict[str, Any], columns: dict[str, np.ndarray], width: float
+    snapshot: dict[str, Any],
+    columns: dict[str, np.ndarray],
+    width: float,
+    scenario: Scenario | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per engine edge: width by traffic, colour by error share, amplification, breaker."""
+    """Per engine edge: width by traffic, colour by the share of attempts that fail, attempts
+    per call (the edge's own retries), breaker; with ``scenario``, the compound
+    amplification where it exceeds the edge's own (``compound_state``)."""
     row = _bucket_row(columns, snapshot["time"], width)
     live_edges = snapshot.get("edges") or {}
     rates = {}
@@ -336,19 +371,92 @@ def edge_states(
         else:
             rates[edge] = tuple(float(v[row]) / width for v in values)  # type: ignore[index]
     peak = max((r[1] for r in rates.values()), default=0.0)
+    amplification = _worst(scenario) if scenario is not None else {}
+    now = measured_in_bucket(amplification, columns, row) if row is not None else {}
+    window = window_text(row, width)
     out = {}
     for edge, live in live_edges.items():
         requests, attempts, failures = rates[edge]
         share = min(1.0, failures / attempts) if attempts else 0.0
         scale = math.log1p(attempts) / math.log1p(peak) if peak > 0 else 0.0
-        out[edge] = {
+        own = round(attempts / requests, 1) if requests else 1.0
+        state = {
             "error_share": round(share, 2),
-            "amplification": round(attempts / requests, 1) if requests else 1.0,
+            "amplification": own,
             "breaker": live.get("breaker"),
             "width": round(2 * (1.5 + 6.5 * scale)) / 2,
             "colour": error_colour(round(share, 2)),
+            "window": window,
+            "rates": (round(requests, 1), round(attempts, 1), round(failures, 1)),
         }
+        if edge in amplification:
+            state.update(compound_state(amplification[edge], now.get(edge), own))
+        out[edge] = state
     return out
+
+
+_WORST_CACHE: dict[int, tuple[Scenario, dict[str, EdgeAmplification]]] = {}
+
+
+def _worst(scenario: Scenario) -> dict[str, EdgeAmplification]:
+    """``worst_case`` once per scenario object: a run asks every few frames."""
+    hit = _WORST_CACHE.get(id(scenario))
+    if hit is None or hit[0] is not scenario:
+        _WORST_CACHE.clear()  # one scenario runs at a time
+        hit = (scenario, worst_case(scenario))
+        _WORST_CACHE[id(scenario)] = hit
+    return hit[1]
+
+
+def compound_state(amp: EdgeAmplification, now: float | None, own: float) -> dict[str, Any]:
+    """The compound figures of an edge, if they say more than its own ratio: a worst case
+    above the call's own tries, or a measured product above its measured attempts per call.
+
+    ``compound_severity`` grows with the measured figure (1 at ten attempts per user
+    request), or with the worst case before anything was measured.
+    """
+    current = round(now, 1) if now is not None else None
+    if amp.worst <= amp.own and (current is None or current <= own * 1.05 + 0.05):
+        return {}
+    figure = current if current is not None else float(amp.worst)
+    return {
+        "compound_worst": amp.worst,
+        "compound_now": current,
+        "compound_route": " → ".join(amp.route),
+        "compound_clients": sorted(amp.clients),
+        "compound_notes": list(amp.notes),
+        "compound_severity": round(min(1.0, math.log10(max(figure, 1.0))), 2),
+    }
+
+
+def edge_tooltip(name: str, state: dict[str, Any]) -> str:
+    """What each live figure of an edge means, and over which window it is counted."""
+    requests, attempts, failures = state.get("rates", (0.0, 0.0, 0.0))
+    lines = [f"{name}, over {state.get('window', 'the last time bucket')}:"]
+    lines.append(
+        f"{attempts:.1f} attempts/s for {requests:.1f} calls/s; {failures:.1f} attempts/s failed:"
+        f" {state.get('error_share', 0):.0%} of attempts fail (every try counts, retries"
+        ' included; a client\'s "% of requests fail" counts each request once).'
+    )
+    if state.get("amplification", 1) >= 1.05:
+        lines.append(f"×{state['amplification']:.1f} attempts per call: this call's own retries.")
+    if "compound_worst" in state:
+        now = state.get("compound_now")
+        clients = ", ".join(state.get("compound_clients", []))
+        measured = (
+            f"×{now:.1f} now: attempts here per request sent by {clients} in the same bucket."
+            if now is not None
+            else f"Nothing measured yet: {clients} sent no request in this bucket."
+        )
+        lines += [
+            measured,
+            f"×{state['compound_worst']} worst: the retries of every layer multiplied along"
+            f" {state['compound_route']}, if the last node fails every attempt.",
+            *state.get("compound_notes", []),
+        ]
+    if state.get("breaker"):
+        lines.append(f"Breaker: {state['breaker'].replace('_', '-')}.")
+    return "\n".join(lines)
 
 
 def add_message_states(

@@ -238,7 +238,7 @@ class RunSession(QObject):
             blast = highlight(record.blast, self.scenario.faults, self.blast_index)
         if not self.stale:
             edges = add_message_states(
-                self.scenario, snapshot, edge_states(snapshot, columns, width)
+                self.scenario, snapshot, edge_states(snapshot, columns, width, self.scenario)
             )
             if t is not None:  # replay: the breakers as they were at t, not at the snapshot
                 for edge in record.info.get("breakers", []):
@@ -270,6 +270,8 @@ class RunSession(QObject):
             self.scrubber.set_ended(record.now)
             self.show_at(None)
             self.plots.refresh()
+        finished = state in (states.ANALYSING, states.FINISHED)
+        self.window.inspector.set_run(self.scenario if finished else None, record.summary)
         if state == states.STOPPED and not record.blast:
             self.blast_panel.set_waiting("Stopped before the end: no blast radius.")
 

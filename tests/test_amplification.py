@@ -1,0 +1,109 @@
+"""Compound retry amplification per route: the worst case from the policies, and measured."""
+
+from __future__ import annotations
+
+import pytest
+from engine_helpers import example, run, scenario
+
+from simulator.amplification import measured, measured_in_bucket, worst_case
+from simulator.timeseries import time_series
+
+CHAIN = """
+murphy: 1
+name: chain
+duration: 10s
+nodes:
+  users:
+    kind: client
+    rate: 10/s
+    calls: [{{to: a, retry: {{strategy: immediate, attempts: 2}}}}]
+  a:
+    kind: service
+    service_time: {{dist: constant, value: 1ms}}
+    calls: [{{to: b, retry: {{strategy: immediate, attempts: 3}}{b_extra}}}]
+  b:
+    kind: service
+    service_time: {{dist: constant, value: 1ms}}
+    calls: [{{to: c, retry: {{strategy: immediate, attempts: 4}}{c_extra}}}, {{to: c}}]
+  c:
+    kind: database
+    service_time: {{dist: constant, value: 1ms}}
+"""
+
+
+def chain(b_extra: str = "", c_extra: str = ""):
+    return scenario(CHAIN.format(b_extra=b_extra, c_extra=c_extra))
+
+
+def test_the_amplification_example_multiplies_to_27_at_the_database() -> None:
+    amp = worst_case(example("amplification.yaml"))
+    assert {e: a.worst for e, a in amp.items()} == {"users->web": 3, "web->api": 9, "api->db": 27}
+    assert amp["api->db"].own == 3
+    assert amp["api->db"].route == ("users", "web", "api", "db")
+    assert amp["api->db"].clients == {"users"}
+
+
+def test_every_layer_multiplies_and_a_repeated_target_is_its_own_edge() -> None:
+    amp = worst_case(chain())
+    assert amp["users->a"].worst == 2 and amp["a->b"].worst == 6
+    assert amp["b->c"].worst == 24
+    assert amp["b->c#1"].worst == 6 and amp["b->c#1"].own == 1  # no retry of its own
+
+
+def test_a_default_fallback_cuts_the_product_but_a_cached_one_does_not() -> None:
+    # b answers a default when c fails: a does not see the failure, nobody above b retries.
+    cut = worst_case(chain(c_extra=", fallback: {kind: default}"))
+    assert cut["b->c"].worst == 4
+    cached = worst_case(chain(c_extra=", fallback: {kind: cached}"))
+    assert cached["b->c"].worst == 24  # a stale cache fails like no fallback at all
+    assert any("cached fallback" in n for n in cached["b->c"].notes)
+    # A default fallback on a->b: b's failures stop at a, but b->c still multiplies a's tries.
+    upper = worst_case(chain(b_extra=", fallback: {kind: default}"))
+    assert upper["a->b"].worst == 3 and upper["b->c"].worst == 12
+
+
+def test_a_retry_budget_and_a_breaker_are_named_not_counted() -> None:
+    text = CHAIN.format(b_extra="", c_extra=", breaker: {failures: 5}")
+    amp = worst_case(scenario(text.replace("attempts: 4}", "attempts: 4, budget: {percent: 10%}}")))
+    assert amp["b->c"].worst == 24
+    assert any("retry budget" in n for n in amp["b->c"].notes)
+    assert any("breaker" in n for n in amp["b->c"].notes)
+
+
+def test_a_call_cycle_is_walked_once() -> None:
+    sc = scenario("""
+murphy: 1
+name: cycle
+duration: 5s
+nodes:
+  users: {kind: client, rate: 1/s, calls: [{to: a}]}
+  a: {kind: service, service_time: {dist: constant, value: 1ms},
+      calls: [{to: b, retry: {strategy: immediate, attempts: 2}}]}
+  b: {kind: service, service_time: {dist: constant, value: 1ms},
+      calls: [{to: a, retry: {strategy: immediate, attempts: 2}}]}
+""")
+    amp = worst_case(sc)
+    assert amp["a->b"].worst == 2 and amp["b->a"].worst == 4
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_measured_compound_matches_the_runs_counts(seed: int) -> None:
+    sim, _ = run(example("amplification.yaml"), seed=seed)
+    amp = worst_case(sim.scenario)
+    columns = time_series(sim)
+    # Over the whole run, from the time series…
+    attempts = {e: float(columns[f"edge.{e}.attempts"].sum()) for e in amp}
+    requests = {"users": float(columns["route.users.requests"].sum())}
+    whole = measured(amp, attempts, requests)
+    # …equals the run's own counters.
+    started = sim.clients["users"].stats.started_total
+    for edge in amp:
+        assert whole[edge] == pytest.approx(sim.sites[edge].stats.attempts / started)
+    # During the fault every request becomes about 27 queries at the database (noise: the
+    # bucket's requests are Poisson, their retries may land in the next bucket).
+    width = sim.scenario.bucket
+    during = [measured_in_bucket(amp, columns, row)["api->db"] for row in range(
+        int(25 / width), int(45 / width))]  # fmt: skip
+    assert 24 < sum(during) / len(during) < 30
+    before = [measured_in_bucket(amp, columns, row)["api->db"] for row in range(6, 18)]
+    assert all(0.8 < x < 1.2 for x in before)
