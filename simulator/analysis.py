@@ -100,6 +100,7 @@ def _node(sim: Simulation, name: str) -> dict[str, Any]:
         "mean_busy": round(busy_area / span, 6),
         "mean_in_system": round(system_area / span, 6),
         "mean_queue_wait_ms": _ms(s.since_warmup("wait_sum") / started) if started else None,
+        "waited_share": round(s.since_warmup("waited") / started, 6) if started else None,
         "mean_sojourn_ms": _ms(s.since_warmup("sojourn_sum") / answered) if answered else None,
         "max_queue": s.queue.peak,
         "errors": {k: v for k, v in errors.items() if v},

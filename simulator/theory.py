@@ -70,6 +70,7 @@ class Measured:
 
     arrival_rate: float
     utilization: float | None
+    wait_probability: float | None  # started after waiting in the queue, of those started
     mean_wait: float | None
     mean_queue: float | None
     blocking: float | None
@@ -264,6 +265,7 @@ def measured(summary: dict[str, Any], node: str, scenario: Scenario) -> Measured
     return Measured(
         arrival_rate=arrivals / span,
         utilization=entry.get("utilization"),
+        wait_probability=entry.get("waited_share"),
         mean_wait=wait / 1000 if wait is not None else None,
         mean_queue=max(0.0, in_system - busy) if in_system is not None and busy is not None
         else None,

@@ -50,6 +50,7 @@ def test_the_queueing_examples_match_erlang_c(name: str, wq: float, pw: float) -
     seen = measured(summary, "server", sim.scenario)
     assert seen is not None
     assert seen.utilization == pytest.approx(prediction.utilization, rel=0.02)
+    assert seen.wait_probability == pytest.approx(prediction.wait_probability, rel=0.05)
     assert seen.mean_wait == pytest.approx(prediction.mean_wait, rel=0.08)
     assert seen.mean_queue == pytest.approx(prediction.mean_queue, rel=0.08)
     assert seen.arrival_rate == pytest.approx(prediction.arrival_rate, rel=0.02)

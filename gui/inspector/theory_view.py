@@ -111,8 +111,6 @@ def _table(p: Prediction, seen: Measured | None) -> QWidget:
             cell.setToolTip(meaning)
             grid.addWidget(cell, row, col)
         row += 1
-    if seen is not None and seen.utilization is not None and p.wait_probability is not None:
-        grid.addWidget(_small("P(wait) is not recorded by a run"), row, 0, 1, 3)
     return table
 
 

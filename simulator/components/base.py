@@ -83,6 +83,7 @@ class NodeStats:
         self.queue = TimeAverage()
         self.wait_sum = 0.0
         self.started = 0
+        self.waited = 0  # started after waiting in the queue: Erlang C's P(wait), measured
         self.sojourn_sum = 0.0
         self.answered = 0
         self.baseline: dict[str, float] = {}
@@ -115,6 +116,7 @@ class NodeStats:
         self.baseline.update(
             wait_sum=self.wait_sum,
             started=self.started,
+            waited=self.waited,
             sojourn_sum=self.sojourn_sum,
             answered=self.answered,
             busy_area=self.busy.area_until(now),

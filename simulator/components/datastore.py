@@ -162,6 +162,8 @@ class DataStore(Server):
             self.busy += 1
             self.stats.busy.change(now, 1)
             self.stats.started += 1
+            if now > job.t_arrive:
+                self.stats.waited += 1
             self.stats.wait_sum += now - job.t_arrive
             self.in_service[job] = None
             return wake_after(self.env, job.state.duration, self._after_service, job)

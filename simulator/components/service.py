@@ -152,6 +152,8 @@ class Server:
         if busy.level > busy.peak:
             busy.peak = busy.level
         stats.started += 1
+        if now > job.t_arrive:
+            stats.waited += 1
         stats.wait_sum += now - job.t_arrive
         self.in_service[job] = None
         delay = self.service_time() * self.latency_mul + self.latency_add

@@ -31,6 +31,8 @@ def test_a_service_shows_erlang_c_before_and_beside_a_run(qtbot, make_window):
     measured = float(_cell(window, "theory:measured:mean_wait").split()[0])
     assert 2.5 < measured < 3.2
     assert _cell(window, "theory:measured:utilization").startswith(("79", "80", "81"))
+    waited = float(_cell(window, "theory:measured:wait_probability").rstrip("%"))
+    assert 41 < waited < 50  # Erlang C: 45.8%
     window.inspector.set_run(None, None)
     settle(qtbot, window)
     assert _cell(window, "theory:measured:mean_wait") == ""
