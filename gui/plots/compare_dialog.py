@@ -15,9 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import matplotlib.style
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -281,10 +283,17 @@ class CompareDialog(QDialog):
         old = self.results.widget(self.figure_tab)  # the previous figure, or the placeholder
         self.results.removeTab(self.figure_tab)
         old.deleteLater()
-        self.figure_canvas = FigureCanvasQTAgg(comparison_figure(c, self.rows))
+        self.figure_canvas = FigureCanvasQTAgg(self._figure_on_screen(c))
         self.results.insertTab(self.figure_tab, self.figure_canvas, "Figure")
         self._fill_table()
         self.results.setCurrentIndex(0)
+
+    def _figure_on_screen(self, c: Comparison) -> Figure:
+        """The figure in the palette's colours; saved files always get the light one."""
+        if self.palette().color(QPalette.ColorRole.Window).lightness() >= 128:
+            return comparison_figure(c, self.rows)
+        with matplotlib.style.context("dark_background"):
+            return comparison_figure(c, self.rows)
 
     def _fill_table(self) -> None:
         self.results_view.show_rows(self.rows, self.judgement)
@@ -305,7 +314,8 @@ class CompareDialog(QDialog):
             return None
         if path.suffix.lower() not in (".png", ".svg"):
             path = path.with_suffix(".png")
-        figure = self.figure_canvas.figure
+        assert self.comparison is not None
+        figure = comparison_figure(self.comparison, self.rows)  # light, like the export
 
         def write() -> list[Path]:
             figure.savefig(path, dpi=110 if path.suffix.lower() == ".png" else None)

@@ -254,3 +254,22 @@ def test_the_marks_read_on_light_and_dark_palettes(qapp, base):
     for mark in ("best", "tied"):
         assert _contrast(colours[mark], QColor(base)) >= 4.5, (mark, base)  # WCAG AA
     assert colours["best"] != colours["tied"]
+
+
+def test_the_figure_follows_a_dark_palette_and_saves_light(qtbot, tmp_path):
+    from matplotlib.colors import to_hex
+
+    dialog = CompareDialog(tiny("5s"), executor="serial")
+    qtbot.addWidget(dialog)
+    palette = dialog.palette()
+    palette.setColor(QPalette.ColorRole.Window, QColor("#2b2b2b"))
+    dialog.setPalette(palette)
+    _choose_retry_strategies(dialog, "none, immediate", 1)
+    with qtbot.waitSignal(dialog.done, timeout=60_000):
+        dialog.run_button.click()
+    assert dialog.error is None, dialog.error
+    shown = dialog.figure_canvas.figure
+    assert to_hex(shown.get_facecolor()) == "#000000"
+    dialog.save_path = lambda *args: tmp_path / "fig.svg"
+    saved = dialog.save_figure().read_text()
+    assert "fill: #ffffff" in saved and "fill: #000000" not in saved.split('<g id="axes_1"')[0]
