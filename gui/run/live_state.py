@@ -22,6 +22,7 @@ import numpy as np
 from gui.kinds import EDGE_KINDS, KINDS
 from gui.plots.figures import PlotFilter
 from simulator.amplification import EdgeAmplification, measured_in_bucket, worst_case
+from simulator.faults import active_faults
 from simulator.scenario import Scenario
 from simulator.topology import to_graph
 
@@ -134,12 +135,21 @@ def window_text(row: int | None, width: float) -> str:
 
 
 def node_states(
-    scenario: Scenario, snapshot: dict[str, Any], columns: dict[str, np.ndarray], width: float
+    scenario: Scenario,
+    snapshot: dict[str, Any],
+    columns: dict[str, np.ndarray],
+    width: float,
+    at: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per node, what its live badges (``GuiKind.badges``) show; nodes the snapshot does not
-    describe yet get no state. Missing snapshot keys are tolerated (an older engine)."""
+    describe yet get no state. Missing snapshot keys are tolerated (an older engine).
+
+    ``at`` is the time shown when replaying: snapshots are as sparse as the frames were, so
+    the faults shown are those of the timeline at ``at``, not those of an older snapshot.
+    """
     active: dict[str, list[str]] = {}
-    for i in snapshot.get("active_faults", []):
+    indices = snapshot.get("active_faults", []) if at is None else active_faults(scenario, at)
+    for i in indices:
         if i < len(scenario.faults):
             fault = scenario.faults[i]
             active.setdefault(fault.target, []).append(fault.label())

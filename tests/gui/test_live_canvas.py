@@ -126,3 +126,15 @@ def test_compound_amplification_shows_live_on_the_deepest_edge(qtbot, make_windo
     assert worst_case(window.document.scenario)["api->db"].worst == 27
     # the finished run reaches the inspector: measured figures beside the theory's
     qtbot.waitUntil(lambda: window.inspector.run is not None, timeout=10_000)
+
+
+def test_a_replay_shows_the_faults_of_the_time_shown_not_of_an_older_snapshot():
+    sc = load_scenario(ROOT / "scenarios" / "latency-spike.yaml")
+    start, end = sc.faults[0].window(sc.duration)
+    node = {"workers": 20, "busy": 1, "queue": 0}
+    older = {"time": start - 10, "nodes": {sc.faults[0].target: node}, "active_faults": []}
+    assert node_states(sc, older, {}, 1.0)[sc.faults[0].target]["faults"] == []
+    inside = node_states(sc, older, {}, 1.0, at=(start + end) / 2)[sc.faults[0].target]
+    assert inside["faults"] == [sc.faults[0].label()]
+    after = node_states(sc, older, {}, 1.0, at=end + 1)[sc.faults[0].target]
+    assert after["faults"] == []
