@@ -70,6 +70,7 @@ class RunSession(QObject):
         self.scenario = window.document.scenario
         self.save_path: SavePath = ask_save_path(window)
         self.time: float | None = None
+        self.clock: float | None = None  # the simulated time the canvas shows
         self.blast_index: int | None = None
         self._fresh = False
         self._ticks = 0
@@ -187,7 +188,6 @@ class RunSession(QObject):
         self.blast_dock.raise_()  # its tab comes to the front: the run fills it
         self.controller.start(self.scenario)
         self._show_extra_plots()
-        self.plots.warm_up()
         self.plots.set_record(self.controller.record)
         self._on_selection_changed()
         self.scrubber.set_live(0.0)
@@ -252,6 +252,9 @@ class RunSession(QObject):
             )
         horizon = record.horizon or 1.0
         now = snapshot["time"] if t is None else t
+        if t is None:  # the plots follow from the same snapshot as the canvas: never behind it
+            self.plots.redraw()
+        self.clock = now
         self.clock_label.setText(f"t = {now:6.1f} s / {horizon:g} s")
         self.progress.setValue(round(1000 * record.now / horizon))
         if self.controller.is_live:

@@ -1,0 +1,381 @@
+"""One live plot as a native pyqtgraph widget, drawn from a ``spec.PlotSpec``.
+
+Native drawing is what makes the plots keep up: a refresh is a few ``setData``
+calls on curves that already exist (they are rebuilt only when what is drawn
+changes: another filter, route or palette), painted by Qt at the screen's own
+resolution, so they are crisp at any device pixel ratio and redraw on resize.
+Colours come from the widget's palette and are lightened on a dark one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QBrush, QColor, QFont, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
+
+from gui.plots.spec import TITLES, Panel, PlotSpec, readable
+
+LEGEND_PX = 118
+AXIS_PX = 56
+FAULT_TEXT = "#5c4033"
+FAULT_TEXT_DARK = "#e9c9a8"
+CURSOR = "#1d3557"
+
+
+def _qcolor(colour: str, alpha: float = 1.0) -> QColor:
+    c = QColor(colour)
+    c.setAlphaF(alpha)
+    return c
+
+
+class Overlay(pg.GraphicsObject):
+    """What sits at a fixed place on the plot's face, whatever the y range or scale: the
+    hatched "no answers" strips at the foot and the fault names at the top. Painted in
+    device pixels, so the hatching and text stay sharp."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bands: list[tuple[float, float, QColor, str]] = []
+        self.labels: list[tuple[float, str]] = []
+        self.label_colour = QColor(FAULT_TEXT)
+        self.setZValue(20)
+
+    def set_marks(self, bands: list[tuple[float, float, QColor, str]],
+                  labels: list[tuple[float, str]], label_colour: QColor) -> None:  # fmt: skip
+        if (bands, labels, label_colour) != (self.bands, self.labels, self.label_colour):
+            self.bands, self.labels, self.label_colour = bands, labels, label_colour
+            self.update()
+
+    def boundingRect(self) -> QRectF:
+        view = self.getViewBox()
+        return QRectF(view.viewRect()) if view is not None else QRectF()
+
+    def viewRangeChanged(self) -> None:
+        self.prepareGeometryChange()
+        self.update()
+
+    def paint(self, painter: QPainter, *args: Any) -> None:
+        view = self.getViewBox()
+        if view is None or not (self.bands or self.labels):
+            return
+        area = view.viewRect()
+        transform = painter.transform()
+        device = transform.mapRect(area)
+        mid = area.center().y()
+        painter.save()
+        painter.resetTransform()
+        font = QFont(painter.font())
+        font.setPointSizeF(7.5)
+        painter.setFont(font)
+        height = painter.fontMetrics().height()
+        foot = max(6.0, 0.05 * device.height())
+        for start, end, colour, text in self.bands:
+            x0 = transform.map(QPointF(start, mid)).x()
+            x1 = transform.map(QPointF(end, mid)).x()
+            strip = QRectF(x0, device.bottom() - foot, max(x1 - x0, 1.0), foot)
+            painter.fillRect(strip, QBrush(colour, Qt.BrushStyle.BDiagPattern))
+            painter.setPen(QPen(colour))
+            painter.drawText(QPointF(x0 + 2, strip.top() - 3), text.strip())
+        painter.setPen(QPen(self.label_colour))
+        for i, (start, text) in enumerate(self.labels):
+            x = transform.map(QPointF(start, mid)).x()
+            painter.drawText(QPointF(x + 3, device.top() + height * (1 + i % 3)), text)
+        painter.restore()
+
+
+class PanelItems:
+    """The items of one panel (one PlotItem) that a refresh updates in place."""
+
+    def __init__(self, plot: pg.PlotItem, side: pg.GraphicsLayout) -> None:
+        self.plot = plot
+        self.side = side
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.fills: dict[str, tuple[pg.PlotCurveItem, pg.PlotCurveItem]] = {}
+        self.bars: pg.BarGraphItem | None = None
+        self.cursor = pg.InfiniteLine(angle=90, movable=False)
+        self.cursor.setZValue(30)
+        plot.addItem(self.cursor, ignoreBounds=True)
+        self.overlay = Overlay()
+        plot.addItem(self.overlay, ignoreBounds=True)
+        self.empty = pg.TextItem(anchor=(0.5, 0.5))
+        self.title = ""
+
+
+class PlotView(pg.GraphicsLayoutWidget):
+    """One plot (one or two panels sharing their x axis, legends on the right)."""
+
+    save_requested = Signal(str, str)  # kind, "png" | "svg"
+
+    def __init__(self, kind: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.kind = kind
+        self.error: str | None = None
+        self.frames = 0
+        self.spec: PlotSpec | None = None
+        self.panels: list[PanelItems] = []
+        self._structure: tuple | None = None
+        self._dark: bool | None = None
+        self.setMinimumSize(QSize(260, 170))
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setToolTip(f"{TITLES[kind]} — right-click to save as PNG or SVG")
+        self.ci.layout.setContentsMargins(2, 2, 2, 2)
+        self.ci.layout.setSpacing(0)
+        self._placeholder = pg.LabelItem(f"{TITLES[kind]} (run the scenario to see it)")
+        self.ci.addItem(self._placeholder)
+        self._apply_palette()
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    @property
+    def shown_time(self) -> float | None:
+        """The simulated time at the end of the last bucket drawn (None: nothing drawn)."""
+        spec = self.spec
+        if spec is None:
+            return None
+        times = [float(2 * line.x[-1] - line.x[-2]) for p in spec.panels for line in p.lines
+                 if len(line.x) > 1]  # the end of the last bucket: time_s is each one's start
+        times += [b.end for p in spec.panels for b in p.bars]
+        return max(times) if times else spec.now
+
+    @property
+    def dark(self) -> bool:
+        return self.palette().color(QPalette.ColorRole.Base).lightness() < 128
+
+    def show_spec(self, spec: PlotSpec) -> None:
+        """Draw ``spec``: update the curves in place when only their data changed."""
+        try:
+            structure = self._structure_of(spec)
+            if structure != self._structure or self._dark != self.dark:
+                self._rebuild(spec)
+                self._structure = structure
+            self._update(spec)
+            self.spec = spec
+            self.error = None
+            self.frames += 1
+        except Exception as exc:  # a plot that cannot draw says so; the app carries on
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._show_message(f"plot failed: {self.error}")
+            self._structure = None
+
+    def link_x(self, master: pg.ViewBox | None) -> None:
+        """Zoom or pan one plot and every plot follows: they share ``master``'s x range."""
+        for items in self.panels:
+            vb = items.plot.vb
+            if master is not None and vb is not master and vb.linkedView(0) is not master:
+                items.plot.setXLink(master)
+
+    def master(self) -> pg.ViewBox | None:
+        return self.panels[0].plot.vb if self.panels else None
+
+    def clear_plot(self) -> None:
+        """Forget the last run: the next run (or none) draws afresh."""
+        self.spec = None
+        self._structure = None
+        self.error = None
+        self._show_message(f"{TITLES[self.kind]} (run the scenario to see it)")
+
+    def _show_message(self, text: str) -> None:
+        self.ci.clear()
+        self.panels = []
+        self._placeholder = pg.LabelItem(text, color=self._fg().name())
+        self.ci.addItem(self._placeholder)
+
+    @staticmethod
+    def _structure_of(spec: PlotSpec) -> tuple:
+        return tuple(
+            (tuple(ln.key for ln in p.lines), tuple(f.key for f in p.fills), tuple(p.rows),
+             p.log, tuple((e.label, e.colour, e.style) for e in p.legend), p.empty, p.ymin,
+             p.ymax, tuple(p.hlines), p.ylabel, p.caption)
+            for p in spec.panels
+        ) + (tuple((f.start, f.end, f.colour) for f in spec.faults), spec.horizon)  # fmt: skip
+
+    def _fg(self) -> QColor:
+        return self.palette().color(QPalette.ColorRole.Text)
+
+    def _muted(self) -> QColor:
+        return self.palette().color(QPalette.ColorRole.PlaceholderText)
+
+    def _apply_palette(self) -> None:
+        self.setBackground(self.palette().color(QPalette.ColorRole.Base))
+
+    def _rebuild(self, spec: PlotSpec) -> None:
+        dark = self._dark = self.dark
+        self._apply_palette()
+        fg = self._fg()
+        self.ci.clear()
+        self.panels = []
+        for row, panel in enumerate(spec.panels):
+            plot = pg.PlotItem()
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            plot.setMouseEnabled(x=True, y=False)
+            plot.vb.setDefaultPadding(0.02)
+            self.ci.addItem(plot, row=row, col=0)
+            side = pg.GraphicsLayout()
+            side.setFixedWidth(LEGEND_PX)
+            self.ci.addItem(side, row=row, col=1)
+            items = PanelItems(plot, side)
+            self.panels.append(items)
+            self._build_panel(items, panel, spec, dark, fg)
+        bottom = self.panels[-1].plot
+        bottom.setLabel("bottom", spec.xlabel, color=fg.name(), size="8pt")
+        for items in self.panels[:-1]:
+            items.plot.getAxis("bottom").setStyle(showValues=False)
+        for items in self.panels:
+            items.plot.setXRange(0, spec.horizon, padding=0)
+
+    def _build_panel(
+        self, items: PanelItems, panel: Panel, spec: PlotSpec, dark: bool, fg: QColor
+    ) -> None:
+        plot = items.plot
+        for axis in ("left", "bottom"):
+            ax = plot.getAxis(axis)
+            ax.enableAutoSIPrefix(False)
+            if axis == "left":  # one width for all: plots above one another share their x scale
+                ax.setWidth(AXIS_PX)
+            ax.setPen(pg.mkPen(fg))
+            ax.setTextPen(pg.mkPen(fg))
+        muted = self._muted()
+        for span in spec.faults:
+            region = pg.LinearRegionItem((span.start, span.end), movable=False,
+                                         brush=_qcolor(span.colour, 0.28 if dark else 0.2),
+                                         pen=pg.mkPen(None))  # fmt: skip
+            region.setZValue(-10)
+            plot.addItem(region, ignoreBounds=True)
+        items.cursor.setPen(pg.mkPen(readable(CURSOR, dark), width=1.4))
+        if panel.empty:
+            plot.getAxis("left").setStyle(showValues=False)
+            items.empty.setText(panel.empty, color=muted)
+            plot.addItem(items.empty, ignoreBounds=True)
+            plot.setYRange(0, 1, padding=0)
+            items.empty.setPos(spec.horizon / 2, 0.5)
+            return
+        plot.setLogMode(x=False, y=panel.log)
+        plot.showGrid(x=not panel.rows, y=not panel.rows, alpha=0.15)
+        if panel.ylabel:
+            plot.setLabel("left", panel.ylabel, color=fg.name(), size="8pt")
+        for fill in panel.fills:
+            low, high = pg.PlotCurveItem(pen=None), pg.PlotCurveItem(pen=None)
+            between = pg.FillBetweenItem(low, high, brush=_qcolor(readable(fill.colour, dark),
+                                                                  fill.alpha))  # fmt: skip
+            between.setZValue(-5)
+            plot.addItem(between)
+            items.fills[fill.key] = (low, high)
+        for line in panel.lines:
+            style = Qt.PenStyle.DashLine if line.dashed else Qt.PenStyle.SolidLine
+            pen = pg.mkPen(readable(line.colour, dark), width=line.width, style=style)
+            curve = pg.PlotDataItem(pen=pen, connect="finite")
+            curve.setClipToView(True)
+            plot.addItem(curve)
+            items.curves[line.key] = curve
+        for y, colour in panel.hlines:
+            plot.addItem(pg.InfiniteLine(pos=y, angle=0, movable=False,
+                                         pen=pg.mkPen(readable(colour, dark), width=1.0,
+                                                      style=Qt.PenStyle.DashLine)))  # fmt: skip
+        if panel.rows:
+            items.bars = pg.BarGraphItem(x0=[0.0], x1=[0.0], y=[0.0], height=0.7,
+                                         pen=pg.mkPen(None), brush=pg.mkBrush(None))  # fmt: skip
+            plot.addItem(items.bars)
+            plot.getAxis("left").setStyle(showValues=False, tickLength=0)
+            plot.invertY(True)
+            plot.setYRange(-0.5, len(panel.rows) - 0.5, padding=0)
+            for row, name in enumerate(panel.rows):
+                label = pg.TextItem(name, color="white", anchor=(0, 0.5))
+                font = QFont()
+                font.setBold(True)
+                font.setPointSizeF(8)
+                label.setFont(font)
+                label.setPos(spec.horizon * 0.005, row)
+                label.setZValue(25)
+                plot.addItem(label, ignoreBounds=True)
+        elif panel.ymin is not None and panel.ymax is not None:
+            plot.setYRange(panel.ymin, panel.ymax, padding=0)
+        elif panel.ymin is not None:
+            plot.vb.setLimits(yMin=panel.ymin)
+        self._build_legend(items, panel, dark, fg, muted)
+
+    def _build_legend(
+        self, items: PanelItems, panel: Panel, dark: bool, fg: QColor, muted: QColor
+    ) -> None:
+        side = items.side
+        if panel.caption:
+            side.addLabel(panel.caption, row=0, col=0, color=muted.name(), size="7pt",
+                          justify="left")  # fmt: skip
+        if not panel.legend:
+            return
+        if panel.too_many:
+            side.addLabel(f"{len(panel.legend)} series:<br>click a node<br>or call to see"
+                          "<br>it alone", color=muted.name(), size="7pt", justify="left")  # fmt: skip
+            return
+        legend = pg.LegendItem(labelTextColor=fg, labelTextSize="7pt", frame=False,
+                               verSpacing=-6)  # fmt: skip
+        for entry in panel.legend:
+            colour = readable(entry.colour, dark)
+            if entry.style == "fill":
+                sample = pg.PlotDataItem([0, 1], [1, 1], pen=None, fillLevel=0,
+                                         fillBrush=_qcolor(colour, 0.45))  # fmt: skip
+            else:
+                style = Qt.PenStyle.DashLine if entry.style == "dashed" else Qt.PenStyle.SolidLine
+                width = 6 if entry.style == "bar" else 2
+                sample = pg.PlotDataItem(pen=pg.mkPen(colour, width=width, style=style))
+            legend.addItem(sample, entry.label)
+        side.addItem(legend, row=1, col=0)
+        side.layout.setRowStretchFactor(2, 1)
+        side.addLabel("", row=2, col=0)
+
+    def _update(self, spec: PlotSpec) -> None:
+        dark = bool(self._dark)
+        label_colour = QColor(FAULT_TEXT_DARK if dark else FAULT_TEXT)
+        for i, (items, panel) in enumerate(zip(self.panels, spec.panels, strict=True)):
+            if panel.title != items.title:
+                items.plot.setTitle(panel.title, color=self._fg().name(), size="9pt",
+                                    justify="left", bold=True)  # fmt: skip
+                items.title = panel.title
+            items.cursor.setValue(spec.now)
+            for line in panel.lines:
+                items.curves[line.key].setData(line.x, line.y)
+            for fill in panel.fills:
+                low, high = items.fills[fill.key]
+                low.setData(fill.x, fill.low)
+                high.setData(fill.x, fill.high)
+            if items.bars is not None:
+                bars = panel.bars
+                items.bars.setVisible(bool(bars))
+                if bars:
+                    items.bars.setOpts(x0=[b.start for b in bars], x1=[b.end for b in bars],
+                                       y=[b.row for b in bars], height=0.7,
+                                       brushes=[pg.mkBrush(b.colour) for b in bars])  # fmt: skip
+            bands = [(b.start, b.end, QColor(readable(b.colour, dark)), b.text)
+                     for b in panel.bands]  # fmt: skip
+            items.overlay.set_marks(bands, spec.fault_labels if i == 0 else [], label_colour)
+
+    # -- palette and menu ----------------------------------------------------------------------
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "panels"):
+            self._apply_palette()
+            self._structure = None  # every colour is chosen again
+            if self.spec is not None:
+                self.show_spec(self.spec)  # rebuilt: the dark test differs from the last one
+
+    def contextMenuEvent(self, event: Any) -> None:
+        self.context_menu().popup(event.globalPos())
+
+    def context_menu(self) -> QMenu:
+        menu = QMenu(self)
+        for fmt in ("png", "svg"):
+            action = QAction(f"Save plot as {fmt.upper()}…", menu)
+            action.triggered.connect(lambda _=False, f=fmt: self.save_requested.emit(self.kind, f))
+            menu.addAction(action)
+        return menu
+
+
+def curve_data(view: PlotView, key: str, panel: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The x and y a curve of ``view`` holds now (for tests and the benchmark)."""
+    x, y = view.panels[panel].curves[key].getOriginalDataset()
+    return np.asarray(x), np.asarray(y)
