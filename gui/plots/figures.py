@@ -145,6 +145,7 @@ def _legend(ax: Axes, panel: Panel) -> bool:
                     ls="--" if e.style == "dashed" else "-")
         for e in panel.legend
     ]  # fmt: skip
-    ax.legend(handles, [e.label for e in panel.legend], loc="upper left",
-              bbox_to_anchor=(1.01, 1.0), fontsize=6.5, frameon=False, borderaxespad=0.0)  # fmt: skip
+    labels = [e.label for e in panel.legend]
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6.5,
+              frameon=False, borderaxespad=0.0)  # fmt: skip
     return True

@@ -136,8 +136,12 @@ class PlotView(pg.GraphicsLayoutWidget):
         spec = self.spec
         if spec is None:
             return None
-        times = [float(2 * line.x[-1] - line.x[-2]) for p in spec.panels for line in p.lines
-                 if len(line.x) > 1]  # the end of the last bucket: time_s is each one's start
+        times = [
+            float(2 * line.x[-1] - line.x[-2])
+            for p in spec.panels
+            for line in p.lines
+            if len(line.x) > 1
+        ]  # the end of the last bucket: time_s is each one's start
         times += [b.end for p in spec.panels for b in p.bars]
         return max(times) if times else spec.now
 
@@ -186,12 +190,13 @@ class PlotView(pg.GraphicsLayoutWidget):
 
     @staticmethod
     def _structure_of(spec: PlotSpec) -> tuple:
-        return tuple(
+        panels = [
             (tuple(ln.key for ln in p.lines), tuple(f.key for f in p.fills), tuple(p.rows),
              p.log, tuple((e.label, e.colour, e.style) for e in p.legend), p.empty, p.ymin,
              p.ymax, tuple(p.hlines), p.ylabel, p.caption)
             for p in spec.panels
-        ) + (tuple((f.start, f.end, f.colour) for f in spec.faults), spec.horizon)  # fmt: skip
+        ]  # fmt: skip
+        return (*panels, tuple((f.start, f.end, f.colour) for f in spec.faults), spec.horizon)
 
     def _fg(self) -> QColor:
         return self.palette().color(QPalette.ColorRole.Text)
@@ -308,8 +313,8 @@ class PlotView(pg.GraphicsLayoutWidget):
         if not panel.legend:
             return
         if panel.too_many:
-            side.addLabel(f"{len(panel.legend)} series:<br>click a node<br>or call to see"
-                          "<br>it alone", color=muted.name(), size="7pt", justify="left")  # fmt: skip
+            text = f"{len(panel.legend)} series:<br>click a node<br>or call to see<br>it alone"
+            side.addLabel(text, color=muted.name(), size="7pt", justify="left")
             return
         legend = pg.LegendItem(labelTextColor=fg, labelTextSize="7pt", frame=False,
                                verSpacing=-6)  # fmt: skip

@@ -419,9 +419,7 @@ def _lag(data: PlotData) -> Panel:
     return _lower(data, columns, "lag (s)", "oldest unacknowledged message's age")
 
 
-def _shares(
-    data: PlotData, panel: Panel, lines: list[tuple[str, str]], empty: str
-) -> Panel:
+def _shares(data: PlotData, panel: Panel, lines: list[tuple[str, str]], empty: str) -> Panel:
     """Each (column, label) as a percentage of its limit (``data.limits``)."""
     if not lines:
         panel.empty = empty

@@ -136,7 +136,7 @@ def test_a_plot_offers_its_exports(panel):
     seen = []
     panel.on_save = lambda kind, fmt: seen.append((kind, fmt))
     menu = panel.views["latency"].context_menu()
-    [a for a in menu.actions() if "SVG" in a.text()][0].trigger()
+    next(a for a in menu.actions() if "SVG" in a.text()).trigger()
     assert seen == [("latency", "svg")]
 
 
