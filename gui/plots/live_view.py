@@ -21,6 +21,7 @@ from gui.plots.spec import TITLES, Panel, PlotSpec, readable
 
 LEGEND_PX = 118
 AXIS_PX = 56
+TWO_PART = ("pools", "messages", "resources")
 FAULT_TEXT = "#5c4033"
 FAULT_TEXT_DARK = "#e9c9a8"
 CURSOR = "#1d3557"
@@ -30,6 +31,20 @@ def _qcolor(colour: str, alpha: float = 1.0) -> QColor:
     c = QColor(colour)
     c.setAlphaF(alpha)
     return c
+
+
+def _shrinkable(label: pg.LabelItem) -> None:
+    """Let a long title be cut at the plot's width instead of widening the plot past its
+    widget (which pushed the legend out of sight)."""
+    measure = label.updateMin
+
+    def update_min() -> None:
+        measure()
+        label.setMinimumWidth(0)
+
+    label.updateMin = update_min
+    label.setFlag(label.GraphicsItemFlag.ItemClipsChildrenToShape)
+    label.setMinimumWidth(0)
 
 
 class Overlay(pg.GraphicsObject):
@@ -42,12 +57,15 @@ class Overlay(pg.GraphicsObject):
         self.bands: list[tuple[float, float, QColor, str]] = []
         self.labels: list[tuple[float, str]] = []
         self.label_colour = QColor(FAULT_TEXT)
+        self.back = QColor("white")  # behind a band's name: the plot's background, see-through
         self.setZValue(20)
 
     def set_marks(self, bands: list[tuple[float, float, QColor, str]],
-                  labels: list[tuple[float, str]], label_colour: QColor) -> None:  # fmt: skip
-        if (bands, labels, label_colour) != (self.bands, self.labels, self.label_colour):
-            self.bands, self.labels, self.label_colour = bands, labels, label_colour
+                  labels: list[tuple[float, str]], label_colour: QColor,
+                  back: QColor) -> None:  # fmt: skip
+        marks = (bands, labels, label_colour, back)
+        if marks != (self.bands, self.labels, self.label_colour, self.back):
+            self.bands, self.labels, self.label_colour, self.back = marks
             self.update()
 
     def boundingRect(self) -> QRectF:
@@ -72,14 +90,19 @@ class Overlay(pg.GraphicsObject):
         font.setPointSizeF(7.5)
         painter.setFont(font)
         height = painter.fontMetrics().height()
-        foot = max(6.0, 0.05 * device.height())
-        for start, end, colour, text in self.bands:
+        row = float(height + 2)  # one row per route without answers, hatched, its name on it
+        for i, (start, end, colour, text) in enumerate(self.bands):
+            # bands of several routes at the same time: one row above the other, each named
+            level = sum(1 for s, e, *_ in self.bands[:i] if s < end and start < e)
             x0 = transform.map(QPointF(start, mid)).x()
             x1 = transform.map(QPointF(end, mid)).x()
-            strip = QRectF(x0, device.bottom() - foot, max(x1 - x0, 1.0), foot)
+            strip = QRectF(x0, device.bottom() - (level + 1) * row, max(x1 - x0, 1.0), row)
             painter.fillRect(strip, QBrush(colour, Qt.BrushStyle.BDiagPattern))
+            label = painter.fontMetrics().boundingRect(text.strip())
+            back = QRectF(x0 + 2, strip.top() + 1, label.width() + 6, row - 2)
+            painter.fillRect(back, self.back)
             painter.setPen(QPen(colour))
-            painter.drawText(QPointF(x0 + 2, strip.top() - 3), text.strip())
+            painter.drawText(back, Qt.AlignmentFlag.AlignCenter, text.strip())
         painter.setPen(QPen(self.label_colour))
         for i, (start, text) in enumerate(self.labels):
             x = transform.map(QPointF(start, mid)).x()
@@ -119,7 +142,8 @@ class PlotView(pg.GraphicsLayoutWidget):
         self.panels: list[PanelItems] = []
         self._structure: tuple | None = None
         self._dark: bool | None = None
-        self.setMinimumSize(QSize(260, 170))
+        # the two-part plots need the height of two
+        self.setMinimumSize(QSize(260, 270 if kind in TWO_PART else 190))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setToolTip(f"{TITLES[kind]} — right-click to save as PNG or SVG")
         self.ci.layout.setContentsMargins(2, 2, 2, 2)
@@ -165,15 +189,9 @@ class PlotView(pg.GraphicsLayoutWidget):
             self._show_message(f"plot failed: {self.error}")
             self._structure = None
 
-    def link_x(self, master: pg.ViewBox | None) -> None:
-        """Zoom or pan one plot and every plot follows: they share ``master``'s x range."""
-        for items in self.panels:
-            vb = items.plot.vb
-            if master is not None and vb is not master and vb.linkedView(0) is not master:
-                items.plot.setXLink(master)
-
-    def master(self) -> pg.ViewBox | None:
-        return self.panels[0].plot.vb if self.panels else None
+    def boxes(self) -> list[pg.ViewBox]:
+        """The view boxes whose x range the panel keeps equal across all plots."""
+        return [items.plot.vb for items in self.panels]
 
     def clear_plot(self) -> None:
         """Forget the last run: the next run (or none) draws afresh."""
@@ -219,13 +237,14 @@ class PlotView(pg.GraphicsLayoutWidget):
             plot.hideButtons()
             plot.setMouseEnabled(x=True, y=False)
             plot.vb.setDefaultPadding(0.02)
+            _shrinkable(plot.titleLabel)
             self.ci.addItem(plot, row=row, col=0)
             side = pg.GraphicsLayout()
-            side.setFixedWidth(LEGEND_PX)
             self.ci.addItem(side, row=row, col=1)
             items = PanelItems(plot, side)
             self.panels.append(items)
             self._build_panel(items, panel, spec, dark, fg)
+        self.ci.layout.setColumnFixedWidth(1, LEGEND_PX)
         bottom = self.panels[-1].plot
         bottom.setLabel("bottom", spec.xlabel, color=fg.name(), size="8pt")
         for items in self.panels[:-1]:
@@ -247,7 +266,7 @@ class PlotView(pg.GraphicsLayoutWidget):
         muted = self._muted()
         for span in spec.faults:
             region = pg.LinearRegionItem((span.start, span.end), movable=False,
-                                         brush=_qcolor(span.colour, 0.28 if dark else 0.2),
+                                         brush=_qcolor(span.colour, 0.2),
                                          pen=pg.mkPen(None))  # fmt: skip
             region.setZValue(-10)
             plot.addItem(region, ignoreBounds=True)
@@ -335,10 +354,12 @@ class PlotView(pg.GraphicsLayoutWidget):
     def _update(self, spec: PlotSpec) -> None:
         dark = bool(self._dark)
         label_colour = QColor(FAULT_TEXT_DARK if dark else FAULT_TEXT)
+        back = _qcolor(self.palette().color(QPalette.ColorRole.Base).name(), 0.8)
         for i, (items, panel) in enumerate(zip(self.panels, spec.panels, strict=True)):
             if panel.title != items.title:
                 items.plot.setTitle(panel.title, color=self._fg().name(), size="9pt",
                                     justify="left", bold=True)  # fmt: skip
+
                 items.title = panel.title
             items.cursor.setValue(spec.now)
             for line in panel.lines:
@@ -356,7 +377,8 @@ class PlotView(pg.GraphicsLayoutWidget):
                                        brushes=[pg.mkBrush(b.colour) for b in bars])  # fmt: skip
             bands = [(b.start, b.end, QColor(readable(b.colour, dark)), b.text)
                      for b in panel.bands]  # fmt: skip
-            items.overlay.set_marks(bands, spec.fault_labels if i == 0 else [], label_colour)
+            labels = spec.fault_labels if i == 0 else []
+            items.overlay.set_marks(bands, labels, label_colour, back)
 
     # -- palette and menu ----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ spec, ``figures.build``).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,6 +49,8 @@ class PlotPanel(QWidget):
         for kind in EXTRA_PLOTS:
             self.views[kind].hide()
         self._dirty = False
+        self._linked: weakref.WeakSet = weakref.WeakSet()
+        self._following = False
 
     # -- what to show ------------------------------------------------------------------------
 
@@ -105,9 +108,30 @@ class PlotPanel(QWidget):
             return
         for kind in self.shown:
             self.views[kind].show_spec(plot_spec(kind, data))
-        master = self.views["latency"].master()
+        self._link_x()
+
+    def _link_x(self) -> None:
+        """Zoom or pan one plot and every plot follows: they all show the same time span.
+
+        Linked here in data coordinates (pyqtgraph's own links align views by their position
+        on screen, and these plots differ in width)."""
         for kind in self.shown:
-            self.views[kind].link_x(master)
+            for box in self.views[kind].boxes():
+                if box not in self._linked:
+                    self._linked.add(box)
+                    box.sigXRangeChanged.connect(self._on_x_range_changed)
+
+    def _on_x_range_changed(self, source: object, span: tuple[float, float]) -> None:
+        if self._following:
+            return
+        self._following = True
+        try:
+            for kind in self.shown:
+                for box in self.views[kind].boxes():
+                    if box is not source and tuple(box.viewRange()[0]) != tuple(span):
+                        box.setXRange(*span, padding=0)
+        finally:
+            self._following = False
 
     @property
     def frames(self) -> int:
