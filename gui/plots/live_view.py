@@ -145,7 +145,9 @@ class PlotView(pg.GraphicsLayoutWidget):
         # the two-part plots need the height of two
         self.setMinimumSize(QSize(260, 270 if kind in TWO_PART else 190))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setToolTip(f"{TITLES[kind]} — right-click to save as PNG or SVG")
+        self.setToolTip(f"{TITLES[kind]}: drag or Ctrl+wheel to pan and zoom time (every plot "
+                        "follows), double-click to see the whole run; right-click to save as PNG "
+                        "or SVG")  # fmt: skip
         self.ci.layout.setContentsMargins(2, 2, 2, 2)
         self.ci.layout.setSpacing(0)
         self._placeholder = pg.LabelItem(f"{TITLES[kind]} (run the scenario to see it)")
@@ -389,6 +391,17 @@ class PlotView(pg.GraphicsLayoutWidget):
             self._structure = None  # every colour is chosen again
             if self.spec is not None:
                 self.show_spec(self.spec)  # rebuilt: the dark test differs from the last one
+
+    def wheelEvent(self, event: Any) -> None:
+        """The wheel scrolls the dock the plots sit in; with Ctrl held it zooms time."""
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(event)
+        else:
+            event.ignore()
+
+    def mouseDoubleClickEvent(self, event: Any) -> None:
+        if self.panels and self.spec is not None:
+            self.panels[0].plot.setXRange(0, self.spec.horizon, padding=0)
 
     def contextMenuEvent(self, event: Any) -> None:
         self.context_menu().popup(event.globalPos())

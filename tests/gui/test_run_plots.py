@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from run_scenarios import record_of, tiny
 
@@ -144,3 +145,10 @@ def test_a_plot_offers_its_exports(panel):
 def test_a_plot_saves_as_png_or_svg(panel, tmp_path, suffix):
     path = panel.save_plot("latency", tmp_path / f"latency.{suffix}")
     assert path.stat().st_size > 1000
+
+
+def test_a_double_click_shows_the_whole_run_again(qtbot, panel, record):
+    panel.views["throughput"].panels[0].plot.setXRange(5.0, 10.0, padding=0)
+    qtbot.mouseDClick(panel.views["breakers"].viewport(), Qt.MouseButton.LeftButton)
+    box = panel.views["latency"].panels[0].plot.vb
+    qtbot.waitUntil(lambda: box.viewRange()[0] == pytest.approx([0.0, record.horizon]))
