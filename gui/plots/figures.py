@@ -111,7 +111,7 @@ def _draw_panel(ax: Axes, panel: Panel, spec: PlotSpec) -> None:
     for y, colour in panel.hlines:
         ax.axhline(y, color=colour, lw=1.0, ls="--")
     if panel.rows:  # names inside the bars: long names need no margin
-        for row, name in enumerate(panel.rows):
+        for row, name in enumerate(panel.named_rows):
             ax.text(spec.horizon * 0.005, row, name, va="center", fontsize=7, color="white",
                     fontweight="bold")  # fmt: skip
         ax.set_yticks([])

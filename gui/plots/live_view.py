@@ -47,6 +47,22 @@ def _shrinkable(label: pg.LabelItem) -> None:
     label.setMinimumWidth(0)
 
 
+class LogAxis(pg.AxisItem):
+    """A log axis labelled 1, 2, 5 × 10ⁿ in plain numbers ("20", "500", "2000"): pyqtgraph's
+    own labels every minor tick, and they run into one another."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        out = []
+        for v in values:
+            x = 10.0**v
+            mantissa = x / 10.0 ** np.floor(np.log10(x))
+            keep = min(abs(mantissa - m) for m in (1.0, 2.0, 5.0)) < 1e-6
+            out.append(f"{x:g}" if keep else "")
+        return out
+
+
 class Overlay(pg.GraphicsObject):
     """What sits at a fixed place on the plot's face, whatever the y range or scale: the
     hatched "no answers" strips at the foot and the fault names at the top. Painted in
@@ -234,7 +250,7 @@ class PlotView(pg.GraphicsLayoutWidget):
         self.ci.clear()
         self.panels = []
         for row, panel in enumerate(spec.panels):
-            plot = pg.PlotItem()
+            plot = pg.PlotItem(axisItems={"left": LogAxis("left")} if panel.log else None)
             plot.setMenuEnabled(False)
             plot.hideButtons()
             plot.setMouseEnabled(x=True, y=False)
@@ -261,6 +277,7 @@ class PlotView(pg.GraphicsLayoutWidget):
         for axis in ("left", "bottom"):
             ax = plot.getAxis(axis)
             ax.enableAutoSIPrefix(False)
+            ax.setStyle(maxTickLevel=1)  # no third level of grid lines: costly to paint, unread
             if axis == "left":  # one width for all: plots above one another share their x scale
                 ax.setWidth(AXIS_PX)
             ax.setPen(pg.mkPen(fg))
@@ -281,7 +298,7 @@ class PlotView(pg.GraphicsLayoutWidget):
             items.empty.setPos(spec.horizon / 2, 0.5)
             return
         plot.setLogMode(x=False, y=panel.log)
-        plot.showGrid(x=not panel.rows, y=not panel.rows, alpha=0.15)
+        plot.showGrid(x=False, y=not panel.rows, alpha=0.15)
         if panel.ylabel:
             plot.setLabel("left", panel.ylabel, color=fg.name(), size="8pt")
         for fill in panel.fills:
@@ -309,7 +326,7 @@ class PlotView(pg.GraphicsLayoutWidget):
             plot.getAxis("left").setStyle(showValues=False, tickLength=0)
             plot.invertY(True)
             plot.setYRange(-0.5, len(panel.rows) - 0.5, padding=0)
-            for row, name in enumerate(panel.rows):
+            for row, name in enumerate(panel.named_rows):
                 label = pg.TextItem(name, color="white", anchor=(0, 0.5))
                 font = QFont()
                 font.setBold(True)
@@ -329,8 +346,8 @@ class PlotView(pg.GraphicsLayoutWidget):
     ) -> None:
         side = items.side
         if panel.caption:
-            side.addLabel(panel.caption, row=0, col=0, color=muted.name(), size="7pt",
-                          justify="left")  # fmt: skip
+            caption = panel.caption.replace("\n", "<br>")
+            side.addLabel(caption, row=0, col=0, color=muted.name(), size="7pt", justify="left")
         if not panel.legend:
             return
         if panel.too_many:

@@ -135,6 +135,11 @@ class Panel:
     empty: str = ""  # said in the middle of the plot when there is nothing to draw
 
     @property
+    def named_rows(self) -> list[str]:
+        """The row names written on the bars: none when there are too many to read."""
+        return self.rows if len(self.rows) <= MAX_LEGEND else []
+
+    @property
     def too_many(self) -> bool:
         """More series than a legend can name: the plot says "click a node" instead."""
         return len(self.legend) > MAX_LEGEND
@@ -185,9 +190,14 @@ def plot_spec(kind: str, data: PlotData) -> PlotSpec:
     else:
         panels = [{"latency": _latency, "throughput": _throughput,
                    "breakers": _breakers}[kind](data)]  # fmt: skip
-    spans = [FaultSpan(f["start_s"], f["end_s"], FAULT_COLOURS.get(f["kind"], "#adb5bd"))
-             for f in data.faults]  # fmt: skip
-    return PlotSpec(kind, panels, spans, fault_labels(data.faults), data.horizon or 1.0, data.now)
+    spans = list(
+        {  # the same kind on several targets at once: one span, not a darker one
+            (f["start_s"], f["end_s"], FAULT_COLOURS.get(f["kind"], "#adb5bd")): None
+            for f in data.faults
+        }
+    )
+    faults = [FaultSpan(*span) for span in spans]
+    return PlotSpec(kind, panels, faults, fault_labels(data.faults), data.horizon or 1.0, data.now)
 
 
 def fault_labels(faults: Sequence[dict[str, Any]]) -> list[tuple[float, str]]:
@@ -362,6 +372,8 @@ def _breakers(data: PlotData) -> Panel:
                 colour = BREAKER_COLOURS.get(state, "#adb5bd")
                 panel.bars.append(Bar(row, start, nxt[0], colour))
     panel.rows = [edge.replace("->", " → ") for edge in edges]
+    if not panel.named_rows:
+        panel.caption = f"{len(edges)} calls:\nclick one to see\nit alone"
     panel.legend = [Entry(state.replace("_", "-"), colour, "bar")
                     for state, colour in BREAKER_COLOURS.items()]  # fmt: skip
     return panel
