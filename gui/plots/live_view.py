@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
@@ -157,6 +157,7 @@ class PlotView(pg.GraphicsLayoutWidget):
         self.spec: PlotSpec | None = None
         self.panels: list[PanelItems] = []
         self._structure: tuple | None = None
+        self._pending: PlotSpec | None = None
         self._dark: bool | None = None
         # the two-part plots need the height of two
         self.setMinimumSize(QSize(260, 270 if kind in TWO_PART else 190))
@@ -191,8 +192,20 @@ class PlotView(pg.GraphicsLayoutWidget):
     def dark(self) -> bool:
         return self.palette().color(QPalette.ColorRole.Base).lightness() < 128
 
+    @property
+    def on_screen(self) -> bool:
+        """Whether any of the plot can be seen (not scrolled out of the dock, not hidden)."""
+        return self.isVisible() and not self.viewport().visibleRegion().isEmpty()
+
     def show_spec(self, spec: PlotSpec) -> None:
-        """Draw ``spec``: update the curves in place when only their data changed."""
+        """Draw ``spec``: update the curves in place when only their data changed.
+
+        A plot scrolled out of sight keeps the newest spec and draws it when it is next
+        painted: it costs the live run nothing meanwhile."""
+        if self.panels and not self.on_screen:
+            self._pending = spec
+            return
+        self._pending = None
         try:
             structure = self._structure_of(spec)
             if structure != self._structure or self._dark != self.dark:
@@ -211,8 +224,18 @@ class PlotView(pg.GraphicsLayoutWidget):
         """The view boxes whose x range the panel keeps equal across all plots."""
         return [items.plot.vb for items in self.panels]
 
+    def paintEvent(self, event: Any) -> None:
+        super().paintEvent(event)
+        if self._pending is not None:  # scrolled back into sight: draw the newest, next turn
+            QTimer.singleShot(0, self._draw_pending)
+
+    def _draw_pending(self) -> None:
+        if self._pending is not None and self.on_screen:
+            self.show_spec(self._pending)
+
     def clear_plot(self) -> None:
         """Forget the last run: the next run (or none) draws afresh."""
+        self._pending = None
         self.spec = None
         self._structure = None
         self.error = None

@@ -140,8 +140,10 @@ class PlotPanel(QWidget):
 
     @property
     def shown_time(self) -> float | None:
-        """The simulated time the plots reach: the end of the last bucket the laggiest drew."""
-        times = [self.views[k].shown_time for k in self.shown]
+        """The simulated time the plots reach: the end of the last bucket the laggiest of those
+        on screen drew (a plot scrolled out of sight catches up when it is seen again)."""
+        seen = [k for k in self.shown if self.views[k].on_screen] or list(self.shown)
+        times = [self.views[k].shown_time for k in seen]
         known = [t for t in times if t is not None]
         return min(known) if len(known) == len(times) else None
 

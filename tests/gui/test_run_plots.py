@@ -25,6 +25,7 @@ def panel(qtbot, record):
     panel.resize(1100, 600)
     qtbot.addWidget(panel)
     panel.show()
+    qtbot.waitExposed(panel)
     panel.set_record(record)
     yield panel
     panel.shutdown()
@@ -152,3 +153,23 @@ def test_a_double_click_shows_the_whole_run_again(qtbot, panel, record):
     qtbot.mouseDClick(panel.views["breakers"].viewport(), Qt.MouseButton.LeftButton)
     box = panel.views["latency"].panels[0].plot.vb
     qtbot.waitUntil(lambda: box.viewRange()[0] == pytest.approx([0.0, record.horizon]))
+
+
+def test_a_plot_out_of_sight_catches_up_when_seen(qtbot, record):
+    from PySide6.QtWidgets import QScrollArea
+
+    panel = PlotPanel()
+    scroller = QScrollArea()
+    scroller.setWidgetResizable(True)
+    scroller.setWidget(panel)
+    scroller.resize(900, 150)  # the lower row of plots is out of sight
+    qtbot.addWidget(scroller)
+    scroller.show()
+    qtbot.waitExposed(scroller)
+    panel.set_record(record)
+    panel.set_time(5.0)
+    lower = panel.views["pools"]
+    assert not lower.on_screen and lower.spec.now == pytest.approx(record.now)
+    assert panel.shown_time == 5.0  # what can be seen is up to date
+    scroller.ensureWidgetVisible(lower)
+    qtbot.waitUntil(lambda: lower.spec.now == 5.0)
