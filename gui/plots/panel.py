@@ -48,7 +48,6 @@ class PlotPanel(QWidget):
         self.shown: tuple[str, ...] = tuple(grid)
         for kind in EXTRA_PLOTS:
             self.views[kind].hide()
-        self._dirty = False
         self._linked: weakref.WeakSet = weakref.WeakSet()
         self._following = False
 
@@ -82,10 +81,6 @@ class PlotPanel(QWidget):
         self.filter = plot_filter
         self.redraw()
 
-    def refresh(self) -> None:
-        """New data arrived: the next ``redraw(only_if_new=True)`` draws it."""
-        self._dirty = True
-
     def plot_data(self) -> PlotData | None:
         record = self.record
         if record is None or not record.info or not record.rows:
@@ -98,11 +93,8 @@ class PlotPanel(QWidget):
 
     # -- drawing -----------------------------------------------------------------------------
 
-    def redraw(self, only_if_new: bool = False) -> None:
+    def redraw(self) -> None:
         """Draw every shown plot from the record as it is now (or at the scrubber's time)."""
-        if only_if_new and not self._dirty:
-            return
-        self._dirty = False
         data = self.plot_data()
         if data is None:
             return
@@ -163,6 +155,3 @@ class PlotPanel(QWidget):
     def _on_save_requested(self, kind: str, fmt: str) -> None:
         if self.on_save is not None:
             self.on_save(kind, fmt)
-
-    def shutdown(self) -> None:
-        """Nothing runs beside the GUI thread any more; kept for the session's teardown."""

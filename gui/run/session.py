@@ -206,7 +206,6 @@ class RunSession(QObject):
     def shutdown(self) -> None:
         self._timer.stop()
         self.controller.shutdown()
-        self.plots.shutdown()
         dialog = getattr(self, "compare_dialog", None)
         if dialog is not None:
             dialog.cancel()  # its pool's workers are killed, not left to finish their runs
@@ -215,7 +214,6 @@ class RunSession(QObject):
 
     def _on_snapshot_ready(self, _snapshot: dict) -> None:
         self._fresh = True
-        self.plots.refresh()
 
     def _on_view_timeout(self) -> None:
         self._ticks += 1
@@ -272,7 +270,6 @@ class RunSession(QObject):
         if state in (states.FINISHED, states.STOPPED):
             self.scrubber.set_ended(record.now)
             self.show_at(None)
-            self.plots.refresh()
         if state == states.STOPPED and not record.blast:
             self.blast_panel.set_waiting("Stopped before the end: no blast radius.")
 

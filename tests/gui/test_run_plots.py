@@ -27,8 +27,7 @@ def panel(qtbot, record):
     panel.show()
     qtbot.waitExposed(panel)
     panel.set_record(record)
-    yield panel
-    panel.shutdown()
+    return panel
 
 
 def test_every_plot_draws_the_run(panel, record):
