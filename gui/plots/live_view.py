@@ -9,6 +9,7 @@ Colours come from the widget's palette and are lightened on a dark one.
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 import numpy as np
@@ -132,7 +133,8 @@ class PanelItems:
     def __init__(self, plot: pg.PlotItem, side: pg.GraphicsLayout) -> None:
         self.plot = plot
         self.side = side
-        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.curves: dict[str, pg.PlotCurveItem] = {}
+        self.log = False  # curves hold log10 of the values: the axis then labels 10**y
         self.fills: dict[str, tuple[pg.PlotCurveItem, pg.PlotCurveItem]] = {}
         self.bars: pg.BarGraphItem | None = None
         self.cursor = pg.InfiniteLine(angle=90, movable=False)
@@ -320,7 +322,8 @@ class PlotView(pg.GraphicsLayoutWidget):
             plot.setYRange(0, 1, padding=0)
             items.empty.setPos(spec.horizon / 2, 0.5)
             return
-        plot.setLogMode(x=False, y=panel.log)
+        plot.setLogMode(x=False, y=panel.log)  # the axis; the curves get log10 values
+        items.log = panel.log
         plot.showGrid(x=False, y=not panel.rows, alpha=0.15)
         if panel.ylabel:
             plot.setLabel("left", panel.ylabel, color=fg.name(), size="8pt")
@@ -334,8 +337,7 @@ class PlotView(pg.GraphicsLayoutWidget):
         for line in panel.lines:
             style = Qt.PenStyle.DashLine if line.dashed else Qt.PenStyle.SolidLine
             pen = pg.mkPen(readable(line.colour, dark), width=line.width, style=style)
-            curve = pg.PlotDataItem(pen=pen, connect="finite")
-            curve.setClipToView(True)
+            curve = pg.PlotCurveItem(pen=pen, connect="finite")  # lighter than a PlotDataItem
             plot.addItem(curve)
             items.curves[line.key] = curve
         for y, colour in panel.hlines:
@@ -377,19 +379,17 @@ class PlotView(pg.GraphicsLayoutWidget):
             text = f"{len(panel.legend)} series:<br>click a node<br>or call to see<br>it alone"
             side.addLabel(text, color=muted.name(), size="7pt", justify="left")
             return
-        legend = pg.LegendItem(labelTextColor=fg, labelTextSize="7pt", frame=False,
-                               verSpacing=-6)  # fmt: skip
+        # one rich-text label: a legend of sample items costs more to build than the plot
+        glyphs = {"line": "━━", "dashed": "╍╍", "fill": "██", "bar": "██"}
+        rows = []
         for entry in panel.legend:
-            colour = readable(entry.colour, dark)
+            colour = QColor(readable(entry.colour, dark))
             if entry.style == "fill":
-                sample = pg.PlotDataItem([0, 1], [1, 1], pen=None, fillLevel=0,
-                                         fillBrush=_qcolor(colour, 0.45))  # fmt: skip
-            else:
-                style = Qt.PenStyle.DashLine if entry.style == "dashed" else Qt.PenStyle.SolidLine
-                width = 6 if entry.style == "bar" else 2
-                sample = pg.PlotDataItem(pen=pg.mkPen(colour, width=width, style=style))
-            legend.addItem(sample, entry.label)
-        side.addItem(legend, row=1, col=0)
+                colour.setAlphaF(0.55)
+            sample = f'<span style="color:{colour.name(QColor.NameFormat.HexArgb)}">'
+            rows.append(f"{sample}{glyphs[entry.style]}</span>&nbsp;{escape(entry.label)}")
+        side.addLabel("<br>".join(rows), row=1, col=0, color=fg.name(), size="7pt",
+                      justify="left")  # fmt: skip
         side.layout.setRowStretchFactor(2, 1)
         side.addLabel("", row=2, col=0)
 
@@ -405,7 +405,7 @@ class PlotView(pg.GraphicsLayoutWidget):
                 items.title = panel.title
             items.cursor.setValue(spec.now)
             for line in panel.lines:
-                items.curves[line.key].setData(line.x, line.y)
+                items.curves[line.key].setData(line.x, _log10(line.y) if items.log else line.y)
             for fill in panel.fills:
                 low, high = items.fills[fill.key]
                 low.setData(fill.x, fill.low)
@@ -455,7 +455,15 @@ class PlotView(pg.GraphicsLayoutWidget):
         return menu
 
 
+def _log10(values: np.ndarray) -> np.ndarray:
+    """log10, with nothing drawn (NaN) where a value is not positive."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log10(np.where(values > 0, values, np.nan))
+
+
 def curve_data(view: PlotView, key: str, panel: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The x and y a curve of ``view`` holds now (for tests and the benchmark)."""
-    x, y = view.panels[panel].curves[key].getOriginalDataset()
-    return np.asarray(x), np.asarray(y)
+    """The x and y a curve of ``view`` draws now, in the data's units (for tests)."""
+    items = view.panels[panel]
+    x, y = items.curves[key].getData()
+    y = np.asarray(y, dtype=float)
+    return np.asarray(x), 10.0**y if items.log else y

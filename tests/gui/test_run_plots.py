@@ -39,7 +39,7 @@ def test_every_plot_draws_the_run(panel, record):
         assert panel.views[kind].panels
     x, y = curve_data(panel.views["latency"], "users.p99")
     np.testing.assert_array_equal(x, record.columns["time_s"][: record.rows])
-    np.testing.assert_array_equal(y, record.columns["route.users.p99_ms"][: record.rows])
+    np.testing.assert_allclose(y, record.columns["route.users.p99_ms"][: record.rows])
     x, busy = curve_data(panel.views["pools"], "db")
     assert np.allclose(busy, 100 * record.columns["node.db.utilization"][: record.rows])
     _, queued = curve_data(panel.views["pools"], "node.api.queue", panel=1)
@@ -128,7 +128,7 @@ def test_a_dark_palette_recolours_the_plots(panel):
     view = panel.views["latency"]
     assert view.backgroundBrush().color().lightness() < 64
     assert view.panels[0].plot.getAxis("left").textPen().color().lightness() > 192
-    navy = view.panels[0].curves["users.p99"].opts["pen"].color()
+    navy = view.panels[0].curves["users.p99"].opts["pen"].color()  # a PlotCurveItem's pen
     assert navy.lightness() > 100  # the first route's navy turns to a light blue on dark
     assert view.frames >= 2 and view.error is None
 
