@@ -74,7 +74,9 @@ def draw(kind: str, figure: Figure, data: PlotData) -> None:
         _draw_panel(ax, panel, spec)
         legends |= _legend(ax, panel)
     if legends:  # to the right of the plot, where they never hide a line
-        figure.subplots_adjust(right=1 - LEGEND_PX / figure.bbox.width)
+        longest = max((len(e.label) for p in spec.panels for e in p.legend), default=0)
+        room = max(LEGEND_PX, 36 + 5 * longest)
+        figure.subplots_adjust(right=1 - room / figure.bbox.width)
     for i, (start, text) in enumerate(spec.fault_labels):
         axes[0].text(start, 0.98 - 0.09 * (i % 3),
                      f" {text}", transform=axes[0].get_xaxis_transform(), va="top",
@@ -103,11 +105,15 @@ def _draw_panel(ax: Axes, panel: Panel, spec: PlotSpec) -> None:
                        color=bar.colour, lw=0)  # fmt: skip
     for span in spec.faults:
         ax.axvspan(span.start, span.end, color=span.colour, alpha=0.18, lw=0)
-    for band in panel.bands:
-        ax.axvspan(band.start, band.end, ymin=0.0, ymax=0.05, facecolor="none",
+    for i, band in enumerate(panel.bands):
+        # bands of several routes at the same time: one row above the other, each named
+        level = sum(1 for b in panel.bands[:i] if b.start < band.end and band.start < b.end)
+        bottom = 0.075 * level
+        ax.axvspan(band.start, band.end, ymin=bottom, ymax=bottom + 0.065, facecolor="none",
                    edgecolor=band.colour, hatch="////", lw=0.0)  # fmt: skip
-        ax.text(band.start, 0.06, band.text, transform=ax.get_xaxis_transform(), fontsize=6.5,
-                color=band.colour, va="bottom", clip_on=True)  # fmt: skip
+        ax.text(band.start, bottom + 0.0325, band.text, transform=ax.get_xaxis_transform(),
+                fontsize=6.5, color=band.colour, va="center", clip_on=True,
+                bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 0.5})  # fmt: skip
     for y, colour in panel.hlines:
         ax.axhline(y, color=colour, lw=1.0, ls="--")
     if panel.rows:  # names inside the bars: long names need no margin
