@@ -383,7 +383,8 @@ class PlotView(pg.GraphicsLayoutWidget):
         glyphs = {"line": "━━", "dashed": "╍╍", "fill": "██", "bar": "██"}
         rows = []
         for entry in panel.legend:
-            colour = QColor(readable(entry.colour, dark))
+            bar = entry.style == "bar"  # bars are wide: drawn in their own colour on any palette
+            colour = QColor(entry.colour if bar else readable(entry.colour, dark))
             if entry.style == "fill":
                 colour.setAlphaF(0.55)
             sample = f'<span style="color:{colour.name(QColor.NameFormat.HexArgb)}">'
