@@ -199,12 +199,12 @@ class PlotView(pg.GraphicsLayoutWidget):
         """Whether any of the plot can be seen (not scrolled out of the dock, not hidden)."""
         return self.isVisible() and not self.viewport().visibleRegion().isEmpty()
 
-    def show_spec(self, spec: PlotSpec) -> None:
+    def show_spec(self, spec: PlotSpec, defer: bool = False) -> None:
         """Draw ``spec``: update the curves in place when only their data changed.
 
-        A plot scrolled out of sight keeps the newest spec and draws it when it is next
-        painted: it costs the live run nothing meanwhile."""
-        if self.panels and not self.on_screen:
+        With ``defer``, a plot scrolled out of sight keeps the newest spec and draws it when
+        it is next painted: it costs the live run nothing meanwhile."""
+        if defer and self.panels and not self.on_screen:
             self._pending = spec
             return
         self._pending = None

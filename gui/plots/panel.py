@@ -98,8 +98,11 @@ class PlotPanel(QWidget):
         data = self.plot_data()
         if data is None:
             return
+        # plots out of sight wait until they are seen, unless none is in sight (the dock is
+        # hidden or not yet shown): then all are kept current
+        defer = any(self.views[kind].on_screen for kind in self.shown)
         for kind in self.shown:
-            self.views[kind].show_spec(plot_spec(kind, data))
+            self.views[kind].show_spec(plot_spec(kind, data), defer)
         self._link_x()
 
     def _link_x(self) -> None:
