@@ -70,6 +70,7 @@ class RunSession(QObject):
         self.scenario = window.document.scenario
         self.save_path: SavePath = ask_save_path(window)
         self.time: float | None = None
+        self.clock: float | None = None  # the simulated time the canvas shows
         self.blast_index: int | None = None
         self._fresh = False
         self._ticks = 0
@@ -187,7 +188,6 @@ class RunSession(QObject):
         self.blast_dock.raise_()  # its tab comes to the front: the run fills it
         self.controller.start(self.scenario)
         self._show_extra_plots()
-        self.plots.warm_up()
         self.plots.set_record(self.controller.record)
         self._on_selection_changed()
         self.scrubber.set_live(0.0)
@@ -206,7 +206,6 @@ class RunSession(QObject):
     def shutdown(self) -> None:
         self._timer.stop()
         self.controller.shutdown()
-        self.plots.shutdown()
         dialog = getattr(self, "compare_dialog", None)
         if dialog is not None:
             dialog.cancel()  # its pool's workers are killed, not left to finish their runs
@@ -215,7 +214,6 @@ class RunSession(QObject):
 
     def _on_snapshot_ready(self, _snapshot: dict) -> None:
         self._fresh = True
-        self.plots.refresh()
 
     def _on_view_timeout(self) -> None:
         self._ticks += 1
@@ -246,12 +244,15 @@ class RunSession(QObject):
                         edges[edge]["breaker"] = record.breaker_states(edge, t)[-1][1]
             self.overlay.show(
                 self.scenario,
-                node_states(self.scenario, snapshot, columns, width),
+                node_states(self.scenario, snapshot, columns, width, at=t),
                 edges,
                 blast,
             )
         horizon = record.horizon or 1.0
         now = snapshot["time"] if t is None else t
+        if t is None:  # the plots follow from the same snapshot as the canvas: never behind it
+            self.plots.redraw()
+        self.clock = now
         self.clock_label.setText(f"t = {now:6.1f} s / {horizon:g} s")
         self.progress.setValue(round(1000 * record.now / horizon))
         if self.controller.is_live:
@@ -269,7 +270,6 @@ class RunSession(QObject):
         if state in (states.FINISHED, states.STOPPED):
             self.scrubber.set_ended(record.now)
             self.show_at(None)
-            self.plots.refresh()
         finished = state in (states.ANALYSING, states.FINISHED)
         self.window.inspector.set_run(self.scenario if finished else None, record.summary)
         if state == states.STOPPED and not record.blast:

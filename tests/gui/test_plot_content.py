@@ -9,7 +9,6 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from gui.plots.figures import PlotData, PlotFilter, build, needed_plots
-from gui.plots.render import _columns_for
 from simulator.scenario import load_scenario
 from simulator.scenario_policies import Pool
 
@@ -25,9 +24,6 @@ def test_the_resources_plot_draws_pools_and_memory_against_their_limits():
               "node.api.memory_mb": 500.0}  # fmt: skip
     data = PlotData(cols, [], 10.0, 10.0, filter=PlotFilter("api", pools={"api->db"}),
                     limits=limits)  # fmt: skip
-    kept = _columns_for("resources", data).columns
-    assert set(kept) == {"time_s", "pool.api->db.in_use", "pool.api->db.waiters",
-                         "pool.web->db.in_use", "node.api.memory_mb"}  # fmt: skip
     figure = build("resources", data, 500, 400)
     pools, memory = figure.axes[0], figure.axes[1]
     (in_use,) = [ln for ln in pools.lines if ln.get_label() == "api → db"]  # web->db filtered out
@@ -129,3 +125,36 @@ def test_with_pools_and_no_memory_the_callers_waiting_get_the_lower_plot():
     ]
     assert waiting.get_ydata()[-1] == 70.0
     assert "callers waiting for a connection" in [x.get_text() for x in bottom.texts]
+
+
+def test_failures_of_several_routes_are_stacked_and_each_named():
+    """Issue 12 bug 10: the failed fills of several routes overlapped into an unlabelled
+    brown. Each route's band now sits on the one below and has a legend entry, live and
+    in the exported figure."""
+    from gui.plots.spec import plot_spec
+
+    t = np.arange(0.0, 10.0)
+    cols = {"time_s": t}
+    for route, failed in (("a", 3.0), ("b", 5.0)):
+        cols |= {f"route.{route}.goodput": np.full(10, 10.0),
+                 f"route.{route}.failed": np.full(10, failed)}  # fmt: skip
+    (panel,) = plot_spec("throughput", PlotData(cols, [], 10.0, 10.0)).panels
+    a, b = panel.fills
+    assert (a.low == 0).all() and (a.high == 3).all()
+    assert (b.low == 3).all() and (b.high == 8).all() and a.colour != b.colour
+    assert [e.label for e in panel.legend if e.style == "fill"] == ["a failed", "b failed"]
+    ax = build("throughput", PlotData(cols, [], 10.0, 10.0), 600, 300).axes[0]
+    assert {"a failed", "b failed"} <= {t.get_text() for t in ax.get_legend().get_texts()}
+
+
+def test_colours_stay_readable_on_a_dark_background():
+    from gui.plots.spec import PALETTE, readable
+
+    def lightness(colour):
+        r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+        return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+    assert readable("#1d3557", dark=False) == "#1d3557"
+    for colour in PALETTE:
+        assert lightness(readable(colour, dark=True)) >= 0.44
+    assert readable("#f4a261", dark=True) == "#f4a261"  # light enough already

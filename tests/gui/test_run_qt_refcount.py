@@ -33,3 +33,28 @@ def test_painting_and_null_returns_keep_none_alive(qapp):
         painter.end()
         item.parentItem()
     assert sys.getrefcount(None) - before > -100, "this PySide6 build leaks None; avoid it"
+
+
+def test_painting_a_live_plot_keeps_none_alive(qapp):
+    """The live plots are repainted on every refresh of a run: the same guard for them."""
+    import numpy as np
+
+    from gui.plots.live_view import PlotView
+    from gui.plots.spec import PlotData, plot_spec
+
+    t = np.arange(0.0, 60.0)
+    columns = {"time_s": t, "route.users.p99_ms": 50 + t, "route.users.p50_ms": 20 + t,
+               "route.users.requests": np.full(60, 10.0)}  # fmt: skip
+    faults = [{"kind": "crash", "target": "db", "start_s": 10.0, "end_s": 20.0}]
+    view = PlotView("latency")
+    view.resize(500, 300)
+    view.show_spec(plot_spec("latency", PlotData(columns, faults, 60.0, 59.0)))
+    assert view.error is None
+    image = QImage(500, 300, QImage.Format.Format_ARGB32)
+    before = sys.getrefcount(None)
+    for _ in range(100):
+        painter = QPainter(image)
+        view.render(painter)
+        painter.end()
+    assert sys.getrefcount(None) - before > -100, "this PySide6 build leaks None; avoid it"
+    view.deleteLater()
