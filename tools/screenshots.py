@@ -36,6 +36,8 @@ LOOKS: dict[str, tuple[int, int, float, bool, Path]] = {
 }
 README_SIZE = (1600, 1000)
 FAST = 5  # index of "As fast as possible" in the speed box
+TEN_TIMES = 2
+README_LIVE_AT = 75.0  # the flagship's spike runs from 60 s to 90 s
 
 
 def dark_palette():  # Qt is imported late: the display check comes first
@@ -62,8 +64,11 @@ def dark_palette():  # Qt is imported late: the display check comes first
     return palette
 
 
-def shoot(scenario: Path, width: int, height: int, dark: bool, stem: Path) -> list[Path]:
-    """Open ``scenario`` in a window of the given size; save the editor, run it, save the run."""
+def shoot(
+    scenario: Path, width: int, height: int, dark: bool, stem: Path, live_at: float | None = None
+) -> list[Path]:
+    """Open ``scenario`` in a window of the given size; save the editor, run it, save the run:
+    paused at simulated time ``live_at`` (the README shows a fault in progress), else finished."""
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -96,16 +101,24 @@ def shoot(scenario: Path, width: int, height: int, dark: bool, stem: Path) -> li
 
     pause(1.0)
     window.canvas_view.fit()
+    if live_at is not None:  # the README: the inspector on a call with every policy
+        window.selection.set([("call", "protected_api", 0)])
     pause(0.3)
     saved = [stem.with_name(stem.name + "-editor.png")]
     window.grab().save(str(saved[0]))
+    window.selection.set([])
 
     session = window.run_session
-    session.toolbar.speed_box.setCurrentIndex(FAST)
+    session.toolbar.speed_box.setCurrentIndex(FAST if live_at is None else TEN_TIMES)
     session.run()
-    wait(lambda: session.controller.state in (states.FINISHED, states.STOPPED), 300)
-    wait(lambda: bool(session.controller.record.blast) or not scenario_has_faults(window), 300)
-    pause(1.5)  # the last refresh of the plots and the blast radius
+    if live_at is not None:
+        wait(lambda: session.clock is not None and session.clock >= live_at, 300)
+        session.controller.pause()
+        pause(1.0)
+    else:
+        wait(lambda: session.controller.state in (states.FINISHED, states.STOPPED), 300)
+        wait(lambda: bool(session.controller.record.blast) or not scenario_has_faults(window), 300)
+        pause(1.5)  # the last refresh of the plots and the blast radius
     saved.append(stem.with_name(stem.name + "-run.png"))
     window.grab().save(str(saved[1]))
     window.close()
@@ -130,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.look)
         if out.name == "readme":
             width, height = README_SIZE
-            paths = shoot(FLAGSHIP, width, height, False, out.parent / "screenshot")
+            paths = shoot(FLAGSHIP, width, height, False, out.parent / "screenshot",
+                          live_at=README_LIVE_AT)  # fmt: skip
         else:
             width, height, _scale, dark, scenario = LOOKS[out.name]
             paths = shoot(scenario, width, height, dark, out)
