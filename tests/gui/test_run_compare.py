@@ -14,11 +14,15 @@ from simulator.scenario import load_scenario, parse_scenario
 from simulator.sweep import SerialExecutor
 
 
-def _choose_retry_strategies(dialog: CompareDialog, values: str, replications: int) -> None:
-    dialog.target_box.setCurrentIndex(dialog.target_box.findText("call api → db"))
-    dialog.field_box.setCurrentText("retry.strategy")
+def _choose(dialog: CompareDialog, target: str, field: str, values: str, replications: int):
+    dialog.target_box.setCurrentIndex(dialog.target_box.findText(target))
+    dialog.field_box.setCurrentText(field)
     dialog.values_edit.setText(values)
     dialog.replications.setValue(replications)
+
+
+def _choose_retry_strategies(dialog: CompareDialog, values: str, replications: int) -> None:
+    _choose(dialog, "call api → db", "retry.strategy", values, replications)
 
 
 def test_compare_draws_one_line_per_variant_and_a_row_with_cis(qtbot, tmp_path):
@@ -141,10 +145,7 @@ def test_a_scenario_with_messages_gets_message_columns(qtbot):
     scenario = parse_scenario(PIPELINE)
     dialog = CompareDialog(scenario, executor="serial")
     qtbot.addWidget(dialog)
-    dialog.target_box.setCurrentIndex(dialog.target_box.findText("publish api → bus.q"))
-    dialog.field_box.setCurrentText("retry.attempts")
-    dialog.values_edit.setText("1, 3")
-    dialog.replications.setValue(1)
+    _choose(dialog, "publish api → bus.q", "retry.attempts", "1, 3", 1)
     with qtbot.waitSignal(dialog.done, timeout=60_000):
         dialog.run_button.click()
     assert dialog.error is None, dialog.error
@@ -188,10 +189,8 @@ def test_the_retry_storm_comparison_marks_the_best_and_says_why(qtbot):
     storm = load_scenario(ROOT / "scenarios" / "retry-storm.yaml")
     dialog = CompareDialog(storm, executor="serial")
     qtbot.addWidget(dialog)
-    dialog.target_box.setCurrentIndex(dialog.target_box.findText("call api → inventory"))
-    dialog.field_box.setCurrentText("retry.strategy")
-    dialog.values_edit.setText("none, immediate, exponential, full_jitter")
-    dialog.replications.setValue(3)
+    _choose(dialog, "call api → inventory", "retry.strategy",
+            "none, immediate, exponential, full_jitter", 3)  # fmt: skip
     with qtbot.waitSignal(dialog.done, timeout=120_000):
         dialog.run_button.click()
     assert dialog.error is None, dialog.error

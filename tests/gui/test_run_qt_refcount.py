@@ -21,18 +21,27 @@ class _Item(QGraphicsItem):
         pass
 
 
+def _keeps_none_alive(paint, times: int) -> bool:
+    """Paint ``times`` times; False if None's reference count ran down meanwhile."""
+    before = sys.getrefcount(None)
+    for _ in range(times):
+        paint()
+    return sys.getrefcount(None) - before > -100
+
+
 def test_painting_and_null_returns_keep_none_alive(qapp):
     scene = QGraphicsScene()
     item = _Item()
     scene.addItem(item)
     image = QImage(40, 40, QImage.Format.Format_ARGB32)
-    before = sys.getrefcount(None)
-    for _ in range(300):
+
+    def paint() -> None:
         painter = QPainter(image)
         scene.render(painter)
         painter.end()
         item.parentItem()
-    assert sys.getrefcount(None) - before > -100, "this PySide6 build leaks None; avoid it"
+
+    assert _keeps_none_alive(paint, 300), "this PySide6 build leaks None; avoid it"
 
 
 def test_painting_a_live_plot_keeps_none_alive(qapp):
@@ -51,10 +60,11 @@ def test_painting_a_live_plot_keeps_none_alive(qapp):
     view.show_spec(plot_spec("latency", PlotData(columns, faults, 60.0, 59.0)))
     assert view.error is None
     image = QImage(500, 300, QImage.Format.Format_ARGB32)
-    before = sys.getrefcount(None)
-    for _ in range(100):
+
+    def paint() -> None:
         painter = QPainter(image)
         view.render(painter)
         painter.end()
-    assert sys.getrefcount(None) - before > -100, "this PySide6 build leaks None; avoid it"
+
+    assert _keeps_none_alive(paint, 100), "this PySide6 build leaks None; avoid it"
     view.deleteLater()
