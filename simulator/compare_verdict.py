@@ -324,6 +324,23 @@ def _headline(best: Best, rows: Sequence[Mapping[str, Any]]) -> str:
     return f"{text} (within the noise: {tied}; more replications may separate them)"
 
 
+def _clear_elsewhere(
+    lead: Best, best: Mapping[str, Best], rows: Sequence[Mapping[str, Any]]
+) -> str:
+    """A leader only within the noise on the headline column may clearly lead a later one:
+    ``, and clearly the best p99, 501.5 ms ± 0.0``. The headline keeps the column that
+    matters most (success before latency) without hiding the one that separates."""
+    if lead.status == "clear":
+        return ""
+    later = _HEADLINE_ORDER[_HEADLINE_ORDER.index(lead.key) + 1 :]
+    for key in later:
+        other = best.get(key)
+        if other is not None and other.status == "clear" and other.variant == lead.variant:
+            stats = {r["variant"]: s for r in rows if (s := _stat(r, key)) is not None}
+            return f", and clearly the best {column(key).label}, {_pm(key, stats[lead.variant])}"
+    return ""
+
+
 def _reason(best: Best, rows: Sequence[Mapping[str, Any]], hot: str | None) -> str | None:
     """Why the leader of success (or goodput) leads, if the attempts and load say so."""
     if best.key not in ("success_rate", "goodput_per_s") or best.variant is None:
@@ -431,13 +448,15 @@ def judge_rows(
     hot = rows[0].get("hot_node") if rows else None
     if len(rows) < 2:
         return Judgement(best, "One variant: nothing to compare it with.")
+    if not best:
+        return Judgement(best, "No column was measured for two variants: nothing to compare.")
     lead = next((best[k] for k in _HEADLINE_ORDER if k in best and best[k].status != "equal"),
                 None)  # fmt: skip
     if lead is None:
         lead = next((b for b in best.values() if b.status != "equal"), None)
     if lead is None:
         return Judgement(best, "Every variant measured the same on every column.")
-    verdict = _headline(lead, rows)
+    verdict = _headline(lead, rows) + _clear_elsewhere(lead, best, rows)
     reason = _reason(lead, rows, hot)
     verdict += f", because {reason}." if reason else "."
     findings = _tradeoffs(lead, best, rows)

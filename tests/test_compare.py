@@ -329,7 +329,7 @@ def test_verdict_gives_no_reason_when_every_variant_is_within_the_noise():
     ]
     assert judge_rows(rows).verdict == (
         "a has the best success, 50.0% ± 5.0 (within the noise: b 48.0% ± 5.0; more "
-        "replications may separate them)."
+        "replications may separate them), and clearly the best peak load, 100/s ± 1."
     )
     rows.append(_row("c", success_rate=(0.20, 0.01), amp_api_db=(3.0, 0.1),
                      peak_load_per_s=(900, 1)))  # fmt: skip
@@ -353,6 +353,22 @@ def test_verdict_falls_back_to_the_next_column_and_to_nothing():
     rows = [_row("a", **same), _row("b", **same)]
     assert judge_rows(rows).verdict == "Every variant measured the same on every column."
     assert judge_rows(rows[:1]).verdict == "One variant: nothing to compare it with."
+    rows = [_row("a", goodput_per_s=(100.0, 1.0)), _row("b", success_rate=(0.9, 0.01))]
+    assert judge_rows(rows).verdict == (
+        "No column was measured for two variants: nothing to compare."
+    )
+
+
+def test_a_leader_within_the_noise_is_also_said_to_lead_clearly_where_it_does():
+    rows = [
+        _row("a", success_rate=(0.90, 0.02), goodput_per_s=(100.0, 1.0)),
+        _row("b", success_rate=(0.91, 0.02), goodput_per_s=(200.0, 1.0)),
+    ]
+    verdict = judge_rows(rows).verdict
+    assert verdict.startswith("b has the best success, 91.0% ± 2.0 (within the noise: a")
+    assert ", and clearly the best goodput, 200" in verdict
+    rows[1]["metrics"]["goodput_per_s"] = rows[0]["metrics"]["goodput_per_s"]
+    assert "clearly the best" not in judge_rows(rows).verdict
 
 
 def _retrying(label, wait_amp, peak):
