@@ -113,8 +113,8 @@ def short_seconds(seconds: float) -> str:
 
 def _bucket_row(columns: dict[str, np.ndarray], t: float, width: float) -> int | None:
     """The last bucket that has ended by ``t`` (or the current one, early in a run). In a
-    replay the snapshot may be older than the time shown (snapshots are as sparse as the
-    frames were): the columns, cut at that time, say how far it is.
+    replay ``t`` is the time shown, not the (maybe older) snapshot's; the columns' last row
+    is a floor for a snapshot taken before the newest bucket started.
 
     Every live figure on the drawing (a client's failing share, an edge's failing
     share, its attempts per call, the compound amplification) is counted over this
@@ -155,7 +155,7 @@ def node_states(
             active.setdefault(fault.target, []).append(fault.label())
     live_nodes = snapshot.get("nodes") or {}
     queues = snapshot.get("queues") or {}
-    row = _bucket_row(columns, snapshot["time"], width)
+    row = _bucket_row(columns, snapshot["time"] if at is None else at, width)
     out = {}
     for name, node in scenario.nodes.items():
         entry = KINDS.get(node.kind)
@@ -367,11 +367,13 @@ def edge_states(
     columns: dict[str, np.ndarray],
     width: float,
     scenario: Scenario | None = None,
+    at: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per engine edge: width by traffic, colour by the share of attempts that fail, attempts
     per call (the edge's own retries), breaker; with ``scenario``, the compound
-    amplification where it exceeds the edge's own (``compound_state``)."""
-    row = _bucket_row(columns, snapshot["time"], width)
+    amplification where it exceeds the edge's own (``compound_state``). ``at``: the time
+    shown in a replay (the snapshot may be older)."""
+    row = _bucket_row(columns, snapshot["time"] if at is None else at, width)
     live_edges = snapshot.get("edges") or {}
     rates = {}
     for edge in live_edges:

@@ -236,7 +236,7 @@ class RunSession(QObject):
             blast = highlight(record.blast, self.scenario.faults, self.blast_index)
         if not self.stale:
             edges = add_message_states(
-                self.scenario, snapshot, edge_states(snapshot, columns, width, self.scenario)
+                self.scenario, snapshot, edge_states(snapshot, columns, width, self.scenario, at=t)
             )
             if t is not None:  # replay: the breakers as they were at t, not at the snapshot
                 for edge in record.info.get("breakers", []):

@@ -138,3 +138,14 @@ def test_a_replay_shows_the_faults_of_the_time_shown_not_of_an_older_snapshot():
     assert inside["faults"] == [sc.faults[0].label()]
     after = node_states(sc, older, {}, 1.0, at=end + 1)[sc.faults[0].target]
     assert after["faults"] == []
+
+
+def test_a_replay_counts_over_the_last_bucket_ended_by_the_time_shown():
+    sc = load_scenario(ROOT / "scenarios" / "amplification.yaml")
+    goodput = [float(i) for i in range(10)]  # bucket i answered i requests
+    columns = _columns(10, route__users__goodput=goodput, route__users__failed=[0.0] * 10,
+                       route__users__requests=goodput)  # fmt: skip
+    older = {"time": 8.0, "nodes": {}, "edges": {}}
+    assert node_states(sc, older, columns, 1.0)["users"]["text"].startswith("8 ok/s")
+    shown = node_states(sc, older, columns, 1.0, at=10.0)["users"]
+    assert shown["text"].startswith("9 ok/s") and "t = 9–10 s" in shown["tooltip"]
