@@ -47,7 +47,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from simulator.compare_verdict import Best, Judgement, first_retry_wait, judge_rows
-from simulator.plots import PALETTE, shade_faults, style_axes
+from simulator.palette import series_colour
+from simulator.plots import shade_faults, style_axes
 from simulator.recovery import success_series
 from simulator.scenario import Scenario
 from simulator.sweep import run_many
@@ -315,7 +316,7 @@ def draw_load(ax: Axes, c: Comparison, node: str | None = None) -> None:
         t = np.asarray(runs[0]["series"]["time_s"])
         width = t[1] - t[0] if len(t) > 1 else 1.0
         load = _mean_series(runs, f"node.{node}.arrivals") / width
-        ax.plot(t, load, color=PALETTE[i % len(PALETTE)], lw=1.4, label=label)
+        ax.plot(t, load, color=series_colour(i), lw=1.4, label=label)
     shade_faults(ax, c.faults)
     style_axes(ax, "arrivals / s", f"Load offered to {node} (attempts included)")
 
@@ -324,7 +325,7 @@ def draw_success(ax: Axes, c: Comparison) -> None:
     """Share of requests answered (ok or fallback) per bucket, per variant."""
     for i, (label, runs) in enumerate(zip(c.labels, c.runs, strict=True)):
         t = runs[0]["series"]["time_s"]
-        ax.plot(t, _success_over_time(runs), color=PALETTE[i % len(PALETTE)], lw=1.4, label=label)
+        ax.plot(t, _success_over_time(runs), color=series_colour(i), lw=1.4, label=label)
     shade_faults(ax, c.faults, label=False)
     ax.set_ylim(-3, 103)
     style_axes(ax, "answered (%)", "Success rate over time (all routes)")
@@ -334,7 +335,7 @@ def draw_p99(ax: Axes, c: Comparison) -> None:
     """p99 latency of answered requests per bucket, per variant, log scale."""
     for i, (label, runs) in enumerate(zip(c.labels, c.runs, strict=True)):
         t = runs[0]["series"]["time_s"]
-        ax.plot(t, _mean_series(runs, "overall.p99_ms"), color=PALETTE[i % len(PALETTE)],
+        ax.plot(t, _mean_series(runs, "overall.p99_ms"), color=series_colour(i),
                 lw=1.4, label=label)  # fmt: skip
     shade_faults(ax, c.faults, label=False)
     ax.set_yscale("log")
@@ -347,7 +348,7 @@ def draw_attempts(ax: Axes, c: Comparison, rows: list[dict[str, Any]] | None = N
     means = [r["metrics"]["total_attempts"]["mean"] for r in rows]
     halves = [np.nan_to_num(r["metrics"]["total_attempts"]["ci95"]) for r in rows]
     x = np.arange(len(rows))
-    colours = [PALETTE[i % len(PALETTE)] for i in range(len(rows))]
+    colours = [series_colour(i) for i in range(len(rows))]
     ax.bar(x, means, yerr=halves, color=colours, alpha=0.85, capsize=5, ecolor="#333333")
     ax.set_xticks(x, [r["variant"] for r in rows], rotation=20, ha="right", fontsize=8)
     style_axes(ax, "attempts (all calls)", f"Total attempts, mean ± 95% CI ({c.replications} runs)")

@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from simulator.palette import series_colour
 from simulator.scenario import FAULT_COLOURS
 
 __all__ = [
@@ -25,9 +26,6 @@ __all__ = [
     "shade_faults",
     "style_axes",
 ]
-
-# One colour per fault kind, from the schema, shared with the app's timeline.
-PALETTE = ["#1d3557", "#e63946", "#2a9d8f", "#f4a261", "#6d597a", "#457b9d", "#8d99ae"]
 
 
 def shade_faults(ax: Axes, faults: Sequence[dict], label: bool = True) -> None:
@@ -59,7 +57,7 @@ def draw_latency(ax: Axes, columns: dict[str, np.ndarray], faults: Sequence[dict
     """p50 (dashed) and p99 (solid) latency per entry route, log scale."""
     t = columns["time_s"]
     for i, route in enumerate(_routes(columns)):
-        colour = PALETTE[i % len(PALETTE)]
+        colour = series_colour(i)
         ax.plot(t, columns[f"route.{route}.p99_ms"], color=colour, lw=1.6, label=f"{route} p99")
         ax.plot(t, columns[f"route.{route}.p50_ms"], color=colour, lw=1.0, ls="--",
                 label=f"{route} p50")  # fmt: skip
@@ -96,7 +94,7 @@ def draw_throughput(ax: Axes, columns: dict[str, np.ndarray], faults: Sequence[d
     t = columns["time_s"]
     width = t[1] - t[0] if len(t) > 1 else 1.0
     for i, route in enumerate(_routes(columns)):
-        colour = PALETTE[i % len(PALETTE)]
+        colour = series_colour(i)
         good = columns[f"route.{route}.goodput"] / width
         failed = columns[f"route.{route}.failed"] / width
         ax.plot(t, good, color=colour, lw=1.5, label=f"{route} ok/s")
@@ -111,7 +109,7 @@ def draw_utilization(ax: Axes, columns: dict[str, np.ndarray], faults: Sequence[
     t = columns["time_s"]
     nodes = sorted({k.split(".")[1] for k in columns if k.endswith(".utilization")})
     for i, node in enumerate(nodes):
-        ax.plot(t, 100 * columns[f"node.{node}.utilization"], color=PALETTE[i % len(PALETTE)],
+        ax.plot(t, 100 * columns[f"node.{node}.utilization"], color=series_colour(i),
                 lw=1.3, label=node)  # fmt: skip
     shade_faults(ax, faults, label=False)
     ax.set_ylim(0, 105)

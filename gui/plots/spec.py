@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from simulator.palette import series_colour
 from simulator.scenario import FAULT_COLOURS
 
-PALETTE = ["#1d3557", "#e63946", "#2a9d8f", "#f4a261", "#6d597a", "#457b9d", "#8d99ae"]
 """The route and node colours (the command line's plots use the same ones)."""
 PLOTS = ("latency", "throughput", "breakers", "pools", "messages", "resources")
 TITLES = {
@@ -226,10 +226,6 @@ def readable(colour: str, dark: bool) -> str:
 # -- the panels -------------------------------------------------------------------------------
 
 
-def _colour(i: int) -> str:
-    return PALETTE[i % len(PALETTE)]
-
-
 def _keep(columns: dict[str, np.ndarray], prefix: str, names: set[str] | None) -> dict:
     """Columns other than ``prefix.*``, plus ``prefix.<name>.*`` for the chosen names."""
     if names is None:
@@ -303,7 +299,7 @@ def _latency(data: PlotData) -> Panel:
     t = columns["time_s"]
     width = _width(t)
     for i, route in enumerate(routes):
-        colour = _colour(i)
+        colour = series_colour(i)
         p99 = columns[f"route.{route}.p99_ms"]
         panel.lines.append(Line(f"{route}.p99", t, p99, colour, 1.6))
         panel.lines.append(Line(f"{route}.p50", t, columns[f"route.{route}.p50_ms"], colour,
@@ -328,12 +324,12 @@ def _throughput(data: PlotData) -> Panel:
         routes = [r for r in _routes(columns) if f"route.{r}.goodput" in columns]
         below = np.zeros(len(t))
         for i, route in enumerate(routes):  # one band per route, stacked: never mixed colours
-            colour = _colour(i)
+            colour = series_colour(i)
             failed = np.nan_to_num(columns[f"route.{route}.failed"] / width)
             panel.fills.append(Fill(f"{route}.failed", t, below, below + failed, colour))
             below = below + failed
         for i, route in enumerate(routes):
-            colour = _colour(i)
+            colour = series_colour(i)
             panel.lines.append(Line(f"{route}.ok", t, columns[f"route.{route}.goodput"] / width,
                                     colour, 1.5))  # fmt: skip
             panel.legend.append(Entry(f"{route} answered", colour))
@@ -354,8 +350,8 @@ def _throughput(data: PlotData) -> Panel:
     for i, (key, label) in enumerate(series):
         values = data.columns.get(f"{prefix}.{key}")
         if values is not None:
-            panel.lines.append(Line(label, t, values / width, _colour(i), 1.4))
-            panel.legend.append(Entry(label, _colour(i)))
+            panel.lines.append(Line(label, t, values / width, series_colour(i), 1.4))
+            panel.legend.append(Entry(label, series_colour(i)))
     return panel
 
 
@@ -384,8 +380,8 @@ def _utilization(data: PlotData) -> Panel:
     t = data.columns["time_s"]
     for i, node in enumerate(_node_names(data, "utilization")):
         panel.lines.append(Line(node, t, 100 * data.columns[f"node.{node}.utilization"],
-                                _colour(i)))  # fmt: skip
-        panel.legend.append(Entry(node, _colour(i)))
+                                series_colour(i)))  # fmt: skip
+        panel.legend.append(Entry(node, series_colour(i)))
     return panel
 
 
@@ -397,7 +393,7 @@ def _lower(data: PlotData, columns: list[str], ylabel: str, caption: str = "") -
     for i, column in enumerate(columns):
         values = data.columns.get(column)
         if values is not None:
-            panel.lines.append(Line(column, t, values, _colour(i)))
+            panel.lines.append(Line(column, t, values, series_colour(i)))
     return panel
 
 
@@ -416,12 +412,14 @@ def _depth(data: PlotData) -> Panel:
         return panel
     t = data.columns["time_s"]
     for i, name in enumerate(queues):
-        panel.lines.append(Line(name, t, data.columns[f"queue.{name}.depth"], _colour(i), 1.4))
-        panel.legend.append(Entry(name, _colour(i)))
+        panel.lines.append(
+            Line(name, t, data.columns[f"queue.{name}.depth"], series_colour(i), 1.4)
+        )
+        panel.legend.append(Entry(name, series_colour(i)))
     for j, name in enumerate(outboxes, start=len(queues)):
         panel.lines.append(Line(f"{name} outbox", t, data.columns[f"outbox.{name}.pending"],
-                                _colour(j), 1.2, dashed=True))  # fmt: skip
-        panel.legend.append(Entry(f"{name} outbox", _colour(j), "dashed"))
+                                series_colour(j), 1.2, dashed=True))  # fmt: skip
+        panel.legend.append(Entry(f"{name} outbox", series_colour(j), "dashed"))
     return panel
 
 
@@ -440,8 +438,8 @@ def _shares(data: PlotData, panel: Panel, lines: list[tuple[str, str]], empty: s
     t = data.columns["time_s"]
     for i, (column, label) in enumerate(lines):
         share = data.columns[column] / (data.limits.get(column) or 1.0)
-        panel.lines.append(Line(label, t, 100 * share, _colour(i), 1.4))
-        panel.legend.append(Entry(label, _colour(i)))
+        panel.lines.append(Line(label, t, 100 * share, series_colour(i), 1.4))
+        panel.legend.append(Entry(label, series_colour(i)))
     return panel
 
 

@@ -148,7 +148,8 @@ def test_failures_of_several_routes_are_stacked_and_each_named():
 
 
 def test_colours_stay_readable_on_a_dark_background():
-    from gui.plots.spec import PALETTE, readable
+    from gui.plots.spec import readable
+    from simulator.palette import PALETTE
 
     def lightness(colour):
         r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
