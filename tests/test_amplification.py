@@ -6,6 +6,7 @@ import pytest
 from engine_helpers import example, run, scenario
 
 from simulator.amplification import measured, measured_in_bucket, worst_case
+from simulator.scenario import scenario_to_data, validate_data
 from simulator.timeseries import time_series
 
 CHAIN = """
@@ -107,3 +108,24 @@ def test_measured_compound_matches_the_runs_counts(seed: int) -> None:
     assert 24 < sum(during) / len(during) < 30
     before = [measured_in_bucket(amp, columns, row)["api->db"] for row in range(6, 18)]
     assert all(0.8 < x < 1.2 for x in before)
+
+
+def test_a_route_only_some_clients_take_counts_only_their_requests() -> None:
+    # bulkheads: gateway->search is only_for search_clients. Retried 3 times against a search
+    # that always fails, it makes 3 attempts per search request: the users' and orders'
+    # requests never take it, so they neither reach it nor divide its measured figure.
+    data = scenario_to_data(example("bulkheads.yaml", faults=[], duration=30.0))
+    data["nodes"]["gateway"]["calls"][2]["retry"] = {"strategy": "immediate", "attempts": 3}
+    data["nodes"]["search"]["error_rate"] = 1.0
+    sc = validate_data(data)
+    amp = worst_case(sc)
+    assert amp["gateway->search"].clients == {"search_clients"}
+    assert amp["gateway->search"].worst == 3
+    assert amp["gateway->users"].clients == {"users_clients"}
+    assert amp["search_clients->gateway"].clients == {"search_clients"}
+    _, summary = run(sc)
+    attempts = {e: float(summary["edges"][e]["attempts"]) for e in amp}
+    requests = {c: float(summary["routes"][c]["requests"]) for c in summary["routes"]}
+    figures = measured(amp, attempts, requests)
+    assert figures["gateway->search"] == pytest.approx(3.0, rel=0.01)
+    assert figures["gateway->orders"] == pytest.approx(1.0, rel=0.01)
