@@ -249,10 +249,10 @@ def _route_caveats(scenario: Scenario, node: str, sub: nx.MultiDiGraph) -> list[
             if crashes and spec.warm_up > 0 and spec.hit_ratio > 0:
                 named.update(crashed)
                 caveats.append(
-                    f"{name} (a cache) is predicted warm (hit ratio {spec.hit_ratio:.0%}): its"
-                    f" crash ({', '.join(crashes)}) empties it, and while it refills over"
+                    f"predicted with {name}'s warm hit ratio ({spec.hit_ratio:.0%}): its crash"
+                    f" ({', '.join(crashes)}) empties it, and while it refills over"
                     f" {spec.warm_up:g} s up to {1 / max(1 - spec.hit_ratio, 1e-9):.3g}× the"
-                    " misses come through, which the run's averages include"
+                    " usual misses come through, which the run's averages include"
                 )
         elif isinstance(spec, Consumer):
             caveats.append(

@@ -160,7 +160,7 @@ def test_the_faults_that_move_the_measured_rate_are_named() -> None:
     # far more than the warm prediction, and the caveat says why.
     cold = predict(example("cold-cache.yaml"), "db")
     assert cold is not None and not cold.exact
-    assert any("(a cache) is predicted warm" in c and "60–65 s" in c for c in cold.caveats)
+    assert any("cache's warm hit ratio" in c and "60–65 s" in c for c in cold.caveats)
     search = predict(example("bulkheads.yaml"), "search")
     assert search is not None
     assert any("latency +3s on search" in c for c in search.caveats)
