@@ -18,7 +18,9 @@ failure is one every retry above retries. Along the way up:
   it lets every retry through), nor breakers (they stop attempts only once open)
   nor timeouts; each is named in the edge's notes when it bounds the sustained
   factor;
-* ``probability`` below 100% is ignored: the worst request takes every call.
+* ``probability`` below 100% is ignored: the worst request takes every call;
+* a call with ``only_for`` is walked only from the clients it names: the others'
+  requests never take it, so they neither reach it nor count in its measured figure.
 
 Qt-free: the app's canvas paints the figures, ``murphy`` could print them.
 """
@@ -32,7 +34,7 @@ import networkx as nx
 import numpy as np
 
 from simulator.scenario import Scenario
-from simulator.scenario_nodes import Call
+from simulator.scenario_nodes import Call, call_edge_names
 
 __all__ = ["MAX_ROUTES", "EdgeAmplification", "call_edges", "measured", "worst_case"]
 
@@ -61,13 +63,9 @@ class EdgeAmplification:
 def call_edges(scenario: Scenario) -> Iterator[tuple[str, str, str, Call]]:
     """(edge name, caller, callee, call) for every call, named as the engine names them."""
     for name, node in scenario.nodes.items():
-        seen: set[str] = set()
-        for index, call in enumerate(node.calls):
-            if call.to not in scenario.nodes:
-                continue
-            edge = f"{name}->{call.to}" + (f"#{index}" if call.to in seen else "")
-            yield edge, name, call.to, call
-            seen.add(call.to)
+        for call, edge in zip(node.calls, call_edge_names(name, node.calls), strict=True):
+            if call.to in scenario.nodes:
+                yield edge, name, call.to, call
 
 
 def _tries(call: Call) -> int:
@@ -121,6 +119,8 @@ def worst_case(scenario: Scenario) -> dict[str, EdgeAmplification]:
             node, product, path, seen_notes = stack.pop()
             for _, callee, edge, data in graph.out_edges(node, keys=True, data=True):
                 call = data["call"]
+                if call.only_for is not None and client not in call.only_for:
+                    continue  # this client's requests never take it (a gateway's other route)
                 walked += 1
                 # The failure of this call's callee reaches the caller above only if this call
                 # has no default fallback: then the product so far multiplies.

@@ -51,6 +51,7 @@ from simulator.palette import series_colour
 from simulator.plots import shade_faults, style_axes
 from simulator.recovery import success_series
 from simulator.scenario import Scenario
+from simulator.scenario_nodes import call_edge_names, publish_edge_names
 from simulator.sweep import run_many
 from simulator.variants import Variant, variant_grid
 
@@ -251,13 +252,9 @@ def retry_waits(c: Comparison) -> dict[str, dict[str, float | None]]:
 
 def _retry_edges(name: str, node: Any) -> list[tuple[str, Any]]:
     """(edge name, retry) of a node's calls and publishes, named as the engine names them."""
-    edges = []
-    for group, target in (("calls", lambda p: p.to), ("publishes", lambda p: f"{p.to}.{p.queue}")):
-        seen: set[str] = set()
-        for index, policy in enumerate(getattr(node, group, None) or []):
-            edge = f"{name}->{target(policy)}"
-            edges.append((edge if edge not in seen else f"{edge}#{index}", policy.retry))
-            seen.add(edge)
+    calls = zip(node.calls, call_edge_names(name, node.calls), strict=True)
+    publishes = zip(node.publishes, publish_edge_names(name, node.publishes), strict=True)
+    edges = [(edge, policy.retry) for policy, edge in (*calls, *publishes)]
     relay = getattr(node, "publish", None) if node.kind == "relay" else None
     if relay is not None:
         edges.append((f"{name}->{relay.to}.{relay.queue}", relay.retry))

@@ -31,6 +31,7 @@ from simulator.publishing import CommitCallSite, OutboxCallSite, PublishSite
 from simulator.randomness import RandomStream
 from simulator.scenario import Call, Publish, Scenario
 from simulator.scenario_limits import memory_problem
+from simulator.scenario_nodes import call_edge_names, publish_edge_names
 from simulator.topology import find_call_cycle, to_graph
 
 __all__ = ["EngineError", "Simulation"]
@@ -98,20 +99,18 @@ class Simulation:
             owner = self.node(name)
             announced = {p.after_commit_to for p in spec.publishes} - {None}
             commits: dict[str, list[CommitCallSite]] = {}
-            for index, call in enumerate(spec.calls):
-                edge = f"{name}->{call.to}"
-                if index != _first_index(spec.calls, call.to):
-                    edge += f"#{index}"
+            for index, (call, edge) in enumerate(
+                zip(spec.calls, call_edge_names(name, spec.calls), strict=True)
+            ):
                 # The node's first call to an announced database is the transaction.
                 first = call.to in announced and index == _first_index(spec.calls, call.to)
                 site = self.add_call(edge, call, owner if first else None, caller=name)
                 if isinstance(site, CommitCallSite):
                     commits.setdefault(call.to, []).append(site)
                 owner.sites.append(site)
-            for index, publish in enumerate(spec.publishes):
-                edge = f"{name}->{publish.to}.{publish.queue}"
-                if index != _first_publish(spec.publishes, publish):
-                    edge += f"#{index}"
+            for publish, edge in zip(
+                spec.publishes, publish_edge_names(name, spec.publishes), strict=True
+            ):
                 publisher = self.add_publish(edge, publish, owner)
                 for site in commits.get(publish.after_commit_to or "", []):
                     site.publisher = publisher
@@ -343,9 +342,3 @@ class Simulation:
 
 def _first_index(calls: list, target: str) -> int:
     return next(i for i, c in enumerate(calls) if c.to == target)
-
-
-def _first_publish(publishes: list[Publish], publish: Publish) -> int:
-    return next(
-        i for i, p in enumerate(publishes) if (p.to, p.queue) == (publish.to, publish.queue)
-    )

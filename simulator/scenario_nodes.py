@@ -5,6 +5,7 @@ Plain descriptions, validated once; the running components live in ``components/
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -41,6 +42,8 @@ __all__ = [
     "Publish",
     "Service",
     "ThirdParty",
+    "call_edge_names",
+    "publish_edge_names",
 ]
 
 
@@ -122,6 +125,31 @@ class Publish(Call):
         if self.outbox is not None:
             raise ValueError("outbox belongs on the database call, not on a publish")
         return self
+
+
+def call_edge_names(caller: str, calls: Sequence[Call]) -> list[str]:
+    """The engine's edge name of each call, in order: the first call to a target is
+    ``caller->target``, a later one ``caller->target#index`` (its position in ``calls``).
+
+    The one spelling shared by the engine (which records the edges), the analyses that
+    read them back (amplification, compare) and the app's canvas, so they cannot drift.
+    """
+    return _numbered(caller, [call.to for call in calls])
+
+
+def publish_edge_names(publisher: str, publishes: Sequence[Publish]) -> list[str]:
+    """The engine's edge name of each publish: ``publisher->broker.queue``, ``#index`` for a
+    later publish to the same queue (as for calls)."""
+    return _numbered(publisher, [f"{p.to}.{p.queue}" for p in publishes])
+
+
+def _numbered(source: str, targets: list[str]) -> list[str]:
+    seen: set[str] = set()
+    names = []
+    for index, target in enumerate(targets):
+        names.append(f"{source}->{target}" + (f"#{index}" if target in seen else ""))
+        seen.add(target)
+    return names
 
 
 class ProfilePoint(Strict):

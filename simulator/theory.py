@@ -2,7 +2,10 @@
 believe it.
 
 ``predict(scenario, node)`` reads the scenario only: the arrival rate that reaches the
-node (clients' rates through the calls, times each call's probability), its workers,
+node (clients' rates down the calls, per client so that a call's ``only_for`` counts,
+times each call's probability, split evenly over a balancer's backends, thinned to a
+cache's misses, and from publishers through a broker's queue to each consumer group
+of it), its workers,
 waiting room and mean service time, and gives M/M/c (Erlang C) or, with a bounded
 queue, M/M/c/K: utilisation, probability of waiting, mean wait in queue and mean queue
 length. Every assumption the scenario breaks is a caveat in plain words; some make the
@@ -25,7 +28,8 @@ import numpy as np
 
 from simulator.analysis import erlang_c
 from simulator.scenario import Scenario
-from simulator.scenario_nodes import Client, Service
+from simulator.scenario_messages import Consumer, Relay
+from simulator.scenario_nodes import Balancer, Cache, Call, Client, Service
 from simulator.scenario_types import Exponential, distribution_mean, lognormal_sigma
 
 __all__ = ["Measured", "Prediction", "measured", "predict", "service_scv"]
@@ -91,39 +95,181 @@ def service_scv(dist: Any) -> float:
     return math.exp(sigma * sigma) - 1
 
 
-def _arrivals(scenario: Scenario, node: str) -> tuple[float | None, list[str]]:
-    """λ at ``node`` from the clients' open-loop rates down the calls; caveats on the way."""
-    caveats: list[str] = []
+Rates = dict[str | None, float]
+"""Requests per second by origin: the client they entered at (None: a consumer's messages),
+which is what a call's ``only_for`` tests."""
+
+
+def _flow_graph(scenario: Scenario) -> nx.MultiDiGraph:
+    """What carries work to a node: calls, outbox rows to their relay, and every message
+    published to a queue to each consumer group of that queue (each gets every message)."""
+    nodes = scenario.nodes
     graph = nx.MultiDiGraph()
-    graph.add_nodes_from(scenario.nodes)
-    for name, spec in scenario.nodes.items():
-        for call in spec.calls:
-            if call.to in scenario.nodes:
-                graph.add_edge(name, call.to, call=call)
+    graph.add_nodes_from(nodes)
+    consumers: dict[tuple[str, str], list[str]] = {}
+    for name, spec in nodes.items():
+        if isinstance(spec, Consumer):
+            consumers.setdefault((spec.broker, spec.queue), []).append(name)
+    for name, spec in nodes.items():
+        for index, call in enumerate(spec.calls):
+            if call.to in nodes:
+                graph.add_edge(name, call.to, via="call", index=index, call=call)
+            if call.outbox is not None and call.outbox in nodes:
+                graph.add_edge(name, call.outbox, via="outbox", index=index, call=call)
+        publishes = list(spec.publishes)
+        if isinstance(spec, Relay):
+            publishes.append(spec.publish)
+        for publish in publishes:
+            for consumer in consumers.get((publish.to, publish.queue), []):
+                graph.add_edge(name, consumer, via="publish", index=-1, call=publish)
+    return graph
+
+
+def _taken(rates: Rates, call: Call) -> Rates:
+    """The part of ``rates`` that makes ``call``: its ``only_for`` clients, its probability."""
+    return {
+        origin: rate * call.probability
+        for origin, rate in rates.items()
+        if call.only_for is None or origin in call.only_for
+    }
+
+
+def _sent(spec: Any, work: Rates, data: dict[str, Any]) -> Rates:
+    """What one edge carries from a node doing ``work`` (per origin)."""
+    call = data["call"]
+    if data["via"] == "publish":  # a message: its consumer's work has no client origin
+        sent = work if isinstance(spec, Relay) else _taken(work, call)
+        return {None: sum(sent.values())}
+    if isinstance(spec, Balancer):  # each request to ONE of the backends routed for it
+        out: Rates = {}
+        for origin, rate in work.items():
+            routed = [
+                i for i, c in enumerate(spec.calls) if c.only_for is None or origin in c.only_for
+            ]
+            if data["index"] in routed:
+                out[origin] = rate / len(routed)
+        return out
+    return _taken(work, call)
+
+
+def _work(name: str, spec: Any, inflow: Rates, caveats: list[str]) -> Rates | None:
+    """What ``name`` passes down its edges per origin, given what reaches it (None: unknown)."""
+    if isinstance(spec, Client):
+        if spec.users is not None:
+            caveats.insert(
+                0,
+                f"client {name} is a closed loop ({spec.users} users): arrivals are not"
+                " Poisson and their rate depends on the response time",
+            )
+            return None
+        if spec.profile is not None:
+            caveats.append(
+                f"client {name} changes its rate over time (profile): predicted at its"
+                " peak, the run averages over the whole profile"
+            )
+        return {name: spec.peak_rate()}
+    if isinstance(spec, Cache):  # only the misses go on to the origin
+        return {origin: rate * (1.0 - spec.hit_ratio) for origin, rate in inflow.items()}
+    if isinstance(spec, Consumer):
+        total = sum(inflow.values())
+        capacity = spec.workers / max(distribution_mean(spec.processing_time), 1e-12)
+        if total > capacity:
+            caveats.append(
+                f"consumer {name} cannot keep up ({total:.4g} messages/s published, it"
+                f" processes at most {capacity:.4g}/s): its backlog grows, predicted at the"
+                " rate it can process"
+            )
+            return {None: capacity}
+        return inflow
+    return inflow
+
+
+def _arrivals(
+    scenario: Scenario, node: str, graph: nx.MultiDiGraph
+) -> tuple[float | None, list[str]]:
+    """λ at ``node``: the clients' open-loop rates down the calls, per client (for
+    ``only_for``), split by balancers, thinned by caches' hits, through brokers to their
+    consumers; caveats where that is an approximation."""
+    caveats: list[str] = []
     upstream = nx.ancestors(graph, node) | {node}
     sub = graph.subgraph(upstream)
     if not nx.is_directed_acyclic_graph(sub):
-        return None, ["the calls above it form a cycle: no arrival rate to predict from"]
-    rate: dict[str, float] = {}
+        return None, ["the calls and messages above it form a cycle: no arrival rate to predict"]
+    inflow: dict[str, Rates] = {name: {} for name in upstream}
     for name in nx.topological_sort(sub):
         spec = scenario.nodes[name]
-        if isinstance(spec, Client):
-            if spec.users is not None:
-                return None, [
-                    f"client {name} is a closed loop ({spec.users} users): arrivals are not"
-                    " Poisson and their rate depends on the response time"
-                ]
-            if spec.profile is not None:
+        if name == node:
+            break
+        work = _work(name, spec, inflow[name], caveats)
+        if work is None:
+            return None, caveats
+        for _, callee, data in sub.out_edges(name, data=True):
+            for origin, rate in _sent(spec, work, data).items():
+                inflow[callee][origin] = inflow[callee].get(origin, 0.0) + rate
+    caveats += _route_caveats(scenario, node, sub)
+    return sum(inflow[node].values()), caveats
+
+
+def _route_caveats(scenario: Scenario, node: str, sub: nx.MultiDiGraph) -> list[str]:
+    """What the balancers, caches and brokers above ``node`` do that the rate above ignores."""
+    caveats = []
+    named: set[int] = set()  # faults already explained (a cache's crash)
+    for name in sub.nodes:
+        spec = scenario.nodes[name]
+        if isinstance(spec, Balancer) and sub.has_edge(name, node):
+            others = {c.to for c in spec.calls} - {node}
+            moved = [
+                _fault_text(scenario, f)
+                for f in scenario.faults
+                if f.target in others and f.kind in ("crash", "partition", "latency")
+            ]
+            if moved and (spec.health_check or spec.strategy == "least_outstanding"):
+                why = "its health check" if spec.health_check else spec.strategy
                 caveats.append(
-                    f"client {name} changes its rate over time (profile): predicted at its"
-                    " peak, the run averages over the whole profile"
+                    f"faults on {name}'s other backends ({'; '.join(moved)}) move their share"
+                    f" here while they last ({why}), which the run's averages include"
                 )
-            rate[name] = spec.peak_rate()
-        else:
-            rate[name] = sum(
-                rate[a] * data["call"].probability for a, _, data in sub.in_edges(name, data=True)
+            if spec.strategy == "round_robin":
+                caveats.append(
+                    f"{name} sends requests to its backends in turn (round robin): arrivals"
+                    " here are more regular than Poisson, the wait is overestimated"
+                )
+            elif spec.strategy == "least_outstanding":
+                caveats.append(
+                    f"{name} sends each request to the backend with the fewest in flight: an"
+                    " even share is assumed (true while the backends are alike), and arrivals"
+                    " are not Poisson"
+                )
+        elif isinstance(spec, Cache):
+            crashed = [
+                i for i, f in enumerate(scenario.faults) if f.target == name and f.kind == "crash"
+            ]
+            crashes = ["{:g}–{:g} s".format(*scenario.faults[i].window(scenario.duration))
+                       for i in crashed]  # fmt: skip
+            if crashes and spec.warm_up > 0 and spec.hit_ratio > 0:
+                named.update(crashed)
+                caveats.append(
+                    f"predicted with {name}'s warm hit ratio ({spec.hit_ratio:.0%}): its crash"
+                    f" ({', '.join(crashes)}) empties it, and while it refills over"
+                    f" {spec.warm_up:g} s up to {1 / max(1 - spec.hit_ratio, 1e-9):.3g}× the"
+                    " usual misses come through, which the run's averages include"
+                )
+        elif isinstance(spec, Consumer):
+            caveats.append(
+                f"consumer {name} is predicted to process every message once as it is"
+                " published: redeliveries, duplicates and lost messages are not counted"
             )
-    return rate[node], caveats
+    above = [
+        _fault_text(scenario, f)
+        for i, f in enumerate(scenario.faults)
+        if f.target in sub.nodes and f.target != node and i not in named
+    ]
+    if above:
+        caveats.append(
+            f"faults above it change what reaches it ({'; '.join(above)}): predicted for the"
+            " time outside them, the run's averages include them"
+        )
+    return caveats
 
 
 def _feedback_caveats(scenario: Scenario, node: str) -> list[str]:
@@ -163,13 +309,16 @@ def _feedback_caveats(scenario: Scenario, node: str) -> list[str]:
         caveats.append("a connection limit turns requests away before the queue")
     if getattr(spec, "memory", None) is not None or getattr(spec, "liveness", None) is not None:
         caveats.append("the process may be restarted (memory limit or liveness probe)")
+    for name, other in scenario.nodes.items():
+        if isinstance(other, Relay) and other.database == node and other.mode == "polling":
+            caveats.append(
+                f"relay {name} polls its outbox here every {other.interval:g} s and marks the"
+                " rows it sent: those queries are not counted"
+            )
     if getattr(spec, "reconciliation", None) is not None:
         caveats.append("a reconciliation job holds some of its workers")
-    faults = [
-        "{} on {} at {:g}–{:g} s".format(f.label(), f.target, *f.window(scenario.duration))
-        for f in scenario.faults
-        if f.target == node or f.target in nx.descendants(_call_graph(scenario), node)
-    ]
+    below = nx.descendants(_call_graph(scenario), node) | {node}
+    faults = [_fault_text(scenario, f) for f in scenario.faults if f.target in below]
     if faults:
         caveats.append(
             "faults on it or on what it calls change its service during the run ("
@@ -177,6 +326,12 @@ def _feedback_caveats(scenario: Scenario, node: str) -> list[str]:
             + "): the prediction describes the time outside them, the run's averages do not"
         )
     return caveats
+
+
+def _fault_text(scenario: Scenario, fault: Any) -> str:
+    return "{} on {} at {:g}–{:g} s".format(
+        fault.label(), fault.target, *fault.window(scenario.duration)
+    )
 
 
 def _call_graph(scenario: Scenario) -> nx.DiGraph:
@@ -211,7 +366,7 @@ def predict(scenario: Scenario, node: str) -> Prediction | None:
         return None
     c = spec.workers
     mean = distribution_mean(spec.service_time)
-    lam, caveats = _arrivals(scenario, node)
+    lam, caveats = _arrivals(scenario, node, _flow_graph(scenario))
     caveats += _feedback_caveats(scenario, node)
     scv = service_scv(spec.service_time)
     if not isinstance(spec.service_time, Exponential):
@@ -227,7 +382,7 @@ def predict(scenario: Scenario, node: str) -> Prediction | None:
         return Prediction(node, model, lam or 0.0, mean, c, 0.0, stable=True, exact=False,
                           caveats=tuple(caveats))  # fmt: skip
     if lam == 0:
-        return Prediction(node, model, 0.0, mean, c, 0.0, 0.0, 0.0, 0.0,
+        return Prediction(node, model, 0.0, mean, c, 0.0, 0.0, 0.0, 0.0, exact=False,
                           caveats=(*caveats, "no client's requests reach it"))  # fmt: skip
     mu = 1.0 / mean
     offered = lam * mean
@@ -243,6 +398,8 @@ def predict(scenario: Scenario, node: str) -> Prediction | None:
                           lq * correction, blocking, True, not caveats,
                           tuple(caveats))  # fmt: skip
     rho = offered / c
+    if rho >= 1 and queue is not None:  # too much room to compute: past full load it fills
+        return _full_queue(node, spec, lam, rho, queue, caveats)
     if rho >= 1:
         caveats.insert(0, f"unstable: ρ = {rho:.2f} ≥ 1, the queue grows without bound")
         return Prediction(node, model, lam, mean, c, rho, 1.0, None, None, None, False, False,
@@ -253,12 +410,36 @@ def predict(scenario: Scenario, node: str) -> Prediction | None:
                       not caveats, tuple(caveats))  # fmt: skip
 
 
+def _full_queue(
+    node: str, spec: Service, lam: float, rho: float, queue: int, caveats: list[str]
+) -> Prediction:
+    """ρ ≥ 1 with a queue limit too large for M/M/c/K's states: once full it stays full, the
+    workers serve c μ of the λ and turn the rest away (1 - 1/ρ); admitted requests wait for
+    the whole queue ahead of them. Before it fills the queue grows: the caveat says how long."""
+    c, mean = spec.workers, distribution_mean(spec.service_time)
+    served = c / mean
+    fill = queue / (lam - served) if lam > served else math.inf
+    caveats.insert(
+        0,
+        f"past full load (ρ = {rho:.2f} ≥ 1) its queue of {queue:,} fills"
+        + (f" in about {fill:.3g} s" if math.isfinite(fill) else " only slowly (ρ = 1)")
+        + " and then stays full: the figures are the full queue's, turning away 1 - 1/ρ",
+    )
+    model = "M/M/c/K" if service_scv(spec.service_time) == 1.0 else "M/G/c/K (approx.)"
+    return Prediction(node, model, lam, mean, c, 1.0, 1.0, queue / served, float(queue),
+                      1.0 - 1.0 / rho, True, False, tuple(caveats))  # fmt: skip
+
+
 def measured(summary: dict[str, Any], node: str, scenario: Scenario) -> Measured | None:
     """The figures ``predict`` gives, from a finished run's summary (after the warm-up)."""
     entry = (summary.get("nodes") or {}).get(node)
     if entry is None:
         return None
-    span = max(scenario.duration - scenario.warmup, 1e-12)
+    # The span the summary's counts cover: the run's own (a run stopped early is shorter
+    # than the scenario's duration), after the warm-up, as ``simulator.analysis`` counts it.
+    now = float(summary.get("duration_s", scenario.duration))
+    warmup = float(summary.get("warmup_s", scenario.warmup))
+    span = max(now - warmup, 1e-12) if now > warmup else max(now, 1e-12)
     arrivals = entry.get("arrivals", 0)
     wait = entry.get("mean_queue_wait_ms")
     in_system, busy = entry.get("mean_in_system"), entry.get("mean_busy")

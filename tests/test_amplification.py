@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from engine_helpers import example, run, scenario
+from engine_helpers import SCENARIOS, example, run, scenario
 
-from simulator.amplification import measured, measured_in_bucket, worst_case
+from simulator.amplification import call_edges, measured, measured_in_bucket, worst_case
+from simulator.engine import Simulation
+from simulator.scenario import load_scenario, scenario_to_data, validate_data
+from simulator.scenario_nodes import Publish, call_edge_names, publish_edge_names
 from simulator.timeseries import time_series
 
 CHAIN = """
@@ -107,3 +110,45 @@ def test_measured_compound_matches_the_runs_counts(seed: int) -> None:
     assert 24 < sum(during) / len(during) < 30
     before = [measured_in_bucket(amp, columns, row)["api->db"] for row in range(6, 18)]
     assert all(0.8 < x < 1.2 for x in before)
+
+
+def test_a_route_only_some_clients_take_counts_only_their_requests() -> None:
+    # bulkheads: gateway->search is only_for search_clients. Retried 3 times against a search
+    # that always fails, it makes 3 attempts per search request: the users' and orders'
+    # requests never take it, so they neither reach it nor divide its measured figure.
+    data = scenario_to_data(example("bulkheads.yaml", faults=[], duration=30.0))
+    data["nodes"]["gateway"]["calls"][2]["retry"] = {"strategy": "immediate", "attempts": 3}
+    data["nodes"]["search"]["error_rate"] = 1.0
+    sc = validate_data(data)
+    amp = worst_case(sc)
+    assert amp["gateway->search"].clients == {"search_clients"}
+    assert amp["gateway->search"].worst == 3
+    assert amp["gateway->users"].clients == {"users_clients"}
+    assert amp["search_clients->gateway"].clients == {"search_clients"}
+    _, summary = run(sc)
+    attempts = {e: float(summary["edges"][e]["attempts"]) for e in amp}
+    requests = {c: float(summary["routes"][c]["requests"]) for c in summary["routes"]}
+    figures = measured(amp, attempts, requests)
+    assert figures["gateway->search"] == pytest.approx(3.0, rel=0.01)
+    assert figures["gateway->orders"] == pytest.approx(1.0, rel=0.01)
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_the_edge_names_the_analyses_use_are_the_engines(path) -> None:
+    sc = load_scenario(path)
+    named = {
+        edge
+        for name, node in sc.nodes.items()
+        for edge in (*call_edge_names(name, node.calls), *publish_edge_names(name, node.publishes))
+    }
+    assert named <= set(Simulation(sc).sites)
+    assert {e for e, *_ in call_edges(sc)} <= named
+
+
+def test_a_repeated_target_is_named_with_its_index_everywhere() -> None:
+    sc = chain()
+    assert call_edge_names("b", sc.nodes["b"].calls) == ["b->c", "b->c#1"]
+    assert {"b->c", "b->c#1"} <= set(Simulation(sc).sites)
+    assert publish_edge_names("p", [
+        Publish(to="bus", queue="q"), Publish(to="bus", queue="r"), Publish(to="bus", queue="q")
+    ]) == ["p->bus.q", "p->bus.r", "p->bus.q#2"]  # fmt: skip

@@ -24,6 +24,7 @@ from gui.plots.figures import PlotFilter
 from simulator.amplification import EdgeAmplification, measured_in_bucket, worst_case
 from simulator.faults import active_faults
 from simulator.scenario import Scenario
+from simulator.scenario_nodes import call_edge_names, publish_edge_names
 from simulator.topology import to_graph
 
 HEALTH_COLOURS = {
@@ -48,19 +49,10 @@ def edge_names(scenario: Scenario) -> dict[tuple, str]:
     """
     out: dict[tuple, str] = {}
     for name, node in scenario.nodes.items():
-        seen: set[str] = set()
-        for index, call in enumerate(node.calls):
-            out[("call", name, index)] = f"{name}->{call.to}" + (
-                f"#{index}" if call.to in seen else ""
-            )
-            seen.add(call.to)
-        published: set[str] = set()
-        for index, publish in enumerate(node.publishes):
-            queue = f"{publish.to}.{publish.queue}"
-            out[("publish", name, index)] = f"{name}->{queue}" + (
-                f"#{index}" if queue in published else ""
-            )
-            published.add(queue)
+        for index, edge in enumerate(call_edge_names(name, node.calls)):
+            out[("call", name, index)] = edge
+        for index, edge in enumerate(publish_edge_names(name, node.publishes)):
+            out[("publish", name, index)] = edge
         if node.kind == "relay":
             out[("outbox", name)] = f"{name}->{node.database}"
             out[("relay", name)] = f"{name}->{node.publish.to}.{node.publish.queue}"

@@ -58,3 +58,12 @@ def test_an_overloaded_service_says_it_is_unstable(qtbot, make_window):
     window.inspector.editor("service_time.mean").editingFinished.emit()
     settle(qtbot, window)
     assert "unstable: the queue grows without bound" in _cell(window, "theory:verdict")
+
+
+def test_a_backend_behind_a_balancer_gets_its_share(qtbot, make_window):
+    window = make_window(ROOT / "scenarios" / "load-balancer.yaml")
+    window.selection.set([("node", "app1")])
+    settle(qtbot, window)
+    assert "λ = 200/s" in _cell(window, "theory:verdict")  # 600/s over three instances
+    assert _cell(window, "theory:predicted:utilization") == "25%"
+    assert "round robin" in _cell(window, "theory:caveats")
