@@ -247,7 +247,7 @@ def test_what_cannot_be_kept_is_written_plainly_and_says_why(original, reason):
 
 
 def test_a_text_that_would_load_differently_is_never_written(monkeypatch):
-    monkeypatch.setattr(scenario_roundtrip, "patched_text", lambda original, edited: TEXT)
+    monkeypatch.setattr(scenario_roundtrip, "_patch", lambda original, edited: (TEXT, []))
     edited = edit(ORIGINAL, lambda d: d["nodes"]["api"].update(workers=9))
     result = saved_text(edited, TEXT)
     assert not result.kept and "changed what it says" in result.reason
