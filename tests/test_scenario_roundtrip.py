@@ -254,6 +254,147 @@ def test_a_text_that_would_load_differently_is_never_written(monkeypatch):
     assert parse_scenario(result.text) == edited
 
 
+# -- regressions: comments above list items, namespaces, swaps, line endings -----------------
+
+FAULTS = """\
+murphy: 1
+name: x
+duration: 60s
+nodes:
+  users:
+    kind: client
+    rate: 10/s
+    calls:
+      - {to: api}
+  api:
+    kind: service
+    workers: 2
+    service_time: {dist: exponential, mean: 10ms}
+faults:
+  - {kind: crash, target: api, at: 20s, for: 5s}
+  # the second
+  - {kind: latency, target: api, at: 40s, for: 5s, add: 50ms}  # keep me
+layout:
+  users: [0, 0]
+  api: [240, 0]
+"""
+
+
+def test_an_edited_item_keeps_the_line_above_it_and_its_end_of_line_comment():
+    """ruamel (0.19) dropped the lines above a flow item that has an end-of-line comment
+    when the item before it has none."""
+    text = save(edit(parse_scenario(FAULTS), lambda d: d["faults"][1].update(at="41s")), FAULTS)
+    assert lines_changed(FAULTS, text) == (
+        ["  - {kind: latency, target: api, at: 40s, for: 5s, add: 50ms}  # keep me"],
+        ["  - {kind: latency, target: api, at: 41s, for: 5s, add: 50ms}  # keep me"],
+    )
+
+
+def _broker_outage() -> str:
+    text = (ROOT / "scenarios" / "broker-outage.yaml").read_text(encoding="utf-8")
+    first = "  - {kind: crash, target: bus, at: 60s, for: 60s}\n"
+    assert first in text
+    return text.replace(
+        first,
+        first + "  # the orders service too\n"
+        "  - {kind: latency, target: orders, at: 10s, for: 5s, add: 50ms}  # keep me\n",
+    )
+
+
+def test_a_node_renamed_keeps_the_comments_of_a_fault_on_it():
+    from gui.edits import rename_node
+
+    original = _broker_outage()
+    text = save(rename_node(parse_scenario(original), "orders", "billing"), original)
+    assert "  # the orders service too\n  - {kind: latency, target: billing," in text
+    assert "add: 50ms}  # keep me\n" in text
+
+
+def test_a_queue_renamed_is_not_a_node_renamed():
+    """A broker's queue ``orders`` renamed ``shop``: the fault on the node ``orders`` is the
+    same fault (renames are kept per namespace), with the line above it."""
+    from gui.edits import rename_entry
+
+    original = _broker_outage()
+    edited = rename_entry(parse_scenario(original), ("nodes", "bus"), "queues", "orders", "shop")
+    removed, added = lines_changed(original, save(edited, original))
+    assert all("orders" in line for line in removed) and len(removed) == len(added) == 3
+    assert not [line for line in removed if "#" in line or "target" in line]
+
+
+def test_swapping_two_calls_targets_edits_both_where_they_stand():
+    def swap(data: dict[str, Any]) -> None:
+        calls = data["nodes"]["api"]["calls"]
+        calls[0]["to"], calls[1]["to"] = calls[1]["to"], calls[0]["to"]
+
+    assert lines_changed(TEXT, save(edit(ORIGINAL, swap))) == (
+        ["      - to: db", "      - {to: cache, timeout: 100ms}"],
+        ["      - to: cache", "      - {to: db, timeout: 100ms}"],
+    )
+
+
+def test_an_item_deleted_beside_one_edited_leaves_that_ones_comments():
+    def change(data: dict[str, Any]) -> None:
+        data["faults"].pop(0)
+        data["faults"][0]["at"] = "45s"
+
+    text = save(edit(ORIGINAL, change))
+    assert "faults:\n  # and later\n  - {kind: latency, target: cache, at: 45s," in text
+    assert "# the outage" not in text
+
+
+def test_an_item_replaced_by_another_keeps_the_lines_above_it_but_not_its_own():
+    def change(data: dict[str, Any]) -> None:
+        data["faults"][0] = {"kind": "error", "target": "api", "at": "1s", "rate": 0.5}
+
+    text = save(edit(ORIGINAL, change))
+    assert "faults:\n  - {kind: error, target: api, at: 1s, rate: 50%}\n  # and later\n" in text
+    assert "# the outage" not in text
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+def test_the_files_line_ending_is_kept_on_every_line(ending):
+    original = TEXT.replace("\n", ending)
+    edited = edit(ORIGINAL, lambda d: d["nodes"]["api"]["calls"].append({"to": "cache"}))
+    text = save(edited, original)
+    assert text.replace(ending, "") == text.replace(ending, "").replace("\n", "")
+    assert text.count(ending) == TEXT.count("\n") + 1
+
+
+def test_a_byte_order_mark_is_kept():
+    edited = edit(ORIGINAL, lambda d: d["nodes"]["api"].update(workers=9))
+    assert save(edited, "\ufeff" + TEXT) == "\ufeff" + TEXT.replace("workers: 8", "workers: 9")
+
+
+def test_a_comment_lost_is_never_kept_silently(monkeypatch):
+    """The last safety net: a comment line that did not belong to a deleted entry and is
+    missing is said in the reason (the status bar), and ``kept`` is False."""
+    restore = scenario_roundtrip._restore_untouched
+
+    def losing(original: str, written: str, data: Any) -> str:
+        return restore(original, written, data).replace("      # the cache, later\n", "")
+
+    monkeypatch.setattr(scenario_roundtrip, "_restore_untouched", losing)
+    edited = edit(ORIGINAL, lambda d: d["nodes"]["api"].update(workers=9))
+    result = saved_text(edited, TEXT)
+    assert not result.kept and result.lost == ("# the cache, later",)
+    assert "could not be kept: '# the cache, later'" in result.reason
+    assert parse_scenario(result.text) == edited and "# the outage" in result.text
+    deleted = edit(ORIGINAL, lambda d: remove_node(d, "cache"))  # its comments go with it
+    assert saved_text(deleted, TEXT).kept
+
+
+def test_a_hash_in_a_block_scalar_or_a_string_is_no_comment():
+    original = TEXT.replace(
+        'name: "Shop"   # quoted on purpose\n',
+        'name: "Shop # 1"   # quoted on purpose\ndescription: |\n  line # not a comment\n',
+    )
+    edited = edit(parse_scenario(original), lambda d: d.update(description="other\n"))
+    result = saved_text(edited, original)
+    assert result.kept, result.reason
+    assert "  other\n" in result.text and "not a comment" not in result.text
+
+
 # -- any sequence of edits -----------------------------------------------------------------
 
 NAMES = ("users", "api", "db", "cache")
