@@ -902,17 +902,19 @@ class _Owners:
 _COMMENT = re.compile(r"#[^\r\n]*")
 
 
-def _comments(text: str) -> list[tuple[int, int, bool, str]]:
+@lru_cache(maxsize=4)
+def _comments(text: str) -> tuple[tuple[int, int, bool, str], ...]:
     """Every comment of a YAML text: its line, column, whether it stands on a line of its
     own, and its text. They are what lies between the scanner's tokens (a ``#`` in a
-    block scalar or a quoted string is no comment)."""
+    block scalar or a quoted string is no comment). Remembered: the text a save writes
+    is the original of the next."""
     starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
     found = []
     previous = 0
     try:
         tokens = list(yaml.scan(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError:
-        return []
+        return ()
     for token in tokens:
         begin, end = token.start_mark.index, token.end_mark.index
         if begin > previous:
@@ -922,4 +924,4 @@ def _comments(text: str) -> list[tuple[int, int, bool, str]]:
                 alone = not text[starts[line] : at].strip()
                 found.append((line, at - starts[line], alone, match.group().rstrip()))
         previous = max(previous, end)
-    return found
+    return tuple(found)
