@@ -13,6 +13,7 @@ ruamel.yaml's round-trip mode and only what changed is written into it:
   style of their neighbours; a node renamed keeps its place and comments;
 - comment lines that ruamel attaches to the end of the entry *above* the ones
   they describe are moved so they stay above the entry they were above.
+- the file's line ending (LF, CRLF or CR) and a byte-order mark are kept.
 
 The file is untrusted: it is first loaded by the scenario loader (bounded, safe
 tags only), and files that use anchors, aliases or explicit tags, which an edit
@@ -20,7 +21,8 @@ in place could change in several places at once, are written with the plain
 dump instead. The result is loaded back and compared with the edited scenario
 on every save; if it would load to anything else, the plain dump is written and
 ``SavedText.reason`` says why. A file never loads differently from what the
-user saw.
+user saw. A comment of the original missing from the text, not one of a deleted or
+replaced entry, is never lost silently: ``kept`` is False and the reason names it.
 """
 
 from __future__ import annotations
