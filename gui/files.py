@@ -166,7 +166,8 @@ class FileController(QObject):
         self.document.undo_stack.setClean()
         self.add_recent(path)
         if saved.reason:
-            self.message.emit(f"Saved {path} without its comments: {saved.reason}")
+            which = "some of its comments" if saved.lost else "its comments"
+            self.message.emit(f"Saved {path} without {which}: {saved.reason}")
         else:
             self.message.emit(f"Saved {path}")
         return True

@@ -72,7 +72,10 @@ def current_umask() -> int:
 
 
 def write_atomically(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
-    """Replace ``path`` (through a symlink: its target) with ``text``; return what was written."""
+    """Replace ``path`` (through a symlink: its target) with ``text``; return what was written.
+
+    The text is written as it is, its line endings untranslated on every system: the
+    round trip gives the file's own (``\r\n`` kept), the plain dump ``\n``."""
     target = Path(os.path.realpath(path))
     directory = target.parent
     remove_stale_temporaries(target)
@@ -83,7 +86,8 @@ def write_atomically(path: str | os.PathLike[str], text: str, encoding: str = "u
     mode = stat.S_IMODE(existing.st_mode) if existing else 0o666 & ~current_umask()
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=SUFFIX, dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding=encoding) as handle:
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:  # as given:
+            # a file kept with \r\n line endings must not get \r\r\n on Windows
             handle.write(text)
             handle.flush()
             if existing is not None:  # keep the group (and owner) where we are allowed to

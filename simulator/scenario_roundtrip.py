@@ -13,6 +13,7 @@ ruamel.yaml's round-trip mode and only what changed is written into it:
   style of their neighbours; a node renamed keeps its place and comments;
 - comment lines that ruamel attaches to the end of the entry *above* the ones
   they describe are moved so they stay above the entry they were above.
+- the file's line ending (LF, CRLF or CR) and a byte-order mark are kept.
 
 The file is untrusted: it is first loaded by the scenario loader (bounded, safe
 tags only), and files that use anchors, aliases or explicit tags, which an edit
@@ -20,15 +21,18 @@ in place could change in several places at once, are written with the plain
 dump instead. The result is loaded back and compared with the edited scenario
 on every save; if it would load to anything else, the plain dump is written and
 ``SavedText.reason`` says why. A file never loads differently from what the
-user saw.
+user saw. A comment of the original missing from the text, not one of a deleted or
+replaced entry, is never lost silently: ``kept`` is False and the reason names it.
 """
 
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -37,6 +41,7 @@ from typing import Any
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString, ScalarString
 from ruamel.yaml.tokens import CommentToken
@@ -66,12 +71,15 @@ class SavedText:
     """The text to write, and whether it kept the original's comments and layout.
 
     ``reason`` says, when the plain dump was used for a document that had an
-    original text, why (for the status bar).
+    original text, why (for the status bar). ``lost`` names the comments of the
+    original that the text kept in place could not keep although what they describe
+    is still there: then ``kept`` is False and ``reason`` says which, never silently.
     """
 
     text: str
     kept: bool
     reason: str = ""
+    lost: tuple[str, ...] = ()
 
 
 def saved_text(edited: Scenario, original: str | None) -> SavedText:
@@ -82,7 +90,7 @@ def saved_text(edited: Scenario, original: str | None) -> SavedText:
     if original is None:
         return SavedText(dump_scenario(edited), kept=False)
     try:
-        text = patched_text(original, edited)
+        text, lost = _patch(original, edited)
     except CannotKeep as exc:
         return SavedText(dump_scenario(edited), kept=False, reason=str(exc))
     try:
@@ -92,6 +100,10 @@ def saved_text(edited: Scenario, original: str | None) -> SavedText:
     if not same:
         reason = "keeping the file's comments would have changed what it says"
         return SavedText(dump_scenario(edited), kept=False, reason=reason)
+    if lost:
+        shown = ", ".join(repr(c) for c in lost[:3]) + (" …" if len(lost) > 3 else "")
+        reason = f"{len(lost)} comment{'s' if len(lost) > 1 else ''} could not be kept: {shown}"
+        return SavedText(text, kept=False, reason=reason, lost=tuple(lost))
     return SavedText(text, kept=True)
 
 
@@ -123,24 +135,35 @@ def patched_text(original: str, edited: Scenario) -> str:
     Raises ``CannotKeep`` if the original does not load or uses YAML features an edit
     in place could not honour. The result is not checked here (``saved_text`` does).
     """
+    return _patch(original, edited)[0]
+
+
+def _patch(original: str, edited: Scenario) -> tuple[str, list[str]]:
+    """``patched_text``, and the comments of the original it lost that did not belong to
+    an entry deleted (or replaced) by the edit."""
     try:
         before = _loaded(original)  # the bounded, safe loader decides first
     except ScenarioError:
         raise CannotKeep("the file it was opened from no longer loads") from None
     old, new = scenario_to_data(before), scenario_to_data(edited)
     if old == new:
-        return original  # nothing to change: not even ruamel's idea of the layout
+        return original, []  # nothing to change: not even ruamel's idea of the layout
     _refuse_shared_nodes(original)
+    bom = "\ufeff" if original.startswith("\ufeff") else ""
+    ending = _line_ending(original)
+    source = _BREAK.sub("\n", original[len(bom) :])  # ruamel and difflib see one kind of break
     try:
         reader = YAML(typ="rt")
         reader.preserve_quotes = True
-        root = reader.load(original)
+        reader.Composer = _Composer
+        root = reader.load(source)
     except YAMLError as exc:
         raise CannotKeep(f"ruamel.yaml cannot read it: {exc}") from None
     if not isinstance(root, CommentedMap):
         raise CannotKeep("the file is not a mapping")
     mapping, sequence, offset = _indents(root)
-    _patch_value(root, old, new, _Context(_styles(root)), None)
+    owners = _Owners(root)
+    _patch_value(root, old, new, _Context(_styles(root), owners), None)
     writer = YAML(typ="rt")
     writer.width = _WIDTH
     writer.brace_single_entry_mapping_in_flow_sequence = True  # [{to: api}] stays so
@@ -149,7 +172,48 @@ def patched_text(original: str, edited: Scenario) -> str:
     writer.representer.add_representer(str, _represent_str)
     out = io.StringIO()
     writer.dump(root, out)
-    return _restore_untouched(original, out.getvalue(), root)
+    text = _restore_untouched(source, out.getvalue(), root)
+    lost = owners.lost(source, text)
+    return bom + (text if ending == "\n" else text.replace("\n", ending)), lost
+
+
+_BREAK = re.compile(r"\r\n?")
+
+
+def _line_ending(text: str) -> str:
+    """The file's line ending: that of its first line (all lines are written with it)."""
+    found = re.search(r"\r\n|\r|\n", text)
+    return found.group() if found else "\n"
+
+
+class _Composer(Composer):
+    """ruamel.yaml's composer, but a flow collection keeps the comment lines above it.
+
+    ruamel (0.19) replaces a flow mapping's or list's comments with those after its
+    end, so a list item ``{...}  # note`` lost the lines above it (``# the second``);
+    here the lines above are kept where ruamel reads them (the entry's comment before).
+    """
+
+    def compose_mapping_node(self, anchor: Any) -> Any:
+        above = self.parser.peek_event().comment
+        return _keep_above(super().compose_mapping_node(anchor), above)
+
+    def compose_sequence_node(self, anchor: Any) -> Any:
+        above = self.parser.peek_event().comment
+        return _keep_above(super().compose_sequence_node(anchor), above)
+
+
+def _keep_above(node: Any, above: Any) -> Any:
+    lines = above[1] if above and len(above) > 1 else None
+    if not node.flow_style or not lines or node.comment is above:
+        return node
+    if node.comment is None:
+        node.comment = [None, lines]
+    elif node.comment[1] is None:
+        node.comment[1] = lines
+    elif node.comment[1] is not lines:
+        node.comment[1] = [*lines, *node.comment[1]]
+    return node
 
 
 def _indents(root: CommentedMap) -> tuple[int, int, int]:
@@ -290,12 +354,26 @@ mapping's keys are the schema's fields, which are never renamed."""
 
 @dataclass
 class _Context:
-    """What one save knows across the tree: how the file writes each key, and the keys
-    renamed so far (nodes come before faults and layout, so a call or a fault that names a
-    renamed node is known to be the same one)."""
+    """What one save knows across the tree: how the file writes each key, where the
+    original's entries stood (``_Owners``), and the keys renamed so far, per namespace
+    (nodes come before faults and layout, so a call or a fault that names a renamed node
+    is known to be the same one; a broker's queue renamed ``orders`` says nothing of a
+    node called ``orders``)."""
 
     styles: dict[str, Any]
-    renames: dict[str, str] = field(default_factory=dict)
+    owners: _Owners
+    renames: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def names(self, namespace: str) -> dict[str, str]:
+        """The renames of one namespace: ``nodes`` (also the layout's keys and the
+        ``to`` and ``target`` of calls and faults) or ``queues``."""
+        return self.renames.setdefault(namespace, {})
+
+
+def _namespace(owner: _Owner) -> str:
+    """The namespace of a named mapping's keys: the layout's keys are node names."""
+    key = owner[1] if owner is not None else None
+    return "nodes" if key == "layout" else str(key)
 
 
 def _patch_value(node: Any, old: Any, new: Any, ctx: _Context, owner: _Owner) -> Any:
@@ -338,15 +416,16 @@ def _patch_map(
     added = [k for k in new if k not in old]
     old = dict(old)
     named = owner is not None and owner[1] in _NAMED
-    for r, a in _renames(old, new, removed, added, ctx.renames) if named else []:
+    known = ctx.names(_namespace(owner)) if named else {}
+    for r, a in _renames(old, new, removed, added, known) if named else []:
         if r in node and a not in node:
             _rename_key(node, r, a)
         old[a] = old.pop(r)
         removed.remove(r)
-        ctx.renames[r] = a
+        known[r] = a
     for key in removed:
         if key in node:
-            _delete(node, key, owner)
+            _delete(node, key, owner, ctx)
     for key, value in new.items():
         if key in node:
             was = old.get(key, _MISSING)
@@ -416,39 +495,77 @@ def _patch_seq(
     node: CommentedSeq, old: list[Any], new: list[Any], ctx: _Context, owner: _Owner
 ) -> None:
     originals = list(node)
-    renamed = [_renamed(x, ctx.renames) for x in old]
+    renamed = [_renamed(x, ctx.names("nodes")) for x in old]
     ops = SequenceMatcher(None, _keyed(renamed), _keyed(new), autojunk=False).get_opcodes()
     for tag, i1, i2, j1, j2 in reversed(ops):
         if tag == "equal":  # equal but for the nodes renamed
             for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
                 node[i] = _patch_value(node[i], old[i], new[j], ctx, (node, i))
             continue
-        paired = 0
-        while (
-            tag == "replace"
-            and paired < min(i2 - i1, j2 - j1)
-            and _alike(old[i1 + paired], new[j1 + paired], ctx.renames)
-        ):
-            paired += 1
-        for k in range(paired):
-            at = i1 + k
-            node[at] = _patch_value(node[at], old[at], new[j1 + k], ctx, (node, at))
-        for k, j in enumerate(range(j1 + paired, j2)):  # after the items they replace,
-            # so the lines below those move onto them
-            _insert_seq(node, i2 + k, _fresh(new[j], _like(originals, new[j])))
-        for i in reversed(range(i1 + paired, i2)):
-            _delete(node, i, owner)
+        for unit in reversed(_units(renamed[i1:i2], new[j1:j2])):
+            a1, a2, b1, b2 = (i1 + unit[0], i1 + unit[1], j1 + unit[2], j1 + unit[3])
+            if unit[4]:  # one item edited: changed in place, its comments and style kept
+                node[a1] = _patch_value(node[a1], old[a1], new[b1], ctx, (node, a1))
+                continue
+            paired = min(a2 - a1, b2 - b1)
+            for k in range(paired):  # one item replaced by another: in its place, under
+                # the lines above it; what was said after it, on its own lines, goes
+                like = node[a1 + k] if _same_kind(old[a1 + k], new[b1 + k]) else None
+                value = _fresh(new[b1 + k], like or _like(originals, new[b1 + k]))
+                _replace_item(node, a1 + k, value, ctx)
+            for k, j in enumerate(range(b1 + paired, b2)):  # after the items they replace,
+                # so the lines below those move onto them
+                _insert_seq(node, a2 + k, _fresh(new[j], _like(originals, new[j])))
+            for i in reversed(range(a1 + paired, a2)):
+                _delete(node, i, owner, ctx)
 
 
-def _alike(was: Any, now: Any, renames: dict[str, str]) -> bool:
+_MAX_ALIGN = 10_000
+"""Pairs of items compared at most to align one changed run of a list; beyond, by position."""
+
+
+def _units(was: list[Any], now: list[Any]) -> list[tuple[int, int, int, int, bool]]:
+    """A changed run of a list (its items' targets renamed already) as the items edited in
+    place and the runs between them: ``(i1, i2, j1, j2, edited)``. A run of as many items
+    as replace it is taken item by item (a swap of two calls' targets edits both where they
+    stand); else as many items as can be, in order, are taken as edited (``_alike``)."""
+    if len(was) == len(now):
+        pairs = enumerate(zip(was, now, strict=True))
+        return [(k, k + 1, k, k + 1, _alike(a, b)) for k, (a, b) in pairs]
+    if len(was) * len(now) > _MAX_ALIGN:
+        return [(0, len(was), 0, len(now), False)]
+    best = [[0] * (len(now) + 1) for _ in range(len(was) + 1)]  # most alike in order from i, j
+    for i in reversed(range(len(was))):
+        for j in reversed(range(len(now))):
+            both = best[i + 1][j + 1] + 1 if _alike(was[i], now[j]) else 0
+            best[i][j] = max(best[i + 1][j], best[i][j + 1], both)
+    units: list[tuple[int, int, int, int, bool]] = []
+    i = j = gi = gj = 0
+    while i < len(was) and j < len(now):
+        if best[i][j] == best[i + 1][j + 1] + 1 and _alike(was[i], now[j]):
+            if (gi, gj) != (i, j):
+                units.append((gi, i, gj, j, False))
+            units.append((i, i + 1, j, j + 1, True))
+            i, j = i + 1, j + 1
+            gi, gj = i, j
+        elif best[i + 1][j] >= best[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    if (gi, gj) != (len(was), len(now)):
+        units.append((gi, len(was), gj, len(now), False))
+    return units
+
+
+def _alike(was: Any, now: Any) -> bool:
     """One list item edited, rather than one removed and another added: of the same kind,
-    to the same node and on the same target (after the renames of this save)."""
+    and to the same node and on the same target (once this save's renames are applied) or
+    else at least half the same (a call retargeted, its timeout kept)."""
     if not _same_kind(was, now):
         return False
-    for key in ("to", "target"):
-        if key in was and renames.get(was[key], was[key]) != now.get(key):
-            return False
-    return True
+    if all(was.get(key) == now.get(key) for key in ("to", "target")):
+        return True
+    return _likeness(was, now) >= 0.5
 
 
 def _renamed(item: Any, renames: dict[str, str]) -> Any:
@@ -614,9 +731,10 @@ def _keys(node: CommentedMap | CommentedSeq) -> list[Any]:
     return list(node) if isinstance(node, CommentedMap) else list(range(len(node)))
 
 
-def _delete(node: CommentedMap | CommentedSeq, key: Any, owner: _Owner) -> None:
+def _delete(node: CommentedMap | CommentedSeq, key: Any, owner: _Owner, ctx: _Context) -> None:
     """Delete an entry with its comments; the lines that stood above the next entry stay
     above it (the lines above the deleted one, its header, go with it)."""
+    ctx.owners.gone(node, key)
     keys = _keys(node)
     index = keys.index(key)
     rest = _take_tail(node, key)
@@ -668,6 +786,17 @@ def _insert_map(node: CommentedMap, key: str, value: Any, order: dict[str, Any])
         node.insert(index, key, value)
 
 
+def _replace_item(node: CommentedSeq, index: int, value: Any, ctx: _Context) -> None:
+    """Put another item in an item's place: the lines above it stay above the new one, as
+    do those below it (the next item's); its end-of-line comment, about it, goes."""
+    ctx.owners.gone(node, index)
+    rest = _take_tail(node, index)
+    if _slot(node, index)[0] is node:
+        _set_tail(node, index, "", "")
+    node[index] = value
+    _give_tail(node, index, rest)
+
+
 def _insert_seq(node: CommentedSeq, index: int, value: Any) -> None:
     if index == 0:
         node.insert(0, value)
@@ -686,3 +815,115 @@ def _rename_key(node: CommentedMap, old: str, new: str) -> None:
     node.insert(index, new, value)
     if comments is not None:
         node.ca.items[new] = comments
+
+
+# -- no comment lost silently --------------------------------------------------------------
+
+
+class _Owners:
+    """Where every entry of the original stood, and which of them the edit deleted, to
+    tell the comments that went with their entry from those that were lost."""
+
+    def __init__(self, root: CommentedMap) -> None:
+        self.lines: list[int] = []  # sorted: the line of each entry, in the order below
+        self.entries: list[tuple[int, int, int, int]] = []  # line, depth, column, parent
+        self.index: dict[tuple[int, Any], int] = {}  # (id of collection, key) -> entry
+        self.deleted: set[int] = set()
+        self._alive: list[Any] = []  # the collections, so that no id is reused meanwhile
+        found: list[tuple[int, int, int, int, tuple[int, Any]]] = []
+        stack: list[tuple[Any, int, int]] = [(root, -1, 0)]
+        while stack:
+            collection, parent, depth = stack.pop()
+            self._alive.append(collection)
+            for key in _keys(collection):
+                is_map = isinstance(collection, CommentedMap)
+                try:
+                    line, column = collection.lc.key(key) if is_map else collection.lc.item(key)
+                except (KeyError, TypeError):
+                    continue
+                number = len(found)
+                found.append((line, depth, column, parent, (id(collection), key)))
+                value = collection[key]
+                if isinstance(value, CommentedMap | CommentedSeq):
+                    stack.append((value, number, depth + 1))
+        order = sorted(range(len(found)), key=lambda n: found[n][:3])
+        place = {n: k for k, n in enumerate(order)}
+        for n in order:
+            line, depth, column, parent, ident = found[n]
+            self.entries.append((line, depth, column, place.get(parent, -1)))
+            self.lines.append(line)
+            self.index[ident] = place[n]
+
+    def gone(self, collection: Any, key: Any) -> None:
+        """The edit deleted (or replaced) ``collection[key]`` of the original."""
+        number = self.index.get((id(collection), key))
+        if number is not None:
+            self.deleted.add(number)
+
+    def _owner(self, line: int, column: int, alone: bool) -> int | None:
+        """The entry a comment describes: a comment on lines of its own, the first entry
+        below it; an end-of-line comment, the outermost entry begun on its line."""
+        if alone:
+            start = bisect.bisect_right(self.lines, line)
+            if start == len(self.lines):
+                return None
+            line = self.lines[start]
+        else:
+            start = bisect.bisect_left(self.lines, line)
+        candidates = [
+            n
+            for n in range(start, bisect.bisect_right(self.lines, line))
+            if alone or self.entries[n][2] < column
+        ]
+        return min(candidates, key=lambda n: self.entries[n][1]) if candidates else None
+
+    def _deleted(self, number: int | None) -> bool:
+        while number is not None and number >= 0:
+            if number in self.deleted:
+                return True
+            number = self.entries[number][3]
+        return False
+
+    def lost(self, original: str, written: str) -> list[str]:
+        """The comments of ``original`` missing from ``written`` that did not go with an
+        entry the edit deleted."""
+        wanted = [
+            text
+            for line, column, alone, text in _comments(original)
+            if not self._deleted(self._owner(line, column, alone))
+        ]
+        missing = Counter(wanted) - Counter(c[3] for c in _comments(written))
+        lost = []
+        for text in wanted:
+            if missing[text] > 0:
+                missing[text] -= 1
+                lost.append(text)
+        return lost
+
+
+_COMMENT = re.compile(r"#[^\r\n]*")
+
+
+@lru_cache(maxsize=4)
+def _comments(text: str) -> tuple[tuple[int, int, bool, str], ...]:
+    """Every comment of a YAML text: its line, column, whether it stands on a line of its
+    own, and its text. They are what lies between the scanner's tokens (a ``#`` in a
+    block scalar or a quoted string is no comment). Remembered: the text a save writes
+    is the original of the next."""
+    starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
+    found = []
+    previous = 0
+    try:
+        tokens = list(yaml.scan(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError:
+        return ()
+    for token in tokens:
+        begin, end = token.start_mark.index, token.end_mark.index
+        if begin > previous:
+            for match in _COMMENT.finditer(text, previous, begin):
+                at = match.start()
+                line = bisect.bisect_right(starts, at) - 1
+                alone = not text[starts[line] : at].strip()
+                found.append((line, at - starts[line], alone, match.group().rstrip()))
+        previous = max(previous, end)
+    return tuple(found)

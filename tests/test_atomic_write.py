@@ -197,3 +197,20 @@ def test_save_scenario_goes_through_the_same_atomic_write(tmp_path) -> None:
     assert stat.S_IMODE(real.stat().st_mode) == 0o640
     assert load_scenario(real) == scenario
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
+
+
+def test_line_endings_are_written_as_given_on_every_system(tmp_path, monkeypatch) -> None:
+    """A file kept with CRLF line endings: text mode would make them CR CR LF on Windows,
+    so the file is opened untranslated (``newline=""``) wherever it runs."""
+    opened: list[dict[str, object]] = []
+    fdopen = os.fdopen
+
+    def spy(fd: int, *args: object, **kwargs: object) -> object:
+        opened.append(kwargs)
+        return fdopen(fd, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(atomic.os, "fdopen", spy)
+    target = tmp_path / "crlf.yaml"
+    atomic.write_atomically(target, "a: 1\r\nb: 2\r\n\n")
+    assert target.read_bytes() == b"a: 1\r\nb: 2\r\n\n"
+    assert [k.get("newline") for k in opened] == [""]

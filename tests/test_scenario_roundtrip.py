@@ -247,45 +247,207 @@ def test_what_cannot_be_kept_is_written_plainly_and_says_why(original, reason):
 
 
 def test_a_text_that_would_load_differently_is_never_written(monkeypatch):
-    monkeypatch.setattr(scenario_roundtrip, "patched_text", lambda original, edited: TEXT)
+    monkeypatch.setattr(scenario_roundtrip, "_patch", lambda original, edited: (TEXT, []))
     edited = edit(ORIGINAL, lambda d: d["nodes"]["api"].update(workers=9))
     result = saved_text(edited, TEXT)
     assert not result.kept and "changed what it says" in result.reason
     assert parse_scenario(result.text) == edited
 
 
+# -- regressions: comments above list items, namespaces, swaps, line endings -----------------
+
+FAULTS = """\
+murphy: 1
+name: x
+duration: 60s
+nodes:
+  users:
+    kind: client
+    rate: 10/s
+    calls:
+      - {to: api}
+  api:
+    kind: service
+    workers: 2
+    service_time: {dist: exponential, mean: 10ms}
+faults:
+  - {kind: crash, target: api, at: 20s, for: 5s}
+  # the second
+  - {kind: latency, target: api, at: 40s, for: 5s, add: 50ms}  # keep me
+layout:
+  users: [0, 0]
+  api: [240, 0]
+"""
+
+
+def test_an_edited_item_keeps_the_line_above_it_and_its_end_of_line_comment():
+    """ruamel (0.19) dropped the lines above a flow item that has an end-of-line comment
+    when the item before it has none."""
+    text = save(edit(parse_scenario(FAULTS), lambda d: d["faults"][1].update(at="41s")), FAULTS)
+    assert lines_changed(FAULTS, text) == (
+        ["  - {kind: latency, target: api, at: 40s, for: 5s, add: 50ms}  # keep me"],
+        ["  - {kind: latency, target: api, at: 41s, for: 5s, add: 50ms}  # keep me"],
+    )
+
+
+def _broker_outage() -> str:
+    text = (ROOT / "scenarios" / "broker-outage.yaml").read_text(encoding="utf-8")
+    first = "  - {kind: crash, target: bus, at: 60s, for: 60s}\n"
+    assert first in text
+    return text.replace(
+        first,
+        first + "  # the orders service too\n"
+        "  - {kind: latency, target: orders, at: 10s, for: 5s, add: 50ms}  # keep me\n",
+    )
+
+
+def test_a_node_renamed_keeps_the_comments_of_a_fault_on_it():
+    from gui.edits import rename_node
+
+    original = _broker_outage()
+    text = save(rename_node(parse_scenario(original), "orders", "billing"), original)
+    assert "  # the orders service too\n  - {kind: latency, target: billing," in text
+    assert "add: 50ms}  # keep me\n" in text
+
+
+def test_a_queue_renamed_is_not_a_node_renamed():
+    """A broker's queue ``orders`` renamed ``shop``: the fault on the node ``orders`` is the
+    same fault (renames are kept per namespace), with the line above it."""
+    from gui.edits import rename_entry
+
+    original = _broker_outage()
+    edited = rename_entry(parse_scenario(original), ("nodes", "bus"), "queues", "orders", "shop")
+    removed, added = lines_changed(original, save(edited, original))
+    assert all("orders" in line for line in removed) and len(removed) == len(added) == 3
+    assert not [line for line in removed if "#" in line or "target" in line]
+
+
+def test_swapping_two_calls_targets_edits_both_where_they_stand():
+    def swap(data: dict[str, Any]) -> None:
+        calls = data["nodes"]["api"]["calls"]
+        calls[0]["to"], calls[1]["to"] = calls[1]["to"], calls[0]["to"]
+
+    assert lines_changed(TEXT, save(edit(ORIGINAL, swap))) == (
+        ["      - to: db", "      - {to: cache, timeout: 100ms}"],
+        ["      - to: cache", "      - {to: db, timeout: 100ms}"],
+    )
+
+
+def test_an_item_deleted_beside_one_edited_leaves_that_ones_comments():
+    def change(data: dict[str, Any]) -> None:
+        data["faults"].pop(0)
+        data["faults"][0]["at"] = "45s"
+
+    text = save(edit(ORIGINAL, change))
+    assert "faults:\n  # and later\n  - {kind: latency, target: cache, at: 45s," in text
+    assert "# the outage" not in text
+
+
+def test_an_item_replaced_by_another_keeps_the_lines_above_it_but_not_its_own():
+    def change(data: dict[str, Any]) -> None:
+        data["faults"][0] = {"kind": "error", "target": "api", "at": "1s", "rate": 0.5}
+
+    text = save(edit(ORIGINAL, change))
+    assert "faults:\n  - {kind: error, target: api, at: 1s, rate: 50%}\n  # and later\n" in text
+    assert "# the outage" not in text
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+def test_the_files_line_ending_is_kept_on_every_line(ending):
+    original = TEXT.replace("\n", ending)
+    edited = edit(ORIGINAL, lambda d: d["nodes"]["api"]["calls"].append({"to": "cache"}))
+    text = save(edited, original)
+    assert text.replace(ending, "") == text.replace(ending, "").replace("\n", "")
+    assert text.count(ending) == TEXT.count("\n") + 1
+
+
+def test_a_byte_order_mark_is_kept():
+    edited = edit(ORIGINAL, lambda d: d["nodes"]["api"].update(workers=9))
+    assert save(edited, "\ufeff" + TEXT) == "\ufeff" + TEXT.replace("workers: 8", "workers: 9")
+
+
+def test_a_comment_lost_is_never_kept_silently(monkeypatch):
+    """The last safety net: a comment line that did not belong to a deleted entry and is
+    missing is said in the reason (the status bar), and ``kept`` is False."""
+    restore = scenario_roundtrip._restore_untouched
+
+    def losing(original: str, written: str, data: Any) -> str:
+        return restore(original, written, data).replace("      # the cache, later\n", "")
+
+    monkeypatch.setattr(scenario_roundtrip, "_restore_untouched", losing)
+    edited = edit(ORIGINAL, lambda d: d["nodes"]["api"].update(workers=9))
+    result = saved_text(edited, TEXT)
+    assert not result.kept and result.lost == ("# the cache, later",)
+    assert "could not be kept: '# the cache, later'" in result.reason
+    assert parse_scenario(result.text) == edited and "# the outage" in result.text
+    deleted = edit(ORIGINAL, lambda d: remove_node(d, "cache"))  # its comments go with it
+    assert saved_text(deleted, TEXT).kept
+
+
+def test_a_hash_in_a_block_scalar_or_a_string_is_no_comment():
+    original = TEXT.replace(
+        'name: "Shop"   # quoted on purpose\n',
+        'name: "Shop # 1"   # quoted on purpose\ndescription: |\n  line # not a comment\n',
+    )
+    edited = edit(parse_scenario(original), lambda d: d.update(description="other\n"))
+    result = saved_text(edited, original)
+    assert result.kept, result.reason
+    assert "  other\n" in result.text and "not a comment" not in result.text
+
+
 # -- any sequence of edits -----------------------------------------------------------------
 
 NAMES = ("users", "api", "db", "cache")
 
+EDITED = TEXT.replace(
+    "  - {kind: latency, target: cache, at: 40s, for: 5s, add: 50ms}\n",
+    "  - {kind: latency, target: cache, at: 40s, for: 5s, add: 50ms}\n"
+    "  - {kind: crash, target: api, at: 50s, for: 2s}\n"
+    "  # the api again\n"
+    "  - {kind: latency, target: api, at: 55s, for: 5s, add: 10ms}  # a blip\n",
+)
+"""TEXT with the shapes ruamel got wrong: a flow item with an end-of-line comment and a
+comment line above it, after an item with none."""
+
 
 @st.composite
-def edits(draw: st.DrawFn) -> list[tuple[str, Any]]:
+def edits(draw: st.DrawFn) -> list[tuple[str, Any, Any]]:
     steps = st.one_of(
         st.tuples(st.just("move"), st.sampled_from(NAMES), st.integers(-500, 500)),
         st.tuples(st.just("workers"), st.sampled_from(NAMES[1:]), st.integers(10, 50)),
         st.tuples(st.just("rename"), st.sampled_from(NAMES), st.sampled_from(["x1", "y_2"])),
         st.tuples(st.just("remove"), st.sampled_from(NAMES[1:]), st.just(0)),
-        st.tuples(st.just("fault"), st.sampled_from([0, 1]), st.just(0)),
+        st.tuples(st.just("fault"), st.integers(0, 3), st.just(0)),
+        st.tuples(st.just("at"), st.integers(0, 3), st.integers(1, 59)),
+        st.tuples(st.just("timeout"), st.integers(0, 1), st.integers(1, 900)),
+        st.tuples(st.just("swap"), st.just("api"), st.just(0)),
         st.tuples(st.just("add"), st.sampled_from(["new1", "new2"]), st.integers(0, 3)),
     )
-    return draw(st.lists(steps, min_size=1, max_size=5))
+    return draw(st.lists(steps, min_size=1, max_size=6))
 
 
 class Edits:
-    """Edits of TEXT's data, remembering what became of its nodes and faults."""
+    """Edits of EDITED's data, remembering what became of its nodes, of api's calls and of
+    the faults (each by what it was in the file, whatever it is called or aims at now)."""
 
     def __init__(self) -> None:
-        self.data = copy.deepcopy(scenario_to_data(ORIGINAL))
+        self.data = copy.deepcopy(scenario_to_data(parse_scenario(EDITED)))
         self.names: dict[str, str | None] = {n: n for n in NAMES}  # first name -> now
-        self.faults = [0, 1]  # which of the file's faults are left, in order
+        self.faults = [0, 1, 2, 3]  # which of the file's faults are left, in order
+        self.calls = [0, 1]  # which of api's calls are left, in order
+        self.swapped = self.timed = False  # api's calls' targets swapped, timeouts changed
 
     def alive(self, *names: str) -> bool:
         return all(self.names[n] is not None for n in names)
 
+    def api_calls(self) -> list[dict[str, Any]]:
+        api = self.names["api"]
+        return self.data["nodes"][api].get("calls", []) if api else []
+
     def apply(self, step: tuple[str, Any, Any]) -> None:
         what, name, value = step
         data, nodes = self.data, self.data["nodes"]
+        faults = data.get("faults", [])
         first = next((k for k, v in self.names.items() if v == name), None)
         if what == "move" and name in nodes:
             data["layout"][name] = [value, value // 2]
@@ -296,16 +458,35 @@ class Edits:
             if first is not None:
                 self.names[first] = value
         elif what == "remove" and name in nodes and len(nodes) > 1:
-            targets = [f["target"] for f in data.get("faults", [])]
+            called = [c["to"] for c in self.api_calls()]
+            if self.swapped and name in called:
+                return  # a call to it removed after the swap: each of the two is half the
+                # one and half the other (target and timeout), the file cannot tell which
+            targets = [f["target"] for f in faults]
             self.faults = [i for i, t in zip(self.faults, targets, strict=True) if t != name]
+            self.calls = [i for i, t in zip(self.calls, called, strict=True) if t != name]
+            if first == "api":
+                self.calls = []
             remove_node(data, name)
             if first is not None:
                 self.names[first] = None
-        elif what == "fault" and name < len(data.get("faults", [])):
-            data["faults"].pop(name)
+        elif what == "fault" and name < len(faults):
+            faults.pop(name)
             self.faults.pop(name)
-            if not data["faults"]:
+            if not faults:
                 del data["faults"]
+        elif what == "at" and name < len(faults):
+            faults[name]["at"] = f"{value}s"
+        elif (self.swapped and what == "timeout") or (self.timed and what == "swap"):
+            return  # a call with its target and its timeout changed in one save has
+            # nothing left of what it was: the file reads it as another (``_alike``)
+        elif what == "timeout" and name < len(self.api_calls()):
+            self.api_calls()[name]["timeout"] = f"{value}ms"
+            self.timed = True
+        elif what == "swap" and len(self.api_calls()) == 2:  # the two calls' targets
+            one, two = self.api_calls()
+            one["to"], two["to"] = two["to"], one["to"]
+            self.swapped = True
         elif what == "add" and name not in nodes:  # unlike any node of TEXT (``_likeness``)
             nodes[name] = {"kind": "database", "workers": 60 + value,
                            "service_time": {"dist": "constant", "value": "1ms"}}  # fmt: skip
@@ -316,35 +497,42 @@ class Edits:
                 ).append({"to": name})
 
     def expected_comments(self) -> list[str]:
-        """TEXT's comments, in order, that belong to something still there."""
+        """EDITED's comments, in order, that belong to something still there: every one
+        of a node, call or fault that survives, by what it was or renamed."""
         owners = {
             "# the clients": self.alive("users"),
             "# peak traffic": self.alive("users"),
             "# the only entry": self.alive("users", "api"),
             "# the API, the busy one": self.alive("api"),
             "# bounded": self.alive("api"),
-            "# short": self.alive("api", "db"),
-            "# the cache, later": self.alive("api", "cache"),
+            "# short": self.alive("api") and 0 in self.calls,
+            "# the cache, later": self.alive("api") and 1 in self.calls,
             "# the database": self.alive("db"),
             "# what goes wrong": bool(self.faults),
             "# the outage": 0 in self.faults,
             "# and later": 1 in self.faults,
+            "# the api again": 3 in self.faults,
+            "# a blip": 3 in self.faults,
             "# centre": self.alive("api"),
         }
-        return [c for c in comments(TEXT) if owners.get(c, True)]
+        assert set(owners) <= set(comments(EDITED))
+        return [c for c in comments(EDITED) if owners.get(c, True)]
 
 
 def comments(text: str) -> list[str]:
     return [m.group() for m in re.finditer(r"# [^\n]*[^\s]", text)]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edits())
 def test_any_edits_load_back_and_keep_the_comments_of_what_is_left(steps):
+    """Every comment of what survives the edits (a node, a call, a fault, as it was or
+    renamed, edited or not) is in the saved text, in its order; ``save`` checks that the
+    save says it kept them (no loss reported) and that the text loads to the edits."""
     edits = Edits()
     for step in steps:
         edits.apply(step)
-    text = save(validated(edits.data))
+    text = save(validated(edits.data), EDITED)
     assert comments(text) == edits.expected_comments()
 
 

@@ -157,7 +157,7 @@ def test_an_edited_example_keeps_what_its_author_wrote(
 
     assert window.files.save()
     saved = target.read_text(encoding="utf-8")
-    assert not [m for m in messages if "without its comments" in m], messages
+    assert not [m for m in messages if "without" in m], messages
     assert load_scenario(target) == doc.scenario
 
     kept = [c for i, line in enumerate(lines) if i not in lost for c in comments(line)]
@@ -290,3 +290,33 @@ def test_an_edit_undone_saves_the_file_as_it_was(make_window, tmp_path):
     window.document.undo_stack.undo()
     assert window.files.save()
     assert target.read_text() == text
+
+
+def test_a_comment_the_save_could_not_keep_is_said_and_crlf_stays(make_window, tmp_path):
+    """A comment inside a flow mapping that the edit rewrote (ruamel writes it on one line)
+    is lost: the status bar says which; the file's CRLF line endings stay on every line."""
+    text = (
+        "murphy: 1\nname: x\nduration: 10s\n"
+        "nodes:\n"
+        "  users:  # the clients\n"
+        "    kind: client\n"
+        "    rate: 10/s\n"
+        "    calls:\n"
+        "      - {to: api,  # the api\n"
+        "         timeout: 1s}\n"
+        "  api:\n"
+        "    kind: service\n"
+        "    service_time: {dist: exponential, mean: 5ms}\n"
+        "layout:\n  users: [0, 0]\n  api: [200, 0]\n"
+    )
+    target = tmp_path / "crlf.yaml"
+    target.write_bytes(text.replace("\n", "\r\n").encode())
+    window = make_window(target)
+    messages: list[str] = []
+    window.files.message.connect(messages.append)
+    window.document.rename_node("api", "web")
+    assert window.files.save()
+    saved = target.read_bytes().decode()
+    assert saved.count("\r\n") == saved.count("\n") and "# the clients" in saved
+    assert "without some of its comments: 1 comment could not be kept: '# the api'" in messages[-1]
+    assert load_scenario(target) == window.document.scenario
