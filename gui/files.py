@@ -107,15 +107,9 @@ class FileController(QObject):
         if not self.maybe_save():
             return False
         path = path or self.dialogs.open_path(self._directory())
-        if path is None:
+        if path is None or (loaded := self._read(path)) is None:
             return False
-        try:
-            text = read_scenario_text(path)
-            scenario = parse_scenario(text, str(path))
-        except ScenarioError as exc:
-            self.dialogs.error(f"Cannot open {Path(path).name}", problems_text(exc, path))
-            self.message.emit(f"Cannot open {path}: see the error")
-            return False
+        scenario, text = loaded
         remove_stale_temporaries(path)  # of saves of this file that were killed
         self.document.replace(scenario, Path(path).resolve(), text)
         self.untitled_name = UNTITLED
@@ -123,16 +117,21 @@ class FileController(QObject):
         self.message.emit(f"Opened {path}")
         return True
 
-    def open_example(self, path: Path) -> bool:
-        """Open a bundled example as an untitled copy, so saving asks where, never over it."""
-        if not self.maybe_save():
-            return False
+    def _read(self, path: Path) -> tuple[Scenario, str] | None:
+        """The scenario and the text it was read from; None after showing why it cannot load."""
         try:
             text = read_scenario_text(path)
-            scenario = parse_scenario(text, str(path))
+            return parse_scenario(text, str(path)), text
         except ScenarioError as exc:
             self.dialogs.error(f"Cannot open {Path(path).name}", problems_text(exc, path))
+            self.message.emit(f"Cannot open {path}: see the error")
+            return None
+
+    def open_example(self, path: Path) -> bool:
+        """Open a bundled example as an untitled copy, so saving asks where, never over it."""
+        if not self.maybe_save() or (loaded := self._read(path)) is None:
             return False
+        scenario, text = loaded
         self.document.replace(scenario, None, text)  # the copy keeps the example's comments
         self.untitled_name = Path(path).name
         self.message.emit(
