@@ -11,6 +11,7 @@ from typing import Any
 
 from simulator.analysis import compare_runs
 from simulator.engine import Simulation
+from simulator.recovery import fault_recovery
 from simulator.scenario import Fault, Scenario
 
 __all__ = ["blast_radius"]
@@ -22,7 +23,9 @@ def blast_radius(
     faulty: Simulation,
     progress: Callable[[int, int, Fault], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """For each fault: the nodes and routes it degraded, against a paired run without it.
+    """For each fault: the nodes and routes it degraded, against a paired run without it,
+    and how long after its end those routes answered as well as the paired run again
+    (``recovery_s``; None: not before the run ended).
 
     Common random numbers make the pair differ only by the fault, so a route that
     fails more in the faulty run failed because of it. ``progress(i, n, fault)`` is
@@ -52,9 +55,11 @@ def blast_radius(
         )
         if spared and hit_routes:
             text += "; " + ", ".join(spared) + " unaffected"
+        recovery_s, recovered_at_s = fault_recovery(faulty, baseline, hit_routes, end)
         entry = {
             "fault": label, "index": index, "start_s": start, "end_s": end,
             "nodes": hit_nodes, "routes": hit_routes, "summary": text, "detail": found,
+            "recovery_s": recovery_s, "recovered_at_s": recovered_at_s,
         }  # fmt: skip
         if "flows" in found:
             entry["flows"] = hit_flows

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from simulator.recovery import recovery_text
+
 __all__ = ["print_comparison", "print_summary"]
 
 
@@ -61,6 +63,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         _print_corruption(console, summary["corruption"]["databases"])
     for entry in summary.get("blast_radius", []):
         console.print(f"[bold]blast radius[/bold] {entry['fault']}: {entry['summary']}")
+        if "recovery_s" in entry:
+            console.print(f"  {recovery_text(entry)}")
     if summary["invariants"]:
         console.print("[red]invariant violations:[/red] " + "; ".join(summary["invariants"]))
 

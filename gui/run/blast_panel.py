@@ -7,6 +7,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from simulator.recovery import RECOVERY_HOLD, recovery_text
+
 ALL = -1
 
 
@@ -70,7 +72,10 @@ class BlastRadiusPanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, ALL)
             self.list.addItem(item)
         for entry in entries:
-            item = QListWidgetItem(f"{entry['fault']} → {entry['summary']}")
+            text = f"{entry['fault']} → {entry['summary']}"
+            if "recovery_s" in entry:  # a record made before recovery was measured has none
+                text += f"; {recovery_text(entry)}"
+            item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, entry["index"])
             item.setToolTip(_details(entry))
             self.list.addItem(item)
@@ -88,6 +93,9 @@ class BlastRadiusPanel(QWidget):
 
 def _details(entry: dict[str, Any]) -> str:
     lines = [entry["fault"]]
+    if entry.get("recovered_at_s") is not None and entry.get("routes"):
+        lines.append(f"{recovery_text(entry)} (at {entry['recovered_at_s']:g} s): its routes "
+                     f"answered as well as the paired run for {RECOVERY_HOLD} buckets in a row")  # fmt: skip
     for name, row in entry["detail"]["routes"].items():
         mark = "degraded" if row["degraded"] else "unaffected"
         lines.append(f"route {name}: {mark}, +{row['extra_failure_share'] * 100:.1f}% failures, "

@@ -49,7 +49,7 @@ def test_a_run_comes_alive_on_the_drawing_and_the_plots(qtbot, tiny_window):
     # blast radius: the crash reaches the db, the api and the users' route
     qtbot.waitUntil(lambda: bool(session.blast_panel.entries), timeout=30_000)
     text = session.blast_panel.texts()[0]
-    assert "crash on db" in text and "route users" in text
+    assert "crash on db" in text and "route users" in text and "recover" in text
     assert notes and notes[0][0] == (1, 1, "crash on db")
     assert notes[0][1].startswith("Computing 1/1: crash on db…")
     assert session.overlay.state_of("db")["blast_source"]
