@@ -353,5 +353,9 @@ def gui(file: str | None) -> None:
     )
 
 
+from simulator.cli_map import map_command  # noqa: E402  (it imports nothing from here at load)
+
+main.add_command(map_command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

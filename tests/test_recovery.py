@@ -78,12 +78,9 @@ def test_a_fault_to_the_end_never_recovers_and_one_that_degrades_nothing_needs_n
 
 def _fake(ok: list[float], ended: list[float], p99: list[float]) -> SimpleNamespace:
     """A finished run of one route 'r' with the given per-bucket figures (1 s buckets)."""
+    data = {"ok": np.array(ok), "goodput": np.array(ok), "failed": np.array(ended) - np.array(ok)}
     stats = SimpleNamespace(
-        series=SimpleNamespace(
-            size=len(ok),
-            data={"ok": np.array(ok), "goodput": np.array(ok),
-                  "failed": np.array(ended) - np.array(ok)},
-        ),  # fmt: skip
+        series=SimpleNamespace(size=len(ok), data=data),
         percentile_series=lambda _q: np.array(p99, dtype=float),
     )
     return SimpleNamespace(

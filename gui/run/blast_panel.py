@@ -94,8 +94,10 @@ class BlastRadiusPanel(QWidget):
 def _details(entry: dict[str, Any]) -> str:
     lines = [entry["fault"]]
     if entry.get("recovered_at_s") is not None and entry.get("routes"):
-        lines.append(f"{recovery_text(entry)} (at {entry['recovered_at_s']:g} s): its routes "
-                     f"answered as well as the paired run for {RECOVERY_HOLD} buckets in a row")  # fmt: skip
+        lines.append(
+            f"{recovery_text(entry)} (at {entry['recovered_at_s']:g} s): its routes answered "
+            f"as well as the paired run for {RECOVERY_HOLD} buckets in a row"
+        )
     for name, row in entry["detail"]["routes"].items():
         mark = "degraded" if row["degraded"] else "unaffected"
         lines.append(f"route {name}: {mark}, +{row['extra_failure_share'] * 100:.1f}% failures, "
