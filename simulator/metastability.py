@@ -50,6 +50,7 @@ from matplotlib.figure import Figure
 
 from simulator.palette import PALETTE
 from simulator.plots import style_axes
+from simulator.recovery import RECOVERY_HOLD
 from simulator.scenario import Scenario
 from simulator.sweep import open_executor
 from simulator.variants import OverrideError, Variant, variant_grid
@@ -57,11 +58,13 @@ from simulator.variants import OverrideError, Variant, variant_grid
 __all__ = [
     "MAX_CELLS",
     "MetastabilityMap",
+    "Preset",
     "boundary",
     "cell_median",
     "draw_map",
     "map_data",
     "map_figure",
+    "map_presets",
     "recovery_run",
     "run_map",
     "save_map",
@@ -377,3 +380,48 @@ def write_map_csv(data: dict[str, Any], path: str | os.PathLike[str]) -> Path:
             value = "" if cell["recovery_s"] is None else f"{cell['recovery_s']:g}"
             writer.writerow([cell["x"], cell["y"], value, f"{cell['never_share']:g}", runs])
     return path
+
+
+# -- presets: the axes a map of this scenario usually wants ---------------------------------
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Two axes to offer for a scenario: a label, and (field, values) for x and y."""
+
+    label: str
+    x: tuple[str, list[str]]
+    y: tuple[str, list[str]]
+
+
+def _scaled(value: float, factors: Sequence[float], unit: str) -> list[str]:
+    return [f"{round(value * f, 3):g}{unit}" for f in factors]
+
+
+def map_presets(scenario: Scenario, fault: int = 0) -> list[Preset]:
+    """Load on x (the first open-loop client's rate, from half to 110% of it) against the
+    trigger's duration, its client's retry attempts, or a retry budget on y.
+
+    Empty when the scenario has no client with a fixed rate or no such fault: the
+    user writes the fields by hand.
+    """
+    client = next((n for n, node in scenario.nodes.items() if getattr(node, "rate", None)), None)
+    if client is None or not 0 <= fault < len(scenario.faults):
+        return []
+    rate = float(scenario.nodes[client].rate)  # type: ignore[union-attr]
+    load = (f"nodes.{client}.rate", _scaled(rate, (0.5, 0.75, 0.9, 1.0, 1.1), "/s"))
+    trigger = scenario.faults[fault]
+    out = []
+    if trigger.for_ is not None:
+        room = scenario.duration - trigger.at - RECOVERY_HOLD * scenario.bucket  # to recover in
+        factors = [f for f in (0.2, 0.5, 1.0, 2.0) if trigger.for_ * f < room] or [1.0]
+        length = _scaled(trigger.for_, factors, "s")
+        out.append(Preset(f"{client} rate × fault {fault} duration", load,
+                          (f"faults[{fault}].for", length)))  # fmt: skip
+    if scenario.nodes[client].calls:
+        call = f"nodes.{client}.calls[0].retry"
+        out.append(Preset(f"{client} rate × retry attempts", load,
+                          (f"{call}.attempts", ["1", "2", "3", "5"])))  # fmt: skip
+        out.append(Preset(f"{client} rate × retry budget", load,
+                          (f"{call}.budget.percent", ["none", "20%", "10%", "5%"])))  # fmt: skip
+    return out

@@ -132,6 +132,8 @@ class RunSession(QObject):
         menu.addSeparator()
         self.compare_action = menu.addAction("Compare strategies…")
         self.compare_action.triggered.connect(self._on_compare_requested)
+        self.map_action = menu.addAction("Metastability map…")
+        self.map_action.triggered.connect(self._on_map_requested)
         menu.addSeparator()
         self.csv_action = menu.addAction("Export time series (CSV)…")
         self.csv_action.triggered.connect(self._on_csv_requested)
@@ -209,6 +211,9 @@ class RunSession(QObject):
         dialog = getattr(self, "compare_dialog", None)
         if dialog is not None:
             dialog.cancel()  # its pool's workers are killed, not left to finish their runs
+        map_dialog = getattr(self, "map_dialog", None)
+        if map_dialog is not None:
+            map_dialog.cancel()
 
     # -- following the run -----------------------------------------------------------------
 
@@ -360,3 +365,10 @@ class RunSession(QObject):
         guide(dialog, scenario, CALL_FIELDS)
         dialog.show()
         self.compare_dialog = dialog
+
+    def _on_map_requested(self) -> None:
+        from gui.plots.map_dialog import MapDialog
+
+        dialog = MapDialog(self.window.document.scenario, self.window)
+        dialog.show()
+        self.map_dialog = dialog

@@ -1,0 +1,298 @@
+"""The metastability map: recovery time after a trigger over two axes, drawn as a heat map.
+
+The work is ``simulator.metastability.run_map`` in a ``MapJob`` (a background
+thread over a killable process pool, like the compare view's); the dialog polls its
+progress on a timer and draws ``map_figure`` when it is done, with the boundary in
+words under it. Presets fill both axes from the open scenario (load × the trigger's
+duration, retry attempts or a retry budget); every field stays editable. The
+figure saves as PNG or SVG; Export writes map.png, .svg, .csv and .json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib.style
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.plots.compare_dialog import ask_directory, ask_save_path, fitted_size
+from gui.plots.map_job import MapJob
+from simulator.metastability import (
+    MetastabilityMap,
+    boundary,
+    map_figure,
+    map_presets,
+    save_map,
+)
+from simulator.scenario import Scenario
+
+
+def _values(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+class MapDialog(QDialog):
+    """Choose two axes and replications; run the grid in the background; show the heat map."""
+
+    done = Signal()
+
+    def __init__(self, scenario: Scenario, parent: QWidget | None = None, executor: Any = None):
+        super().__init__(parent)
+        self.setWindowTitle(f"Metastability map — {scenario.name}")
+        self.scenario = scenario
+        self.executor = executor
+        self.map: MetastabilityMap | None = None
+        self.error: str | None = None
+        self.cancelled = False
+        self.job: MapJob | None = None
+        # Questions to the user, replaceable by tests (they must not block).
+        self.save_path = ask_save_path(self)
+        self.choose_directory = ask_directory(self)
+        self._build()
+        self._timer = QTimer(self)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self._on_poll_timeout)
+        self.resize(*fitted_size(self, 900, 720))
+
+    def _build(self) -> None:
+        self.fault_box = QComboBox()
+        for i, f in enumerate(self.scenario.faults):
+            start, end = f.window(self.scenario.duration)
+            self.fault_box.addItem(f"{i}: {f.kind} on {f.target} ({start:g}–{end:g} s)", i)
+        self.fault_box.setToolTip("The trigger: the fault whose recovery each cell measures")
+        self.fault_box.currentIndexChanged.connect(self._fill_presets)
+        self.preset_box = QComboBox()
+        self.preset_box.currentIndexChanged.connect(self._on_preset_changed)
+        self.x_field, self.y_field = QLineEdit(), QLineEdit()
+        self.x_values, self.y_values = QLineEdit(), QLineEdit()
+        for edit in (self.x_field, self.y_field):
+            edit.setToolTip("A field path, as murphy map --vary spells it: nodes.users.rate")
+        for edit in (self.x_values, self.y_values):
+            edit.setToolTip("Comma-separated values, written as in the scenario file")
+        self.replications = QSpinBox()
+        self.replications.setRange(1, 50)
+        self.replications.setValue(3)
+        self.run_button = QPushButton("Run map")
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the map: runs in progress are abandoned")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.figure_button = QPushButton("Save figure…")
+        self.figure_button.setToolTip("The heat map as PNG or SVG (by the file's suffix)")
+        self.figure_button.clicked.connect(self.save_figure)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("map.png, .svg, .csv and .json into a folder")
+        self.export_button.clicked.connect(self.export)
+        self.progress = QProgressBar()
+        self.status = QLabel(
+            "Each cell runs the scenario and its pair without the trigger (same seed), and "
+            "measures how long after the trigger ended its routes answered as well again."
+        )
+        self.status.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Trigger", self.fault_box)
+        form.addRow("Preset", self.preset_box)
+        form.addRow("x: field", self.x_field)
+        form.addRow("x: values", self.x_values)
+        form.addRow("y: field", self.y_field)
+        form.addRow("y: values", self.y_values)
+        form.addRow("Replications", self.replications)
+        row = QHBoxLayout()
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.figure_button)
+        row.addWidget(self.export_button)
+        self.figure_canvas: FigureCanvasQTAgg | None = None
+        self.figure_holder = QVBoxLayout()
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        layout.addLayout(self.figure_holder, 1)
+        if not self.scenario.faults:
+            self.status.setText("This scenario has no fault: add a trigger (a fault with a "
+                                "`for:`) to map the recovery from it.")  # fmt: skip
+            self.run_button.setEnabled(False)
+        self._fill_presets()
+        self._enable_exports()
+
+    # -- choosing --------------------------------------------------------------------------
+
+    def _fill_presets(self, _index: int = 0) -> None:
+        self.preset_box.blockSignals(True)
+        self.preset_box.clear()
+        for preset in map_presets(self.scenario, self.fault()):
+            self.preset_box.addItem(preset.label, preset)
+        self.preset_box.addItem("Custom (edit the fields)", None)
+        self.preset_box.blockSignals(False)
+        self._on_preset_changed()
+
+    def _on_preset_changed(self, _index: int = 0) -> None:
+        preset = self.preset_box.currentData()
+        if preset is None:
+            return
+        self.x_field.setText(preset.x[0])
+        self.x_values.setText(", ".join(preset.x[1]))
+        self.y_field.setText(preset.y[0])
+        self.y_values.setText(", ".join(preset.y[1]))
+
+    def fault(self) -> int:
+        data = self.fault_box.currentData()
+        return 0 if data is None else int(data)
+
+    def varies(self) -> list[tuple[str, list[str]]]:
+        return [
+            (self.x_field.text().strip(), _values(self.x_values.text())),
+            (self.y_field.text().strip(), _values(self.y_values.text())),
+        ]
+
+    # -- running ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.job is not None:
+            return
+        varies = self.varies()
+        if any(not path or not values for path, values in varies):
+            self.status.setText("Give both axes a field and at least one value.")
+            return
+        self.error, self.map, self.cancelled = None, None, False
+        self.job = MapJob(self.scenario, varies, self.replications.value(), self.fault(),
+                          self.executor)  # fmt: skip
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self._enable_exports()
+        self.status.setText(f"Running {self.job.progress[1]} pairs of simulations…")
+        self.job.start()
+        self._timer.start()
+
+    def cancel(self) -> None:
+        """Stop the running map; the dialog says so when its thread has ended."""
+        if self.job is None:
+            return
+        self.job.cancel()
+        self.cancel_button.setEnabled(False)
+        self.status.setText("Cancelling…")
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None
+
+    def _on_poll_timeout(self) -> None:
+        job = self.job
+        if job is None:
+            self._timer.stop()
+            return
+        done, total = job.progress
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        if job.running:
+            return
+        self.job = None
+        self._timer.stop()
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.error, self.cancelled = job.error, job.cancelled
+        if job.cancelled:
+            self.status.setText(f"Cancelled after {done} of {total} pairs of simulations.")
+        elif job.error is not None:
+            self.status.setText(f"The map failed: {job.error}")
+        else:
+            self.map = job.map
+            self._show_map()
+        self._enable_exports()
+        self.done.emit()
+
+    def closeEvent(self, event: object) -> None:
+        if self.job is not None:
+            self.job.cancel()  # its runs would otherwise go on using the CPU for nothing
+        super().closeEvent(event)  # type: ignore[arg-type]
+
+    # -- results ---------------------------------------------------------------------------
+
+    def _show_map(self) -> None:
+        m = self.map
+        assert m is not None
+        if self.figure_canvas is not None:
+            self.figure_holder.removeWidget(self.figure_canvas)
+            self.figure_canvas.deleteLater()
+        self.figure_canvas = FigureCanvasQTAgg(self._figure_on_screen(m))
+        self.figure_holder.addWidget(self.figure_canvas)
+        self.status.setText(self.boundary_text())
+
+    def boundary_text(self) -> str:
+        """The boundary in words: per x value, the first y value that never recovers."""
+        m = self.map
+        if m is None:
+            return ""
+        (xf, xs), (yf, _ys) = m.axes
+        parts = [
+            f"{x}: never from {yf.rsplit('.', 1)[-1]}={b}" if b else f"{x}: always recovers"
+            for x, b in zip(xs, boundary(m), strict=True)
+        ]
+        return f"Boundary ({xf.rsplit('.', 1)[-1]}) — " + "; ".join(parts)
+
+    def _figure_on_screen(self, m: MetastabilityMap) -> Figure:
+        """The figure in the palette's colours; saved files always get the light one."""
+        if self.palette().color(QPalette.ColorRole.Window).lightness() >= 128:
+            return map_figure(m)
+        with matplotlib.style.context("dark_background"):
+            return map_figure(m)
+
+    # -- exports ---------------------------------------------------------------------------
+
+    def _enable_exports(self) -> None:
+        ready = self.map is not None and self.job is None
+        self.figure_button.setEnabled(ready)
+        self.export_button.setEnabled(ready)
+
+    def save_figure(self) -> Path | None:
+        """Save the heat map; PNG or SVG, as the chosen file's suffix says."""
+        if self.map is None:
+            return None
+        path = self.save_path("Save the map", "map.png", "PNG (*.png);;SVG (*.svg)")
+        if path is None:
+            return None
+        if path.suffix.lower() not in (".png", ".svg"):
+            path = path.with_suffix(".png")
+        figure = map_figure(self.map)  # light, like the export
+        try:
+            figure.savefig(path, dpi=130 if path.suffix.lower() == ".png" else None)
+        except (OSError, ValueError) as exc:
+            self.status.setText(f"Could not save: {exc}")
+            return None
+        self.status.setText(f"Saved {path.name} in {path.parent}")
+        return path
+
+    def export(self) -> list[Path] | None:
+        """Write map.png, .svg, .csv and .json into a chosen folder."""
+        if self.map is None:
+            return None
+        folder = self.choose_directory("Export the map to a folder")
+        if folder is None:
+            return None
+        try:
+            paths = save_map(self.map, folder)
+        except (OSError, ValueError) as exc:
+            self.status.setText(f"Could not save: {exc}")
+            return None
+        self.status.setText("Saved " + ", ".join(p.name for p in paths) + f" in {folder}")
+        return paths

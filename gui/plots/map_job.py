@@ -1,0 +1,59 @@
+"""One metastability map running on a background thread, which Cancel can stop. Qt-free.
+
+The same machinery as the compare view's ``ComparisonJob`` (a killable process
+pool of its own, a watcher thread that kills it on Cancel, an executor that
+refuses submits once cancelled); only the work differs: ``run_map`` instead of
+``run_comparison``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from gui.plots.compare_job import CancellableExecutor, Cancelled, ComparisonJob
+from simulator.metastability import MetastabilityMap, run_map
+from simulator.scenario import Scenario
+
+
+class MapJob(ComparisonJob):
+    """``run_map`` on a daemon thread; poll ``progress``, ``running`` and ``map``/``error``."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        varies: list[tuple[str, list[str]]],
+        replications: int,
+        fault: int = 0,
+        executor: Any = None,
+        workers: int | None = None,
+    ):
+        super().__init__(scenario, varies, replications, executor, workers)
+        cells = 1
+        for _path, values in varies:
+            cells *= max(1, len(values))
+        runs = cells * replications
+        self.workers = workers or min(os.cpu_count() or 1, runs)
+        self.progress = (0, runs)
+        self.fault = fault
+        self.map: MetastabilityMap | None = None
+
+    def _work(self) -> None:
+        try:
+            if self._cancel.is_set():
+                raise Cancelled
+            with self._executor() as inner:
+                self._wrapped = CancellableExecutor(inner, self._cancel)
+                self.map = run_map(
+                    self.scenario, self.varies, self.replications,
+                    executor=self._wrapped, progress=self._on_progress, fault=self.fault,
+                )  # fmt: skip
+        except Exception as exc:  # shown in the dialog; the app carries on
+            if self._cancel.is_set():
+                self.cancelled, self.map = True, None
+            else:
+                self.error = str(exc) if isinstance(exc, ValueError) else (
+                    f"{type(exc).__name__}: {exc}")  # fmt: skip
+        finally:
+            self._release_pool()
+            self._wake.set()  # the watcher ends too
