@@ -408,7 +408,7 @@ def map_presets(scenario: Scenario, fault: int = 0) -> list[Preset]:
     client = next((n for n, node in scenario.nodes.items() if getattr(node, "rate", None)), None)
     if client is None or not 0 <= fault < len(scenario.faults):
         return []
-    rate = float(scenario.nodes[client].rate)  # type: ignore[union-attr]
+    rate = float(getattr(scenario.nodes[client], "rate", 0.0))
     load = (f"nodes.{client}.rate", _scaled(rate, (0.5, 0.75, 0.9, 1.0, 1.1), "/s"))
     trigger = scenario.faults[fault]
     out = []
