@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap
@@ -270,7 +271,8 @@ def cell_text(m: MetastabilityMap, i: int, j: int) -> str:
     if median is None:
         recovered = len(runs) - never
         return f"never ({recovered}/{len(runs)} recovered)" if recovered else "never"
-    return f"{median:.0f} s ({never}/{len(runs)} never)" if never else f"{median:.0f} s"
+    text = f"{median:.3g} s"
+    return f"{text} ({never}/{len(runs)} never)" if never else text
 
 
 def draw_map(ax: Axes, m: MetastabilityMap, text_colour: str | None = None) -> Any:
@@ -334,8 +336,9 @@ def _draw_boundary(ax: Axes, never: np.ndarray) -> None:
                 edges.append(([i + 0.5, i + 0.5], [j - 0.5, j + 0.5]))
             if j + 1 < ys and never[i, j] != never[i, j + 1]:
                 edges.append(([i - 0.5, i + 0.5], [j + 0.5, j + 0.5]))
+    colour = matplotlib.rcParams["text.color"]  # black on a light figure, white on a dark one
     for x, y in edges:
-        ax.plot(x, y, color="black", lw=2.5, solid_capstyle="round")
+        ax.plot(x, y, color=colour, lw=2.5, solid_capstyle="round")
 
 
 def map_figure(m: MetastabilityMap, figure: Figure | None = None) -> Figure:
@@ -345,11 +348,10 @@ def map_figure(m: MetastabilityMap, figure: Figure | None = None) -> Figure:
     ax = fig.add_subplot()
     mesh = draw_map(ax, m)
     bar = fig.colorbar(mesh, ax=ax, shrink=0.85)
-    bar.set_label("recovery after the fault ended (s)")
+    bar.set_label("recovery (s)")
     if m.never().any():
-        ax.text(1.0, -0.16 if len(m.axes[0][1]) < 8 else -0.2, "hatched: never recovers "
-                "(before the end of the run); black line: the boundary",
-                transform=ax.transAxes, ha="right", va="top", fontsize=7)  # fmt: skip
+        fig.supxlabel("hatched: never recovers (before the end of the run); "
+                      "thick line: the boundary", fontsize=7, x=0.98, ha="right")  # fmt: skip
     return fig
 
 

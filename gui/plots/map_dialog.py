@@ -21,7 +21,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -107,15 +107,24 @@ class MapDialog(QDialog):
             "measures how long after the trigger ended its routes answered as well again."
         )
         self.status.setWordWrap(True)
-        form = QFormLayout()
-        form.addRow("Trigger", self.fault_box)
-        form.addRow("Preset", self.preset_box)
-        form.addRow("x: field", self.x_field)
-        form.addRow("x: values", self.x_values)
-        form.addRow("y: field", self.y_field)
-        form.addRow("y: values", self.y_values)
-        form.addRow("Replications", self.replications)
+        # Three rows, not seven: at 1366×768 or at 150% the heat map needs the height.
+        form = QGridLayout()
+        form.addWidget(QLabel("Trigger"), 0, 0)
+        form.addWidget(self.fault_box, 0, 1)
+        form.addWidget(QLabel("Preset"), 0, 2)
+        form.addWidget(self.preset_box, 0, 3)
+        for r, (name, field, values) in enumerate(
+            (("x", self.x_field, self.x_values), ("y", self.y_field, self.y_values)), start=1
+        ):
+            form.addWidget(QLabel(f"{name}: field"), r, 0)
+            form.addWidget(field, r, 1)
+            form.addWidget(QLabel("values"), r, 2)
+            form.addWidget(values, r, 3)
+        form.setColumnStretch(1, 2)
+        form.setColumnStretch(3, 3)
         row = QHBoxLayout()
+        row.addWidget(QLabel("Replications"))
+        row.addWidget(self.replications)
         row.addWidget(self.run_button)
         row.addWidget(self.cancel_button)
         row.addWidget(self.progress, 1)
