@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from engine_helpers import ROOT, example, scenario
+from semantic_mutations import make_case
 
 from simulator.blast_radius import blast_radius
 from simulator.cli import main
@@ -115,3 +117,33 @@ def test_the_cli_summary_says_whether_each_fault_recovered() -> None:
     result = CliRunner().invoke(main, ["run", str(ROOT / "scenarios" / "metastable.yaml")])
     assert result.exit_code == 0, result.output
     assert "did not recover before the end" in result.output
+
+
+FUZZ = int(os.environ.get("MURPHY_SEMANTIC_FUZZ", "40")) // 8  # each case runs 1 + 2 × faults
+
+
+@pytest.mark.parametrize("index", range(FUZZ))
+def test_recovery_on_mutated_scenarios_is_bounded_and_replays(index: int) -> None:
+    """Random knobs and faults (the semantic fuzz's cases): a recovery lies between the
+    fault's end and the last instant that leaves a hold of buckets, and replays exactly."""
+    case = make_case(index)
+    sc = case.scenario
+    if not sc.faults:
+        pytest.skip("no fault to recover from")
+    sim = Simulation(sc).run_to_end()
+    first = blast_radius(sc, sc.seed, sim)
+    again = blast_radius(sc, sc.seed, Simulation(sc).run_to_end())
+    assert [(e["recovery_s"], e["recovered_at_s"]) for e in first] == [
+        (e["recovery_s"], e["recovered_at_s"]) for e in again
+    ], case
+    latest = sc.duration - RECOVERY_HOLD * sc.bucket + 1e-6
+    for entry in first:
+        if entry["recovery_s"] is None:
+            assert entry["recovered_at_s"] is None and entry["routes"], case
+            continue
+        assert entry["recovery_s"] >= 0.0
+        if entry["routes"]:
+            assert entry["end_s"] <= entry["recovered_at_s"] <= latest, case
+            assert entry["recovered_at_s"] - entry["end_s"] == pytest.approx(
+                entry["recovery_s"], abs=sc.bucket
+            ), case
