@@ -59,11 +59,16 @@ def _check_executor(ctx: click.Context, param: click.Parameter, value: str) -> s
     callback=_check_executor,
     help="local | serial | dask://HOST:PORT | dask://local",
 )
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="also the fluid model's map (milliseconds), and where it disagrees",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the map as JSON")
 @click.option("--out", type=click.Path(), help="write map.png, map.svg, map.csv, map.json here")
 def map_command(
     file: str, vary: tuple[str, ...], replications: int, fault: int, seed: int | None,
-    duration: str | None, executor: str, as_json: bool, out: str | None,
+    duration: str | None, executor: str, preview: bool, as_json: bool, out: str | None,
 ) -> None:  # fmt: skip
     """The metastability map: recovery time after a fault over two axes (load × trigger).
 
@@ -88,9 +93,15 @@ def map_command(
             m = run_map(scenario, varies, replications, executor, update, seed, fault)
     except ValueError as exc:
         fail(f"{file}: {exc}")
-    if out:
-        write_or_fail(lambda: save_map(m, out), out)
     data = map_data(m)
+    fluid = None
+    if preview:
+        from simulator.metastability_fluid import preview_data, preview_map
+
+        fluid = preview_map(scenario, varies, fault)
+        data["preview"] = preview_data(data, fluid)
+    if out:
+        write_or_fail(lambda: save_map(m, out, fluid, data), out)
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -130,6 +141,31 @@ def print_map(data: dict[str, Any]) -> None:
         where = f"never recovers from {ya['field']}={b['never_from']}" if b["never_from"] else (
             "recovers everywhere on the map")  # fmt: skip
         console.print(f"at {xa['field']}={b['x']}: {where}")
+    if "preview" in data:
+        _print_preview(console, data)
     problems = sorted({p for c in data["cells"] for p in c["invariants"]})
     if problems:
         console.print("[red]invariant violations:[/red] " + "; ".join(problems))
+
+
+def _print_preview(console: Console, data: dict[str, Any]) -> None:
+    preview = data["preview"]
+    if preview["model"] is None:
+        console.print(f"no fluid preview: {preview['note']}")
+        return
+    (xa, ya) = data["axes"]
+    table = Table(title="Fluid preview (one service, immediate retries)", title_justify="left")
+    table.add_column(f"{ya['field']} \\ {xa['field']}")
+    for x in xa["values"]:
+        table.add_column(x, justify="right")
+    cells = {(c["x"], c["y"]): c["recovery_s"] for c in preview["cells"]}
+    for y in ya["values"]:
+        row = [cells[x, y] for x in xa["values"]]
+        table.add_row(y, *("never" if v is None else f"{v:.3g} s" for v in row))
+    console.print(table)
+    if not preview["disagree"]:
+        console.print("the fluid and the simulation agree on which cells never recover")
+    for d in preview["disagree"]:
+        sim = "never" if d["simulated"] is None else f"{d['simulated']:g} s"
+        fluid = "never" if d["preview"] is None else f"{d['preview']:g} s"
+        console.print(f"disagree at {d['x']}, {d['y']}: simulated {sim}, fluid {fluid}")

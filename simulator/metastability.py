@@ -275,8 +275,14 @@ def cell_text(m: MetastabilityMap, i: int, j: int) -> str:
     return f"{text} ({never}/{len(runs)} never)" if never else text
 
 
-def draw_map(ax: Axes, m: MetastabilityMap, text_colour: str | None = None) -> Any:
-    """The heat map on ``ax``: recovery time per cell, "never" cells hatched, the boundary drawn.
+def draw_map(
+    ax: Axes,
+    m: MetastabilityMap,
+    text_colour: str | None = None,
+    preview: list[list[float | None]] | None = None,
+) -> Any:
+    """The heat map on ``ax``: recovery time per cell, "never" cells hatched, the boundary drawn
+    (and, with a fluid ``preview``, the fluid's boundary dashed).
 
     Returns the colour mesh (for a colour bar).
     """
@@ -307,6 +313,9 @@ def draw_map(ax: Axes, m: MetastabilityMap, text_colour: str | None = None) -> A
                     fontsize=8, color=colour, fontweight="bold" if never[i, j] else "normal",
                     bbox=box if never[i, j] else None)  # fmt: skip
     _draw_boundary(ax, never)
+    if preview is not None:
+        fluid = np.array([[value is None for value in column] for column in preview])
+        _draw_boundary(ax, fluid, dashed=True)
     ax.set_xticks(range(len(xs)), xs)
     ax.set_yticks(range(len(ys)), ys)
     ax.set_xlim(-0.5, len(xs) - 0.5)
@@ -326,7 +335,7 @@ def _never_patch(i: int, j: int) -> Any:
     )  # fmt: skip
 
 
-def _draw_boundary(ax: Axes, never: np.ndarray) -> None:
+def _draw_boundary(ax: Axes, never: np.ndarray, dashed: bool = False) -> None:
     """A thick line along every cell edge between a cell that recovers and one that never does."""
     xs, ys = never.shape
     edges = []
@@ -338,32 +347,48 @@ def _draw_boundary(ax: Axes, never: np.ndarray) -> None:
                 edges.append(([i - 0.5, i + 0.5], [j + 0.5, j + 0.5]))
     colour = matplotlib.rcParams["text.color"]  # black on a light figure, white on a dark one
     for x, y in edges:
-        ax.plot(x, y, color=colour, lw=2.5, solid_capstyle="round")
+        if dashed:  # the fluid preview's: thinner, in the palette's teal, over the solid one
+            ax.plot(x, y, color=PALETTE[2], lw=2.0, ls=(0, (3, 2)))
+        else:
+            ax.plot(x, y, color=colour, lw=2.5, solid_capstyle="round")
 
 
-def map_figure(m: MetastabilityMap, figure: Figure | None = None) -> Figure:
+def map_figure(
+    m: MetastabilityMap,
+    figure: Figure | None = None,
+    preview: list[list[float | None]] | None = None,
+) -> Figure:
     """The heat map as a Figure with a colour bar (object API: draw it anywhere)."""
     fig = figure or Figure(figsize=(7.5, 5.0), layout="constrained")
     fig.clear()
     ax = fig.add_subplot()
-    mesh = draw_map(ax, m)
+    mesh = draw_map(ax, m, preview=preview)
     bar = fig.colorbar(mesh, ax=ax, shrink=0.85)
     bar.set_label("recovery (s)")
+    note = []
     if m.never().any():
-        fig.supxlabel("hatched: never recovers (before the end of the run); "
-                      "thick line: the boundary", fontsize=7, x=0.98, ha="right")  # fmt: skip
+        note.append("hatched: never recovers (before the end of the run); thick line: the boundary")
+    if preview is not None:
+        note.append("dashed: the fluid preview's boundary")
+    if note:
+        fig.supxlabel("; ".join(note), fontsize=7, x=0.98, ha="right")
     return fig
 
 
-def save_map(m: MetastabilityMap, out: str | os.PathLike[str]) -> list[Path]:
+def save_map(
+    m: MetastabilityMap,
+    out: str | os.PathLike[str],
+    preview: list[list[float | None]] | None = None,
+    data: dict[str, Any] | None = None,
+) -> list[Path]:
     """Write map.png, map.svg, map.csv (one row per cell) and map.json into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    fig = map_figure(m)
+    fig = map_figure(m, preview=preview)
     paths = [out / "map.png", out / "map.svg"]
     fig.savefig(paths[0], dpi=130)
     fig.savefig(paths[1])
-    data = map_data(m)
+    data = data or map_data(m)
     paths.append(write_map_csv(data, out / "map.csv"))
     paths.append(out / "map.json")
     paths[-1].write_text(json.dumps(data, indent=2), encoding="utf-8")

@@ -127,3 +127,45 @@ def test_murphy_map_rejects_a_bad_grid_with_exit_1(extra: list[str], message: st
     result = CliRunner().invoke(main, ["map", FILE, "--executor", "serial", "-n", "1", *extra])
     assert result.exit_code == 1, result.output
     assert message in result.output
+
+
+# -- the fluid preview ----------------------------------------------------------------------
+
+
+def test_the_fluid_preview_draws_the_same_lesson_in_milliseconds() -> None:
+    from simulator.metastability_fluid import preview_map
+
+    grid = [("nodes.users.rate", ["100/s", "160/s"]), ("faults[0].for", ["1s", "10s"])]
+    base = example("metastable.yaml")
+    fluid = preview_map(base, grid)
+    assert fluid is not None
+    assert fluid[0] == [0.0, 0.0]  # 100/s: half capacity keeps up, nothing to recover
+    assert fluid[1][0] is not None and fluid[1][1] is None  # 160/s: 10 s tips it over
+    plain = preview_map(apply_override(base, f"{RETRY}.strategy", "none"), grid)
+    # without retries the fluid drains the trigger's backlog, (160 - 100)/s × 10 s = 600,
+    # at (200 - 160)/s down to one service time's work (20): (600 - 20) / 40 = 14.5 s
+    assert plain is not None and plain[1][1] == pytest.approx(14.5, abs=0.05)
+    budget = preview_map(apply_override(base, f"{RETRY}.budget.percent", "10%"), grid)
+    assert budget is not None and plain[1][1] < budget[1][1] < 60.0
+
+
+def test_the_fluid_preview_declines_what_it_does_not_model() -> None:
+    from simulator.metastability_fluid import preview_map
+
+    sc = example("latency-spike.yaml")  # a client calling an api calling a database
+    grid = [("nodes.users.rate", ["10/s"]), ("faults[0].for", ["5s"])]
+    assert preview_map(sc, grid) is None
+
+
+def test_murphy_map_preview_says_where_the_fluid_disagrees() -> None:
+    args = ["map", FILE, "--vary", "nodes.users.rate=100/s,160/s", "--vary",
+            "faults[0].for=10s", "-n", "1", "--executor", "serial", "--preview"]  # fmt: skip
+    result = CliRunner().invoke(main, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    preview = json.loads(result.output)["preview"]
+    assert preview["model"] == "fluid"
+    assert [c["recovery_s"] is None for c in preview["cells"]] == [False, True]
+    assert preview["disagree"] == []
+    text = CliRunner().invoke(main, args)
+    assert "Fluid preview" in text.output
+    assert "agree on which cells never recover" in text.output

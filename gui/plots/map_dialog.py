@@ -37,10 +37,12 @@ from gui.plots.map_job import MapJob
 from simulator.metastability import (
     MetastabilityMap,
     boundary,
+    map_data,
     map_figure,
     map_presets,
     save_map,
 )
+from simulator.metastability_fluid import preview_data
 from simulator.scenario import Scenario
 
 
@@ -59,6 +61,7 @@ class MapDialog(QDialog):
         self.scenario = scenario
         self.executor = executor
         self.map: MetastabilityMap | None = None
+        self.preview: list[list[float | None]] | None = None
         self.error: str | None = None
         self.cancelled = False
         self.job: MapJob | None = None
@@ -225,7 +228,7 @@ class MapDialog(QDialog):
         elif job.error is not None:
             self.status.setText(f"The map failed: {job.error}")
         else:
-            self.map = job.map
+            self.map, self.preview = job.map, job.preview
             self._show_map()
         self._enable_exports()
         self.done.emit()
@@ -245,7 +248,17 @@ class MapDialog(QDialog):
             self.figure_canvas.deleteLater()
         self.figure_canvas = FigureCanvasQTAgg(self._figure_on_screen(m))
         self.figure_holder.addWidget(self.figure_canvas)
-        self.status.setText(self.boundary_text())
+        self.status.setText(self.boundary_text() + self.preview_text())
+
+    def preview_text(self) -> str:
+        """Where the fluid preview (dashed on the map) disagrees with the simulation."""
+        if self.map is None or self.preview is None:
+            return ""
+        found = preview_data(map_data(self.map), self.preview)["disagree"]
+        if not found:
+            return ". The fluid preview (dashed) agrees on which cells never recover."
+        cells = "; ".join(f"{d['x']}, {d['y']}" for d in found)
+        return f". The fluid preview (dashed) disagrees at {cells}: randomness decides there."
 
     def boundary_text(self) -> str:
         """The boundary in words: per x value, the first y value that never recovers."""
@@ -262,9 +275,9 @@ class MapDialog(QDialog):
     def _figure_on_screen(self, m: MetastabilityMap) -> Figure:
         """The figure in the palette's colours; saved files always get the light one."""
         if self.palette().color(QPalette.ColorRole.Window).lightness() >= 128:
-            return map_figure(m)
+            return map_figure(m, preview=self.preview)
         with matplotlib.style.context("dark_background"):
-            return map_figure(m)
+            return map_figure(m, preview=self.preview)
 
     # -- exports ---------------------------------------------------------------------------
 
@@ -282,7 +295,7 @@ class MapDialog(QDialog):
             return None
         if path.suffix.lower() not in (".png", ".svg"):
             path = path.with_suffix(".png")
-        figure = map_figure(self.map)  # light, like the export
+        figure = map_figure(self.map, preview=self.preview)  # light, like the export
         try:
             figure.savefig(path, dpi=130 if path.suffix.lower() == ".png" else None)
         except (OSError, ValueError) as exc:
@@ -299,7 +312,10 @@ class MapDialog(QDialog):
         if folder is None:
             return None
         try:
-            paths = save_map(self.map, folder)
+            data = map_data(self.map)
+            if self.preview is not None:
+                data["preview"] = preview_data(data, self.preview)
+            paths = save_map(self.map, folder, self.preview, data)
         except (OSError, ValueError) as exc:
             self.status.setText(f"Could not save: {exc}")
             return None

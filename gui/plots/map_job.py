@@ -3,7 +3,7 @@
 The same machinery as the compare view's ``ComparisonJob`` (a killable process
 pool of its own, a watcher thread that kills it on Cancel, an executor that
 refuses submits once cancelled); only the work differs: ``run_map`` instead of
-``run_comparison``.
+``run_comparison``, then the fluid preview (``preview_map``: milliseconds per cell).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from gui.plots.compare_job import CancellableExecutor, Cancelled, ComparisonJob
 from simulator.metastability import MetastabilityMap, run_map
+from simulator.metastability_fluid import preview_map
 from simulator.scenario import Scenario
 
 
@@ -37,6 +38,7 @@ class MapJob(ComparisonJob):
         self.progress = (0, runs)
         self.fault = fault
         self.map: MetastabilityMap | None = None
+        self.preview: list[list[float | None]] | None = None  # the fluid's, when it applies
 
     def _work(self) -> None:
         try:
@@ -48,6 +50,7 @@ class MapJob(ComparisonJob):
                     self.scenario, self.varies, self.replications,
                     executor=self._wrapped, progress=self._on_progress, fault=self.fault,
                 )  # fmt: skip
+            self.preview = preview_map(self.scenario, self.varies, self.fault)
         except Exception as exc:  # shown in the dialog; the app carries on
             if self._cancel.is_set():
                 self.cancelled, self.map = True, None

@@ -36,6 +36,7 @@ def test_the_dialog_offers_presets_and_draws_the_map_with_its_boundary(qtbot, tm
     assert [dialog.map.median(i, 0) is None for i in range(2)] == [False, True]
     assert "160/s: never from for=10s" in dialog.status.text()
     assert "100/s: always recovers" in dialog.status.text()
+    assert "fluid preview (dashed) agrees" in dialog.status.text()
     # exports: the figure as SVG or PNG, and everything into a folder
     answers = iter([tmp_path / "map.svg", tmp_path / "map"])
     dialog.save_path = lambda *args: next(answers)
