@@ -115,7 +115,7 @@ def _cell(cell: dict[str, Any]) -> str:
     never = sum(r is None for r in runs)
     if cell["recovery_s"] is None:
         recovered = len(runs) - never
-        return "[bold red]never[/]" + (f" ({recovered}/{len(runs)} ok)" if recovered else "")
+        return "[bold red]never[/]" + (f" ({recovered}/{len(runs)} recovered)" if recovered else "")
     text = f"{cell['recovery_s']:g} s"
     return text + (f" ({never}/{len(runs)} never)" if never else "")
 
