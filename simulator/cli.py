@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from simulator.cli_ramp import ramp
 from simulator.cli_support import (
     MurphyGroup,
     check_output_dir,
@@ -351,6 +352,9 @@ def gui(file: str | None) -> None:
     raise SystemExit(
         subprocess.call([sys.executable, "-m", "gui.launch", *([file] if file else [])])
     )
+
+
+main.add_command(ramp)  # murphy ramp: simulator/cli_ramp.py
 
 
 if __name__ == "__main__":  # pragma: no cover
