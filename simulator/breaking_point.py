@@ -690,7 +690,8 @@ def find_breaking_point(
         # the curve: a light-load probe and a few below the breaking point
         anchor = low if low is not None else None
         if curve and anchor is not None:
-            wanted = [anchor / 10] + [anchor * (i + 1) / (curve + 1) for i in range(curve)]
+            lightest = min(p.multiplier for p in probes)
+            wanted = [lightest / 10] + [anchor * (i + 1) / (curve + 1) for i in range(curve)]
             for i, m in enumerate(wanted):
                 if any(abs(p.multiplier - m) <= 0.05 * m for p in probes):
                     continue

@@ -72,6 +72,13 @@ def verdict(ramp: Ramp, data: dict[str, Any] | None = None) -> str:
         if bp["uncertain"]:
             parts.append("The replications disagree near the boundary: more replications would "
                          "narrow it.")  # fmt: skip
+    if not any(c.metric == "success" for c in ramp.slo.clauses):
+        worst = min(ramp.probes, key=lambda p: (p.mean["success"], -p.multiplier))
+        if worst.mean["success"] < 0.99:
+            parts.append(
+                f"Beware: success fell to {worst.mean['success']:.1%} at x{worst.multiplier:.3g}, "
+                "which this SLO does not look at (add a clause such as success>99.9%)."
+            )
     knee = data["knee"]
     if knee is not None:
         parts.append(
