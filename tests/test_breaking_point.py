@@ -234,7 +234,7 @@ def test_the_pool_saturates_first_and_sets_the_breaking_point(chain_ramp):
     held = max((p for p in chain_ramp.probes if p.holds), key=lambda p: p.multiplier)
     for name in ("gateway", "orders", "db"):
         utilization = sum(r["nodes"][name]["utilization"] for r in held.runs) / len(held.runs)
-        assert utilization < 0.5, name
+        assert utilization < 0.6, name
     assert "First to saturate: pool of orders->db" in data["verdict"]
 
 
