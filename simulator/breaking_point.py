@@ -24,6 +24,7 @@ draw the curve and find the knee.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -148,8 +149,9 @@ def parse_slo(text: str) -> SLO:
             )
         metric, op, raw = match.groups()
         if metric not in METRICS:
-            raise SLOError(f"unknown metric {metric!r} in {part.strip()!r}: use one of "
-                           f"{', '.join(METRICS)}")  # fmt: skip
+            raise SLOError(
+                f"unknown metric {metric!r} in {part.strip()!r}: use one of {', '.join(METRICS)}"
+            )
         if metric == "success":
             if op.startswith("<"):
                 raise SLOError(f"{part.strip()!r}: success must be above a floor (success>99%)")
@@ -161,7 +163,9 @@ def parse_slo(text: str) -> SLO:
                 raise SLOError(f"{part.strip()!r}: the success floor must be below 100%")
         else:
             if op.startswith(">"):
-                raise SLOError(f"{part.strip()!r}: a latency must stay below a ceiling ({metric}<2s)")
+                raise SLOError(
+                    f"{part.strip()!r}: a latency must stay below a ceiling ({metric}<2s)"
+                )
             try:
                 value = parse_duration(raw) * 1000.0
             except ValueError as exc:
@@ -191,9 +195,7 @@ def scale_load(scenario: Scenario, multiplier: float, with_faults: bool = False)
             points = [p.model_copy(update={"rate": p.rate * multiplier}) for p in node.profile]
             nodes[name] = node.model_copy(update={"profile": points})
         elif node.users is not None:
-            nodes[name] = node.model_copy(
-                update={"users": max(1, round(node.users * multiplier))}
-            )
+            nodes[name] = node.model_copy(update={"users": max(1, round(node.users * multiplier))})
     update: dict[str, Any] = {"nodes": nodes}
     if not with_faults:
         update["faults"] = []
@@ -232,8 +234,7 @@ def offered_rates(scenario: Scenario, multiplier: float) -> dict[str, float | No
         if node.rate is not None:
             out[name] = node.rate * multiplier
         elif node.profile is not None:
-            out[name] = multiplier * _profile_mean(node.profile, scenario.warmup,
-                                                   scenario.duration)  # fmt: skip
+            out[name] = multiplier * _profile_mean(node.profile, scenario.warmup, scenario.duration)
         else:
             out[name] = None
     return out
@@ -248,8 +249,11 @@ def _resources(scenario: Scenario) -> dict[str, Any]:
     for name, node in scenario.nodes.items():
         workers = getattr(node, "workers", None)
         if isinstance(workers, int):
-            nodes[name] = {"workers": workers, "queue": getattr(node, "queue", None),
-                           "memory": getattr(node, "memory", None) is not None}  # fmt: skip
+            nodes[name] = {
+                "workers": workers,
+                "queue": getattr(node, "queue", None),
+                "memory": getattr(node, "memory", None) is not None,
+            }
         for edge, call in zip(call_edge_names(name, node.calls), node.calls, strict=True):
             if call.pool is not None:
                 pools[edge] = {"capacity": call.pool.max_size + call.pool.overflow}
@@ -339,13 +343,17 @@ class Probe:
     def margins(self, slo: SLO) -> tuple[float, float, float]:
         """The SLO's margin at the mean, at the pessimistic and at the optimistic CI ends."""
         halves = {m: 0.0 if math.isnan(h) else h for m, h in self.ci95.items()}
-        return (slo.margin(self.mean), slo.margin(slo.pessimistic(self.mean, halves)),
-                slo.margin(slo.optimistic(self.mean, halves)))  # fmt: skip
+        return (
+            slo.margin(self.mean),
+            slo.margin(slo.pessimistic(self.mean, halves)),
+            slo.margin(slo.optimistic(self.mean, halves)),
+        )
 
     def started_per_s(self) -> dict[str, float]:
         routes = self.runs[0]["started_per_s"]
-        return {r: sum(run["started_per_s"][r] for run in self.runs) / len(self.runs)
-                for r in routes}  # fmt: skip
+        return {
+            r: sum(run["started_per_s"][r] for run in self.runs) / len(self.runs) for r in routes
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -356,11 +364,15 @@ class Probe:
             "mean": {m: _round(v) for m, v in self.mean.items()},
             "ci95": {m: _round(v) for m, v in self.ci95.items()},
             "replications": [
-                {"seed": r["seed"], "p99_ms": r["metrics"]["p99"],
-                 "success": r["metrics"]["success"], "mean_ms": r["metrics"]["mean"]}
+                {
+                    "seed": r["seed"],
+                    "p99_ms": r["metrics"]["p99"],
+                    "success": r["metrics"]["success"],
+                    "mean_ms": r["metrics"]["mean"],
+                }
                 for r in self.runs
             ],
-        }  # fmt: skip
+        }
 
 
 def _round(value: float | None) -> float | None:
@@ -389,21 +401,40 @@ def saturation_signals(probe: Probe) -> list[dict[str, Any]]:
         rows = [r["nodes"][name] for r in runs]
         utilization = _mean([r["utilization"] for r in rows])
         if utilization >= UTILIZATION_SATURATED:
-            found.append({"resource": "workers", "node": name, "value": round(utilization, 4),
-                          "how": f"{_workers(first['workers'])} {utilization:.0%} busy"})  # fmt: skip
+            found.append(
+                {
+                    "resource": "workers",
+                    "node": name,
+                    "value": round(utilization, 4),
+                    "how": f"{_workers(first['workers'])} {utilization:.0%} busy",
+                }
+            )
         arrivals = sum(r["arrivals"] for r in rows)
         rejected = sum(r["rejected"] for r in rows)
-        full = first["queue"] is not None and _mean([r["max_queue"] for r in rows]) >= first["queue"]
+        full = (
+            first["queue"] is not None and _mean([r["max_queue"] for r in rows]) >= first["queue"]
+        )
         if arrivals and (rejected / arrivals >= REJECTED_SHARE_SATURATED or (full and rejected)):
             share = rejected / arrivals
-            found.append({"resource": "queue", "node": name, "value": round(share, 6),
-                          "how": f"queue of {first['queue']} full: {share:.2%} of arrivals "
-                                 "rejected"})  # fmt: skip
+            found.append(
+                {
+                    "resource": "queue",
+                    "node": name,
+                    "value": round(share, 6),
+                    "how": f"queue of {first['queue']} full: {share:.2%} of arrivals rejected",
+                }
+            )
         kills = _mean([r["oom_kills"] for r in rows])
         peak = _mean([r["peak_memory_pct"] for r in rows])
         if kills > 0 or (first["memory"] and peak >= MEMORY_SATURATED_PCT):
-            found.append({"resource": "memory", "node": name, "value": round(kills, 3),
-                          "how": f"{kills:g} OOM kills per run (peak {peak:.0f}% of the limit)"})  # fmt: skip
+            found.append(
+                {
+                    "resource": "memory",
+                    "node": name,
+                    "value": round(kills, 3),
+                    "how": f"{kills:g} OOM kills per run (peak {peak:.0f}% of the limit)",
+                }
+            )
     for edge, first in runs[0]["pools"].items():
         rows = [r["pools"][edge] for r in runs]
         requests = sum(r["requests"] for r in rows)
@@ -413,11 +444,15 @@ def saturation_signals(probe: Probe) -> list[dict[str, Any]]:
             wait >= POOL_WAIT_SATURATED_MS
         ):
             share = refused / requests if requests else 0.0
-            found.append({
-                "resource": "pool", "node": edge, "value": round(share, 6),
-                "how": f"pool of {first['capacity']} exhausted: {share:.2%} of calls got no "
-                       f"connection, p99 wait for one {wait:,.0f} ms",
-            })  # fmt: skip
+            found.append(
+                {
+                    "resource": "pool",
+                    "node": edge,
+                    "value": round(share, 6),
+                    "how": f"pool of {first['capacity']} exhausted: {share:.2%} of calls got no "
+                    f"connection, p99 wait for one {wait:,.0f} ms",
+                }
+            )
     return found
 
 
@@ -425,7 +460,9 @@ def _depths(scenario: Scenario) -> dict[str, float]:
     """Distance of each node from the clients along calls; a pool sits half a step below
     its caller. The deepest of resources saturated together is the cause: the callers above
     it hold their workers while they wait for it."""
-    depth: dict[str, float] = {n: 0.0 for n, node in scenario.nodes.items() if node.kind == "client"}
+    depth: dict[str, float] = {
+        n: 0.0 for n, node in scenario.nodes.items() if node.kind == "client"
+    }
     frontier = list(depth)
     while frontier:
         nxt = []
@@ -453,8 +490,9 @@ def saturation_order(probes: Sequence[Probe], scenario: Scenario) -> list[dict[s
             key = (signal["resource"], signal["node"])
             if key not in first:
                 first[key] = {**signal, "multiplier": round(probe.multiplier, 6)}
-    return sorted(first.values(),
-                  key=lambda s: (s["multiplier"], -depth.get(s["node"], 0.0), s["resource"]))  # fmt: skip
+    return sorted(
+        first.values(), key=lambda s: (s["multiplier"], -depth.get(s["node"], 0.0), s["resource"])
+    )
 
 
 # -- the search -------------------------------------------------------------------------------
@@ -481,8 +519,11 @@ class Ramp:
     def highest_holding(self) -> Probe | None:
         """The highest multiplier that met the SLO below the lowest that broke it."""
         breaking = self.lowest_breaking()
-        below = [p for p in self.sorted_probes if p.holds
-                 and (breaking is None or p.multiplier < breaking.multiplier)]  # fmt: skip
+        below = [
+            p
+            for p in self.sorted_probes
+            if p.holds and (breaking is None or p.multiplier < breaking.multiplier)
+        ]
         return below[-1] if below else None
 
     def lowest_breaking(self) -> Probe | None:
@@ -493,11 +534,15 @@ class Ramp:
         """Where the SLO's margin (0: mean, 1: pessimistic, 2: optimistic) crosses zero,
         interpolated linearly between the probes around its first sign change."""
         probes = self.sorted_probes
-        for a, b in zip(probes, probes[1:], strict=False):
+        for a, b in itertools.pairwise(probes):
             ma, mb = a.margins(self.slo)[which], b.margins(self.slo)[which]
             if ma >= 0 > mb:
                 if not math.isfinite(mb):
-                    return b.multiplier if a.multiplier == b.multiplier else (a.multiplier + b.multiplier) / 2
+                    return (
+                        b.multiplier
+                        if a.multiplier == b.multiplier
+                        else (a.multiplier + b.multiplier) / 2
+                    )
                 return a.multiplier + (b.multiplier - a.multiplier) * ma / (ma - mb)
             if ma < 0:
                 return None if which else a.multiplier
@@ -515,14 +560,17 @@ class Ramp:
             return None
         reference = probes[0].mean["p99"]
         target = KNEE_FACTOR * reference
-        for a, b in zip(probes, probes[1:], strict=False):
+        for a, b in itertools.pairwise(probes):
             if b.mean["p99"] >= target > a.mean["p99"]:
                 share = (target - a.mean["p99"]) / (b.mean["p99"] - a.mean["p99"])
                 m = a.multiplier + share * (b.multiplier - a.multiplier)
-                return {"multiplier": round(m, 6), "p99_ms": round(target, 3),
-                        "light_load_p99_ms": round(reference, 3),
-                        "light_load_multiplier": round(probes[0].multiplier, 6),
-                        "rate_per_s": _rates(self.scenario, m, None)}  # fmt: skip
+                return {
+                    "multiplier": round(m, 6),
+                    "p99_ms": round(target, 3),
+                    "light_load_p99_ms": round(reference, 3),
+                    "light_load_multiplier": round(probes[0].multiplier, 6),
+                    "rate_per_s": _rates(self.scenario, m, None),
+                }
         return None
 
     def breaking_point(self) -> dict[str, Any] | None:
@@ -568,19 +616,26 @@ def _rates(scenario: Scenario, multiplier: float, probe: Probe | None) -> dict[s
     """Offered req/s per route: configured for open loop, measured for closed loop."""
     rates = offered_rates(scenario, multiplier)
     measured = probe.started_per_s() if probe is not None else {}
-    return {r: round(v, 3) if v is not None else (round(measured[r], 3) if r in measured else None)
-            for r, v in rates.items()}  # fmt: skip
+    return {
+        r: round(v, 3) if v is not None else (round(measured[r], 3) if r in measured else None)
+        for r, v in rates.items()
+    }
 
 
-def _max_multiplier(scenario: Scenario, requested: float, with_faults: bool) -> tuple[float, str | None]:
-    """The largest multiplier the scenario's limits let run (rate x duration), up to ``requested``."""
+def _max_multiplier(
+    scenario: Scenario, requested: float, with_faults: bool
+) -> tuple[float, str | None]:
+    """The largest multiplier the scenario's request limit lets run, up to ``requested``."""
     scaled = scale_load(scenario, requested, with_faults)
     if not any(loc == ("duration",) for loc, _ in limit_problems(scaled)):
         return requested, None
     low, high = 0.0, requested
     for _ in range(40):
         mid = (low + high) / 2
-        if any(loc == ("duration",) for loc, _ in limit_problems(scale_load(scenario, mid, with_faults))):
+        if any(
+            loc == ("duration",)
+            for loc, _ in limit_problems(scale_load(scenario, mid, with_faults))
+        ):
             high = mid
         else:
             low = mid
@@ -640,8 +695,9 @@ def find_breaking_point(
 
         def probe(multiplier: float, purpose: str, remaining: int) -> Probe:
             nonlocal done
-            data = scale_load(scenario, multiplier, with_faults).model_dump(mode="json",
-                                                                            by_alias=True)  # fmt: skip
+            data = scale_load(scenario, multiplier, with_faults).model_dump(
+                mode="json", by_alias=True
+            )
             futures = [pool.submit(probe_run, data, seed0 + k, route) for k in range(replications)]
             runs = []
             for future in futures:
@@ -664,7 +720,9 @@ def find_breaking_point(
             if high is None:
                 assert low is not None
                 if low >= top:
-                    limit_reason = limit_reason or f"the SLO still held at x{top:g} (--max-multiplier)"
+                    limit_reason = (
+                        limit_reason or f"the SLO still held at x{top:g} (--max-multiplier)"
+                    )
                     break
                 p = probe(min(low * growth, top), "search", 1 + planned_after(low, low * growth))
             else:
@@ -698,5 +756,6 @@ def find_breaking_point(
                 probe(m, "light" if i == 0 else "curve", len(wanted) - i - 1)
     if progress is not None:
         progress(done, done)
-    return Ramp(scenario, slo, route, replications, seed0, with_faults, probes, tolerance,
-                limit_reason)  # fmt: skip
+    return Ramp(
+        scenario, slo, route, replications, seed0, with_faults, probes, tolerance, limit_reason
+    )

@@ -51,11 +51,14 @@ def verdict(ramp: Ramp, data: dict[str, Any] | None = None) -> str:
     if bp is None:
         reason = data["did_not_break"] or "the search stopped before it broke"
         top = max(p.multiplier for p in ramp.probes)
-        parts.append(f"The SLO {ramp.slo.text} ({where}) held at every probe up to "
-                     f"x{top:.3g}: {reason}.")  # fmt: skip
+        parts.append(
+            f"The SLO {ramp.slo.text} ({where}) held at every probe up to x{top:.3g}: {reason}."
+        )
     elif bp["multiplier"] is None:
-        parts.append(f"The SLO {ramp.slo.text} ({where}) is broken even at "
-                     f"x{bp['breaks_at_multiplier']:.3g} of the scenario's load.")  # fmt: skip
+        parts.append(
+            f"The SLO {ramp.slo.text} ({where}) is broken even at "
+            f"x{bp['breaks_at_multiplier']:.3g} of the scenario's load."
+        )
     else:
         ci = bp["ci"]
         sure = ""
@@ -70,8 +73,9 @@ def verdict(ramp: Ramp, data: dict[str, Any] | None = None) -> str:
             f"fails); interpolated, it breaks near x{bp['estimate']:.3g}{sure}."
         )
         if bp["uncertain"]:
-            parts.append("The replications disagree near the boundary: more replications would "
-                         "narrow it.")  # fmt: skip
+            parts.append(
+                "The replications disagree near the boundary: more replications would narrow it."
+            )
     if not any(c.metric == "success" for c in ramp.slo.clauses):
         worst = min(ramp.probes, key=lambda p: (p.mean["success"], -p.multiplier))
         if worst.mean["success"] < 0.99:
@@ -88,8 +92,10 @@ def verdict(ramp: Ramp, data: dict[str, Any] | None = None) -> str:
         )
     first = data["saturated_first"]
     if first is not None:
-        parts.append(f"First to saturate: {first['resource']} of {first['node']} at "
-                     f"x{first['multiplier']:.3g} ({first['how']}).")  # fmt: skip
+        parts.append(
+            f"First to saturate: {first['resource']} of {first['node']} at "
+            f"x{first['multiplier']:.3g} ({first['how']})."
+        )
     else:
         parts.append("No worker pool, queue, connection pool or memory saturated along the ramp.")
     if not ramp.with_faults and ramp.scenario.faults:
@@ -106,12 +112,30 @@ def draw_ramp(latency_ax: Axes, success_ax: Axes, ramp: Ramp) -> None:
         y = [p.mean[metric] for p in probes]
         err = [0.0 if math.isnan(p.ci95[metric]) else p.ci95[metric] for p in probes]
         low = [min(e, v * 0.999) if not math.isnan(v) else 0.0 for e, v in zip(err, y, strict=True)]
-        latency_ax.errorbar(x, y, yerr=[low, err], color=series_colour(i), marker="o", ms=4,
-                            lw=1.4, capsize=3, label=f"{metric} latency (mean ± 95% CI)")  # fmt: skip
+        latency_ax.errorbar(
+            x,
+            y,
+            yerr=[low, err],
+            color=series_colour(i),
+            marker="o",
+            ms=4,
+            lw=1.4,
+            capsize=3,
+            label=f"{metric} latency (mean ± 95% CI)",
+        )
     success = [100.0 * p.mean["success"] for p in probes]
     s_err = [0.0 if math.isnan(p.ci95["success"]) else 100 * p.ci95["success"] for p in probes]
-    success_ax.errorbar(x, success, yerr=s_err, color=series_colour(2), marker="o", ms=4, lw=1.4,
-                        capsize=3, label="success (mean ± 95% CI)")  # fmt: skip
+    success_ax.errorbar(
+        x,
+        success,
+        yerr=s_err,
+        color=series_colour(2),
+        marker="o",
+        ms=4,
+        lw=1.4,
+        capsize=3,
+        label="success (mean ± 95% CI)",
+    )
     for clause in ramp.slo.clauses:
         ax = latency_ax if clause.latency else success_ax
         value = clause.threshold if clause.latency else 100 * clause.threshold
@@ -120,13 +144,23 @@ def draw_ramp(latency_ax: Axes, success_ax: Axes, ramp: Ramp) -> None:
     knee = ramp.knee()
     for ax in (latency_ax, success_ax):
         if knee is not None:
-            ax.axvline(knee["multiplier"], color=KNEE_COLOUR, ls=":", lw=1.4,
-                       label=f"knee x{knee['multiplier']:.3g}")  # fmt: skip
+            ax.axvline(
+                knee["multiplier"],
+                color=KNEE_COLOUR,
+                ls=":",
+                lw=1.4,
+                label=f"knee x{knee['multiplier']:.3g}",
+            )
         if bp is not None and bp["multiplier"] is not None:
-            ax.axvspan(bp["multiplier"], bp["breaks_at_multiplier"], color=BREAK_COLOUR,
-                       alpha=0.25, lw=0)  # fmt: skip
-            ax.axvline(bp["estimate"], color=BREAK_COLOUR, lw=1.4,
-                       label=f"breaking point x{bp['estimate']:.3g}")  # fmt: skip
+            ax.axvspan(
+                bp["multiplier"], bp["breaks_at_multiplier"], color=BREAK_COLOUR, alpha=0.25, lw=0
+            )
+            ax.axvline(
+                bp["estimate"],
+                color=BREAK_COLOUR,
+                lw=1.4,
+                label=f"breaking point x{bp['estimate']:.3g}",
+            )
     latency_ax.set_yscale("log")
     where = f"route {ramp.route}" if ramp.route else "all routes"
     style_axes(latency_ax, "latency (ms, log scale)", f"Latency against load ({where})")
@@ -136,9 +170,14 @@ def draw_ramp(latency_ax: Axes, success_ax: Axes, ramp: Ramp) -> None:
     success_ax.set_xlabel("load multiplier (x every client's rate or users)")
     total = sum(v for v in offered_rates(ramp.scenario, 1.0).values() if v is not None)
     if total > 0:
-        top = latency_ax.secondary_xaxis(
-            "top", functions=(lambda m: m * total, lambda r: r / total)
-        )
+
+        def to_rate(m: Any) -> Any:
+            return m * total
+
+        def to_multiplier(r: Any) -> Any:
+            return r / total
+
+        top = latency_ax.secondary_xaxis("top", functions=(to_rate, to_multiplier))
         top.set_xlabel("offered load (req/s, open-loop routes together)", fontsize=9)
 
 
@@ -147,9 +186,12 @@ def ramp_figure(ramp: Ramp) -> Figure:
     figure = Figure(figsize=(10, 8), layout="constrained")
     latency_ax, success_ax = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     draw_ramp(latency_ax, success_ax, ramp)
-    figure.suptitle(f"{ramp.scenario.name}: breaking point of {ramp.slo.text} "
-                    f"({ramp.replications} replications per probe)", fontsize=12,
-                    fontweight="bold")  # fmt: skip
+    figure.suptitle(
+        f"{ramp.scenario.name}: breaking point of {ramp.slo.text} "
+        f"({ramp.replications} replications per probe)",
+        fontsize=12,
+        fontweight="bold",
+    )
     return figure
 
 
@@ -162,8 +204,12 @@ def ramp_csv_rows(ramp: Ramp) -> list[dict[str, Any]]:
     """One row per probe, lightest first (units: ms; success a fraction)."""
     rows = []
     for p in ramp.sorted_probes:
-        row: dict[str, Any] = {"multiplier": round(p.multiplier, 6), "purpose": p.purpose,
-                               "meets_slo": p.holds, "uncertain": p.uncertain}  # fmt: skip
+        row: dict[str, Any] = {
+            "multiplier": round(p.multiplier, 6),
+            "purpose": p.purpose,
+            "meets_slo": p.holds,
+            "uncertain": p.uncertain,
+        }
         for m in p.mean:
             row[m] = "" if math.isnan(p.mean[m]) else round(p.mean[m], 6)
             row[f"{m}_ci95"] = "" if math.isnan(p.ci95[m]) else round(p.ci95[m], 6)

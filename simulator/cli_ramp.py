@@ -37,10 +37,12 @@ def _bar(label: str) -> tuple[Progress | None, Callable[[int, int], None] | None
     if not err.is_terminal:
         return None, None
     bar = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
         TextColumn("{task.completed:.0f}/{task.total:.0f} runs"),
-        console=err, transient=True,
-    )  # fmt: skip
+        console=err,
+        transient=True,
+    )
     task = bar.add_task(label, total=None)
 
     def update(done: int, total: int) -> None:
@@ -58,8 +60,11 @@ def _fmt(value: float | None, scale: float = 1.0, digits: int = 1) -> str:
 def print_ramp(data: dict[str, Any]) -> None:
     """The probes as a table, lightest first, then the verdict."""
     console = Console(width=None if Console().is_terminal else 120)
-    table = Table(title=f"{data['scenario']}: probes (SLO {data['slo']}, "
-                        f"{data['replications']} replications each)", title_justify="left")  # fmt: skip
+    table = Table(
+        title=f"{data['scenario']}: probes (SLO {data['slo']}, "
+        f"{data['replications']} replications each)",
+        title_justify="left",
+    )
     for col in ("load x", "purpose", "p99 ms", "± 95%", "mean ms", "success", "SLO"):
         table.add_column(col, justify="left" if col in ("purpose", "SLO") else "right")
     for p in data["probes"]:
@@ -68,9 +73,14 @@ def print_ramp(data: dict[str, Any]) -> None:
         if p["uncertain"]:
             verdict += " (uncertain)"
         table.add_row(
-            f"{p['multiplier']:.4g}", p["purpose"], _fmt(mean["p99"]), _fmt(ci["p99"]),
-            _fmt(mean["mean"]), _fmt(mean["success"], 100, 2) + "%", verdict,
-        )  # fmt: skip
+            f"{p['multiplier']:.4g}",
+            p["purpose"],
+            _fmt(mean["p99"]),
+            _fmt(ci["p99"]),
+            _fmt(mean["mean"]),
+            _fmt(mean["success"], 100, 2) + "%",
+            verdict,
+        )
     console.print(table)
     if data["saturation"]:
         sat = Table(title="Saturated along the ramp (first first)", title_justify="left")
@@ -85,27 +95,60 @@ def print_ramp(data: dict[str, Any]) -> None:
 @click.command()
 @click.argument("file", type=click.Path())
 @click.option("--route", help="judge the SLO on this route (a client's name); default: all")
-@click.option("--slo", default="p99<2s,success>99.9%", show_default=True,
-              help="clauses separated by commas: mean|p50|p90|p99|p999 < DURATION, "
-                   "success > PERCENT")  # fmt: skip
-@click.option("--replications", "-n", type=click.IntRange(1, 1000), default=3, show_default=True,
-              help="runs per probe (seeds SEED, SEED+1, ...: the same for every probe)")  # fmt: skip
+@click.option(
+    "--slo",
+    default="p99<2s,success>99.9%",
+    show_default=True,
+    help="clauses separated by commas: mean|p50|p90|p99|p999 < DURATION, success > PERCENT",
+)
+@click.option(
+    "--replications",
+    "-n",
+    type=click.IntRange(1, 1000),
+    default=3,
+    show_default=True,
+    help="runs per probe (seeds SEED, SEED+1, ...: the same for every probe)",
+)
 @click.option("--seed", type=int, help="base seed (default: the scenario's)")
 @click.option("--duration", help='override the duration of each run, e.g. "120s"')
-@click.option("--tolerance", type=click.FloatRange(0.001, 0.5), default=0.02, show_default=True,
-              help="stop bisecting when the bracket is this narrow (relative)")  # fmt: skip
-@click.option("--max-multiplier", type=click.FloatRange(1.0, 1e6), default=64.0,
-              show_default=True, help="the highest load multiplier to try")  # fmt: skip
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(0.001, 0.5),
+    default=0.02,
+    show_default=True,
+    help="stop bisecting when the bracket is this narrow (relative)",
+)
+@click.option(
+    "--max-multiplier",
+    type=click.FloatRange(1.0, 1e6),
+    default=64.0,
+    show_default=True,
+    help="the highest load multiplier to try",
+)
 @click.option("--with-faults", is_flag=True, help="keep the scenario's faults (default: left out)")
-@click.option("--executor", default="local", show_default=True, callback=_check_executor,
-              help="local | serial | dask://HOST:PORT | dask://local")  # fmt: skip
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    callback=_check_executor,
+    help="local | serial | dask://HOST:PORT | dask://local",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the ramp as JSON")
 @click.option("--out", type=click.Path(), help="write ramp.png/.svg/.csv/.json here (a directory)")
 def ramp(
-    file: str, route: str | None, slo: str, replications: int, seed: int | None,
-    duration: str | None, tolerance: float, max_multiplier: float, with_faults: bool,
-    executor: str, as_json: bool, out: str | None,
-) -> None:  # fmt: skip
+    file: str,
+    route: str | None,
+    slo: str,
+    replications: int,
+    seed: int | None,
+    duration: str | None,
+    tolerance: float,
+    max_multiplier: float,
+    with_faults: bool,
+    executor: str,
+    as_json: bool,
+    out: str | None,
+) -> None:
     """Raise the load until the SLO breaks: the knee, the breaking point, what saturated first."""
     from simulator.breaking_point import SLOError, parse_slo
     from simulator.breaking_point_files import ramp_data, save_ramp
@@ -121,17 +164,38 @@ def ramp(
     if not clients:
         fail(f"{file}: the scenario has no client: nothing to ramp up")
     if route is not None and route not in clients:
-        raise click.BadParameter(f"no route {route!r}; the routes are {', '.join(clients)}",
-                                 param_hint="--route")  # fmt: skip
+        raise click.BadParameter(
+            f"no route {route!r}; the routes are {', '.join(clients)}", param_hint="--route"
+        )
     bar, update = _bar(f"ramp {scenario.name}")
     try:
         if bar is not None:
             with bar:
-                result = _search(scenario, objective, route, replications, executor, seed,
-                                 tolerance, max_multiplier, with_faults, update)  # fmt: skip
+                result = _search(
+                    scenario,
+                    objective,
+                    route,
+                    replications,
+                    executor,
+                    seed,
+                    tolerance,
+                    max_multiplier,
+                    with_faults,
+                    update,
+                )
         else:
-            result = _search(scenario, objective, route, replications, executor, seed,
-                             tolerance, max_multiplier, with_faults, None)  # fmt: skip
+            result = _search(
+                scenario,
+                objective,
+                route,
+                replications,
+                executor,
+                seed,
+                tolerance,
+                max_multiplier,
+                with_faults,
+                None,
+            )
     except ValueError as exc:
         fail(f"{file}: {exc}")
     data = ramp_data(result)
@@ -145,13 +209,29 @@ def ramp(
         click.echo(f"plot, CSV and JSON written to {Path(out)}/")
 
 
-def _search(scenario: Any, objective: Any, route: str | None, replications: int, executor: str,
-            seed: int | None, tolerance: float, max_multiplier: float, with_faults: bool,
-            update: Callable[[int, int], None] | None) -> Any:  # fmt: skip
+def _search(
+    scenario: Any,
+    objective: Any,
+    route: str | None,
+    replications: int,
+    executor: str,
+    seed: int | None,
+    tolerance: float,
+    max_multiplier: float,
+    with_faults: bool,
+    update: Callable[[int, int], None] | None,
+) -> Any:
     from simulator.breaking_point import find_breaking_point
 
     return find_breaking_point(
-        scenario, objective, route, replications, executor, base_seed=seed,
-        tolerance=tolerance, max_multiplier=max_multiplier, with_faults=with_faults,
+        scenario,
+        objective,
+        route,
+        replications,
+        executor,
+        base_seed=seed,
+        tolerance=tolerance,
+        max_multiplier=max_multiplier,
+        with_faults=with_faults,
         progress=update,
-    )  # fmt: skip
+    )

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-
 from engine_helpers import example, scenario
+
 from simulator.breaking_point import (
     Probe,
     Ramp,
@@ -120,10 +120,22 @@ faults: [{kind: crash, target: api, at: 10s, for: 1s}]
 
 
 def _run(p99: float, success: float = 1.0, nodes: Any = None, pools: Any = None) -> dict:
-    metrics = {"mean": p99 / 4, "p50": p99 / 5, "p90": p99 / 2, "p99": p99, "p999": p99 * 2,
-               "success": success}  # fmt: skip
-    return {"seed": 1, "metrics": metrics, "started_per_s": {"users": 1.0}, "requests": 100,
-            "nodes": nodes or {}, "pools": pools or {}}  # fmt: skip
+    metrics = {
+        "mean": p99 / 4,
+        "p50": p99 / 5,
+        "p90": p99 / 2,
+        "p99": p99,
+        "p999": p99 * 2,
+        "success": success,
+    }
+    return {
+        "seed": 1,
+        "metrics": metrics,
+        "started_per_s": {"users": 1.0},
+        "requests": 100,
+        "nodes": nodes or {},
+        "pools": pools or {},
+    }
 
 
 def _ramp(points: list[tuple[float, float]], slo: str = "p99<100ms") -> Ramp:
@@ -164,20 +176,38 @@ def test_a_slo_that_never_holds_or_never_breaks_says_so():
 
 def test_saturated_together_the_deepest_resource_is_first():
     sc = example("breaking-point.yaml")
-    busy = {"utilization": 0.99, "arrivals": 100, "rejected": 0, "max_queue": 3,
-            "oom_kills": 0, "peak_memory_pct": None, "workers": 64, "queue": 200,
-            "memory": False}  # fmt: skip
+    busy = {
+        "utilization": 0.99,
+        "arrivals": 100,
+        "rejected": 0,
+        "max_queue": 3,
+        "oom_kills": 0,
+        "peak_memory_pct": None,
+        "workers": 64,
+        "queue": 200,
+        "memory": False,
+    }
     idle = {**busy, "utilization": 0.2}
-    exhausted = {"requests": 1000, "acquire_timeouts": 20, "rejected": 0, "peak_in_use": 10,
-                 "acquire_wait_p99_ms": 100.0, "capacity": 10}  # fmt: skip
+    exhausted = {
+        "requests": 1000,
+        "acquire_timeouts": 20,
+        "rejected": 0,
+        "peak_in_use": 10,
+        "acquire_wait_p99_ms": 100.0,
+        "capacity": 10,
+    }
     quiet = {**exhausted, "acquire_timeouts": 0, "acquire_wait_p99_ms": 0.0}
-    low = Probe(1.0, [_run(10, nodes={"orders": idle, "gateway": idle},
-                           pools={"orders->db": quiet})])  # fmt: skip
-    high = Probe(2.0, [_run(10, nodes={"orders": busy, "gateway": idle},
-                            pools={"orders->db": exhausted})])  # fmt: skip
+    low = Probe(
+        1.0, [_run(10, nodes={"orders": idle, "gateway": idle}, pools={"orders->db": quiet})]
+    )
+    high = Probe(
+        2.0, [_run(10, nodes={"orders": busy, "gateway": idle}, pools={"orders->db": exhausted})]
+    )
     order = saturation_order([high, low], sc)
     assert [(s["resource"], s["node"], s["multiplier"]) for s in order] == [
-        ("pool", "orders->db", 2.0), ("workers", "orders", 2.0)]  # fmt: skip
+        ("pool", "orders->db", 2.0),
+        ("workers", "orders", 2.0),
+    ]
     assert "2.00% of calls got no connection" in order[0]["how"]
 
 
@@ -190,8 +220,15 @@ def _mm1(duration: float) -> Any:
 
 def test_mm1_mean_latency_breaking_point_matches_the_closed_form():
     """W = 1/(mu - lambda) < 100 ms  <=>  lambda < 90/s: the multiplier 90/80 = 1.125."""
-    ramp = find_breaking_point(_mm1(300.0), "mean<100ms", replications=3, executor="serial",
-                               tolerance=0.005, growth=1.25, curve=0)  # fmt: skip
+    ramp = find_breaking_point(
+        _mm1(300.0),
+        "mean<100ms",
+        replications=3,
+        executor="serial",
+        tolerance=0.005,
+        growth=1.25,
+        curve=0,
+    )
     bp = ramp.breaking_point()
     theory = (MU - 1 / 0.100) / LAMBDA
     assert bp["estimate"] == pytest.approx(theory, rel=0.025)
@@ -205,8 +242,15 @@ def test_mm1_mean_latency_breaking_point_matches_the_closed_form():
 def test_mm1_p99_breaking_point_matches_the_closed_form():
     """The sojourn time of M/M/1 is exponential with rate mu - lambda, so
     p99 = ln(100)/(mu - lambda) < 250 ms  <=>  lambda < mu - ln(100)/0.25 = 81.58/s."""
-    ramp = find_breaking_point(_mm1(500.0), "p99<250ms", replications=3, executor="serial",
-                               tolerance=0.005, growth=1.25, curve=0)  # fmt: skip
+    ramp = find_breaking_point(
+        _mm1(500.0),
+        "p99<250ms",
+        replications=3,
+        executor="serial",
+        tolerance=0.005,
+        growth=1.25,
+        curve=0,
+    )
     theory = (MU - math.log(100) / 0.250) / LAMBDA
     assert ramp.breaking_point()["estimate"] == pytest.approx(theory, rel=0.04)
 
@@ -217,8 +261,9 @@ def test_mm1_p99_breaking_point_matches_the_closed_form():
 @pytest.fixture(scope="module")
 def chain_ramp() -> Ramp:
     sc = example("breaking-point.yaml", duration=30.0)
-    return find_breaking_point(sc, "p99<2s,success>99.9%", replications=2, executor="serial",
-                               tolerance=0.05, curve=1)  # fmt: skip
+    return find_breaking_point(
+        sc, "p99<2s,success>99.9%", replications=2, executor="serial", tolerance=0.05, curve=1
+    )
 
 
 def test_the_pool_saturates_first_and_sets_the_breaking_point(chain_ramp):
@@ -243,9 +288,14 @@ def test_outputs_are_written_and_json_safe(chain_ramp, tmp_path):
     assert [p.name for p in paths] == ["ramp.png", "ramp.svg", "ramp.csv", "ramp.json"]
     assert all(p.stat().st_size > 0 for p in paths)
     data = json.loads((tmp_path / "ramp.json").read_text())
-    assert data["breaking_point"]["multiplier"] == ramp_data(chain_ramp)["breaking_point"]["multiplier"]
+    assert (
+        data["breaking_point"]["multiplier"]
+        == ramp_data(chain_ramp)["breaking_point"]["multiplier"]
+    )
     assert len(data["probes"]) == len(chain_ramp.probes) == len(ramp_csv_rows(chain_ramp))
-    assert [p["multiplier"] for p in data["probes"]] == sorted(p["multiplier"] for p in data["probes"])
+    assert [p["multiplier"] for p in data["probes"]] == sorted(
+        p["multiplier"] for p in data["probes"]
+    )
     svg = (tmp_path / "ramp.svg").read_text()
     assert "load multiplier" in svg and "breaking point" in svg and "SLO" in svg
 
@@ -261,8 +311,19 @@ def _write(tmp_path: Path) -> str:
 
 def test_cli_json_is_replayable_and_leaves_faults_out(tmp_path):
     file = _write(tmp_path)
-    args = ["ramp", file, "--slo", "p99<200ms,success>99%", "-n", "2", "--executor", "serial",
-            "--tolerance", "0.1", "--json"]  # fmt: skip
+    args = [
+        "ramp",
+        file,
+        "--slo",
+        "p99<200ms,success>99%",
+        "-n",
+        "2",
+        "--executor",
+        "serial",
+        "--tolerance",
+        "0.1",
+        "--json",
+    ]
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
     again = CliRunner().invoke(main, args)

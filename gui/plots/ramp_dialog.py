@@ -173,9 +173,15 @@ class RampDialog(QDialog):
             self.status.setText(f"The SLO cannot be read: {exc}")
             return
         self.error, self.ramp, self.data, self.cancelled = None, None, None, False
-        self.job = RampJob(self.scenario, slo, self.route_box.currentData(),
-                           self.replications.value(), self.with_faults.isChecked(),
-                           self.executor, self.options)  # fmt: skip
+        self.job = RampJob(
+            self.scenario,
+            slo,
+            self.route_box.currentData(),
+            self.replications.value(),
+            self.with_faults.isChecked(),
+            self.executor,
+            self.options,
+        )
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self._enable_exports()
@@ -255,27 +261,34 @@ class RampDialog(QDialog):
 
         self.table.setRowCount(len(data["probes"]))
         for row, p in enumerate(data["probes"]):
-            rates = [v for v in offered_rates(ramp.scenario, p["multiplier"]).values()
-                     if v is not None]  # fmt: skip
+            rates = [
+                v for v in offered_rates(ramp.scenario, p["multiplier"]).values() if v is not None
+            ]
             verdict = "meets" if p["meets_slo"] else "breaks"
             if p["uncertain"]:
                 verdict += " (uncertain)"
             cells = (
-                f"{p['multiplier']:.4g}", _number(sum(rates)) if rates else "–",
-                _number(p["mean"]["p99"]), _number(p["ci95"]["p99"]),
-                _number(p["mean"]["success"], 2, 100.0) + " %", verdict,
-            )  # fmt: skip
+                f"{p['multiplier']:.4g}",
+                _number(sum(rates)) if rates else "–",
+                _number(p["mean"]["p99"]),
+                _number(p["ci95"]["p99"]),
+                _number(p["mean"]["success"], 2, 100.0) + " %",
+                verdict,
+            )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if col < 5:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
                 self.table.setItem(row, col, item)
 
     def _fill_saturation(self, data: dict[str, Any]) -> None:
         self.saturation.setRowCount(len(data["saturation"]))
         for row, s in enumerate(data["saturation"]):
-            for col, text in enumerate((f"{s['multiplier']:.4g}", s["resource"], s["node"],
-                                        s["how"])):  # fmt: skip
+            for col, text in enumerate(
+                (f"{s['multiplier']:.4g}", s["resource"], s["node"], s["how"])
+            ):
                 self.saturation.setItem(row, col, QTableWidgetItem(text))
 
     def _figure_on_screen(self, ramp: Ramp) -> Figure:
@@ -296,8 +309,9 @@ class RampDialog(QDialog):
         """Save the figure; PNG or SVG, as the chosen file's suffix says."""
         if self.ramp is None:
             return None
-        path = self.save_path("Save the breaking-point figure", "ramp.png",
-                              "PNG (*.png);;SVG (*.svg)")  # fmt: skip
+        path = self.save_path(
+            "Save the breaking-point figure", "ramp.png", "PNG (*.png);;SVG (*.svg)"
+        )
         if path is None:
             return None
         if path.suffix.lower() not in (".png", ".svg"):

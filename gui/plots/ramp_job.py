@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from gui.plots.compare_job import Cancelled, CancellableExecutor, ComparisonJob
+from gui.plots.compare_job import CancellableExecutor, Cancelled, ComparisonJob
 from simulator.breaking_point import SLO, Ramp, find_breaking_point
 from simulator.scenario import Scenario
 
@@ -44,9 +44,15 @@ class RampJob(ComparisonJob):
             with self._executor() as inner:
                 self._wrapped = CancellableExecutor(inner, self._cancel)
                 self.ramp = find_breaking_point(
-                    self.scenario, self.slo, self.route, self.replications, self._wrapped,
-                    with_faults=self.with_faults, progress=self._on_progress, **self.options,
-                )  # fmt: skip
+                    self.scenario,
+                    self.slo,
+                    self.route,
+                    self.replications,
+                    self._wrapped,
+                    with_faults=self.with_faults,
+                    progress=self._on_progress,
+                    **self.options,
+                )
         except Exception as exc:  # shown in the dialog; the app carries on
             if self._cancel.is_set():
                 self.cancelled, self.ramp = True, None

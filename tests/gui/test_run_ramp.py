@@ -16,7 +16,9 @@ def test_a_tiny_ramp_shows_the_verdict_the_probes_and_exports(qtbot, tmp_path):
     qtbot.addWidget(dialog)
     assert not dialog.export_button.isEnabled() and not dialog.figure_button.isEnabled()
     assert [dialog.route_box.itemText(i) for i in range(dialog.route_box.count())] == [
-        "All routes", "route users"]  # fmt: skip
+        "All routes",
+        "route users",
+    ]
     dialog.route_box.setCurrentIndex(1)
     dialog.slo_edit.setText("p99<100ms,success>99%")
     dialog.replications.setValue(2)
