@@ -26,6 +26,8 @@ __all__ = ["draw_ramp", "ramp_csv_rows", "ramp_data", "ramp_figure", "save_ramp"
 SLO_COLOUR = "#c92a2a"
 KNEE_COLOUR = "#e67700"
 BREAK_COLOUR = "#862e9c"
+# mid-tones: readable on the light figure of the files and on the app's dark one
+LATENCY_COLOURS = (series_colour(5), series_colour(6))
 
 
 def ramp_data(ramp: Ramp) -> dict[str, Any]:
@@ -116,7 +118,7 @@ def draw_ramp(latency_ax: Axes, success_ax: Axes, ramp: Ramp) -> None:
             x,
             y,
             yerr=[low, err],
-            color=series_colour(i),
+            color=LATENCY_COLOURS[i % len(LATENCY_COLOURS)],
             marker="o",
             ms=4,
             lw=1.4,
@@ -149,7 +151,7 @@ def draw_ramp(latency_ax: Axes, success_ax: Axes, ramp: Ramp) -> None:
                 color=KNEE_COLOUR,
                 ls=":",
                 lw=1.4,
-                label=f"knee x{knee['multiplier']:.3g}",
+                label=f"knee x{knee['multiplier']:.3g}" if ax is latency_ax else None,
             )
         if bp is not None and bp["multiplier"] is not None:
             ax.axvspan(
@@ -159,9 +161,16 @@ def draw_ramp(latency_ax: Axes, success_ax: Axes, ramp: Ramp) -> None:
                 bp["estimate"],
                 color=BREAK_COLOUR,
                 lw=1.4,
-                label=f"breaking point x{bp['estimate']:.3g}",
+                label=f"breaking point x{bp['estimate']:.3g}" if ax is latency_ax else None,
             )
     latency_ax.set_yscale("log")
+    # a wide interval's lower whisker would drag a log axis down by decades: the means decide
+    shown = [p.mean[m] for p in probes for m in metrics if p.mean[m] > 0]
+    if shown:
+        latency_ax.set_ylim(bottom=min(shown) / 3)
+    floor = min([v for v in success if not math.isnan(v)], default=100.0)
+    floor = min(floor, *(100 * c.threshold for c in ramp.slo.clauses if not c.latency))
+    success_ax.set_ylim(max(-2.0, floor - 0.1 * (101.0 - floor) - 0.5), 101.0)
     where = f"route {ramp.route}" if ramp.route else "all routes"
     style_axes(latency_ax, "latency (ms, log scale)", f"Latency against load ({where})")
     style_axes(success_ax, "answered (%)", "Success against load")
@@ -187,9 +196,8 @@ def ramp_figure(ramp: Ramp) -> Figure:
     latency_ax, success_ax = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     draw_ramp(latency_ax, success_ax, ramp)
     figure.suptitle(
-        f"{ramp.scenario.name}: breaking point of {ramp.slo.text} "
-        f"({ramp.replications} replications per probe)",
-        fontsize=12,
+        f"{ramp.scenario.name}\nSLO {ramp.slo.text}, {ramp.replications} replications per probe",
+        fontsize=11,
         fontweight="bold",
     )
     return figure

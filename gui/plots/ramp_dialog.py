@@ -24,14 +24,16 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -117,12 +119,17 @@ class RampDialog(QDialog):
             "breaks, then bisected."
         )
         self.status.setWordWrap(True)
-        form = QFormLayout()
-        form.addRow("Judge", self.route_box)
-        form.addRow("SLO", self.slo_edit)
-        form.addRow("Replications", self.replications)
-        form.addRow("", self.with_faults)
+        # Two compact rows of controls: at 1366x768 or at 150% the results need the height.
+        choices = QHBoxLayout()
+        for label, widget, stretch in (
+            ("Judge", self.route_box, 1),
+            ("SLO", self.slo_edit, 2),
+            ("Replications", self.replications, 0),
+        ):
+            choices.addWidget(QLabel(label))
+            choices.addWidget(widget, stretch)
         row = QHBoxLayout()
+        row.addWidget(self.with_faults)
         row.addWidget(self.run_button)
         row.addWidget(self.cancel_button)
         row.addWidget(self.progress, 1)
@@ -133,20 +140,34 @@ class RampDialog(QDialog):
         self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = self._table(PROBE_COLUMNS)
         self.saturation = self._table(("from load ×", "resource", "where", "how"))
-        reading = QWidget()
-        column = QVBoxLayout(reading)
-        column.addWidget(self.verdict)
-        column.addWidget(QLabel("<b>Probes</b> (mean over the replications)"))
-        column.addWidget(self.table, 3)
-        column.addWidget(QLabel("<b>Saturated along the ramp</b> (first first)"))
-        column.addWidget(self.saturation, 1)
+        # The verdict above, the two tables below: a splitter, so each keeps a share of a
+        # short window (1366x768, or 150%) and scrolls on its own.
+        verdict = QScrollArea()
+        verdict.setWidgetResizable(True)
+        verdict.setFrameShape(QFrame.Shape.NoFrame)
+        verdict.setWidget(self.verdict)
+        reading = QSplitter(Qt.Orientation.Vertical)
+        reading.setChildrenCollapsible(False)
+        for title, widget in (
+            ("", verdict),
+            ("<b>Probes</b> (mean over the replications)", self.table),
+            ("<b>Saturated along the ramp</b> (first first)", self.saturation),
+        ):
+            box = QWidget()
+            column = QVBoxLayout(box)
+            column.setContentsMargins(4, 4, 4, 0)
+            if title:
+                column.addWidget(QLabel(title))
+            column.addWidget(widget, 1)
+            reading.addWidget(box)
+        reading.setSizes([110, 300, 160])
         self.results = QTabWidget()
         self.results.addTab(reading, "Verdict and probes")
         self.figure_canvas: FigureCanvasQTAgg | None = None
         self.figure_tab = self.results.addTab(QWidget(), "Figure")
         self.results.setTabEnabled(self.figure_tab, False)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(choices)
         layout.addLayout(row)
         layout.addWidget(self.status)
         layout.addWidget(self.results, 1)
@@ -253,7 +274,11 @@ class RampDialog(QDialog):
         self.results.removeTab(self.figure_tab)
         old.deleteLater()
         self.figure_canvas = FigureCanvasQTAgg(self._figure_on_screen(ramp))
-        self.results.insertTab(self.figure_tab, self.figure_canvas, "Figure")
+        self.figure_canvas.setMinimumSize(720, 560)  # below that the panels are unreadable
+        holder = QScrollArea()
+        holder.setWidgetResizable(True)
+        holder.setWidget(self.figure_canvas)
+        self.results.insertTab(self.figure_tab, holder, "Figure")
         self.results.setCurrentIndex(0)
 
     def _fill_probes(self, ramp: Ramp, data: dict[str, Any]) -> None:
@@ -282,6 +307,7 @@ class RampDialog(QDialog):
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
                 self.table.setItem(row, col, item)
+        self.table.resizeRowsToContents()
 
     def _fill_saturation(self, data: dict[str, Any]) -> None:
         self.saturation.setRowCount(len(data["saturation"]))
@@ -290,6 +316,7 @@ class RampDialog(QDialog):
                 (f"{s['multiplier']:.4g}", s["resource"], s["node"], s["how"])
             ):
                 self.saturation.setItem(row, col, QTableWidgetItem(text))
+        self.saturation.resizeRowsToContents()
 
     def _figure_on_screen(self, ramp: Ramp) -> Figure:
         """The figure in the palette's colours; saved files always get the light one."""
