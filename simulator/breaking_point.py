@@ -248,10 +248,11 @@ def _resources(scenario: Scenario) -> dict[str, Any]:
     nodes, pools = {}, {}
     for name, node in scenario.nodes.items():
         workers = getattr(node, "workers", None)
+        queue = getattr(node, "queue", None)  # a consumer's ``queue`` names a broker's queue
         if isinstance(workers, int):
             nodes[name] = {
                 "workers": workers,
-                "queue": getattr(node, "queue", None),
+                "queue": queue if isinstance(queue, int) else None,
                 "memory": getattr(node, "memory", None) is not None,
             }
         for edge, call in zip(call_edge_names(name, node.calls), node.calls, strict=True):

@@ -347,3 +347,13 @@ def test_cli_json_is_replayable_and_leaves_faults_out(tmp_path):
 def test_cli_rejects_bad_slo_and_route(tmp_path, extra, says):
     result = CliRunner().invoke(main, ["ramp", _write(tmp_path), "--executor", "serial", *extra])
     assert result.exit_code == 2 and says in result.output
+
+
+def test_a_ramp_over_consumers_and_brokers_runs():
+    """A consumer's ``queue`` names a broker's queue, not a capacity (a regression)."""
+    sc = example("poison-message.yaml")
+    sc = sc.model_copy(update={"duration": sc.warmup + 5.0})
+    ramp = find_breaking_point(sc, "p99<1s", replications=1, executor="serial",
+                               max_probes=2, curve=0)  # fmt: skip
+    assert len(ramp.probes) == 2
+    json.dumps(ramp_data(ramp), allow_nan=False)
