@@ -12,6 +12,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from simulator.cli_map import map_command
+from simulator.cli_ramp import ramp
 from simulator.cli_support import (
     MurphyGroup,
     check_output_dir,
@@ -353,9 +355,9 @@ def gui(file: str | None) -> None:
     )
 
 
-from simulator.cli_map import map_command  # noqa: E402  (it imports nothing from here at load)
+main.add_command(map_command)  # murphy map: simulator/cli_map.py
+main.add_command(ramp)  # murphy ramp: simulator/cli_ramp.py
 
-main.add_command(map_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -134,6 +134,8 @@ class RunSession(QObject):
         self.compare_action.triggered.connect(self._on_compare_requested)
         self.map_action = menu.addAction("Metastability map…")
         self.map_action.triggered.connect(self._on_map_requested)
+        self.ramp_action = menu.addAction("Breaking point…")
+        self.ramp_action.triggered.connect(self._on_ramp_requested)
         menu.addSeparator()
         self.csv_action = menu.addAction("Export time series (CSV)…")
         self.csv_action.triggered.connect(self._on_csv_requested)
@@ -208,12 +210,10 @@ class RunSession(QObject):
     def shutdown(self) -> None:
         self._timer.stop()
         self.controller.shutdown()
-        dialog = getattr(self, "compare_dialog", None)
-        if dialog is not None:
-            dialog.cancel()  # its pool's workers are killed, not left to finish their runs
-        map_dialog = getattr(self, "map_dialog", None)
-        if map_dialog is not None:
-            map_dialog.cancel()
+        for name in ("compare_dialog", "map_dialog", "ramp_dialog"):
+            dialog = getattr(self, name, None)
+            if dialog is not None:
+                dialog.cancel()  # its pool's workers are killed, not left to finish their runs
 
     # -- following the run -----------------------------------------------------------------
 
@@ -355,6 +355,13 @@ class RunSession(QObject):
             return None
         self.window.statusBar().showMessage(f"Saved {written}", 6000)
         return written
+
+    def _on_ramp_requested(self) -> None:
+        from gui.plots.ramp_dialog import RampDialog
+
+        dialog = RampDialog(self.window.document.scenario, self.window)
+        dialog.show()
+        self.ramp_dialog = dialog
 
     def _on_compare_requested(self) -> None:
         from gui.plots.compare_dialog import CALL_FIELDS, CompareDialog

@@ -1,0 +1,372 @@
+"""Breaking point: raise the load until the SLO breaks; the verdict, the probes, the plot.
+
+The work is ``simulator.breaking_point.find_breaking_point`` in a ``RampJob`` (a
+background thread over a killable process pool, which Cancel stops); the dialog
+polls its progress on a timer. When it is done it shows the verdict, the probes
+and what saturated along the ramp on one tab, ``ramp_figure`` on another. The
+figure saves as PNG or SVG; Export writes ramp.png, .svg, .csv and .json to a
+folder (``save_ramp``), as ``murphy ramp --out`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib.style
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.plots.compare_dialog import ask_directory, ask_save_path, fitted_size
+from gui.plots.ramp_job import RampJob
+from simulator.breaking_point import Ramp, SLOError, parse_slo
+from simulator.breaking_point_files import ramp_data, ramp_figure, save_ramp
+from simulator.scenario import Scenario
+
+DEFAULT_SLO = "p99<2s,success>99.9%"
+PROBE_COLUMNS = ("load ×", "offered req/s", "p99 ms", "± 95%", "success", "SLO")
+
+
+def _number(value: float | None, digits: int = 1, scale: float = 1.0) -> str:
+    return "–" if value is None else f"{value * scale:,.{digits}f}"
+
+
+class RampDialog(QDialog):
+    """Choose the route, the SLO and the replications; search in the background; show it."""
+
+    done = Signal()
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        parent: QWidget | None = None,
+        executor: Any = None,
+        options: dict[str, Any] | None = None,
+    ):
+        super().__init__(parent)
+        self.setWindowTitle(f"Breaking point — {scenario.name}")
+        self.scenario = scenario
+        self.executor = executor
+        self.options = options or {}  # find_breaking_point's knobs (tests: a cheap search)
+        self.ramp: Ramp | None = None
+        self.data: dict[str, Any] | None = None
+        self.error: str | None = None
+        self.cancelled = False
+        self.job: RampJob | None = None
+        self.save_path = ask_save_path(self)  # replaceable by tests (they must not block)
+        self.choose_directory = ask_directory(self)
+        self._build()
+        self._timer = QTimer(self)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self._on_poll_timeout)
+        self.resize(*fitted_size(self, 1000, 760))
+
+    def _build(self) -> None:
+        self.route_box = QComboBox()
+        self.route_box.addItem("All routes", None)
+        for name, node in self.scenario.nodes.items():
+            if node.kind == "client":
+                self.route_box.addItem(f"route {name}", name)
+        self.slo_edit = QLineEdit(DEFAULT_SLO)
+        self.slo_edit.setToolTip(
+            "Clauses separated by commas: mean, p50, p90, p99 or p999 below a duration "
+            "(p99<2s), success above a percentage (success>99.9%)"
+        )
+        self.replications = QSpinBox()
+        self.replications.setRange(1, 50)
+        self.replications.setValue(3)
+        self.replications.setToolTip("Runs per probe; replication k uses seed + k at every probe")
+        self.with_faults = QCheckBox("Keep the scenario's faults (a load test leaves them out)")
+        self.run_button = QPushButton("Find the breaking point")
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the search: runs in progress are abandoned")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.figure_button = QPushButton("Save figure…")
+        self.figure_button.setToolTip("The figure as PNG or SVG (by the file's suffix)")
+        self.figure_button.clicked.connect(self.save_figure)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("ramp.png, .svg, .csv and .json into a folder")
+        self.export_button.clicked.connect(self.export)
+        self.progress = QProgressBar()
+        self.status = QLabel(
+            "Every client's load is multiplied until the SLO breaks: first doubled until it "
+            "breaks, then bisected."
+        )
+        self.status.setWordWrap(True)
+        # Two compact rows of controls: at 1366x768 or at 150% the results need the height.
+        choices = QHBoxLayout()
+        for label, widget, stretch in (
+            ("Judge", self.route_box, 1),
+            ("SLO", self.slo_edit, 2),
+            ("Replications", self.replications, 0),
+        ):
+            choices.addWidget(QLabel(label))
+            choices.addWidget(widget, stretch)
+        row = QHBoxLayout()
+        row.addWidget(self.with_faults)
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.figure_button)
+        row.addWidget(self.export_button)
+        self.verdict = QLabel("")
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.table = self._table(PROBE_COLUMNS)
+        self.saturation = self._table(("from load ×", "resource", "where", "how"))
+        # The verdict above, the two tables below: a splitter, so each keeps a share of a
+        # short window (1366x768, or 150%) and scrolls on its own.
+        verdict = QScrollArea()
+        verdict.setWidgetResizable(True)
+        verdict.setFrameShape(QFrame.Shape.NoFrame)
+        verdict.setWidget(self.verdict)
+        reading = QSplitter(Qt.Orientation.Vertical)
+        reading.setChildrenCollapsible(False)
+        for title, widget in (
+            ("", verdict),
+            ("<b>Probes</b> (mean over the replications)", self.table),
+            ("<b>Saturated along the ramp</b> (first first)", self.saturation),
+        ):
+            box = QWidget()
+            column = QVBoxLayout(box)
+            column.setContentsMargins(4, 4, 4, 0)
+            if title:
+                column.addWidget(QLabel(title))
+            column.addWidget(widget, 1)
+            reading.addWidget(box)
+        reading.setSizes([110, 300, 160])
+        self.results = QTabWidget()
+        self.results.addTab(reading, "Verdict and probes")
+        self.figure_canvas: FigureCanvasQTAgg | None = None
+        self.figure_tab = self.results.addTab(QWidget(), "Figure")
+        self.results.setTabEnabled(self.figure_tab, False)
+        layout = QVBoxLayout(self)
+        layout.addLayout(choices)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        layout.addWidget(self.results, 1)
+        self._enable_exports()
+
+    @staticmethod
+    def _table(columns: tuple[str, ...]) -> QTableWidget:
+        table = QTableWidget(0, len(columns))
+        table.setHorizontalHeaderLabels(list(columns))
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.verticalHeader().setVisible(False)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        table.horizontalHeader().setStretchLastSection(True)
+        return table
+
+    # -- running ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.job is not None:
+            return
+        try:
+            slo = parse_slo(self.slo_edit.text())
+        except SLOError as exc:
+            self.status.setText(f"The SLO cannot be read: {exc}")
+            return
+        self.error, self.ramp, self.data, self.cancelled = None, None, None, False
+        self.job = RampJob(
+            self.scenario,
+            slo,
+            self.route_box.currentData(),
+            self.replications.value(),
+            self.with_faults.isChecked(),
+            self.executor,
+            self.options,
+        )
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self._enable_exports()
+        self.progress.setRange(0, 0)  # busy until the first run reports
+        self.status.setText(f"Searching for the load at which {slo.text} breaks…")
+        self.job.start()
+        self._timer.start()
+
+    def cancel(self) -> None:
+        """Stop the running search; the dialog says so when its thread has ended."""
+        if self.job is None:
+            return
+        self.job.cancel()
+        self.cancel_button.setEnabled(False)
+        self.status.setText("Cancelling…")
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None
+
+    def _on_poll_timeout(self) -> None:
+        job = self.job
+        if job is None:
+            self._timer.stop()
+            return
+        done, total = job.progress
+        if done:
+            self.progress.setRange(0, max(total, 1))
+            self.progress.setValue(done)
+            self.progress.setFormat(f"{done}/{total} runs")
+        if job.running:
+            return
+        self.job = None
+        self._timer.stop()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if job.ramp is not None else 0)
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.error, self.cancelled = job.error, job.cancelled
+        if job.cancelled:
+            self.status.setText(f"Cancelled after {done} simulations.")
+        elif job.error is not None:
+            self.status.setText(f"The search failed: {job.error}")
+        else:
+            self.ramp = job.ramp
+            self._show_results()
+        self._enable_exports()
+        self.done.emit()
+
+    def closeEvent(self, event: object) -> None:
+        if self.job is not None:
+            self.job.cancel()
+        super().closeEvent(event)  # type: ignore[arg-type]
+
+    # -- results ---------------------------------------------------------------------------
+
+    def _show_results(self) -> None:
+        ramp = self.ramp
+        assert ramp is not None
+        self.data = data = ramp_data(ramp)
+        self.status.setText(
+            f"{len(ramp.probes)} probes × {ramp.replications} replications; "
+            "mean ± 95% confidence interval"
+        )
+        self.verdict.setText(data["verdict"])
+        self._fill_probes(ramp, data)
+        self._fill_saturation(data)
+        old = self.results.widget(self.figure_tab)
+        self.results.removeTab(self.figure_tab)
+        old.deleteLater()
+        self.figure_canvas = FigureCanvasQTAgg(self._figure_on_screen(ramp))
+        self.figure_canvas.setMinimumSize(720, 560)  # below that the panels are unreadable
+        holder = QScrollArea()
+        holder.setWidgetResizable(True)
+        holder.setWidget(self.figure_canvas)
+        self.results.insertTab(self.figure_tab, holder, "Figure")
+        self.results.setCurrentIndex(0)
+
+    def _fill_probes(self, ramp: Ramp, data: dict[str, Any]) -> None:
+        from simulator.breaking_point import offered_rates
+
+        self.table.setRowCount(len(data["probes"]))
+        for row, p in enumerate(data["probes"]):
+            rates = [
+                v for v in offered_rates(ramp.scenario, p["multiplier"]).values() if v is not None
+            ]
+            verdict = "meets" if p["meets_slo"] else "breaks"
+            if p["uncertain"]:
+                verdict += " (uncertain)"
+            cells = (
+                f"{p['multiplier']:.4g}",
+                _number(sum(rates)) if rates else "–",
+                _number(p["mean"]["p99"]),
+                _number(p["ci95"]["p99"]),
+                _number(p["mean"]["success"], 2, 100.0) + " %",
+                verdict,
+            )
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if col < 5:
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                self.table.setItem(row, col, item)
+        self.table.resizeRowsToContents()
+
+    def _fill_saturation(self, data: dict[str, Any]) -> None:
+        self.saturation.setRowCount(len(data["saturation"]))
+        for row, s in enumerate(data["saturation"]):
+            for col, text in enumerate(
+                (f"{s['multiplier']:.4g}", s["resource"], s["node"], s["how"])
+            ):
+                self.saturation.setItem(row, col, QTableWidgetItem(text))
+        self.saturation.resizeRowsToContents()
+
+    def _figure_on_screen(self, ramp: Ramp) -> Figure:
+        """The figure in the palette's colours; saved files always get the light one."""
+        if self.palette().color(QPalette.ColorRole.Window).lightness() >= 128:
+            return ramp_figure(ramp)
+        with matplotlib.style.context("dark_background"):
+            return ramp_figure(ramp)
+
+    # -- exports ---------------------------------------------------------------------------
+
+    def _enable_exports(self) -> None:
+        ready = self.ramp is not None and self.job is None
+        self.figure_button.setEnabled(ready)
+        self.export_button.setEnabled(ready)
+
+    def save_figure(self) -> Path | None:
+        """Save the figure; PNG or SVG, as the chosen file's suffix says."""
+        if self.ramp is None:
+            return None
+        path = self.save_path(
+            "Save the breaking-point figure", "ramp.png", "PNG (*.png);;SVG (*.svg)"
+        )
+        if path is None:
+            return None
+        if path.suffix.lower() not in (".png", ".svg"):
+            path = path.with_suffix(".png")
+        figure = ramp_figure(self.ramp)
+
+        def write() -> list[Path]:
+            figure.savefig(path, dpi=110 if path.suffix.lower() == ".png" else None)
+            return [path]
+
+        saved = self._saved(write)
+        return saved[0] if saved else None
+
+    def export(self) -> list[Path] | None:
+        """Write ramp.png, .svg, .csv and .json into a chosen folder."""
+        if self.ramp is None:
+            return None
+        folder = self.choose_directory("Export the breaking point to a folder")
+        if folder is None:
+            return None
+        ramp = self.ramp
+        return self._saved(lambda: save_ramp(ramp, folder))
+
+    def _saved(self, write: Callable[[], list[Path]]) -> list[Path] | None:
+        try:
+            paths = write()
+        except (OSError, ValueError) as exc:
+            self.status.setText(f"Could not save: {exc}")
+            return None
+        self.status.setText("Saved " + ", ".join(p.name for p in paths) + f" in {paths[0].parent}")
+        return paths
