@@ -177,10 +177,18 @@ def _blast_with_progress(scenario: Scenario, sim: Any) -> list[dict[str, Any]]:
 @click.argument("file", type=click.Path())
 @click.option("--seed", type=int, help="override the scenario's seed")
 @click.option("--duration", help='override the duration, e.g. "60s"')
-@click.option("--html", "as_html", is_flag=True,
-              help="also an HTML page with the plots; with -o NAME: NAME.md and NAME.html")
-@click.option("-o", "--output", type=click.Path(),
-              help="write here, not stdout (with --html: the .md and the .html beside it)")
+@click.option(
+    "--html",
+    "as_html",
+    is_flag=True,
+    help="also an HTML page with the plots; with -o NAME: NAME.md and NAME.html",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    help="write here, not stdout (with --html: the .md and the .html beside it)",
+)
 def report(
     file: str, seed: int | None, duration: str | None, as_html: bool, output: str | None
 ) -> None:

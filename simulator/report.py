@@ -87,7 +87,8 @@ SCALES_TEXT = (
     "**S**everity is measured: 1 + 9 × the worst route's degradation against the paired "
     "baseline run without the fault, where 20% more failed requests, 50% more answered by "
     "fallback or a p99 ten times the baseline's each count as the full 9; a message lost or "
-    f"dead-lettered, applied twice, or a corrupt record stored rates at least {DATA_HARM_SEVERITY}. "
+    "dead-lettered, applied twice, or a corrupt record stored rates at least "
+    f"{DATA_HARM_SEVERITY}. "
     "**O**ccurrence comes from the fault's `frequency:` (e.g. `2/year`): "
     + ", ".join(f"{rating} {text}" for _bound, rating, text in OCCURRENCE_SCALE)
     + "; blank when the scenario gives none (fill it in). **D**etection is measured: the "
@@ -195,8 +196,11 @@ def _effect(entry: dict[str, Any]) -> str:
         parts.append(f"{route}: {', '.join(bits) or 'degraded'}")
     for key, f in entry["detail"].get("flows", {}).items():
         if f["degraded"]:
-            bits = [f"{f[k]:,} {k.removeprefix('extra_').replace('_', ' ')}"
-                    for k in ("extra_lost", "extra_dead_lettered", "extra_applied_twice") if f[k]]
+            bits = [
+                f"{f[k]:,} {k.removeprefix('extra_').replace('_', ' ')}"
+                for k in ("extra_lost", "extra_dead_lettered", "extra_applied_twice")
+                if f[k]
+            ]
             parts.append(f"messages {key}: {', '.join(bits) or 'lag grew'}")  # fmt: skip
     for name, d in entry["detail"].get("databases", {}).items():
         if d["degraded"]:
@@ -592,9 +596,7 @@ def _html_note(text: str) -> str:
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
-def report_html(
-    scenario: Scenario, summary: dict[str, Any], sim: Simulation | None = None
-) -> str:
+def report_html(scenario: Scenario, summary: dict[str, Any], sim: Simulation | None = None) -> str:
     """The same report as one self-contained, printable HTML page, with the run's plots
     inline as SVG when the run is given."""
     observed = recoveries_observed(sim) if sim is not None else None
