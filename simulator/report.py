@@ -289,7 +289,7 @@ def dependency_rows(scenario: Scenario, summary: dict[str, Any]) -> list[dict[st
     for edge, e in summary.get("edges", {}).items():
         target, spec, publish = specs.get(edge, (edge.split("->")[-1], None, False))
         node = scenario.nodes.get(target)
-        kind = node.kind if node is not None else "?"
+        kind: str = node.kind if node is not None else "?"
         if publish:
             kind += f" (publish to {spec.queue})"
         failed = [(k, v) for k, v in e["outcomes"].items() if k not in ("ok", "fallback")]
