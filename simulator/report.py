@@ -258,7 +258,8 @@ def fmea_rows(scenario: Scenario, summary: dict[str, Any]) -> list[dict[str, str
             or "none",
             "recovery": _recovery(entry),
         }
-        key = (rpn is None, -(rpn or 0), -s * (d or 1), entry["index"])
+        # RPN first; without O (or, until alerts exist, without D) what is known ranks.
+        key = (o is None, -s * (o or 1) * (d or 1), entry["index"])
         ranked.append((key, row))
     return [row for _key, row in sorted(ranked, key=lambda kr: kr[0])]
 
