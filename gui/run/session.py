@@ -33,6 +33,7 @@ from gui.run.exports import save_drawing, save_time_series
 from gui.run.live_items import LiveOverlay
 from gui.run.live_state import add_message_states, edge_states, node_states, plot_filter
 from gui.run.lock import EditLock
+from gui.run.report_job import ReportCommand
 from gui.run.scrubber import TimeScrubber
 from gui.run.toolbar import RunToolbar
 
@@ -132,6 +133,7 @@ class RunSession(QObject):
         menu.addSeparator()
         self.compare_action = menu.addAction("Compare strategies…")
         self.compare_action.triggered.connect(self._on_compare_requested)
+        self.report = ReportCommand(self, menu)  # Failure-mode report…
         menu.addSeparator()
         self.csv_action = menu.addAction("Export time series (CSV)…")
         self.csv_action.triggered.connect(self._on_csv_requested)
@@ -206,6 +208,7 @@ class RunSession(QObject):
     def shutdown(self) -> None:
         self._timer.stop()
         self.controller.shutdown()
+        self.report.shutdown()
         dialog = getattr(self, "compare_dialog", None)
         if dialog is not None:
             dialog.cancel()  # its pool's workers are killed, not left to finish their runs
