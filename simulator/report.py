@@ -426,6 +426,7 @@ def _from_summary(summary: dict[str, Any]) -> list[dict[str, Any]]:
             "where": d["target"],
             "started_s": d["started_s"] + (delay or 0.0),
             "took_s": None,
+            "took": DASH,  # the JSON says when a rollback starts, not how long it takes
             "detail": f"{why} fired {delay:g} s into the deploy; "
             f"{d.get('requests_failed', 0):,} requests failed during it"
             if delay is not None else f"triggered by {why}",
@@ -453,14 +454,16 @@ def procedure_rows(
 ) -> list[dict[str, str]]:
     """The recovery procedures as table rows: the run's (when given) and the summary's."""
     rows = []
-    for r in [*(observed or []), *_from_summary(summary)]:
+    found = [*(observed or []), *_from_summary(summary)]
+    found.sort(key=lambda r: (r["started_s"] is None, r["started_s"] or 0.0))  # stable
+    for r in found:
         took = r["took_s"]
         rows.append({
             "procedure": r["procedure"],
             "where": r["where"].replace("->", " → "),
             "at (s)": DASH if r["started_s"] is None else f"{r['started_s']:.1f}",
-            "took": DASH if r["started_s"] is None else
-            ("not over by the end" if took is None else f"{took:.1f} s"),
+            "took": r.get("took") or (DASH if r["started_s"] is None else
+                    "not over by the end" if took is None else f"{took:.1f} s"),
             "detail": r["detail"],
         })  # fmt: skip
     return rows
