@@ -325,6 +325,7 @@ def compare_runs(faulty: Simulation, baseline: Simulation, start: float) -> dict
         ratio = f["p99"] / b["p99"] if b["p99"] and not math.isnan(f["p99"] / b["p99"]) else 1.0
         severity = max(extra / 0.2, fallback / 0.5, (ratio - 1) / 9)
         routes[name] = {
+            "extra_failed": int(f["failed"] - b["failed"]),
             "extra_failure_share": round(extra, 6),
             "extra_fallback_share": round(fallback, 6),
             "p99_ratio": round(ratio, 4),

@@ -179,21 +179,48 @@ def _blast_with_progress(scenario: Scenario, sim: Any) -> list[dict[str, Any]]:
 @click.argument("file", type=click.Path())
 @click.option("--seed", type=int, help="override the scenario's seed")
 @click.option("--duration", help='override the duration, e.g. "60s"')
-@click.option("--html", "as_html", is_flag=True, help="HTML instead of Markdown")
-@click.option("-o", "--output", type=click.Path(), help="write here, not stdout")
+@click.option(
+    "--html",
+    "as_html",
+    is_flag=True,
+    help="also an HTML page with the plots; with -o NAME: NAME.md and NAME.html",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    help="write here, not stdout (with --html: the .md and the .html beside it)",
+)
 def report(
     file: str, seed: int | None, duration: str | None, as_html: bool, output: str | None
 ) -> None:
-    """The failure-mode analysis (FMEA) of a run: effect, blast radius, detection per fault."""
+    """The failure-mode analysis (FMEA) of a run: failure modes, dependencies, recoveries.
+
+    Without -o the report goes to stdout: Markdown, or the HTML page with --html.
+    """
     from simulator.report import report_html, report_markdown
 
-    check_output_file(output, "-o")
-    scenario, _sim, summary = _simulate(file, seed, duration, True)
-    text = (report_html if as_html else report_markdown)(scenario, summary)
-    if output:
-        write_or_fail(lambda: Path(output).write_text(text, encoding="utf-8"), output)
-    else:
-        click.echo(text, nl=False)
+    targets = _report_paths(output, as_html)
+    for path in targets.values():
+        check_output_file(str(path), "-o")
+    scenario, sim, summary = _simulate(file, seed, duration, True)
+    if not targets:
+        click.echo((report_html if as_html else report_markdown)(scenario, summary, sim), nl=False)
+        return
+    for kind, path in targets.items():
+        text = (report_html if kind == "html" else report_markdown)(scenario, summary, sim)
+        write_or_fail(lambda p=path, t=text: p.write_text(t, encoding="utf-8"), str(path))
+    click.echo("report written to " + " and ".join(str(p) for p in targets.values()), err=True)
+
+
+def _report_paths(output: str | None, as_html: bool) -> dict[str, Path]:
+    """Where ``murphy report`` writes: -o as given, or with --html its .md and .html pair."""
+    if output is None:
+        return {}
+    path = Path(output)
+    if not as_html:
+        return {"md": path}
+    return {"md": path.with_suffix(".md"), "html": path.with_suffix(".html")}
 
 
 def _write_outputs(scenario: Scenario, sim: Any, summary: dict[str, Any], out: Path) -> None:
@@ -206,7 +233,7 @@ def _write_outputs(scenario: Scenario, sim: Any, summary: dict[str, Any], out: P
     write_csv(columns, out / "timeseries.csv")
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     save_run_plots(columns, summary["faults"], summary["scenario"], out)
-    (out / "report.md").write_text(report_markdown(scenario, summary), encoding="utf-8")
+    (out / "report.md").write_text(report_markdown(scenario, summary, sim), encoding="utf-8")
 
 
 def _sweep_setup(

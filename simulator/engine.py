@@ -315,6 +315,9 @@ class Simulation:
             if s.accepted != s.answered + lost + present:
                 problems.append(f"{name}: {s.accepted} accepted != {s.answered} answered + "
                                 f"{lost} lost + {present} present")  # fmt: skip
+            still_down = [o for o in server.outages if o[1] is None]
+            if still_down and (not server.down or still_down[0] is not server.outages[-1]):
+                problems.append(f"{name}: an outage without its restart before another began")
         problems += self._pool_problems()
         for name, kind in self.kinds.items():
             if kind.invariants is not None:

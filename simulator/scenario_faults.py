@@ -8,9 +8,10 @@ schedule that starts and stops effects lives in ``faults.py``.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, ClassVar, Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from simulator.scenario_types import Duration, Percent, Strict
 from simulator.units import format_duration
@@ -30,7 +31,27 @@ __all__ = [
     "PartitionFault",
     "SurgeFault",
     "ThrottleFault",
+    "frequency_per_year",
 ]
+
+# How many of each period make a year: the report's probability column reads a fault's
+# ``frequency`` as occurrences per year.
+_PERIODS = {"year": 1.0, "quarter": 4.0, "month": 12.0, "week": 365.25 / 7, "day": 365.25}
+_FREQUENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(year|quarter|month|week|day)s?\s*$")
+
+
+def frequency_per_year(text: str) -> float:
+    """Occurrences per year of a frequency such as ``"2/year"`` or ``"1/month"``."""
+    match = _FREQUENCY.match(text)
+    if match is None:
+        raise ValueError(
+            f"frequency {text!r} is not COUNT/PERIOD: write e.g. '2/year', '1/month', "
+            "'0.5/year' (periods: year, quarter, month, week, day)"
+        )
+    count = float(match.group(1))
+    if not 0 < count <= 10_000:
+        raise ValueError(f"frequency {text!r}: the count must be above 0 and at most 10000")
+    return count * _PERIODS[match.group(2)]
 
 
 class _FaultBase(Strict):
@@ -43,8 +64,21 @@ class _FaultBase(Strict):
     target: str
     at: Duration = 0.0
     for_: Duration | None = Field(None, alias="for", description="how long (none: to the end)")
+    frequency: str | None = Field(
+        None,
+        max_length=40,
+        description="how often this failure happens in production, e.g. '2/year' or '1/month': "
+        "the failure-mode report's probability and RPN (none: left blank for you to fill)",
+    )
 
     model_config = Strict.model_config | {"populate_by_name": True}
+
+    @field_validator("frequency")
+    @classmethod
+    def _frequency(cls, value: str | None) -> str | None:
+        if value is not None:
+            frequency_per_year(value)
+        return value
 
     def window(self, horizon: float) -> tuple[float, float]:
         end = horizon if self.for_ is None else min(horizon, self.at + self.for_)

@@ -657,6 +657,8 @@ def _fault(rng: random.Random, nodes: dict[str, Any], among: list[str] | None = 
     at = rng.choice([0.0, rng.uniform(0.0, DURATION)])
     length = rng.choice([None, rng.uniform(0.1, 10.0)])
     common: dict[str, Any] = {"target": target, "at": at, "for": length}
+    if rng.random() < 0.3:  # the report's probability: no effect on the run
+        common["frequency"] = rng.choice(["2/year", "1/month", "0.5/year", "3/week", "1/day"])
     if kind == "surge":
         multiply = rng.choice([0.0, 0.5, 2.0, SURGE_CAP])
         return SurgeFault(kind="surge", multiply=multiply, **common)

@@ -12,7 +12,8 @@ conserved and in step with what the components hold (the engine's own check),
 plus the bounds in ``message_bounds``: queues within capacity, consumers within
 prefetch, and the promises the docs make (an outbox loses nothing unless the
 broker does; a one-worker consumer whose dedupe store remembers every id applies
-nothing twice). ``MURPHY_SEMANTIC_FUZZ`` sets how many cases (40 by default,
+nothing twice). Every case's failure-mode report must render (every seventh with
+its faults' blast radius measured). ``MURPHY_SEMANTIC_FUZZ`` sets how many cases (40 by default,
 about five seconds); ``python tools/fuzz_semantic.py N`` runs thousands.
 """
 
@@ -25,14 +26,17 @@ import pytest
 from semantic_mutations import Case, make_case
 
 from simulator.analysis import summarize
+from simulator.blast_radius import blast_radius
 from simulator.components.broker import Broker
 from simulator.components.consumer import Consumer
 from simulator.engine import Simulation
 from simulator.messages import LOSS_REASONS
+from simulator.report import report_markdown
 from simulator.scenario import Relay, Scenario
 
 CASES = int(os.environ.get("MURPHY_SEMANTIC_FUZZ", "40"))
 REPLAY_EVERY = 5
+REPORT_BLAST_EVERY = 7  # cases whose report also measures each fault's blast radius
 CHUNKS = (0.37, 1.0, 3.3)  # simulated seconds per chunk of a replay
 
 
@@ -195,6 +199,12 @@ def test_valid_mutation_runs_clean(index: int) -> None:
     sim, summary = run_case(case)
     found = problems(sim, summary)
     assert found == [], f"case {index} (from {case.example}): {found[:5]}"
+    # the failure-mode report reads any valid run: its recoveries, dependencies and faults
+    full = summary
+    if index % REPORT_BLAST_EVERY == 0 and case.scenario.faults:  # and its failure modes
+        full = summarize(sim, blast_radius(case.scenario, sim.seed, sim))
+    report = report_markdown(case.scenario, full, sim)
+    assert "## Recovery procedures observed" in report, f"case {index} (from {case.example})"
     if index % REPLAY_EVERY == 0:  # again, in uneven chunks with checks between them
         _, again, midway = run_in_chunks(case, CHUNKS[index // REPLAY_EVERY % len(CHUNKS)])
         assert midway == [], f"case {index} (from {case.example}): {midway[:5]}"

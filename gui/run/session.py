@@ -33,6 +33,7 @@ from gui.run.exports import save_drawing, save_time_series
 from gui.run.live_items import LiveOverlay
 from gui.run.live_state import add_message_states, edge_states, node_states, plot_filter
 from gui.run.lock import EditLock
+from gui.run.report_job import ReportCommand
 from gui.run.scrubber import TimeScrubber
 from gui.run.toolbar import RunToolbar
 
@@ -136,6 +137,7 @@ class RunSession(QObject):
         self.map_action.triggered.connect(self._on_map_requested)
         self.ramp_action = menu.addAction("Breaking point…")
         self.ramp_action.triggered.connect(self._on_ramp_requested)
+        self.report = ReportCommand(self, menu)  # Failure-mode report…
         menu.addSeparator()
         self.csv_action = menu.addAction("Export time series (CSV)…")
         self.csv_action.triggered.connect(self._on_csv_requested)
@@ -210,6 +212,7 @@ class RunSession(QObject):
     def shutdown(self) -> None:
         self._timer.stop()
         self.controller.shutdown()
+        self.report.shutdown()
         for name in ("compare_dialog", "map_dialog", "ramp_dialog"):
             dialog = getattr(self, name, None)
             if dialog is not None:

@@ -87,6 +87,9 @@ class Server:
         # Partitioned or disk full: what submit checks once before its usual path, so a
         # fault that acts at arrival costs nothing while no such fault is active.
         self.unusual = False
+        # Every time the process was down: [crashed at, back at (None: still down), why]; the
+        # report's recovery procedures read it. Appended only by crash/restart, which are rare.
+        self.outages: list[list[Any]] = []
 
     # -- entry -------------------------------------------------------------------------------
 
@@ -281,6 +284,8 @@ class Server:
     def crash(self) -> None:
         """Lose all in-flight and queued work; callers get a connection reset (an error)."""
         now = self.env.clock
+        if not self.down:
+            self.outages.append([now, None, self.lost_error])
         self.down = True
         self.epoch += 1
         lost = list(self.in_service) + list(self.queue)
@@ -303,6 +308,8 @@ class Server:
 
     def restart(self) -> None:
         """Back after a crash: empty queue, idle workers; its pools reopen their ``min_size``."""
+        if self.down and self.outages:
+            self.outages[-1][1] = self.env.clock
         self.down = False
         for site in self.sites:
             if site.pool is not None:
