@@ -23,7 +23,7 @@ from simulator.scenario_alerts import ResolvedRule, expand_rules
 if TYPE_CHECKING:
     from simulator.engine import Simulation
 
-__all__ = ["DETECTION_GRACE_S", "AlertMonitor", "Firing", "RuleState", "detection"]
+__all__ = ["DETECTION_GRACE_S", "AlertMonitor", "Firing", "RuleState", "detection", "target_nodes"]
 
 DETECTION_GRACE_S = 60.0
 """A firing this long after a fault's end still counts as detecting it (effects outlast faults)."""
@@ -61,7 +61,7 @@ class RuleState:
     one with ``for: 0s`` at the end of the first.
     """
 
-    __slots__ = ("above", "for_s", "pending_since", "firing", "threshold")
+    __slots__ = ("above", "firing", "for_s", "pending_since", "threshold")
 
     def __init__(self, threshold: float, above: bool, for_s: float):
         self.threshold, self.above, self.for_s = threshold, above, for_s
@@ -231,9 +231,27 @@ def _node_reader(sim: Simulation, metric: str, name: str) -> Reader:
     return growing
 
 
-def detection(firings: list[Firing], start: float, end: float) -> Firing | None:
-    """The first firing (any rule) at or after a fault's start and before its end + the grace."""
+def target_nodes(target: str) -> set[str]:
+    """The scenario nodes an alert's target names: ``call api->db#2`` names api and db."""
+    kind, _, name = target.partition(" ")
+    if kind in ("call", "pool"):
+        caller, _, callee = name.partition("->")
+        return {caller, callee.partition("#")[0]}
+    return {name}
+
+
+def detection(
+    firings: list[Firing], start: float, end: float, related: set[str] | None = None
+) -> Firing | None:
+    """The first firing at or after a fault's start and before its end + ``DETECTION_GRACE_S``.
+
+    With ``related`` (the nodes connected to the fault's target), only a firing on
+    one of them counts: an alert on an unrelated part of the system is not the
+    fault's symptom. Without it, any rule's firing counts.
+    """
     for firing in firings:
-        if start - _EPS <= firing.fired_s <= end + DETECTION_GRACE_S + _EPS:
+        if not start - _EPS <= firing.fired_s <= end + DETECTION_GRACE_S + _EPS:
+            continue
+        if related is None or target_nodes(firing.target) & related:
             return firing
     return None
