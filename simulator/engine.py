@@ -279,7 +279,8 @@ class Simulation:
             for name, c in self.clients.items()
         }
         out = {"time": now, "horizon": self.horizon, "nodes": nodes, "edges": edges,
-               "routes": routes, "active_faults": active_faults(self.scenario, now)}  # fmt: skip
+               "routes": routes, "active_faults": active_faults(self.scenario, now),
+               "alerts": self.alerts.as_list()}  # fmt: skip
         if self.books.streams:
             out.update(message_snapshot(self, now))
         return out
@@ -322,7 +323,7 @@ class Simulation:
         for name, kind in self.kinds.items():
             if kind.invariants is not None:
                 problems += kind.invariants(name, self.node(name))
-        return problems + message_problems(self)
+        return problems + message_problems(self) + self.alerts.problems()
 
     def _pool_problems(self) -> list[str]:
         """Each pool's books, and each limited database's count of the pools' connections."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
+from simulator.scenario_limits import LIMITS
 from simulator.scenario_nodes import call_edge_names
 from simulator.scenario_types import Duration, Strict
 from simulator.units import parse_duration, parse_percent
@@ -37,7 +38,7 @@ __all__ = [
     "resolve_rules",
 ]
 
-MAX_RULES = 200
+MAX_RULES = LIMITS["alert_rules"]
 """Rules in one scenario's ``alerts:`` section at most (the defaults do not count)."""
 
 Metric = Literal[
@@ -329,21 +330,36 @@ def alert_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
         if resolved.target.startswith("every "):
             wanted = METRICS[resolved.metric][0]
             if resolved.target != f"every {wanted}":
-                yield (*loc, "target"), (
-                    f"a {resolved.metric} rule watches a {wanted}: write 'every {wanted}'"
-                )
+                message = f"a {resolved.metric} rule watches a {wanted}: write 'every {wanted}'"
+                yield (*loc, "target"), message
             continue
         problem = _target_problem(resolved.metric, resolved.target, targets)
         if problem is not None:
             yield (*loc, "target"), problem
+    yield from _watch_count_problem(section, targets)
+
+
+def _watch_count_problem(
+    section: Alerts, targets: Targets
+) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Every rule is evaluated on every target at every bucket: bound the product."""
+    try:
+        rules = resolve_rules(section)
+    except ValueError:
+        return  # reported above, rule by rule
+    watches = sum(
+        len(_applicable(r.metric, targets)) if r.target.startswith("every ") else 1 for r in rules
+    )
+    if watches > LIMITS["alert_watches"]:
+        limit = LIMITS["alert_watches"]
+        message = f"the rules watch {watches} targets; the limit is {limit}: name targets instead"
+        yield ("alerts", "rules"), message
 
 
 def _field_of(rule: AlertRule, message: str) -> str:
-    """The field a merge error is about, so the message lands on its line."""
-    if "threshold" in message or "above or below" in message or "expected" in message:
-        return "above" if rule.above is not None or rule.below is None else "below"
-    if "metric" in message:
-        return "name"
-    if "target" in message:
-        return "name"
-    return "name"
+    """The field a merge error is about, so the message lands on its line (or the rule's)."""
+    if "needs a metric" in message:
+        return "metric"
+    if "needs a target" in message:
+        return "target"
+    return "below" if rule.below is not None and rule.above is None else "above"
