@@ -34,8 +34,10 @@ __all__ = [
     "Alerts",
     "ResolvedRule",
     "alert_problems",
+    "applicable_targets",
     "expand_rules",
     "resolve_rules",
+    "scenario_targets",
 ]
 
 MAX_RULES = LIMITS["alert_rules"]
@@ -254,7 +256,7 @@ def scenario_targets(scenario: Scenario) -> Targets:
     return Targets(routes, nodes, calls, breakers, pools, serving, memory, queued)
 
 
-def _applicable(metric: str, targets: Targets) -> list[str]:
+def applicable_targets(metric: str, targets: Targets) -> list[str]:
     """The targets of ``every ...`` for a metric: only those the metric means something on."""
     if metric in ("error_rate", "p99_latency"):
         return targets.routes
@@ -282,7 +284,7 @@ def _target_problem(metric: str, target: str, targets: Targets) -> str | None:
              "pool": targets.calls}[kind]  # fmt: skip
     if name not in known:
         return f"no {kind} {name!r} in this scenario"
-    if name not in _applicable(metric, targets):
+    if name not in applicable_targets(metric, targets):
         why = {"utilization": "has no finite workers", "memory": "has no memory model",
                "queue_growing": "has no queue", "pool": "has no connection pool",
                "breaker_open": "has no circuit breaker"}[metric]  # fmt: skip
@@ -301,7 +303,7 @@ def expand_rules(scenario: Scenario) -> list[tuple[ResolvedRule, str]]:
     for rule in resolve_rules(scenario.alerts):
         if rule.target.startswith("every "):
             wanted = METRICS[rule.metric][0]
-            out += [(rule, f"{wanted} {t}") for t in _applicable(rule.metric, targets)]
+            out += [(rule, f"{wanted} {t}") for t in applicable_targets(rule.metric, targets)]
         else:
             out.append((rule, rule.target))
     return out
@@ -347,9 +349,9 @@ def _watch_count_problem(
         rules = resolve_rules(section)
     except ValueError:
         return  # reported above, rule by rule
-    watches = sum(
-        len(_applicable(r.metric, targets)) if r.target.startswith("every ") else 1 for r in rules
-    )
+    every = [r for r in rules if r.target.startswith("every ")]
+    watches = len(rules) - len(every)
+    watches += sum(len(applicable_targets(r.metric, targets)) for r in every)
     if watches > LIMITS["alert_watches"]:
         limit = LIMITS["alert_watches"]
         message = f"the rules watch {watches} targets; the limit is {limit}: name targets instead"
