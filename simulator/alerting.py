@@ -23,10 +23,23 @@ from simulator.scenario_alerts import ResolvedRule, expand_rules
 if TYPE_CHECKING:
     from simulator.engine import Simulation
 
-__all__ = ["DETECTION_GRACE_S", "AlertMonitor", "Firing", "RuleState", "detection", "target_nodes"]
+__all__ = [
+    "DETECTION_GRACE_S",
+    "SNAPSHOT_FIRINGS",
+    "AlertMonitor",
+    "Firing",
+    "RuleState",
+    "describe_value",
+    "detection",
+    "firings_at",
+    "target_nodes",
+]
 
 DETECTION_GRACE_S = 60.0
 """A firing this long after a fault's end still counts as detecting it (effects outlast faults)."""
+
+SNAPSHOT_FIRINGS = 200
+"""Firings a live snapshot carries at most (the latest): a GUI keeps thousands of snapshots."""
 
 _EPS = 1e-9
 
@@ -140,9 +153,10 @@ class AlertMonitor:
                 watch.open.resolved_s = now
                 watch.open = None
 
-    def as_list(self) -> list[dict[str, Any]]:
-        """The firings so far as plain data (the JSON's ``alerts``)."""
-        return [f.as_dict() for f in self.firings]
+    def as_list(self, last: int | None = None) -> list[dict[str, Any]]:
+        """The firings so far as plain data (the JSON's ``alerts``); ``last``: only the latest."""
+        firings = self.firings if last is None else self.firings[-last:]
+        return [f.as_dict() for f in firings]
 
     def problems(self) -> list[str]:
         """Bookkeeping checks: one open firing per firing rule, resolved after fired."""
@@ -255,3 +269,30 @@ def detection(
         if related is None or target_nodes(firing.target) & related:
             return firing
     return None
+
+
+def firings_at(firings: list[dict[str, Any]], t: float) -> list[dict[str, Any]]:
+    """The firings (as dicts) as they stood at ``t``: fired by then, resolved only if by then.
+
+    What a replay shows at ``t`` from the firings of the whole run.
+    """
+    out = []
+    for firing in firings:
+        if firing["fired_s"] > t + _EPS:
+            continue
+        resolved = firing["resolved_s"]
+        out.append(
+            firing if resolved is None or resolved <= t + _EPS else {**firing, "resolved_s": None}
+        )
+    return out
+
+
+def describe_value(metric: str, value: float) -> str:
+    """A firing's value in its metric's unit, as a person reads it: '42.0%', '2.31 s', '17'."""
+    if metric in ("error_rate", "utilization", "memory", "pool"):
+        return f"{100 * value:.1f}%"
+    if metric == "p99_latency":
+        return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+    if metric == "breaker_open":
+        return f"opened {value:g} time{'s' if value != 1 else ''} so far"
+    return f"{value:.0f} waiting" if metric == "queue_growing" else f"{value:g}"

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from simulator.alerting import describe_value
+
 __all__ = ["print_comparison", "print_summary"]
 
 
@@ -77,7 +79,7 @@ def _print_alerts(console: Console, summary: dict[str, Any]) -> None:
             resolved = "still firing" if a["resolved_s"] is None else f"{a['resolved_s']:g}"
             table.add_row(
                 a["rule"], a["target"], a["severity"], f"{a['fired_s']:g}", resolved,
-                f"{a['value']:.4g}",
+                describe_value(a["metric"], a["value"]),
             )  # fmt: skip
         console.print(table)
     elif summary.get("faults"):

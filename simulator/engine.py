@@ -16,7 +16,7 @@ from typing import TypeVar
 import simpy
 
 from simulator._simpy import Environment, scheduled_count
-from simulator.alerting import AlertMonitor
+from simulator.alerting import SNAPSHOT_FIRINGS, AlertMonitor
 from simulator.calls import EDGE_SERIES, POOL_SERIES, CallSite, EdgeStats, PoolRecorder
 from simulator.components.base import LOST_ERRORS, REFUSED_AT_ARRIVAL
 from simulator.components.client import Client
@@ -280,7 +280,7 @@ class Simulation:
         }
         out = {"time": now, "horizon": self.horizon, "nodes": nodes, "edges": edges,
                "routes": routes, "active_faults": active_faults(self.scenario, now),
-               "alerts": self.alerts.as_list()}  # fmt: skip
+               "alerts": self.alerts.as_list(last=SNAPSHOT_FIRINGS)}  # fmt: skip
         if self.books.streams:
             out.update(message_snapshot(self, now))
         return out
