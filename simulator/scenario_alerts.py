@@ -204,8 +204,8 @@ def _merge(rule: AlertRule, base: ResolvedRule | None) -> ResolvedRule:
 def resolve_rules(alerts: Alerts) -> list[ResolvedRule]:
     """The rule set in force: defaults (if kept) with overrides, then the added rules.
 
-    Raises ValueError for the first rule that cannot be completed; the file check
-    (``alert_problems``) reports each with its line.
+    A rule that cannot be completed is left out: the file check (``alert_problems``)
+    reports each with its line, and an app can run a scenario it still lists problems for.
     """
     rules = dict(_DEFAULTS) if alerts.defaults else {}
     off: set[str] = set()
@@ -213,7 +213,10 @@ def resolve_rules(alerts: Alerts) -> list[ResolvedRule]:
         if not rule.enabled:
             off.add(rule.name)
             continue
-        rules[rule.name] = _merge(rule, _DEFAULTS.get(rule.name) if alerts.defaults else None)
+        try:
+            rules[rule.name] = _merge(rule, _DEFAULTS.get(rule.name) if alerts.defaults else None)
+        except ValueError:
+            rules.pop(rule.name, None)
     return [r for name, r in rules.items() if name not in off]
 
 
@@ -304,8 +307,8 @@ def expand_rules(scenario: Scenario) -> list[tuple[ResolvedRule, str]]:
         if rule.target.startswith("every "):
             wanted = METRICS[rule.metric][0]
             out += [(rule, f"{wanted} {t}") for t in applicable_targets(rule.metric, targets)]
-        else:
-            out.append((rule, rule.target))
+        elif _target_problem(rule.metric, rule.target, targets) is None:
+            out.append((rule, rule.target))  # else reported by alert_problems; watched nowhere
     return out
 
 
@@ -345,10 +348,7 @@ def _watch_count_problem(
     section: Alerts, targets: Targets
 ) -> Iterator[tuple[tuple[Any, ...], str]]:
     """Every rule is evaluated on every target at every bucket: bound the product."""
-    try:
-        rules = resolve_rules(section)
-    except ValueError:
-        return  # reported above, rule by rule
+    rules = resolve_rules(section)
     every = [r for r in rules if r.target.startswith("every ")]
     watches = len(rules) - len(every)
     watches += sum(len(applicable_targets(r.metric, targets)) for r in every)

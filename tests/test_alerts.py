@@ -11,7 +11,7 @@ from simulator.alerting import DETECTION_GRACE_S, Firing, RuleState, detection
 from simulator.analysis import summarize
 from simulator.engine import Simulation
 from simulator.scenario import ScenarioError, dump_scenario, parse_scenario
-from simulator.scenario_alerts import DEFAULT_RULES, expand_rules, resolve_rules
+from simulator.scenario_alerts import DEFAULT_RULES, AlertRule, Alerts, expand_rules, resolve_rules
 
 # -- the state machine on its own ---------------------------------------------------------
 
@@ -233,3 +233,17 @@ def test_the_rule_count_is_bounded() -> None:
     )
     with pytest.raises(ScenarioError, match="at most 200"):
         parse_scenario(BASE + "alerts:\n  rules:\n" + rules + "\n")
+
+
+def test_a_rule_on_a_missing_target_is_watched_nowhere_not_a_crash() -> None:
+    """The app runs a scenario whose problems it lists (a rule edited to name a route that
+    is gone): such a rule watches nothing, the others still do."""
+    sc = parse_scenario(BASE)
+    broken = Alerts(rules=[AlertRule.model_validate(
+        {"name": "gone", "metric": "error_rate", "target": "route nobody", "above": "1%"}
+    ), AlertRule(name="half")])  # fmt: skip
+    sc = sc.model_copy(update={"alerts": broken})
+    watched = [(rule.name, target) for rule, target in expand_rules(sc)]
+    assert not any(name in ("gone", "half") for name, _ in watched)
+    assert ("error-rate", "route users") in watched
+    assert Simulation(sc).run_to_end().check_invariants() == []
