@@ -22,6 +22,7 @@ from simulator.scenario_alerts import ResolvedRule, expand_rules
 
 if TYPE_CHECKING:
     from simulator.engine import Simulation
+    from simulator.metrics import RouteStats
 
 __all__ = [
     "DETECTION_GRACE_S",
@@ -126,7 +127,7 @@ class AlertMonitor:
         self._width = sim.scenario.bucket
         self._index = 0  # the bucket the next evaluation reads
         self._watches = [
-            _Watch(rule, target, _reader(sim, rule.metric, target))
+            _Watch(rule, target, _reader(sim, rule, target))
             for rule, target in expand_rules(sim.scenario)
         ]
 
@@ -170,11 +171,12 @@ class AlertMonitor:
         return out
 
 
-def _reader(sim: Simulation, metric: str, target: str) -> Reader:
-    """How a metric is read from the recorders of one target, bucket by bucket."""
+def _reader(sim: Simulation, rule: ResolvedRule, target: str) -> Reader:
+    """How a rule's metric is read from the recorders of one target, bucket by bucket."""
+    metric = rule.metric
     kind, _, name = target.partition(" ")
     if kind == "route":
-        return _route_reader(sim, metric, name)
+        return _route_reader(sim, rule, name)
     if kind == "node":
         return _node_reader(sim, metric, name)
     site = sim.sites[name]
@@ -182,7 +184,7 @@ def _reader(sim: Simulation, metric: str, target: str) -> Reader:
         assert site.pool is not None and site.pool_recorder is not None
         in_use = site.pool_recorder.series.data["in_use"]
         size = max(site.pool.capacity, 1)
-        return lambda i: float(in_use[i]) / size
+        return lambda i: in_use.item(i) / size
     breaker = site.breaker
     assert breaker is not None
     seen = [0]
@@ -196,29 +198,53 @@ def _reader(sim: Simulation, metric: str, target: str) -> Reader:
     return opened
 
 
-def _route_reader(sim: Simulation, metric: str, name: str) -> Reader:
+def _route_reader(sim: Simulation, rule: ResolvedRule, name: str) -> Reader:
     stats = sim.clients[name].stats
     data = stats.series.data
-    if metric == "error_rate":
-        good, failed = data["goodput"], data["failed"]
+    good = data["goodput"]
+    if rule.metric == "error_rate":
+        failed = data["failed"]
 
         def error_rate(i: int) -> float | None:
-            done = good[i] + failed[i]
-            return float(failed[i] / done) if done > 0 else None
+            done = good.item(i) + failed.item(i)
+            return failed.item(i) / done if done > 0 else None
 
         return error_rate
-    offset = stats.latency._offset
-    gamma = stats.latency.gamma
-    coarse = stats.COARSE
+    return _p99_reader(stats, good, rule)
+
+
+def _p99_reader(stats: RouteStats, answered: np.ndarray, rule: ResolvedRule) -> Reader:
+    """A bucket's p99 of answered requests, as ``RouteStats.percentile_series`` reports it.
+
+    Most buckets are far from the threshold: one partial sum of the bucket's histogram
+    says on which side the p99 lies (the bins' values rise with their index), and the
+    exact value is computed only when the condition holds. A bucket where it does not
+    reads as the threshold itself, which never holds.
+    """
+    gamma, offset, coarse = stats.latency.gamma, stats.latency._offset, stats.COARSE
+    bins = stats.bucketed.shape[1]
+    centres = [
+        math.sqrt(gamma ** ((k + 1) * coarse - 1 - offset) * gamma ** (k * coarse - 1 - offset))
+        for k in range(bins)
+    ]
+    threshold = rule.threshold
+    # The first bin whose value is past the threshold (above: > it; below: >= it).
+    split = next(
+        (k for k, c in enumerate(centres) if (c > threshold if rule.above else c >= threshold)),
+        bins,
+    )
+    bucketed = stats.bucketed
 
     def p99(i: int) -> float | None:
-        counts = stats.bucketed[i]
-        total = int(counts.sum())
+        total = answered.item(i)  # the bucket's ok and fallback answers: the histogram's count
         if not total:
             return None
-        k = int(np.searchsorted(np.cumsum(counts), math.ceil(0.99 * total)))
-        upper = gamma ** ((k + 1) * coarse - 1 - offset)
-        return math.sqrt(upper * gamma ** (k * coarse - 1 - offset))
+        rank = math.ceil(0.99 * total)
+        beneath = int(bucketed[i, :split].sum())
+        if (beneath < rank) != rule.above:
+            return threshold  # on the quiet side: the exact value is not needed
+        k = int(np.searchsorted(np.cumsum(bucketed[i]), rank))
+        return centres[min(k, bins - 1)]
 
     return p99
 
@@ -228,19 +254,19 @@ def _node_reader(sim: Simulation, metric: str, name: str) -> Reader:
     data = server.stats.series.data
     if metric == "utilization":
         busy, workers = data["busy"], server.workers
-        return lambda i: float(busy[i]) / workers
+        return lambda i: busy.item(i) / workers
     if metric == "memory":
         memory = server.own_series()[f"node.{name}"].data["memory_mb"]
         limit = server.memory.limit  # type: ignore[attr-defined]
-        return lambda i: float(memory[i]) / limit
+        return lambda i: memory.item(i) / limit
     queue = data["queue"]
 
     def growing(i: int) -> float | None:
         # The queue's level if it rose since the last bucket, else 0 (never above a floor).
         if i == 0:
             return None
-        level = float(queue[i])
-        return level if level > queue[i - 1] else 0.0
+        level = queue.item(i)
+        return level if level > queue.item(i - 1) else 0.0
 
     return growing
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from engine_helpers import example, run
 
@@ -247,3 +248,28 @@ def test_a_rule_on_a_missing_target_is_watched_nowhere_not_a_crash() -> None:
     assert not any(name in ("gone", "half") for name, _ in watched)
     assert ("error-rate", "route users") in watched
     assert Simulation(sc).run_to_end().check_invariants() == []
+
+
+@pytest.mark.parametrize("above", [True, False])
+def test_the_p99_reader_agrees_with_the_p99_series_on_every_bucket(above: bool) -> None:
+    """The reader skips the exact p99 on the quiet side of the threshold: the side it
+    reports must be the exact p99's, bucket by bucket, at thresholds on and between bins."""
+    from simulator.alerting import _p99_reader
+    from simulator.scenario_alerts import ResolvedRule
+
+    sim = Simulation(example("latency-spike.yaml", duration=100.0)).run_to_end()
+    stats = sim.clients["users"].stats
+    exact = stats.percentile_series(99)
+    answered = stats.series.data["goodput"]
+    for threshold in (0.01, 0.05, 0.2, 1.0, 2.0, float(np.nanmedian(exact))):
+        rule = ResolvedRule("r", "p99_latency", "route users", threshold, above, 0.0, "info")
+        read = _p99_reader(stats, answered, rule)
+        state = RuleState(threshold, above, 0.0)
+        for i, value in enumerate(exact):
+            got = read(i)
+            if np.isnan(value):
+                assert got is None
+                continue
+            assert state.holds(got) == state.holds(value), (threshold, i, got, value)
+            if state.holds(value):
+                assert got == pytest.approx(value)
