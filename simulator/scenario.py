@@ -106,7 +106,7 @@ class Scenario(Strict):
     nodes: dict[str, Node] = Field(min_length=1)
     faults: list[Fault] = Field(default_factory=list)
     alerts: Alerts = Field(
-        default_factory=Alerts,
+        default_factory=lambda: Alerts(defaults=True),
         description="the alert rule set: the catalogue's default rules, overridden or added to",
     )
     layout: dict[str, tuple[FiniteFloat, FiniteFloat]] = Field(default_factory=dict)
