@@ -126,6 +126,7 @@ class AlertMonitor:
         self._subscribers: list[Callable[[Firing], None]] = []
         self._width = sim.scenario.bucket
         self._index = 0  # the bucket the next evaluation reads
+        self._buckets = sim.series(()).size  # past the last, a close has nothing to read
         self._watches = [
             _Watch(rule, target, _reader(sim, rule, target))
             for rule, target in expand_rules(sim.scenario)
@@ -139,6 +140,8 @@ class AlertMonitor:
         """One evaluation of every rule from the bucket that just closed at ``now``."""
         index = self._index
         self._index += 1
+        if index >= self._buckets:
+            return
         for watch in self._watches:
             value = watch.read(index)
             change = watch.state.update(now, self._width, value)
