@@ -16,6 +16,7 @@ from typing import TypeVar
 import simpy
 
 from simulator._simpy import Environment, scheduled_count
+from simulator.alerting import SNAPSHOT_FIRINGS, AlertMonitor
 from simulator.calls import EDGE_SERIES, POOL_SERIES, CallSite, EdgeStats, PoolRecorder
 from simulator.components.base import LOST_ERRORS, REFUSED_AT_ARRIVAL
 from simulator.components.client import Client
@@ -65,6 +66,7 @@ class Simulation:
         self.wall_seconds = 0.0
         self._build()
         self.faults = FaultSchedule(self.env, scenario, self.servers, self.clients)
+        self.alerts = AlertMonitor(self)
         self._sample_buckets()
         if scenario.warmup > 0:
             self.env.timeout(scenario.warmup).callbacks.append(self._on_warmup)
@@ -195,6 +197,7 @@ class Simulation:
             hook(now)
         for rollup in self._rollups:
             rollup.close(now)
+        self.alerts.evaluate(now)
         width = self.scenario.bucket
         if now + width <= self.horizon + 1e-9:
             self.env.timeout(width).callbacks.append(self._on_bucket)
@@ -276,7 +279,8 @@ class Simulation:
             for name, c in self.clients.items()
         }
         out = {"time": now, "horizon": self.horizon, "nodes": nodes, "edges": edges,
-               "routes": routes, "active_faults": active_faults(self.scenario, now)}  # fmt: skip
+               "routes": routes, "active_faults": active_faults(self.scenario, now),
+               "alerts": self.alerts.as_list(last=SNAPSHOT_FIRINGS)}  # fmt: skip
         if self.books.streams:
             out.update(message_snapshot(self, now))
         return out
@@ -322,7 +326,7 @@ class Simulation:
         for name, kind in self.kinds.items():
             if kind.invariants is not None:
                 problems += kind.invariants(name, self.node(name))
-        return problems + message_problems(self)
+        return problems + message_problems(self) + self.alerts.problems()
 
     def _pool_problems(self) -> list[str]:
         """Each pool's books, and each limited database's count of the pools' connections."""

@@ -22,6 +22,7 @@ import yaml
 from pydantic import Field, FiniteFloat, ValidationError, ValidationInfo, field_validator
 
 from simulator.atomic_write import write_atomically
+from simulator.scenario_alerts import Alerts, alert_problems
 from simulator.scenario_faults import FAULT_COLOURS, FAULT_KINDS, FAULT_SPECS, Fault
 from simulator.scenario_limits import LIMITS, limit_problems
 from simulator.scenario_messages import Broker, BrokerQueue, Consumer, Dedupe, Relay
@@ -104,6 +105,10 @@ class Scenario(Strict):
     bucket: Duration = Field(1.0, gt=0, description="time-series resolution")
     nodes: dict[str, Node] = Field(min_length=1)
     faults: list[Fault] = Field(default_factory=list)
+    alerts: Alerts = Field(
+        default_factory=lambda: Alerts(defaults=True),
+        description="the alert rule set: the catalogue's default rules, overridden or added to",
+    )
     layout: dict[str, tuple[FiniteFloat, FiniteFloat]] = Field(default_factory=dict)
 
     @field_validator("warmup")
@@ -252,6 +257,7 @@ def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], st
         problem = fault_target_problem(scenario, fault.kind, fault.target)
         if problem is not None:
             yield ("faults", i, "target"), problem
+    yield from alert_problems(scenario)
     for name in scenario.layout:
         if name not in names:
             yield ("layout", name), f"position for unknown node {name!r}"

@@ -140,7 +140,12 @@ def test_rating_scales() -> None:
 def test_detection_recovery_and_rpn_come_from_the_json_keys() -> None:
     sc, _sim, summary = measured("murphys-law.yaml")
     rows = by(fmea_rows(sc, summary), "component")
-    assert rows["fx_api (third_party)"]["D"] == "—" and rows["fx_api (third_party)"]["RPN"] == ""
+    # The run's own alerts rate detection: D and the RPN follow from faults[i] of the JSON.
+    crash_index = next(i for i, f in enumerate(sc.faults) if f.target == "fx_api")
+    measured_d = detection_rating(summary["faults"][crash_index])
+    row = rows["fx_api (third_party)"]
+    assert measured_d is not None and row["D"] == str(measured_d)
+    assert row["RPN"] == str(int(row["S"]) * int(row["O"]) * measured_d)
     given = copy.deepcopy(summary)
     for i, fault in enumerate(given["faults"]):
         fault["detected_by"] = {"rule": "error-rate", "target": "route quote_users",

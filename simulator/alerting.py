@@ -1,0 +1,327 @@
+"""Alert rules evaluated live, at every bucket close, as a monitoring system would.
+
+Each rule watches one target (a route, a node, a pooled call, a call with a
+breaker) through the bucket that just closed. Like Prometheus, a rule whose
+condition holds is *pending*; it *fires* once the condition has held at every
+evaluation for its ``for:`` window, and *resolves* at the first evaluation
+where it no longer holds. A bucket with no data for the metric (no request
+answered, say) leaves the rule where it was. Subscribers hear of a firing at
+the simulated instant it fires (a deploy's automatic rollback listens here).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from simulator.scenario_alerts import ResolvedRule, expand_rules
+
+if TYPE_CHECKING:
+    from simulator.engine import Simulation
+    from simulator.metrics import RouteStats
+
+__all__ = [
+    "DETECTION_GRACE_S",
+    "SNAPSHOT_FIRINGS",
+    "AlertMonitor",
+    "Firing",
+    "RuleState",
+    "describe_value",
+    "detection",
+    "firings_at",
+    "target_nodes",
+]
+
+DETECTION_GRACE_S = 60.0
+"""A firing this long after a fault's end still counts as detecting it (effects outlast faults)."""
+
+SNAPSHOT_FIRINGS = 200
+"""Firings a live snapshot carries at most (the latest): a GUI keeps thousands of snapshots."""
+
+_EPS = 1e-9
+
+
+@dataclass
+class Firing:
+    """One rule firing on one target: when it started, and when (if) it resolved."""
+
+    rule: str
+    metric: str
+    target: str
+    severity: str
+    fired_s: float
+    resolved_s: float | None
+    value: float
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["fired_s"] = round(self.fired_s, 6)
+        out["resolved_s"] = None if self.resolved_s is None else round(self.resolved_s, 6)
+        out["value"] = round(self.value, 6)
+        return out
+
+
+class RuleState:
+    """Pending -> firing -> resolved for one rule on one target (a small state machine).
+
+    ``update(now, width, value)`` is one evaluation from a bucket of ``width``
+    seconds ending at ``now``; it returns ``"fired"``, ``"resolved"`` or None.
+    The condition is taken to have held over the whole bucket that showed it,
+    so a rule with ``for: 30s`` fires at the end of the 30th bad 1 s bucket, and
+    one with ``for: 0s`` at the end of the first.
+    """
+
+    __slots__ = ("above", "firing", "for_s", "pending_since", "threshold")
+
+    def __init__(self, threshold: float, above: bool, for_s: float):
+        self.threshold, self.above, self.for_s = threshold, above, for_s
+        self.pending_since: float | None = None
+        self.firing = False
+
+    def holds(self, value: float) -> bool:
+        return value > self.threshold if self.above else value < self.threshold
+
+    def update(self, now: float, width: float, value: float | None) -> str | None:
+        if value is None:
+            return None  # no data: neither evidence for nor against
+        if not self.holds(value):
+            self.pending_since = None
+            if self.firing:
+                self.firing = False
+                return "resolved"
+            return None
+        if self.pending_since is None:
+            self.pending_since = now - width
+        if not self.firing and now - self.pending_since >= self.for_s - _EPS:
+            self.firing = True
+            return "fired"
+        return None
+
+
+Reader = Callable[[int], float | None]
+"""The metric's value in bucket ``index`` (None: no data in that bucket)."""
+
+
+class _Watch:
+    """One expanded rule: its state machine, what it reads, and its open firing."""
+
+    __slots__ = ("open", "read", "rule", "state", "target")
+
+    def __init__(self, rule: ResolvedRule, target: str, read: Reader):
+        self.rule, self.target, self.read = rule, target, read
+        self.state = RuleState(rule.threshold, rule.above, rule.for_s)
+        self.open: Firing | None = None
+
+
+class AlertMonitor:
+    """The alert rule set of one run, evaluated at every bucket close (``sim.alerts``)."""
+
+    def __init__(self, sim: Simulation):
+        self._sim = sim
+        self.firings: list[Firing] = []
+        self._subscribers: list[Callable[[Firing], None]] = []
+        self._width = sim.scenario.bucket
+        self._index = 0  # the bucket the next evaluation reads
+        self._buckets = sim.series(()).size  # past the last, a close has nothing to read
+        self._watches = [
+            _Watch(rule, target, _reader(sim, rule, target))
+            for rule, target in expand_rules(sim.scenario)
+        ]
+
+    def subscribe(self, callback: Callable[[Firing], None]) -> None:
+        """callback(firing) at the simulated instant a rule starts firing (inside the run)."""
+        self._subscribers.append(callback)
+
+    def evaluate(self, now: float) -> None:
+        """One evaluation of every rule from the bucket that just closed at ``now``."""
+        index = self._index
+        self._index += 1
+        if index >= self._buckets:
+            return
+        for watch in self._watches:
+            value = watch.read(index)
+            change = watch.state.update(now, self._width, value)
+            if change == "fired":
+                assert value is not None
+                firing = Firing(watch.rule.name, watch.rule.metric, watch.target,
+                                watch.rule.severity, now, None, value)  # fmt: skip
+                watch.open = firing
+                self.firings.append(firing)
+                for callback in self._subscribers:
+                    callback(firing)
+            elif change == "resolved" and watch.open is not None:
+                watch.open.resolved_s = now
+                watch.open = None
+
+    def as_list(self, last: int | None = None) -> list[dict[str, Any]]:
+        """The firings so far as plain data (the JSON's ``alerts``); ``last``: only the latest."""
+        firings = self.firings if last is None else self.firings[-last:]
+        return [f.as_dict() for f in firings]
+
+    def problems(self) -> list[str]:
+        """Bookkeeping checks: one open firing per firing rule, resolved after fired."""
+        out = []
+        for watch in self._watches:
+            if watch.state.firing != (watch.open is not None):
+                out.append(f"alert {watch.rule.name} on {watch.target}: state and firing disagree")
+        for f in self.firings:
+            if f.resolved_s is not None and f.resolved_s < f.fired_s:
+                out.append(f"alert {f.rule} on {f.target}: resolved before it fired")
+        return out
+
+
+def _reader(sim: Simulation, rule: ResolvedRule, target: str) -> Reader:
+    """How a rule's metric is read from the recorders of one target, bucket by bucket."""
+    metric = rule.metric
+    kind, _, name = target.partition(" ")
+    if kind == "route":
+        return _route_reader(sim, rule, name)
+    if kind == "node":
+        return _node_reader(sim, metric, name)
+    site = sim.sites[name]
+    if kind == "pool":
+        assert site.pool is not None and site.pool_recorder is not None
+        in_use = site.pool_recorder.series.data["in_use"]
+        size = max(site.pool.capacity, 1)
+        return lambda i: in_use.item(i) / size
+    breaker = site.breaker
+    assert breaker is not None
+    seen = [0]
+
+    def opened(_i: int) -> float:
+        # Open now, or opened (and maybe closed again) since the last evaluation.
+        opens, before = breaker.opens, seen[0]
+        seen[0] = opens
+        return float(opens) if opens > before or breaker.state != "closed" else 0.0
+
+    return opened
+
+
+def _route_reader(sim: Simulation, rule: ResolvedRule, name: str) -> Reader:
+    stats = sim.clients[name].stats
+    data = stats.series.data
+    good = data["goodput"]
+    if rule.metric == "error_rate":
+        failed = data["failed"]
+
+        def error_rate(i: int) -> float | None:
+            done = good.item(i) + failed.item(i)
+            return failed.item(i) / done if done > 0 else None
+
+        return error_rate
+    return _p99_reader(stats, good, rule)
+
+
+def _p99_reader(stats: RouteStats, answered: np.ndarray, rule: ResolvedRule) -> Reader:
+    """A bucket's p99 of answered requests, as ``RouteStats.percentile_series`` reports it.
+
+    Most buckets are far from the threshold: one partial sum of the bucket's histogram
+    says on which side the p99 lies (the bins' values rise with their index), and the
+    exact value is computed only when the condition holds. A bucket where it does not
+    reads as the threshold itself, which never holds.
+    """
+    gamma, offset, coarse = stats.latency.gamma, stats.latency._offset, stats.COARSE
+    bins = stats.bucketed.shape[1]
+    centres = [
+        math.sqrt(gamma ** ((k + 1) * coarse - 1 - offset) * gamma ** (k * coarse - 1 - offset))
+        for k in range(bins)
+    ]
+    threshold = rule.threshold
+    # The first bin whose value is past the threshold (above: > it; below: >= it).
+    split = next(
+        (k for k, c in enumerate(centres) if (c > threshold if rule.above else c >= threshold)),
+        bins,
+    )
+    bucketed = stats.bucketed
+
+    def p99(i: int) -> float | None:
+        total = answered.item(i)  # the bucket's ok and fallback answers: the histogram's count
+        if not total:
+            return None
+        rank = math.ceil(0.99 * total)
+        beneath = int(bucketed[i, :split].sum())
+        if (beneath < rank) != rule.above:
+            return threshold  # on the quiet side: the exact value is not needed
+        k = int(np.searchsorted(np.cumsum(bucketed[i]), rank))
+        return centres[min(k, bins - 1)]
+
+    return p99
+
+
+def _node_reader(sim: Simulation, metric: str, name: str) -> Reader:
+    server = sim.servers[name]
+    data = server.stats.series.data
+    if metric == "utilization":
+        busy, workers = data["busy"], server.workers
+        return lambda i: busy.item(i) / workers
+    if metric == "memory":
+        memory = server.own_series()[f"node.{name}"].data["memory_mb"]
+        limit = server.memory.limit  # type: ignore[attr-defined]
+        return lambda i: memory.item(i) / limit
+    queue = data["queue"]
+
+    def growing(i: int) -> float | None:
+        # The queue's level if it rose since the last bucket, else 0 (never above a floor).
+        if i == 0:
+            return None
+        level = queue.item(i)
+        return level if level > queue.item(i - 1) else 0.0
+
+    return growing
+
+
+def target_nodes(target: str) -> set[str]:
+    """The scenario nodes an alert's target names: ``call api->db#2`` names api and db."""
+    kind, _, name = target.partition(" ")
+    if kind in ("call", "pool"):
+        caller, _, callee = name.partition("->")
+        return {caller, callee.partition("#")[0]}
+    return {name}
+
+
+def detection(
+    firings: list[Firing], start: float, end: float, related: set[str] | None = None
+) -> Firing | None:
+    """The first firing at or after a fault's start and before its end + ``DETECTION_GRACE_S``.
+
+    With ``related`` (the nodes connected to the fault's target), only a firing on
+    one of them counts: an alert on an unrelated part of the system is not the
+    fault's symptom. Without it, any rule's firing counts.
+    """
+    for firing in firings:
+        if not start - _EPS <= firing.fired_s <= end + DETECTION_GRACE_S + _EPS:
+            continue
+        if related is None or target_nodes(firing.target) & related:
+            return firing
+    return None
+
+
+def firings_at(firings: list[dict[str, Any]], t: float) -> list[dict[str, Any]]:
+    """The firings (as dicts) as they stood at ``t``: fired by then, resolved only if by then.
+
+    What a replay shows at ``t`` from the firings of the whole run.
+    """
+    out = []
+    for firing in firings:
+        if firing["fired_s"] > t + _EPS:
+            continue
+        resolved = firing["resolved_s"]
+        out.append(
+            firing if resolved is None or resolved <= t + _EPS else {**firing, "resolved_s": None}
+        )
+    return out
+
+
+def describe_value(metric: str, value: float) -> str:
+    """A firing's value in its metric's unit, as a person reads it: '42.0%', '2.31 s', '17'."""
+    if metric in ("error_rate", "utilization", "memory", "pool"):
+        return f"{100 * value:.1f}%"
+    if metric == "p99_latency":
+        return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+    if metric == "breaker_open":
+        return f"opened {value:g} time{'s' if value != 1 else ''} so far"
+    return f"{value:.0f} waiting" if metric == "queue_growing" else f"{value:g}"
