@@ -22,6 +22,7 @@ import yaml
 from pydantic import Field, FiniteFloat, ValidationError, ValidationInfo, field_validator
 
 from simulator.atomic_write import write_atomically
+from simulator.scenario_deploys import DEPLOY_STRATEGIES, MAX_DEPLOYS, Deploy, deploy_problems
 from simulator.scenario_faults import FAULT_COLOURS, FAULT_KINDS, FAULT_SPECS, Fault
 from simulator.scenario_limits import LIMITS, limit_problems
 from simulator.scenario_messages import Broker, BrokerQueue, Consumer, Dedupe, Relay
@@ -104,6 +105,12 @@ class Scenario(Strict):
     bucket: Duration = Field(1.0, gt=0, description="time-series resolution")
     nodes: dict[str, Node] = Field(min_length=1)
     faults: list[Fault] = Field(default_factory=list)
+    deploys: list[Deploy] = Field(
+        default_factory=list,
+        max_length=MAX_DEPLOYS,
+        description="new versions of services rolled out during the run (blue_green, canary, "
+        "rolling), each with its automatic rollback",
+    )
     layout: dict[str, tuple[FiniteFloat, FiniteFloat]] = Field(default_factory=dict)
 
     @field_validator("warmup")
@@ -181,7 +188,8 @@ def _yaml_path(root: Located | None, loc: tuple[Any, ...]) -> tuple[tuple[Any, .
 
 def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and (
-        part in NODE_KINDS + FAULT_KINDS + DIST_KINDS or part.startswith(("function-", "tuple["))
+        part in NODE_KINDS + FAULT_KINDS + DIST_KINDS + DEPLOY_STRATEGIES
+        or part.startswith(("function-", "tuple["))
     )
 
 
@@ -252,6 +260,7 @@ def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], st
         problem = fault_target_problem(scenario, fault.kind, fault.target)
         if problem is not None:
             yield ("faults", i, "target"), problem
+    yield from deploy_problems(scenario)
     for name in scenario.layout:
         if name not in names:
             yield ("layout", name), f"position for unknown node {name!r}"
