@@ -16,6 +16,7 @@ from typing import TypeVar
 import simpy
 
 from simulator._simpy import Environment, scheduled_count
+from simulator.alerting import AlertMonitor
 from simulator.calls import EDGE_SERIES, POOL_SERIES, CallSite, EdgeStats, PoolRecorder
 from simulator.components.base import LOST_ERRORS, REFUSED_AT_ARRIVAL
 from simulator.components.client import Client
@@ -66,6 +67,7 @@ class Simulation:
         self.wall_seconds = 0.0
         self._build()
         self.faults = FaultSchedule(self.env, scenario, self.servers, self.clients)
+        self.alerts = AlertMonitor(self)
         self._sample_buckets()
         if scenario.warmup > 0:
             self.env.timeout(scenario.warmup).callbacks.append(self._on_warmup)
@@ -198,6 +200,7 @@ class Simulation:
             hook(now)
         for rollup in self._rollups:
             rollup.close(now)
+        self.alerts.evaluate(now)
         width = self.scenario.bucket
         if now + width <= self.horizon + 1e-9:
             self.env.timeout(width).callbacks.append(self._on_bucket)

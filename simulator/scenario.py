@@ -22,6 +22,7 @@ import yaml
 from pydantic import Field, FiniteFloat, ValidationError, ValidationInfo, field_validator
 
 from simulator.atomic_write import write_atomically
+from simulator.scenario_alerts import Alerts, alert_problems
 from simulator.scenario_deploys import DEPLOY_STRATEGIES, MAX_DEPLOYS, Deploy, deploy_problems
 from simulator.scenario_faults import FAULT_COLOURS, FAULT_KINDS, FAULT_SPECS, Fault
 from simulator.scenario_limits import LIMITS, limit_problems
@@ -110,6 +111,10 @@ class Scenario(Strict):
         max_length=MAX_DEPLOYS,
         description="new versions of services rolled out during the run (blue_green, canary, "
         "rolling), each with its automatic rollback",
+    )
+    alerts: Alerts = Field(
+        default_factory=Alerts,
+        description="the alert rule set: the catalogue's default rules, overridden or added to",
     )
     layout: dict[str, tuple[FiniteFloat, FiniteFloat]] = Field(default_factory=dict)
 
@@ -261,6 +266,7 @@ def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], st
         if problem is not None:
             yield ("faults", i, "target"), problem
     yield from deploy_problems(scenario)
+    yield from alert_problems(scenario)
     for name in scenario.layout:
         if name not in names:
             yield ("layout", name), f"position for unknown node {name!r}"

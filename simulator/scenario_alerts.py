@@ -1,0 +1,347 @@
+"""The scenario's ``alerts:`` section: the alert rule set, and its expansion per target.
+
+The catalogue's key metrics are the default rules (``DEFAULT_RULES``); a
+scenario keeps them (``defaults: true``), overrides fields of one by naming it,
+switches one off (``enabled: false``) or adds its own. ``resolve_rules`` merges
+the section with the defaults into complete rules; ``expand_rules`` turns each
+rule's target (``every route``, ``node api``...) into the concrete targets the
+engine evaluates. Both are plain functions over the scenario, shared by the
+engine, the file check and the app.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, field_validator
+
+from simulator.scenario_nodes import call_edge_names
+from simulator.scenario_types import Duration, Strict
+from simulator.units import parse_duration, parse_percent
+
+if TYPE_CHECKING:
+    from simulator.scenario import Scenario
+
+__all__ = [
+    "DEFAULT_RULES",
+    "MAX_RULES",
+    "METRICS",
+    "AlertRule",
+    "Alerts",
+    "ResolvedRule",
+    "alert_problems",
+    "expand_rules",
+    "resolve_rules",
+]
+
+MAX_RULES = 200
+"""Rules in one scenario's ``alerts:`` section at most (the defaults do not count)."""
+
+Metric = Literal[
+    "error_rate", "p99_latency", "utilization", "memory", "pool", "breaker_open", "queue_growing"
+]
+Severity = Literal["critical", "warning", "info"]
+
+# metric -> (what it watches, the unit of its threshold)
+METRICS: dict[str, tuple[str, str]] = {
+    "error_rate": ("route", "percent"),
+    "p99_latency": ("route", "duration"),
+    "utilization": ("node", "percent"),
+    "memory": ("node", "percent"),
+    "pool": ("pool", "percent"),
+    "breaker_open": ("call", "none"),
+    "queue_growing": ("node", "count"),
+}
+"""Each metric's target kind and threshold unit."""
+
+_UNIT_TEXT = {
+    "percent": "a percentage such as 1% or 0.01",
+    "duration": "a duration such as 800ms or 2s",
+    "count": "a number of requests such as 10",
+}
+
+
+class AlertRule(Strict):
+    """One alert rule, or the fields of a default rule it overrides (by the same name)."""
+
+    name: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+        description="the rule's name; a default rule's name (error-rate, p99-latency, "
+        "utilization, memory, pool, breaker-open, queue-growing) overrides only the fields given",
+    )  # fmt: skip
+    metric: Metric | None = Field(
+        None,
+        description="what is watched: error_rate, p99_latency (route); utilization, memory, "
+        "queue_growing (node); pool (pooled call); breaker_open (call with a breaker)",
+    )
+    target: str | None = Field(
+        None, max_length=200,
+        description="'route NAME', 'node NAME', 'call CALLER->CALLEE', 'pool CALLER->CALLEE', "
+        "or 'every route' / 'every node' / 'every call' / 'every pool': one alert per target",
+    )  # fmt: skip
+    above: float | str | None = Field(
+        None,
+        description="fires when the metric is above this, in its unit: a percentage (error rate, "
+        "utilization, memory, pool), a duration (p99 latency), a count (queue floor)",
+    )
+    below: float | str | None = Field(
+        None, description="fires when the metric is below this (same units as above)"
+    )
+    for_: Duration | None = Field(
+        None, alias="for",
+        description="the condition must hold at every evaluation over this long before the "
+        "rule fires (0: at the first evaluation); evaluated once per time bucket",
+    )  # fmt: skip
+    severity: Severity | None = Field(None, description="critical, warning or info")
+    enabled: bool = Field(True, description="false: the rule (e.g. a default) is switched off")
+
+    model_config = {**Strict.model_config, "populate_by_name": True}
+
+    @field_validator("above", "below")
+    @classmethod
+    def _threshold_text(cls, value: float | str | None) -> float | str | None:
+        if isinstance(value, bool):
+            raise ValueError("expected a number or a value with its unit, not true/false")
+        if isinstance(value, float | int) and not (math.isfinite(value) and value >= 0):
+            raise ValueError("a threshold is a finite non-negative number")
+        if isinstance(value, str) and len(value) > 64:
+            raise ValueError("a threshold is at most 64 characters")
+        return value
+
+
+class Alerts(Strict):
+    """The alert rule set: the catalogue's default rules, overridden or added to."""
+
+    defaults: bool = Field(
+        True, description="keep the catalogue's default rules (false: only the rules below)"
+    )
+    rules: list[AlertRule] = Field(
+        default_factory=list, max_length=MAX_RULES,
+        description="rules added, or default rules overridden by name",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ResolvedRule:
+    """A complete rule: every field known, the threshold parsed into the metric's unit."""
+
+    name: str
+    metric: str
+    target: str
+    threshold: float  # seconds, a fraction or a count; 0 for breaker_open
+    above: bool  # True: fires above the threshold; False: below
+    for_s: float
+    severity: str
+
+
+DEFAULT_RULES: tuple[ResolvedRule, ...] = (
+    # Rates and latency hold for 30 s: one slow bucket or a handful of errors is noise,
+    # half a minute of it is an incident (a pager at 3 a.m. needs that much certainty).
+    ResolvedRule("error-rate", "error_rate", "every route", 0.01, True, 30.0, "critical"),
+    ResolvedRule("p99-latency", "p99_latency", "every route", 2.0, True, 30.0, "critical"),
+    # Saturation warns after a minute: busy workers are normal for a burst.
+    ResolvedRule("utilization", "utilization", "every node", 0.8, True, 60.0, "warning"),
+    ResolvedRule("memory", "memory", "every node", 0.85, True, 30.0, "warning"),
+    ResolvedRule("pool", "pool", "every pool", 0.8, True, 30.0, "warning"),
+    # A breaker opening is already a decision made over a window: report it at once.
+    ResolvedRule("breaker-open", "breaker_open", "every call", 0.0, True, 0.0, "warning"),
+    # A queue that rose at every evaluation for 10 s, past 10 waiting, is not a burst.
+    ResolvedRule("queue-growing", "queue_growing", "every node", 10.0, True, 10.0, "warning"),
+)
+"""The catalogue's key metrics, with the ``for:`` each holds before firing and why."""
+
+_DEFAULTS = {rule.name: rule for rule in DEFAULT_RULES}
+
+
+def _parse_threshold(metric: str, raw: float | str) -> float:
+    unit = METRICS[metric][1]
+    if unit == "percent":
+        return parse_percent(raw)
+    if unit == "duration":
+        return parse_duration(raw)
+    if unit == "count":
+        if isinstance(raw, str):
+            raise ValueError(f"expected {_UNIT_TEXT['count']}, got {raw!r}")
+        return float(raw)
+    raise ValueError(f"a {metric} rule takes no threshold: it fires when the breaker opens")
+
+
+def _merge(rule: AlertRule, base: ResolvedRule | None) -> ResolvedRule:
+    """The rule's fields over its default's (or on their own); ValueError says what is missing."""
+    metric = rule.metric or (base.metric if base else None)
+    if metric is None:
+        raise ValueError("a new rule needs a metric (and a target and a threshold)")
+    if base is not None and metric != base.metric and rule.target is None:
+        base = None  # a different metric under a default's name: nothing else carries over
+    target = rule.target or (base.target if base else None)
+    if target is None:
+        raise ValueError("a new rule needs a target, e.g. 'route checkout' or 'every route'")
+    raw = rule.above if rule.above is not None else rule.below
+    if rule.above is not None and rule.below is not None:
+        raise ValueError("give above or below, not both")
+    if raw is not None:
+        threshold, above = _parse_threshold(metric, raw), rule.below is None
+    elif base is not None:
+        threshold, above = base.threshold, base.above
+    elif METRICS[metric][1] == "none":
+        threshold, above = 0.0, True
+    else:
+        raise ValueError(f"a {metric} rule needs a threshold: above: {_UNIT_TEXT[METRICS[metric][1]]}")
+    for_s = rule.for_ if rule.for_ is not None else (base.for_s if base else 30.0)
+    severity = rule.severity or (base.severity if base else "warning")
+    return ResolvedRule(rule.name, metric, target, threshold, above, for_s, severity)
+
+
+def resolve_rules(alerts: Alerts) -> list[ResolvedRule]:
+    """The rule set in force: defaults (if kept) with overrides, then the added rules.
+
+    Raises ValueError for the first rule that cannot be completed; the file check
+    (``alert_problems``) reports each with its line.
+    """
+    rules = dict(_DEFAULTS) if alerts.defaults else {}
+    off: set[str] = set()
+    for rule in alerts.rules:
+        if not rule.enabled:
+            off.add(rule.name)
+            continue
+        rules[rule.name] = _merge(rule, _DEFAULTS.get(rule.name) if alerts.defaults else None)
+    return [r for name, r in rules.items() if name not in off]
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What a scenario has to watch, by kind (from the spec: the engine builds the same)."""
+
+    routes: list[str]
+    nodes: list[str]
+    calls: list[str]
+    breakers: list[str]
+    pools: list[str]
+    serving: list[str]  # nodes with a finite number of workers
+    memory: list[str]  # nodes with a memory model
+    queued: list[str]  # nodes that can queue
+
+
+def scenario_targets(scenario: Scenario) -> Targets:
+    """Every route, node and call edge of a scenario, and which ones each metric applies to."""
+    routes, nodes, calls, breakers, pools = [], [], [], [], []
+    serving, memory, queued = [], [], []
+    for name, node in scenario.nodes.items():
+        if node.kind == "client":
+            routes.append(name)
+        else:
+            nodes.append(name)
+            workers = getattr(node, "workers", None)
+            if isinstance(workers, int):
+                serving.append(name)
+            if getattr(node, "memory", None) is not None:
+                memory.append(name)
+            if getattr(node, "queue", 0) != 0:
+                queued.append(name)
+        for call, edge in zip(node.calls, call_edge_names(name, node.calls), strict=True):
+            calls.append(edge)
+            if call.breaker is not None:
+                breakers.append(edge)
+            if call.pool is not None:
+                pools.append(edge)
+    return Targets(routes, nodes, calls, breakers, pools, serving, memory, queued)
+
+
+def _applicable(metric: str, targets: Targets) -> list[str]:
+    """The targets of ``every ...`` for a metric: only those the metric means something on."""
+    if metric in ("error_rate", "p99_latency"):
+        return targets.routes
+    if metric == "utilization":
+        return targets.serving
+    if metric == "memory":
+        return targets.memory
+    if metric == "queue_growing":
+        return targets.queued
+    if metric == "pool":
+        return targets.pools
+    return targets.breakers
+
+
+def _target_problem(metric: str, target: str, targets: Targets) -> str | None:
+    kind, _, name = target.partition(" ")
+    wanted = METRICS[metric][0]
+    if kind != wanted:
+        return f"a {metric} rule watches a {wanted}: write '{wanted} NAME' or 'every {wanted}'"
+    if name == "":
+        return f"name the {wanted}: '{wanted} NAME' or 'every {wanted}'"
+    if name.startswith("every"):
+        return f"write 'every {wanted}', not '{target}'"
+    known = {"route": targets.routes, "node": targets.nodes, "call": targets.calls,
+             "pool": targets.calls}[kind]  # fmt: skip
+    if name not in known:
+        return f"no {kind} {name!r} in this scenario"
+    if name not in _applicable(metric, targets):
+        why = {"utilization": "has no finite workers", "memory": "has no memory model",
+               "queue_growing": "has no queue", "pool": "has no connection pool",
+               "breaker_open": "has no circuit breaker"}[metric]  # fmt: skip
+        return f"{kind} {name!r} {why}"
+    return None
+
+
+def expand_rules(scenario: Scenario) -> list[tuple[ResolvedRule, str]]:
+    """Each rule in force with each concrete target it watches, in rule order.
+
+    A target is spelt as in the JSON: ``route checkout``, ``node api``,
+    ``call api->db``, ``pool api->db``.
+    """
+    targets = scenario_targets(scenario)
+    out = []
+    for rule in resolve_rules(scenario.alerts):
+        kind, _, name = rule.target.partition(" ")
+        if name == "every" or rule.target.startswith("every "):
+            wanted = METRICS[rule.metric][0]
+            out += [(rule, f"{wanted} {t}") for t in _applicable(rule.metric, targets)]
+        else:
+            out.append((rule, rule.target))
+    return out
+
+
+def alert_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Rules that cannot be completed or watch nothing real, located at the rule's field."""
+    targets = scenario_targets(scenario)
+    section = scenario.alerts
+    names = [rule.name for rule in section.rules]
+    for i, rule in enumerate(section.rules):
+        loc = ("alerts", "rules", i)
+        if names.index(rule.name) != i:
+            yield (*loc, "name"), f"a second rule named {rule.name!r}: give each rule its own name"
+            continue
+        if not rule.enabled:
+            if rule.name not in _DEFAULTS or not section.defaults:
+                yield (*loc, "enabled"), f"no default rule {rule.name!r} to switch off"
+            continue
+        try:
+            resolved = _merge(rule, _DEFAULTS.get(rule.name) if section.defaults else None)
+        except ValueError as exc:
+            field = _field_of(rule, str(exc))
+            yield (*loc, field), str(exc)
+            continue
+        if resolved.target.startswith("every "):
+            wanted = METRICS[resolved.metric][0]
+            if resolved.target != f"every {wanted}":
+                yield (*loc, "target"), (
+                    f"a {resolved.metric} rule watches a {wanted}: write 'every {wanted}'"
+                )
+            continue
+        problem = _target_problem(resolved.metric, resolved.target, targets)
+        if problem is not None:
+            yield (*loc, "target"), problem
+
+
+def _field_of(rule: AlertRule, message: str) -> str:
+    """The field a merge error is about, so the message lands on its line."""
+    if "threshold" in message or "above or below" in message or "expected" in message:
+        return "above" if rule.above is not None or rule.below is None else "below"
+    if "metric" in message:
+        return "name"
+    if "target" in message:
+        return "name"
+    return "name"
