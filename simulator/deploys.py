@@ -48,6 +48,7 @@ __all__ = [
     "VersionedServer",
     "deploy_routes",
     "fault_version",
+    "rollback_text",
     "versioned",
 ]
 
@@ -393,6 +394,15 @@ class _Deploy:
             "requests_failed": 0 if ended is None else ended - self._failed_at_start,
         }
         return out
+
+
+def rollback_text(entry: dict[str, Any]) -> str:
+    """'after 30 s, by error-rate on route users' / 'no' / 'no rollback' for one JSON entry."""
+    if not entry["rolled_back"]:
+        return "no"
+    alert = entry["rollback_alert"] or {}
+    return (f"after {entry['time_to_rollback_s']:g} s, by {alert.get('rule', '?')} on "
+            f"{alert.get('target', '?')}")  # fmt: skip
 
 
 def _touches(target: str, service: str, routes: list[str]) -> bool:
