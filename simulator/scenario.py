@@ -23,7 +23,7 @@ from pydantic import Field, FiniteFloat, ValidationError, ValidationInfo, field_
 
 from simulator.atomic_write import write_atomically
 from simulator.scenario_alerts import Alerts, alert_problems
-from simulator.scenario_deploys import DEPLOY_STRATEGIES, MAX_DEPLOYS, Deploy, deploy_problems
+from simulator.scenario_deploys import DEPLOY_TAGS, MAX_DEPLOYS, Deploy, deploy_problems
 from simulator.scenario_faults import FAULT_COLOURS, FAULT_KINDS, FAULT_SPECS, Fault
 from simulator.scenario_limits import LIMITS, limit_problems
 from simulator.scenario_messages import Broker, BrokerQueue, Consumer, Dedupe, Relay
@@ -193,7 +193,7 @@ def _yaml_path(root: Located | None, loc: tuple[Any, ...]) -> tuple[tuple[Any, .
 
 def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and (
-        part in NODE_KINDS + FAULT_KINDS + DIST_KINDS + DEPLOY_STRATEGIES
+        part in NODE_KINDS + FAULT_KINDS + DIST_KINDS + DEPLOY_TAGS
         or part.startswith(("function-", "tuple["))
     )
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEPLOY_STRATEGIES",
+    "DEPLOY_TAGS",
     "BlueGreenDeploy",
     "CanaryDeploy",
     "CanaryStep",
@@ -43,7 +44,8 @@ class Rollback(Strict):
     """Roll back when one of these alert rules fires between the deploy's start and the end
     of its watch window (counted from its completion)."""
 
-    on: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+    # Not ``on:``: YAML 1.1 reads that key as the boolean true.
+    rules: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
         None,
         max_length=50,
         description="names of the alert rules that trigger the rollback (none: every rule of "
@@ -137,6 +139,8 @@ class RollingDeploy(_DeployBase):
 
 Deploy = Annotated[BlueGreenDeploy | CanaryDeploy | RollingDeploy, Field(discriminator="strategy")]
 DEPLOY_STRATEGIES = ("blue_green", "canary", "rolling")
+DEPLOY_TAGS = (*DEPLOY_STRATEGIES, "Rollback", "literal[False]")
+"""What pydantic adds to an error's location inside a deploy (the file never spells them)."""
 
 
 def planned_end(deploy: BlueGreenDeploy | CanaryDeploy | RollingDeploy) -> float:
