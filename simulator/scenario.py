@@ -287,6 +287,8 @@ def fault_target_problem(scenario: Scenario, kind: str, target: str) -> str | No
     if kind == "corruption" and not _writes_to_database(scenario, target):
         return (f"{target!r} makes no write to a database: give one of its calls to a "
                 "database writes: true (or target the node that writes)")  # fmt: skip
+    if kind == "bad_deploy" and not any(d.target == target for d in scenario.deploys):
+        return f"no deploy targets {target!r}: add a deploy of it first (deploys:)"
     if kind == "memory_leak" and _lacks_memory(node):
         return (f"{target!r} has no memory model: give it memory: (limit_mb, base_mb, ...) "
                 "for a leak to fill")  # fmt: skip
