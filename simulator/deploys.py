@@ -338,7 +338,7 @@ class _Deploy:
     def watching(self, now: float) -> bool:
         """Whether an alert now would roll this deploy back."""
         rollback = self.spec.rollback
-        if rollback is False or self.started_s is None or self.rollback_s is not None:
+        if rollback is None or self.started_s is None or self.rollback_s is not None:
             return False
         return self.completed_s is None or now <= self.completed_s + rollback.watch
 
@@ -425,7 +425,7 @@ class DeploySchedule:
         self.sim = sim
         self.deploys = [_Deploy(self, i, spec) for i, spec in enumerate(sim.scenario.deploys)]
         alerts = getattr(sim, "alerts", None)
-        if alerts is not None and any(d.spec.rollback is not False for d in self.deploys):
+        if alerts is not None and any(d.spec.rollback is not None for d in self.deploys):
             alerts.subscribe(self._on_alert)
 
     def _on_alert(self, firing: Any) -> None:

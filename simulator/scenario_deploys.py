@@ -63,15 +63,16 @@ class Rollback(Strict):
 class _DeployBase(Strict):
     target: str = Field(description="the service that gets the new version")
     at: Duration = Field(0.0, description="when the deploy starts")
-    rollback: Rollback | Literal[False] = Field(
+    rollback: Rollback | None = Field(
         default_factory=Rollback,
-        description="when traffic returns to the old version (false: never)",
+        description="when traffic returns to the old version (false or null: never)",
     )
 
     @field_validator("rollback", mode="before")
     @classmethod
-    def _rollback_none(cls, value: Any) -> Any:
-        return False if value is None else value
+    def _rollback_false(cls, value: Any) -> Any:
+        """``rollback: false`` reads as no rollback, as null does."""
+        return None if value is False else value
 
     def label(self) -> str:
         """A few words for the timeline: 'canary api'."""
@@ -139,7 +140,7 @@ class RollingDeploy(_DeployBase):
 
 Deploy = Annotated[BlueGreenDeploy | CanaryDeploy | RollingDeploy, Field(discriminator="strategy")]
 DEPLOY_STRATEGIES = ("blue_green", "canary", "rolling")
-DEPLOY_TAGS = (*DEPLOY_STRATEGIES, "Rollback", "literal[False]")
+DEPLOY_TAGS = DEPLOY_STRATEGIES
 """What pydantic adds to an error's location inside a deploy (the file never spells them)."""
 
 

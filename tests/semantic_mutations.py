@@ -725,7 +725,7 @@ def _add_deploys(nodes: dict[str, Any], rng: random.Random) -> tuple[list[BaseMo
     for target in rng.sample(services, min(len(services), rng.choice([1, 1, 2]))):
         at = rng.choice([0.0, rng.uniform(0.0, DURATION * 0.6)])
         rollback: Any = rng.choice([
-            False, Rollback(), Rollback(severity="warning", watch=rng.choice([0.0, 5.0])),
+            None, Rollback(), Rollback(severity="warning", watch=rng.choice([0.0, 5.0])),
             Rollback(rules=["error-rate", "p99-latency"]),
         ])  # fmt: skip
         common: dict[str, Any] = {"target": target, "at": at, "rollback": rollback}

@@ -288,7 +288,7 @@ def test_deploys_round_trip_through_the_file(name: str) -> None:
 def test_rollback_false_and_none_read_alike() -> None:
     a = parse_scenario(chain("{strategy: canary, target: api, rollback: false}"))
     b = parse_scenario(chain("{strategy: canary, target: api, rollback: null}"))
-    assert a.deploys[0].rollback is False and b.deploys[0].rollback is False
+    assert a.deploys[0].rollback is None and b.deploys[0].rollback is None
 
 
 # -- engine contract -------------------------------------------------------------------------------
@@ -311,7 +311,7 @@ def test_a_rollback_does_not_shift_other_draws() -> None:
     rollback, so the runs agree exactly until the rollback."""
     sc = example("blue-green.yaml")
     no_rollback = sc.model_copy(
-        update={"deploys": [d.model_copy(update={"rollback": False}) for d in sc.deploys]}
+        update={"deploys": [d.model_copy(update={"rollback": None}) for d in sc.deploys]}
     )
     a, _ = run(sc, seed=3)
     b, _ = run(no_rollback, seed=3)

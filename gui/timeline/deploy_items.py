@@ -93,6 +93,13 @@ def default_deploy(scenario: Scenario, strategy: str, at: float, preferred: list
     return data
 
 
+def _traffic_end(entry: dict[str, Any] | None) -> float:
+    """Until when the new version took traffic in the last run (inf: no rollback seen)."""
+    if entry is None or not entry.get("rolled_back") or entry.get("started_s") is None:
+        return float("inf")
+    return float(entry["started_s"] + entry["time_to_rollback_s"])
+
+
 class DeployBarItem(QGraphicsItem):
     """Shows deploy ``index``; ``on_commit(index, x0)`` is called when a drag moved it."""
 
@@ -134,9 +141,14 @@ class DeployBarItem(QGraphicsItem):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(pale)
         painter.drawRoundedRect(rect, 4, 4)
-        painter.setBrush(colour)
+        fill = QColor(colour)
+        fill.setAlpha(130)  # the label, in the palette's text colour, stays readable on it
+        painter.setBrush(fill)
+        stop = _traffic_end(self.entry)
         for start, end, share in deploy_shapes(self.deploy):  # the new version's share, as height
-            x0, x1 = self._x_of(start) + dx, self._x_of(end) + dx
+            if start >= stop:
+                break
+            x0, x1 = self._x_of(start) + dx, self._x_of(min(end, stop)) + dx
             height = max(2.0, rect.height() * share)
             painter.drawRect(QRectF(x0, rect.bottom() - height, max(x1 - x0, 2.0), height))
         selected = self.isSelected()

@@ -120,11 +120,12 @@ class TimelineView(QGraphicsView):
         height = TOP + ROW * max(1, len(rows) + len(deploys)) + 8
         scene.setSceneRect(0, 0, max(self.viewport().width() - 2, 300), height)
         self._draw_axis(height)
-        for row, target in enumerate(rows):
+        for row, target in enumerate(rows, start=len(deploys)):
             label = scene.addSimpleText(target)
             label.setBrush(self.palette().color(QPalette.ColorRole.Text))
             label.setPos(8, TOP + row * ROW + 6)
-        for row, target in enumerate(deploys, start=len(rows)):
+        # Deploys first: a bad_deploy fault below is a property of the version one ships.
+        for row, target in enumerate(deploys):
             label = scene.addSimpleText(f"deploy {target}")
             label.setBrush(self.palette().color(QPalette.ColorRole.Text))
             label.setPos(8, TOP + row * ROW + 6)
@@ -133,9 +134,9 @@ class TimelineView(QGraphicsView):
             hint.setBrush(self.palette().color(QPalette.ColorRole.PlaceholderText))
             hint.setPos(LEFT, TOP + 6)
         for index, fault in enumerate(self.document.scenario.faults):
-            self._add_bar(index, fault, rows.index(fault.target))
+            self._add_bar(index, fault, len(deploys) + rows.index(fault.target))
         for index, deploy in enumerate(self.document.scenario.deploys):
-            self._add_deploy_bar(index, deploy, len(rows) + deploys.index(deploy.target))
+            self._add_deploy_bar(index, deploy, deploys.index(deploy.target))
         self._syncing = False
         self._on_selection_changed()
 
