@@ -61,7 +61,7 @@ class RuleState:
     one with ``for: 0s`` at the end of the first.
     """
 
-    __slots__ = ("above", "for_s", "pending_since", "firing", "threshold")
+    __slots__ = ("above", "firing", "for_s", "pending_since", "threshold")
 
     def __init__(self, threshold: float, above: bool, for_s: float):
         self.threshold, self.above, self.for_s = threshold, above, for_s

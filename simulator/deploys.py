@@ -255,7 +255,10 @@ class RollingState:
         return (self.old + self.new) / self.instances
 
     def problems(self) -> list[str]:
-        if self.old + self.out + self.new != self.instances or min(self.old, self.out, self.new) < 0:
+        if (
+            self.old + self.out + self.new != self.instances
+            or min(self.old, self.out, self.new) < 0
+        ):
             return [f"rolling: {self.old} old + {self.out} out + {self.new} new "
                     f"!= {self.instances} instances"]  # fmt: skip
         return []

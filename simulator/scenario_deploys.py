@@ -9,6 +9,7 @@ that behaves like the old one. The machinery that runs a deploy lives in
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -64,7 +65,7 @@ class _DeployBase(Strict):
     target: str = Field(description="the service that gets the new version")
     at: Duration = Field(0.0, description="when the deploy starts")
     rollback: Rollback | None = Field(
-        default_factory=Rollback,
+        default_factory=lambda: Rollback(rules=None, severity="critical", watch=300.0),
         description="when traffic returns to the old version (false or null: never)",
     )
 
@@ -110,7 +111,7 @@ class CanaryDeploy(_DeployBase):
     @field_validator("steps")
     @classmethod
     def _rising(cls, steps: list[CanaryStep]) -> list[CanaryStep]:
-        for before, after in zip(steps, steps[1:], strict=False):
+        for before, after in itertools.pairwise(steps):
             if after.share < before.share:
                 raise ValueError("canary shares must not fall from one step to the next")
         return steps
@@ -179,35 +180,48 @@ def deploy_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]
             yield ("deploys", index, "target"), f"unknown node {deploy.target!r}"
             continue
         if node.kind != "service":
-            yield ("deploys", index, "target"), (
-                f"{deploy.target!r} is a {node.kind}: a deploy targets a service"
+            yield (
+                ("deploys", index, "target"),
+                (f"{deploy.target!r} is a {node.kind}: a deploy targets a service"),
             )
             continue
         if deploy.at >= scenario.duration:
             yield ("deploys", index, "at"), "starts after the end of the run: make it earlier"
         previous = last_end.get(deploy.target)
         if previous is not None and deploy.at < previous:
-            yield ("deploys", index, "at"), (
-                f"starts before the previous deploy of {deploy.target!r} has completed "
-                f"(at {previous:g}s): one deploy at a time per service"
+            yield (
+                ("deploys", index, "at"),
+                (
+                    f"starts before the previous deploy of {deploy.target!r} has completed "
+                    f"(at {previous:g}s): one deploy at a time per service"
+                ),
             )
         last_end[deploy.target] = max(previous or 0.0, planned_end(deploy))
         if isinstance(deploy, RollingDeploy) and node.workers < deploy.instances:
-            yield ("deploys", index, "instances"), (
-                f"{deploy.instances} instances but {deploy.target!r} has "
-                f"{node.workers} workers: each instance needs one"
+            yield (
+                ("deploys", index, "instances"),
+                (
+                    f"{deploy.instances} instances but {deploy.target!r} has "
+                    f"{node.workers} workers: each instance needs one"
+                ),
             )
     for index, fault in enumerate(scenario.faults):
         if fault.kind != "bad_deploy":
             continue
         node = scenario.nodes.get(fault.target)
         if fault.leak_mb_per_s and node is not None and getattr(node, "memory", None) is None:
-            yield ("faults", index, "leak_mb_per_s"), (
-                f"{fault.target!r} has no memory model: give it memory: (limit_mb, base_mb, ...) "
-                "for the new version's leak to fill"
+            yield (
+                ("faults", index, "leak_mb_per_s"),
+                (
+                    f"{fault.target!r} has no memory model: give it memory: (limit_mb, "
+                    "base_mb, ...) for the new version's leak to fill"
+                ),
             )
         if deploy_of_fault(scenario, fault) is None:
-            yield ("faults", index, "at"), (
-                f"no deploy of {fault.target!r} is under way at {fault.at:g}s: a bad_deploy "
-                "spoils the version a deploy ships, so put its at: at a deploy's start"
+            yield (
+                ("faults", index, "at"),
+                (
+                    f"no deploy of {fault.target!r} is under way at {fault.at:g}s: a bad_deploy "
+                    "spoils the version a deploy ships, so put its at: at a deploy's start"
+                ),
             )

@@ -16,10 +16,10 @@ from simulator.scenario_types import Duration, Percent, Strict
 from simulator.units import format_duration
 
 __all__ = [
-    "BadDeployFault",
     "FAULT_COLOURS",
     "FAULT_KINDS",
     "FAULT_SPECS",
+    "BadDeployFault",
     "CorruptionFault",
     "CrashFault",
     "DiskFullFault",

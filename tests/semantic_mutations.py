@@ -716,7 +716,9 @@ def _targets(kind: str, nodes: dict[str, Any], names: list[str]) -> list[str]:
 # -- deploys: versions, strategies, rollbacks, bad versions -----------------------------------
 
 
-def _add_deploys(nodes: dict[str, Any], rng: random.Random) -> tuple[list[BaseModel], list[BaseModel]]:
+def _add_deploys(
+    nodes: dict[str, Any], rng: random.Random
+) -> tuple[list[BaseModel], list[BaseModel]]:
     """One or two deploys of services, any strategy, with or without rollback, and bad
     versions (errors, latency, crash loop, leak) for some of them."""
     services = [n for n, node in nodes.items() if node.kind == "service"]
@@ -731,8 +733,9 @@ def _add_deploys(nodes: dict[str, Any], rng: random.Random) -> tuple[list[BaseMo
         common: dict[str, Any] = {"target": target, "at": at, "rollback": rollback}
         strategy = rng.choice(["blue_green", "canary", "rolling"])
         if strategy == "blue_green":
-            deploy: BaseModel = BlueGreenDeploy(strategy="blue_green",
-                                                keep_old=rng.choice([0.0, 2.0, 8.0]), **common)
+            deploy: BaseModel = BlueGreenDeploy(
+                strategy="blue_green", keep_old=rng.choice([0.0, 2.0, 8.0]), **common
+            )
         elif strategy == "canary":
             shares = sorted(rng.choice([0.0, 0.05, 0.5, 1.0]) for _ in range(rng.randint(1, 3)))
             steps = [CanaryStep(share=s, hold=rng.choice([0.0, 1.0, 4.0])) for s in shares]

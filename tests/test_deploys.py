@@ -203,7 +203,8 @@ def test_crash_loop_refuses_the_new_versions_share_and_loses_its_workers() -> No
     text = chain(
         "{strategy: canary, target: api, at: 20s, steps: [{share: 30%, hold: 100s}], "
         "rollback: false}",
-        faults="[{kind: bad_deploy, target: api, at: 20s, crash_loop: true}]", duration="110s",
+        faults="[{kind: bad_deploy, target: api, at: 20s, crash_loop: true}]",
+        duration="110s",
     )
     sim, out = run(scenario(text))
     assert out["invariants"] == []
@@ -218,9 +219,10 @@ def test_bad_version_latency_raises_p99_on_its_share_only() -> None:
     text = chain(
         "{strategy: canary, target: api, at: 50s, steps: [{share: 50%, hold: 150s}], "
         "rollback: false}",
-        faults="[{kind: bad_deploy, target: api, at: 50s, add: 300ms}]", workers=64,
+        faults="[{kind: bad_deploy, target: api, at: 50s, add: 300ms}]",
+        workers=64,
     )
-    sim, out = run(scenario(text))
+    sim, _ = run(scenario(text))
     p50 = sim.clients["users"].stats.percentile_series(50)
     p90 = sim.clients["users"].stats.percentile_series(90)
     assert np.nanmean(p90[:50]) < 0.1 and np.nanmean(p90[60:200]) > 0.3

@@ -67,13 +67,17 @@ def outcome_text(entry: dict[str, Any] | None) -> str:
     if entry["rolled_back"]:
         alert = entry["rollback_alert"] or {}
         at = entry["started_s"] + entry["time_to_rollback_s"]
-        return f"rolled back at {format_duration(at)} ({alert.get('rule')} on {alert.get('target')})"
+        return (
+            f"rolled back at {format_duration(at)} ({alert.get('rule')} on {alert.get('target')})"
+        )
     if entry["completed_s"] is not None:
         return f"completed at {format_duration(entry['completed_s'])}"
     return "still under way at the end"
 
 
-def default_deploy(scenario: Scenario, strategy: str, at: float, preferred: list[str]) -> dict | None:
+def default_deploy(
+    scenario: Scenario, strategy: str, at: float, preferred: list[str]
+) -> dict | None:
     """A deploy of ``strategy`` on the first preferred service (else the first service), at
     ``at``, with knobs that fit in the run; None if the scenario has no service."""
     services = [n for n, node in scenario.nodes.items() if node.kind == "service"]

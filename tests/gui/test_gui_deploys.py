@@ -1,4 +1,5 @@
-"""Deploys in the app: added from the timeline, edited in the inspector, saved, drawn after a run."""
+"""Deploys in the app: added from the timeline, edited in the inspector, saved, drawn after a
+run."""
 
 from __future__ import annotations
 
