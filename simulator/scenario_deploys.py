@@ -185,8 +185,6 @@ def deploy_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]
                 (f"{deploy.target!r} is a {node.kind}: a deploy targets a service"),
             )
             continue
-        if deploy.at >= scenario.duration:
-            yield ("deploys", index, "at"), "starts after the end of the run: make it earlier"
         previous = last_end.get(deploy.target)
         if previous is not None and deploy.at < previous:
             yield (

@@ -262,7 +262,6 @@ def test_bad_version_leak_grows_with_its_share() -> None:
          "[{kind: bad_deploy, target: api, at: 30s}]", "no deploy of 'api' is under way"),
         ("{strategy: blue_green, target: api, at: 10s}",
          "[{kind: bad_deploy, target: api, at: 10s, leak_mb_per_s: 5}]", "no memory model"),
-        ("{strategy: blue_green, target: api, at: 500s}", "[]", "after the end of the run"),
         ("{strategy: blue_green, target: api, at: 1s, rollback: {sevrity: warning}}", "[]",
          "unknown field"),
     ],
@@ -285,6 +284,17 @@ def test_overlapping_deploys_of_one_service_are_refused() -> None:
 def test_deploys_round_trip_through_the_file(name: str) -> None:
     sc = example(name)
     assert parse_scenario(dump_scenario(sc)) == sc
+
+
+def test_a_deploy_after_the_end_never_starts() -> None:
+    """As a fault after the end: a shorter --duration must not make the file invalid."""
+    text = chain(
+        "{strategy: canary, target: api, at: 500s}",
+        faults="[{kind: bad_deploy, target: api, at: 500s}]",
+    )
+    _, out = run(scenario(text))
+    assert out["deploys"][0]["started_s"] is None and out["deploys"][0]["requests_failed"] == 0
+    assert out["invariants"] == []
 
 
 def test_rollback_false_and_none_read_alike() -> None:
@@ -321,3 +331,13 @@ def test_a_rollback_does_not_shift_other_draws() -> None:
     fb = b.clients["users"].stats.series.data["failed"][:90]
     assert np.array_equal(fa, fb)
     assert a.clients["users"].stats.series.data["failed"][100:].sum() < fb.sum()
+
+
+def test_which_alert_targets_concern_a_deployed_service() -> None:
+    from simulator.deploys import _touches
+
+    routes = ["users"]
+    assert _touches("node api", "api", routes) and not _touches("node db", "api", routes)
+    assert _touches("route users", "api", routes) and not _touches("route other", "api", routes)
+    assert _touches("call api->db", "api", routes) and _touches("pool web->api", "api", routes)
+    assert not _touches("call web->db", "api", routes)
