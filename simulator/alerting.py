@@ -22,11 +22,25 @@ from simulator.scenario_alerts import ResolvedRule, expand_rules
 
 if TYPE_CHECKING:
     from simulator.engine import Simulation
+    from simulator.metrics import RouteStats
 
-__all__ = ["DETECTION_GRACE_S", "AlertMonitor", "Firing", "RuleState", "detection"]
+__all__ = [
+    "DETECTION_GRACE_S",
+    "SNAPSHOT_FIRINGS",
+    "AlertMonitor",
+    "Firing",
+    "RuleState",
+    "describe_value",
+    "detection",
+    "firings_at",
+    "target_nodes",
+]
 
 DETECTION_GRACE_S = 60.0
 """A firing this long after a fault's end still counts as detecting it (effects outlast faults)."""
+
+SNAPSHOT_FIRINGS = 200
+"""Firings a live snapshot carries at most (the latest): a GUI keeps thousands of snapshots."""
 
 _EPS = 1e-9
 
@@ -112,8 +126,9 @@ class AlertMonitor:
         self._subscribers: list[Callable[[Firing], None]] = []
         self._width = sim.scenario.bucket
         self._index = 0  # the bucket the next evaluation reads
+        self._buckets = sim.series(()).size  # past the last, a close has nothing to read
         self._watches = [
-            _Watch(rule, target, _reader(sim, rule.metric, target))
+            _Watch(rule, target, _reader(sim, rule, target))
             for rule, target in expand_rules(sim.scenario)
         ]
 
@@ -125,6 +140,8 @@ class AlertMonitor:
         """One evaluation of every rule from the bucket that just closed at ``now``."""
         index = self._index
         self._index += 1
+        if index >= self._buckets:
+            return
         for watch in self._watches:
             value = watch.read(index)
             change = watch.state.update(now, self._width, value)
@@ -140,9 +157,10 @@ class AlertMonitor:
                 watch.open.resolved_s = now
                 watch.open = None
 
-    def as_list(self) -> list[dict[str, Any]]:
-        """The firings so far as plain data (the JSON's ``alerts``)."""
-        return [f.as_dict() for f in self.firings]
+    def as_list(self, last: int | None = None) -> list[dict[str, Any]]:
+        """The firings so far as plain data (the JSON's ``alerts``); ``last``: only the latest."""
+        firings = self.firings if last is None else self.firings[-last:]
+        return [f.as_dict() for f in firings]
 
     def problems(self) -> list[str]:
         """Bookkeeping checks: one open firing per firing rule, resolved after fired."""
@@ -156,11 +174,12 @@ class AlertMonitor:
         return out
 
 
-def _reader(sim: Simulation, metric: str, target: str) -> Reader:
-    """How a metric is read from the recorders of one target, bucket by bucket."""
+def _reader(sim: Simulation, rule: ResolvedRule, target: str) -> Reader:
+    """How a rule's metric is read from the recorders of one target, bucket by bucket."""
+    metric = rule.metric
     kind, _, name = target.partition(" ")
     if kind == "route":
-        return _route_reader(sim, metric, name)
+        return _route_reader(sim, rule, name)
     if kind == "node":
         return _node_reader(sim, metric, name)
     site = sim.sites[name]
@@ -168,7 +187,7 @@ def _reader(sim: Simulation, metric: str, target: str) -> Reader:
         assert site.pool is not None and site.pool_recorder is not None
         in_use = site.pool_recorder.series.data["in_use"]
         size = max(site.pool.capacity, 1)
-        return lambda i: float(in_use[i]) / size
+        return lambda i: in_use.item(i) / size
     breaker = site.breaker
     assert breaker is not None
     seen = [0]
@@ -182,29 +201,53 @@ def _reader(sim: Simulation, metric: str, target: str) -> Reader:
     return opened
 
 
-def _route_reader(sim: Simulation, metric: str, name: str) -> Reader:
+def _route_reader(sim: Simulation, rule: ResolvedRule, name: str) -> Reader:
     stats = sim.clients[name].stats
     data = stats.series.data
-    if metric == "error_rate":
-        good, failed = data["goodput"], data["failed"]
+    good = data["goodput"]
+    if rule.metric == "error_rate":
+        failed = data["failed"]
 
         def error_rate(i: int) -> float | None:
-            done = good[i] + failed[i]
-            return float(failed[i] / done) if done > 0 else None
+            done = good.item(i) + failed.item(i)
+            return failed.item(i) / done if done > 0 else None
 
         return error_rate
-    offset = stats.latency._offset
-    gamma = stats.latency.gamma
-    coarse = stats.COARSE
+    return _p99_reader(stats, good, rule)
+
+
+def _p99_reader(stats: RouteStats, answered: np.ndarray, rule: ResolvedRule) -> Reader:
+    """A bucket's p99 of answered requests, as ``RouteStats.percentile_series`` reports it.
+
+    Most buckets are far from the threshold: one partial sum of the bucket's histogram
+    says on which side the p99 lies (the bins' values rise with their index), and the
+    exact value is computed only when the condition holds. A bucket where it does not
+    reads as the threshold itself, which never holds.
+    """
+    gamma, offset, coarse = stats.latency.gamma, stats.latency._offset, stats.COARSE
+    bins = stats.bucketed.shape[1]
+    centres = [
+        math.sqrt(gamma ** ((k + 1) * coarse - 1 - offset) * gamma ** (k * coarse - 1 - offset))
+        for k in range(bins)
+    ]
+    threshold = rule.threshold
+    # The first bin whose value is past the threshold (above: > it; below: >= it).
+    split = next(
+        (k for k, c in enumerate(centres) if (c > threshold if rule.above else c >= threshold)),
+        bins,
+    )
+    bucketed = stats.bucketed
 
     def p99(i: int) -> float | None:
-        counts = stats.bucketed[i]
-        total = int(counts.sum())
+        total = answered.item(i)  # the bucket's ok and fallback answers: the histogram's count
         if not total:
             return None
-        k = int(np.searchsorted(np.cumsum(counts), math.ceil(0.99 * total)))
-        upper = gamma ** ((k + 1) * coarse - 1 - offset)
-        return math.sqrt(upper * gamma ** (k * coarse - 1 - offset))
+        rank = math.ceil(0.99 * total)
+        beneath = int(bucketed[i, :split].sum())
+        if (beneath < rank) != rule.above:
+            return threshold  # on the quiet side: the exact value is not needed
+        k = int(np.searchsorted(np.cumsum(bucketed[i]), rank))
+        return centres[min(k, bins - 1)]
 
     return p99
 
@@ -214,26 +257,71 @@ def _node_reader(sim: Simulation, metric: str, name: str) -> Reader:
     data = server.stats.series.data
     if metric == "utilization":
         busy, workers = data["busy"], server.workers
-        return lambda i: float(busy[i]) / workers
+        return lambda i: busy.item(i) / workers
     if metric == "memory":
         memory = server.own_series()[f"node.{name}"].data["memory_mb"]
         limit = server.memory.limit  # type: ignore[attr-defined]
-        return lambda i: float(memory[i]) / limit
+        return lambda i: memory.item(i) / limit
     queue = data["queue"]
 
     def growing(i: int) -> float | None:
         # The queue's level if it rose since the last bucket, else 0 (never above a floor).
         if i == 0:
             return None
-        level = float(queue[i])
-        return level if level > queue[i - 1] else 0.0
+        level = queue.item(i)
+        return level if level > queue.item(i - 1) else 0.0
 
     return growing
 
 
-def detection(firings: list[Firing], start: float, end: float) -> Firing | None:
-    """The first firing (any rule) at or after a fault's start and before its end + the grace."""
+def target_nodes(target: str) -> set[str]:
+    """The scenario nodes an alert's target names: ``call api->db#2`` names api and db."""
+    kind, _, name = target.partition(" ")
+    if kind in ("call", "pool"):
+        caller, _, callee = name.partition("->")
+        return {caller, callee.partition("#")[0]}
+    return {name}
+
+
+def detection(
+    firings: list[Firing], start: float, end: float, related: set[str] | None = None
+) -> Firing | None:
+    """The first firing at or after a fault's start and before its end + ``DETECTION_GRACE_S``.
+
+    With ``related`` (the nodes connected to the fault's target), only a firing on
+    one of them counts: an alert on an unrelated part of the system is not the
+    fault's symptom. Without it, any rule's firing counts.
+    """
     for firing in firings:
-        if start - _EPS <= firing.fired_s <= end + DETECTION_GRACE_S + _EPS:
+        if not start - _EPS <= firing.fired_s <= end + DETECTION_GRACE_S + _EPS:
+            continue
+        if related is None or target_nodes(firing.target) & related:
             return firing
     return None
+
+
+def firings_at(firings: list[dict[str, Any]], t: float) -> list[dict[str, Any]]:
+    """The firings (as dicts) as they stood at ``t``: fired by then, resolved only if by then.
+
+    What a replay shows at ``t`` from the firings of the whole run.
+    """
+    out = []
+    for firing in firings:
+        if firing["fired_s"] > t + _EPS:
+            continue
+        resolved = firing["resolved_s"]
+        out.append(
+            firing if resolved is None or resolved <= t + _EPS else {**firing, "resolved_s": None}
+        )
+    return out
+
+
+def describe_value(metric: str, value: float) -> str:
+    """A firing's value in its metric's unit, as a person reads it: '42.0%', '2.31 s', '17'."""
+    if metric in ("error_rate", "utilization", "memory", "pool"):
+        return f"{100 * value:.1f}%"
+    if metric == "p99_latency":
+        return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+    if metric == "breaker_open":
+        return f"opened {value:g} time{'s' if value != 1 else ''} so far"
+    return f"{value:.0f} waiting" if metric == "queue_growing" else f"{value:g}"

@@ -11,18 +11,20 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import networkx as nx
 import numpy as np
 
+from simulator.alerting import detection
 from simulator.corruption import corruption_summary
 from simulator.message_flows import message_summary
 from simulator.metrics import OUTCOMES, LogHistogram
+from simulator.topology import to_graph
 
 if TYPE_CHECKING:  # analysis reads finished runs; it never builds one
     from simulator.engine import Simulation
     from simulator.policies import ConnectionPool
 
 __all__ = [
-    "alerts",
     "compare_runs",
     "erlang_b",
     "erlang_c",
@@ -164,10 +166,33 @@ def _pool(pool: ConnectionPool) -> dict[str, Any]:
     }
 
 
+def _fault(
+    sim: Simulation, parts: list[set[str]], kind: str, target: str, start: float, end: float
+) -> dict[str, Any]:
+    """A fault's window, and the first alert that fired while it could be its symptom.
+
+    Could be: during the fault or soon after, on a node connected to the fault's
+    target (``parts``: the scenario's connected parts).
+    """
+    related = next((part for part in parts if target in part), {target})
+    first = detection(sim.alerts.firings, start, end, related)
+    return {
+        "kind": kind,
+        "target": target,
+        "start_s": start,
+        "end_s": end,
+        "detected_by": None if first is None else {
+            "rule": first.rule, "target": first.target, "fired_s": round(first.fired_s, 6)
+        },
+        "time_to_detect_s": None if first is None else round(first.fired_s - start, 6),
+    }  # fmt: skip
+
+
 def summarize(sim: Simulation, blast_radius: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The ``murphy run --json`` summary: the contract tools and tests rely on."""
     sc = sim.scenario
     routes = {name: _route(sim, name) for name in sim.clients}
+    parts = [set(p) for p in nx.weakly_connected_components(to_graph(sc))] if sc.faults else []
     out: dict[str, Any] = {
         "scenario": sc.name,
         "seed": sim.seed,
@@ -179,16 +204,8 @@ def summarize(sim: Simulation, blast_radius: list[dict[str, Any]] | None = None)
         "routes": routes,
         "nodes": {name: _node(sim, name) for name in sim.servers},
         "edges": {name: _edge(sim, name) for name in sim.sites},
-        "faults": [
-            {
-                "kind": f.kind,
-                "target": f.target,
-                "start_s": f.window(sc.duration)[0],
-                "end_s": f.window(sc.duration)[1],
-            }
-            for f in sc.faults
-        ],
-        "alerts": alerts(sim),
+        "faults": [_fault(sim, parts, f.kind, f.target, *f.window(sc.duration)) for f in sc.faults],
+        "alerts": sim.alerts.as_list(),
         "invariants": sim.check_invariants(),
     }
     if sim.books.streams:  # only scenarios with messages have the section: others stay as they were
@@ -201,55 +218,6 @@ def summarize(sim: Simulation, blast_radius: list[dict[str, Any]] | None = None)
     if blast_radius is not None:
         out["blast_radius"] = blast_radius
     return out
-
-
-# -- alerts ---------------------------------------------------------------------------------
-
-ALERT_SUCCESS = 0.99  # an availability SLO of 99%…
-ALERT_BUCKETS = 3  # …breached (or met again) for this many consecutive buckets
-
-
-def _runs(flags: np.ndarray, length: int) -> list[tuple[int, int]]:
-    """(first, last) bucket of every stretch where ``flags`` hold for ``length`` buckets or more."""
-    out, start = [], None
-    for i, flag in enumerate([*flags.tolist(), False]):
-        if flag and start is None:
-            start = i
-        elif not flag and start is not None:
-            if i - start >= length:
-                out.append((start, i - 1))
-            start = None
-    return out
-
-
-def alerts(sim: Simulation) -> list[dict[str, Any]]:
-    """When a route's success rate fell below 99% for 3 buckets running, and when it recovered.
-
-    This is what a sensible availability alert would have said: ``fired_s`` is the
-    end of the third bad bucket (the alert needs that long to be sure) and
-    ``detection_s`` the delay from the latest fault that started before it.
-    """
-    width = sim.scenario.bucket
-    starts = sorted(f.window(sim.horizon)[0] for f in sim.scenario.faults)
-    out = []
-    for name, client in sim.clients.items():
-        data = client.stats.series.data
-        done = data["goodput"] + data["failed"]
-        count = max(0, min(len(done), math.ceil(sim.now / width - 1e-9)))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            success = np.where(done[:count] > 0, data["goodput"][:count] / done[:count], 1.0)
-        for first, last in _runs(success < ALERT_SUCCESS, ALERT_BUCKETS):
-            fired = (first + ALERT_BUCKETS) * width
-            cause = max((t for t in starts if t <= fired), default=None)
-            out.append({
-                "route": name,
-                "rule": f"success rate < {ALERT_SUCCESS:.0%} for {ALERT_BUCKETS} buckets",
-                "fired_s": round(fired, 6),
-                "resolved_s": round((last + 1) * width, 6) if last + 1 < count else None,
-                "worst_success_rate": round(float(success[first : last + 1].min()), 6),
-                "detection_s": None if cause is None else round(fired - cause, 6),
-            })  # fmt: skip
-    return sorted(out, key=lambda a: (a["fired_s"], a["route"]))
 
 
 # -- analytic cross-checks (closed forms from queueing theory) -------------------------------

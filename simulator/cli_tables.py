@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from simulator.alerting import describe_value
+
 __all__ = ["print_comparison", "print_summary"]
 
 
@@ -61,6 +63,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         _print_corruption(console, summary["corruption"]["databases"])
     if "deploys" in summary:
         _print_deploys(console, summary["deploys"])
+    _print_alerts(console, summary)
     for entry in summary.get("blast_radius", []):
         console.print(f"[bold]blast radius[/bold] {entry['fault']}: {entry['summary']}")
     if summary["invariants"]:
@@ -82,6 +85,34 @@ def _print_deploys(console: Console, deploys: list[dict[str, Any]]) -> None:
             f"{d['requests_failed']:,}",
         )  # fmt: skip
     console.print(table)
+
+
+def _print_alerts(console: Console, summary: dict[str, Any]) -> None:
+    """The alert timeline (one row per firing), then how long each fault took to detect."""
+    firings = summary.get("alerts", [])
+    if firings:
+        table = Table(title="Alerts", title_justify="left")
+        for col in ("rule", "target", "severity", "fired s", "resolved s", "value"):
+            table.add_column(col, justify="right" if col.endswith(("s", "value")) else "left")
+        for a in firings:
+            resolved = "still firing" if a["resolved_s"] is None else f"{a['resolved_s']:g}"
+            table.add_row(
+                a["rule"], a["target"], a["severity"], f"{a['fired_s']:g}", resolved,
+                describe_value(a["metric"], a["value"]),
+            )  # fmt: skip
+        console.print(table)
+    elif summary.get("faults"):
+        console.print("no alert fired")
+    for fault in summary.get("faults", []):
+        first = fault.get("detected_by")
+        what = f"{fault['kind']} on {fault['target']} at {fault['start_s']:g} s"
+        if first is None:
+            console.print(f"[bold]time to detect[/bold] {what}: not detected by any alert")
+        else:
+            console.print(
+                f"[bold]time to detect[/bold] {what}: {fault['time_to_detect_s']:g} s "
+                f"({first['rule']} on {first['target']})"
+            )
 
 
 def _print_corruption(console: Console, databases: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from typing import TypeVar
 import simpy
 
 from simulator._simpy import Environment, scheduled_count
-from simulator.alerting import AlertMonitor
+from simulator.alerting import SNAPSHOT_FIRINGS, AlertMonitor
 from simulator.calls import EDGE_SERIES, POOL_SERIES, CallSite, EdgeStats, PoolRecorder
 from simulator.components.base import LOST_ERRORS, REFUSED_AT_ARRIVAL
 from simulator.components.client import Client
@@ -282,7 +282,8 @@ class Simulation:
             for name, c in self.clients.items()
         }
         out = {"time": now, "horizon": self.horizon, "nodes": nodes, "edges": edges,
-               "routes": routes, "active_faults": active_faults(self.scenario, now)}  # fmt: skip
+               "routes": routes, "active_faults": active_faults(self.scenario, now),
+               "alerts": self.alerts.as_list(last=SNAPSHOT_FIRINGS)}  # fmt: skip
         if self.books.streams:
             out.update(message_snapshot(self, now))
         return out
@@ -327,7 +328,7 @@ class Simulation:
                 problems += kind.invariants(name, self.node(name))
         if self.deploys is not None:
             problems += self.deploys.problems()
-        return problems + message_problems(self)
+        return problems + message_problems(self) + self.alerts.problems()
 
     def _pool_problems(self) -> list[str]:
         """Each pool's books, and each limited database's count of the pools' connections."""

@@ -47,16 +47,13 @@ def _effect(entry: dict[str, Any]) -> str:
 
 
 def _detection(summary: dict[str, Any], entry: dict[str, Any]) -> str:
-    start, end = entry["start_s"], entry["end_s"]
-    fired = [
-        a
-        for a in summary.get("alerts", [])
-        if a["route"] in entry["routes"] and start <= a["fired_s"] <= end + 60
-    ]
-    if not fired:
-        return "no availability alert fired" if entry["routes"] else "nothing to detect"
-    first = min(fired, key=lambda a: a["fired_s"])
-    return f"{first['route']} availability alert after {first['fired_s'] - start:g} s"
+    """Which alert fired first while the fault could be its cause (``faults[i].detected_by``)."""
+    faults = summary.get("faults", [])
+    fault = faults[entry["index"]] if entry["index"] < len(faults) else {}
+    first = fault.get("detected_by")
+    if first is None:
+        return "no alert fired" if entry["routes"] or entry["nodes"] else "nothing to detect"
+    return f"{first['rule']} on {first['target']} after {fault['time_to_detect_s']:g} s"
 
 
 def rows(scenario: Scenario, summary: dict[str, Any]) -> list[dict[str, str]]:

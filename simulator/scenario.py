@@ -113,7 +113,7 @@ class Scenario(Strict):
         "rolling), each with its automatic rollback",
     )
     alerts: Alerts = Field(
-        default_factory=Alerts,
+        default_factory=lambda: Alerts(defaults=True),
         description="the alert rule set: the catalogue's default rules, overridden or added to",
     )
     layout: dict[str, tuple[FiniteFloat, FiniteFloat]] = Field(default_factory=dict)

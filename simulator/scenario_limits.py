@@ -32,6 +32,8 @@ LIMITS = {
     "faults": 1_000,
     "expected_requests": 500_000_000,
     "time_buckets": 1_000_000,
+    "alert_rules": 200,  # rules written in the alerts: section
+    "alert_watches": 20_000,  # rules times the targets each watches, after expansion
 }
 """Ceilings that stop a hostile or mistaken file before it costs memory or hours."""
 

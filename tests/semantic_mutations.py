@@ -57,6 +57,14 @@ from simulator.scenario import (
     scenario_to_data,
     validate_data,
 )
+from simulator.scenario_alerts import (
+    DEFAULT_RULES,
+    METRICS,
+    AlertRule,
+    Alerts,
+    applicable_targets,
+    scenario_targets,
+)
 from simulator.scenario_data import CALL_LAYERS, Reconciliation, ValidationLayer
 from simulator.scenario_deploys import (
     BlueGreenDeploy,
@@ -105,6 +113,7 @@ MESSAGING_CHANCE = 0.5  # share of cases given a broker, publishers, relays and 
 CORRUPTION_CHANCE = 0.4  # share of cases whose database calls write, checked and corrupted
 THIRD_PARTY_CHANCE = 0.3  # share of cases given a third party (a rate quota, mostly) to call
 DEPLOY_CHANCE = 0.35  # share of cases given deploys (and bad versions) of their services
+ALERTS_CHANCE = 0.5  # share of cases whose alert rules are overridden, switched off or added
 DRAWS = 20  # draws per case before giving up (a draw validate_data refuses is skipped)
 OUTCOMES = list(get_args(Outcome))  # the retryable outcomes, as the schema spells them
 STRATEGIES = list(get_args(RetryStrategy))
@@ -191,6 +200,8 @@ def mutate(scenario: Scenario, rng: random.Random) -> Scenario:
             "deploys": deploys,
         }
     )
+    if rng.random() < ALERTS_CHANCE:
+        shortened = shortened.model_copy(update={"alerts": _alerts(shortened, rng)})
     # model_copy does not validate: the round trip through the file's spelling runs
     # every check a scenario file gets (schema, references, limits, memory).
     return validate_data(scenario_to_data(shortened), None, "<semantic fuzz>")
@@ -656,6 +667,45 @@ def _add_third_party(nodes: dict[str, Any], rng: random.Random) -> list[BaseMode
 
 def _fresh(nodes: dict[str, Any], stem: str) -> str:
     return next(f"{stem}{i}" for i in range(len(nodes) + 1) if f"{stem}{i}" not in nodes)
+
+
+# -- alert rules ------------------------------------------------------------------------------
+
+_THRESHOLDS = {
+    "error_rate": ["0%", "1%", "50%"],
+    "p99_latency": ["1ms", "100ms", "2s"],
+    "utilization": ["0%", "50%", "90%"],
+    "memory": ["10%", "85%"],
+    "pool": ["0%", "80%"],
+    "queue_growing": [0, 1, 10],
+}
+
+
+def _alerts(scenario: Scenario, rng: random.Random) -> Alerts:
+    """Defaults kept or not, some overridden or switched off, rules of every metric added."""
+    keep = rng.random() < 0.7
+    rules = []
+    for default in DEFAULT_RULES:
+        if keep and rng.random() < 0.3:
+            if rng.random() < 0.3:
+                rules.append(AlertRule(name=default.name, enabled=False))
+            else:
+                rules.append(AlertRule.model_validate(
+                    {"name": default.name, "for": rng.choice([0.0, 0.5, 3.0]),
+                     "severity": rng.choice(["critical", "warning", "info"])}))  # fmt: skip
+    targets = scenario_targets(scenario)
+    for i in range(rng.choice([0, 1, 2, 4])):
+        metric = rng.choice([*_THRESHOLDS, "breaker_open"])
+        kind = METRICS[metric][0]
+        named = applicable_targets(metric, targets)
+        target = f"{kind} {rng.choice(named)}" if named and rng.random() < 0.6 else f"every {kind}"
+        fields: dict[str, Any] = {"name": f"fuzz-{i}", "metric": metric, "target": target,
+                                  "for": rng.choice([0.0, 0.5, 2.0, 10.0])}  # fmt: skip
+        if metric in _THRESHOLDS:
+            side = "above" if rng.random() < 0.8 else "below"
+            fields[side] = rng.choice(_THRESHOLDS[metric])
+        rules.append(AlertRule.model_validate(fields))
+    return Alerts(defaults=keep, rules=rules)
 
 
 # -- faults -----------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ HIDDEN: dict[type[BaseModel], set[str]] = {Publish: {"fallback", "outbox"}}
 """Fields a model inherits but refuses (a publish has no fallback and writes no outbox)."""
 ENTRY_STEMS = {"queues": "queue"}
 """What one entry of a dict field is called (the name a new one starts from)."""
+YAML_HINTS = {"rules": "YAML, e.g. [{name: error-rate, for: 5s}, {name: pool, enabled: false}]"}
+"""Examples for YAML fields whose generic one would mislead (the alert rules)."""
 UNIT_HINTS = {
     format_duration: "e.g. 250ms, 2s",
     format_rate: "e.g. 400/s",
@@ -140,7 +142,7 @@ def field_spec(name: str, info: FieldInfo) -> FieldSpec | None:
     elif get_origin(ann) is list and get_args(ann)[0] is str:
         spec.kind, spec.hint = "yaml", "YAML list of names, e.g. [web, mobile]"
     elif get_origin(ann) in (list, dict):
-        spec.kind, spec.hint = "yaml", "YAML, e.g. [{at: 0s, rate: 100/s}]"
+        spec.kind, spec.hint = "yaml", YAML_HINTS.get(name, "YAML, e.g. [{at: 0s, rate: 100/s}]")
     elif name == "description":
         spec.kind = "longtext"
     return spec

@@ -200,6 +200,7 @@ class RunSession(QObject):
         self.plots.set_record(None)
         self.blast_panel.set_waiting("")
         self.scrubber.clear()
+        self.window.timeline.alerts.clear()
         self.clock_label.setText("")
         self.progress.setValue(0)
 
@@ -252,11 +253,19 @@ class RunSession(QObject):
         now = snapshot["time"] if t is None else t
         if t is None:  # the plots follow from the same snapshot as the canvas: never behind it
             self.plots.redraw()
+        self._show_alerts(record, now)
         self.clock = now
         self.clock_label.setText(f"t = {now:6.1f} s / {horizon:g} s")
         self.progress.setValue(round(1000 * record.now / horizon))
         if self.controller.is_live:
             self.scrubber.set_live(record.now)
+
+    def _show_alerts(self, record: Any, now: float) -> None:
+        """The alert lane at ``now``: the finished run's firings, else the latest snapshot's."""
+        firings = (record.summary or {}).get("alerts")
+        if firings is None:
+            firings = (record.latest or {}).get("alerts", [])
+        self.window.timeline.alerts.show_firings(firings, now)
 
     def _on_run_state_changed(self, state: str) -> None:
         record = self.controller.record

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from gui.document import ScenarioDocument
 from gui.selection import Selection
+from gui.timeline.alert_lane import AlertLane, alert_scroller
 from gui.timeline.deploy_items import add_deploy_menu, default_deploy
 from gui.timeline.view import TimelineView
 from simulator.scenario import FAULT_KINDS, FAULT_SPECS, Scenario, fault_target_problem
@@ -133,6 +134,8 @@ class TimelinePanel(QWidget):
         column.setContentsMargins(4, 2, 4, 2)
         column.addLayout(bar)
         column.addWidget(self.view, 1)
+        self.alerts = AlertLane(self.view)
+        column.addWidget(alert_scroller(self.alerts))
 
     def add_fault(self, kind: str) -> int | None:
         """Add a fault of ``kind`` on the selected node (or a fitting one) and select it; say

@@ -87,6 +87,7 @@ def test_every_schema_field_gets_an_editor():
         "duration",
         "warmup",
         "bucket",
+        "alerts",  # the alert rule set: edited with the scenario's settings
     }
 
 

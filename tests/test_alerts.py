@@ -1,0 +1,275 @@
+"""The alert rule set: its state machine, its schema, and what it says about the examples."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from engine_helpers import example, run
+
+from simulator.alerting import DETECTION_GRACE_S, Firing, RuleState, detection
+from simulator.analysis import summarize
+from simulator.engine import Simulation
+from simulator.scenario import ScenarioError, dump_scenario, parse_scenario
+from simulator.scenario_alerts import DEFAULT_RULES, AlertRule, Alerts, expand_rules, resolve_rules
+
+# -- the state machine on its own ---------------------------------------------------------
+
+
+def test_a_rule_fires_once_its_condition_held_for_the_whole_window() -> None:
+    state = RuleState(threshold=0.5, above=True, for_s=3.0)
+    assert [state.update(t, 1.0, 0.9) for t in (1.0, 2.0)] == [None, None]  # pending
+    assert state.update(3.0, 1.0, 0.9) == "fired"  # three 1 s buckets: held for 3 s
+    assert state.update(4.0, 1.0, 0.9) is None  # still firing: no second firing
+    assert state.update(5.0, 1.0, 0.1) == "resolved"
+    assert state.update(6.0, 1.0, 0.1) is None
+
+
+def test_one_good_evaluation_resets_the_pending_window() -> None:
+    """Not cumulative: 2 bad, 1 good, 2 bad never makes 3 s in a row."""
+    state = RuleState(threshold=0.5, above=True, for_s=3.0)
+    values = [0.9, 0.9, 0.1, 0.9, 0.9]
+    assert [state.update(t + 1.0, 1.0, v) for t, v in enumerate(values)] == [None] * 5
+    assert state.update(6.0, 1.0, 0.9) == "fired"
+
+
+def test_for_zero_fires_at_the_first_bad_evaluation_and_below_means_below() -> None:
+    state = RuleState(threshold=0.5, above=False, for_s=0.0)
+    assert state.update(1.0, 1.0, 0.6) is None
+    assert state.update(2.0, 1.0, 0.4) == "fired"
+    assert state.holds(0.4) and not state.holds(0.5)
+
+
+def test_a_bucket_without_data_neither_fires_nor_resolves() -> None:
+    state = RuleState(threshold=0.5, above=True, for_s=2.0)
+    assert state.update(1.0, 1.0, 0.9) is None
+    assert state.update(2.0, 1.0, None) is None  # no request answered: no evidence
+    assert state.update(3.0, 1.0, 0.9) == "fired"  # the window is time, not a count
+    assert state.update(4.0, 1.0, None) is None and state.firing
+
+
+def test_detection_takes_the_first_related_firing_in_the_fault_window() -> None:
+    def firing(t: float, target: str) -> Firing:
+        return Firing("r", "error_rate", target, "critical", t, None, 1.0)
+
+    firings = [firing(5.0, "route a"), firing(12.0, "call x->y#1"), firing(15.0, "route a")]
+    assert detection(firings, 10.0, 20.0) is firings[1]
+    assert detection(firings, 10.0, 20.0, related={"a"}) is firings[2]
+    assert detection(firings, 10.0, 20.0, related={"y"}) is firings[1]
+    assert detection(firings, 16.0, 17.0) is None
+    assert detection([firing(20.0 + DETECTION_GRACE_S, "route a")], 10.0, 20.0) is not None
+
+
+# -- the schema -----------------------------------------------------------------------------
+
+BASE = """
+murphy: 1
+name: alerts
+duration: 60s
+nodes:
+  users: {kind: client, rate: 50/s, calls: [{to: api, timeout: 1s}]}
+  api:
+    kind: service
+    workers: 4
+    service_time: {dist: exponential, mean: 20ms}
+    calls: [{to: db, breaker: {failures: 3, within: 10s, open_for: 5s}}]
+  db: {kind: database, workers: 4, service_time: {dist: exponential, mean: 10ms}}
+"""
+
+
+def test_defaults_expand_to_every_target_they_apply_to() -> None:
+    sc = parse_scenario(BASE)
+    watched = {(rule.name, target) for rule, target in expand_rules(sc)}
+    assert ("error-rate", "route users") in watched
+    assert ("p99-latency", "route users") in watched
+    assert {("utilization", "node api"), ("utilization", "node db")} <= watched
+    assert ("breaker-open", "call api->db") in watched
+    assert not any(name in ("memory", "pool") for name, _ in watched)  # no memory, no pool
+
+
+def test_a_rule_named_like_a_default_overrides_only_the_fields_given() -> None:
+    sc = parse_scenario(BASE + """
+alerts:
+  rules:
+    - {name: error-rate, for: 5s}
+    - {name: utilization, enabled: false}
+    - {name: slow, metric: p99_latency, target: route users, above: 800ms, severity: info}
+""")  # fmt: skip
+    rules = {r.name: r for r in resolve_rules(sc.alerts)}
+    assert rules["error-rate"].for_s == 5.0 and rules["error-rate"].threshold == 0.01
+    assert rules["error-rate"].severity == "critical"  # kept from the default
+    assert "utilization" not in rules
+    assert rules["slow"].threshold == 0.8 and rules["slow"].severity == "info"
+    assert len(rules) == len(DEFAULT_RULES) + 1 - 1
+
+
+def test_defaults_false_keeps_only_the_scenarios_rules() -> None:
+    sc = parse_scenario(BASE + """
+alerts:
+  defaults: false
+  rules: [{name: busy, metric: utilization, target: node api, above: 50%, for: 0s}]
+""")  # fmt: skip
+    assert [(r.name, t) for r, t in expand_rules(sc)] == [("busy", "node api")]
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ("{name: a, metric: p99_latency, target: route nobody, above: 1s}", "no route 'nobody'"),
+        ("{name: a, metric: p99_latency, target: route users, above: 80%}", "expected a duration"),
+        ("{name: a, metric: memory, target: node api, above: 80%}", "has no memory model"),
+        ("{name: a, metric: pool, target: pool api->db, above: 80%}", "has no connection pool"),
+        ("{name: a, metric: utilization, target: node api}", "needs a threshold"),
+        ("{name: a, target: node api, above: 1%}", "needs a metric"),
+        ("{name: a, metric: error_rate, target: node api, above: 1%}", "watches a route"),
+        ("{name: a, metric: breaker_open, target: call api->db, above: 3}", "takes no threshold"),
+        ("{name: nope, enabled: false}", "no default rule 'nope'"),
+        ("{name: a, metric: cpu, target: node api}", "Input should be"),
+    ],
+)
+def test_a_wrong_rule_is_refused_with_its_field_and_line(rule: str, words: str) -> None:
+    fine = "{name: fine, metric: error_rate, target: route users, above: 5%}"
+    text = BASE + f"alerts:\n  rules:\n    - {fine}\n    - {rule}\n"
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(text, "t.yaml")
+    problem = caught.value.problems[0]
+    assert problem.path.startswith("alerts.rules[1]") and words in problem.message
+    assert problem.line == text.count("\n")  # the rule's own line, the file's last
+
+
+def test_the_alerts_section_survives_a_save() -> None:
+    sc = parse_scenario(BASE + """
+alerts:
+  rules:
+    - {name: error-rate, for: 5s}
+    - {name: slow, metric: p99_latency, target: route users, above: 800ms}
+""")  # fmt: skip
+    text = dump_scenario(sc)
+    assert "alerts:" in text and "800ms" in text
+    assert parse_scenario(text) == sc
+    assert "\nalerts:" not in dump_scenario(parse_scenario(BASE))  # defaults are not written
+
+
+# -- the engine -----------------------------------------------------------------------------
+
+
+def test_the_circuit_breaker_example_says_which_alert_fired_and_when() -> None:
+    """The breaker's alert names the call and fires in the bucket it opened; its fallback
+    keeps users' error rate and p99 under their thresholds, so no critical alert fires.
+    Without the breaker, the users' error rate fires (after its 10 s window) and their p99
+    once the 2 s waits are answered."""
+    for seed in (11, 1, 2):
+        sim, out = run(example("circuit-breaker.yaml"), seed=seed)
+        first_open = sim.sites["api->db"].breaker.transitions[0][0]  # type: ignore[union-attr]
+        (alert,) = out["alerts"]
+        assert (alert["rule"], alert["target"], alert["severity"]) == (
+            "breaker-open", "call api->db", "warning"
+        )  # fmt: skip
+        assert first_open <= alert["fired_s"] <= first_open + 1.0  # within one bucket
+        assert 80 < alert["resolved_s"] < 95  # closes again after the spike's end at 80 s
+        fault = out["faults"][0]
+        assert fault["detected_by"]["rule"] == "breaker-open"
+        assert 1 <= fault["time_to_detect_s"] <= 5
+
+    naked = example("circuit-breaker.yaml")
+    naked.nodes["api"].calls[0].breaker = None
+    for seed in (11, 1, 2):
+        _sim, out = run(naked, seed=seed)
+        fired = {(a["rule"], a["target"]): a for a in out["alerts"]}
+        errors = fired["error-rate", "route users"]
+        assert 50 <= errors["fired_s"] <= 55 and errors["severity"] == "critical"
+        assert 78 < fired["p99-latency", "route users"]["fired_s"] < 90
+        assert out["faults"][0]["detected_by"]["fired_s"] < errors["fired_s"]  # the db's queue
+
+
+@pytest.mark.parametrize("name", ["mm1.yaml", "mmc.yaml", "poison-message.yaml"])
+def test_a_healthy_scenario_fires_nothing(name: str) -> None:
+    for seed in (0, 1) if name == "mm1.yaml" else (0,):
+        sim = Simulation(example(name), seed=seed).run_to_end()
+        assert sim.alerts.firings == [], [f.as_dict() for f in sim.alerts.firings]
+
+
+def test_nothing_fires_before_the_fault_and_the_error_rate_fires_during_it() -> None:
+    _sim, out = run(example("three-tier.yaml"))
+    assert out["alerts"] and min(a["fired_s"] for a in out["alerts"]) >= 60  # the fault's start
+    fault = out["faults"][0]
+    assert 60 <= fault["detected_by"]["fired_s"] <= 90
+    assert fault["time_to_detect_s"] == fault["detected_by"]["fired_s"] - 60
+
+
+def test_a_subscriber_hears_of_a_firing_at_the_instant_it_fires() -> None:
+    sim = Simulation(example("circuit-breaker.yaml"))
+    heard: list[tuple[float, str]] = []
+    sim.alerts.subscribe(lambda firing: heard.append((sim.now, firing.rule)))
+    sim.run(60.0)
+    assert heard == [(43.0, "breaker-open")]
+    assert sim.snapshot()["alerts"][0]["resolved_s"] is None  # still open at 60 s
+    sim.run_to_end()
+    assert len(heard) == 1 and sim.check_invariants() == []
+
+
+def test_a_custom_rule_fires_on_its_own_target_and_replays_byte_for_byte() -> None:
+    sc = parse_scenario(BASE + """
+alerts:
+  defaults: false
+  rules: [{name: busy-api, metric: utilization, target: node api, above: 60%, for: 2s}]
+faults:
+  - {kind: latency, target: api, at: 20s, for: 10s, add: 50ms}
+""")  # fmt: skip
+    outs = [summarize(Simulation(sc).run_to_end()) for _ in range(2)]
+    for out in outs:
+        out.pop("wall_seconds")
+    assert json.dumps(outs[0]) == json.dumps(outs[1])
+    out = outs[0]
+    assert {a["rule"] for a in out["alerts"]} == {"busy-api"}
+    assert 21 <= out["alerts"][0]["fired_s"] <= 24
+    assert out["faults"][0]["detected_by"]["target"] == "node api"
+
+
+def test_the_rule_count_is_bounded() -> None:
+    rules = "\n".join(
+        f"    - {{name: r{i}, metric: utilization, target: every node, above: 90%}}"
+        for i in range(201)
+    )
+    with pytest.raises(ScenarioError, match="at most 200"):
+        parse_scenario(BASE + "alerts:\n  rules:\n" + rules + "\n")
+
+
+def test_a_rule_on_a_missing_target_is_watched_nowhere_not_a_crash() -> None:
+    """The app runs a scenario whose problems it lists (a rule edited to name a route that
+    is gone): such a rule watches nothing, the others still do."""
+    sc = parse_scenario(BASE)
+    broken = Alerts(rules=[AlertRule.model_validate(
+        {"name": "gone", "metric": "error_rate", "target": "route nobody", "above": "1%"}
+    ), AlertRule(name="half")])  # fmt: skip
+    sc = sc.model_copy(update={"alerts": broken})
+    watched = [(rule.name, target) for rule, target in expand_rules(sc)]
+    assert not any(name in ("gone", "half") for name, _ in watched)
+    assert ("error-rate", "route users") in watched
+    assert Simulation(sc).run_to_end().check_invariants() == []
+
+
+@pytest.mark.parametrize("above", [True, False])
+def test_the_p99_reader_agrees_with_the_p99_series_on_every_bucket(above: bool) -> None:
+    """The reader skips the exact p99 on the quiet side of the threshold: the side it
+    reports must be the exact p99's, bucket by bucket, at thresholds on and between bins."""
+    from simulator.alerting import _p99_reader
+    from simulator.scenario_alerts import ResolvedRule
+
+    sim = Simulation(example("latency-spike.yaml", duration=100.0)).run_to_end()
+    stats = sim.clients["users"].stats
+    exact = stats.percentile_series(99)
+    answered = stats.series.data["goodput"]
+    for threshold in (0.01, 0.05, 0.2, 1.0, 2.0, float(np.nanmedian(exact))):
+        rule = ResolvedRule("r", "p99_latency", "route users", threshold, above, 0.0, "info")
+        read = _p99_reader(stats, answered, rule)
+        state = RuleState(threshold, above, 0.0)
+        for i, value in enumerate(exact):
+            got = read(i)
+            if np.isnan(value):
+                assert got is None
+                continue
+            assert state.holds(got) == state.holds(value), (threshold, i, got, value)
+            if state.holds(value):
+                assert got == pytest.approx(value)
