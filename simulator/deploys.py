@@ -348,8 +348,8 @@ class _Deploy:
     def triggers(self, firing: Any) -> bool:
         """Whether ``firing`` is one of this deploy's rules, on something the service touches."""
         rollback = self.spec.rollback
-        if rollback.rules is not None:
-            if firing.rule not in rollback.rules:
+        if rollback.alerts is not None:
+            if firing.rule not in rollback.alerts:
                 return False
         elif _SEVERITY_RANK.get(firing.severity, -1) < _SEVERITY_RANK[rollback.severity]:
             return False

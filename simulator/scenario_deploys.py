@@ -46,7 +46,7 @@ class Rollback(Strict):
     of its watch window (counted from its completion)."""
 
     # Not ``on:``: YAML 1.1 reads that key as the boolean true.
-    rules: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+    alerts: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
         None,
         max_length=50,
         description="names of the alert rules that trigger the rollback (none: every rule of "
@@ -65,7 +65,7 @@ class _DeployBase(Strict):
     target: str = Field(description="the service that gets the new version")
     at: Duration = Field(0.0, description="when the deploy starts")
     rollback: Rollback | None = Field(
-        default_factory=lambda: Rollback(rules=None, severity="critical", watch=300.0),
+        default_factory=lambda: Rollback(alerts=None, severity="critical", watch=300.0),
         description="when traffic returns to the old version (false or null: never)",
     )
 

@@ -778,7 +778,7 @@ def _add_deploys(
         at = rng.choice([0.0, rng.uniform(0.0, DURATION * 0.6)])
         rollback: Any = rng.choice([
             None, Rollback(), Rollback(severity="warning", watch=rng.choice([0.0, 5.0])),
-            Rollback(rules=["error-rate", "p99-latency"]),
+            Rollback(alerts=["error-rate", "p99-latency"]),
         ])  # fmt: skip
         common: dict[str, Any] = {"target": target, "at": at, "rollback": rollback}
         strategy = rng.choice(["blue_green", "canary", "rolling"])

@@ -140,7 +140,7 @@ def test_rolling_deploy_replaces_batches_without_losing_requests() -> None:
 def test_rolling_rollback_returns_batch_by_batch() -> None:
     text = chain(
         "{strategy: rolling, target: api, at: 20s, instances: 4, batch: 1, boot_time: 15s, "
-        "rollback: {rules: [error-rate]}}",
+        "rollback: {alerts: [error-rate]}}",
         faults="[{kind: bad_deploy, target: api, at: 20s, error_rate: 50%}]", workers=4,
     )  # fmt: skip
     sim, out = run(scenario(text))
@@ -171,7 +171,7 @@ def test_rolling_state_counts_every_instance() -> None:
 def test_blue_green_rollback_after_completion_boots_the_old_pool() -> None:
     text = chain(
         "{strategy: blue_green, target: api, at: 20s, keep_old: 5s, "
-        "rollback: {rules: [error-rate], watch: 2min}}",
+        "rollback: {alerts: [error-rate], watch: 2min}}",
         faults="[{kind: bad_deploy, target: api, at: 20s, error_rate: 30%}]",
     )
     _, out = run(scenario(text))
@@ -186,7 +186,7 @@ def test_blue_green_rollback_after_completion_boots_the_old_pool() -> None:
 def test_no_rollback_past_the_watch_window() -> None:
     text = chain(
         "{strategy: blue_green, target: api, at: 20s, keep_old: 5s, "
-        "rollback: {rules: [error-rate], watch: 1s}}",
+        "rollback: {alerts: [error-rate], watch: 1s}}",
         faults="[{kind: bad_deploy, target: api, at: 20s, error_rate: 30%}]",
     )
     _, out = run(scenario(text))
