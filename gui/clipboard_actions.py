@@ -43,6 +43,11 @@ class EditActions:
         publishes = {(k[1], k[2]) for k in selection.of("publish")}
         faults = {k[1] for k in selection.of("fault")}
         status = self.window.statusBar()
+        deploys = {k[1] for k in selection.of("deploy")}
+        if deploys and not (nodes or calls or publishes or faults):
+            self.window.document.remove_deploys(deploys)
+            selection.clear()
+            return
         if not (nodes or calls or publishes or faults):
             if any(selection.of(kind) for kind in ("relay", "outbox", "consume")):
                 status.showMessage(

@@ -78,6 +78,7 @@ class ScenarioDocument(QObject):
     fault_added = Signal(int)
     fault_removed = Signal(int)
     fault_changed = Signal(int)
+    deploys_changed = Signal()
     layout_changed = Signal(str)
     scenario_changed = Signal()
     reset = Signal()
@@ -121,7 +122,7 @@ class ScenarioDocument(QObject):
             self.node_added, self.node_removed, self.node_changed,
             self.call_added, self.call_removed, self.call_changed,
             self.publish_added, self.publish_removed, self.publish_changed,
-            self.fault_added, self.fault_removed, self.fault_changed,
+            self.fault_added, self.fault_removed, self.fault_changed, self.deploys_changed,
         )  # fmt: skip
 
     def replace(
@@ -217,6 +218,17 @@ class ScenarioDocument(QObject):
         after = edits.set_fault_window(self._scenario, index, at, for_)
         self._push(FaultCommand, after, "Move fault")
 
+    def add_deploy(self, data: dict[str, Any]) -> int:
+        after = edits.add_deploy(self._scenario, data)
+        self._push(FaultCommand, after, f"Add {data['strategy']} deploy")
+        return len(self._scenario.deploys) - 1
+
+    def set_deploy_at(self, index: int, at: float) -> None:
+        self._push(FaultCommand, edits.set_deploy_at(self._scenario, index, at), "Move deploy")
+
+    def remove_deploys(self, indexes: set[int]) -> None:
+        self._push(FaultCommand, edits.remove_deploys(self._scenario, indexes), "Delete deploy")
+
     def paste(self, nodes: dict[str, Any], layout: dict[str, Any]) -> list[str]:
         after, names = edits.paste_nodes(self._scenario, nodes, layout)
         self._push(AddNodeCommand, after, "Paste")
@@ -228,6 +240,8 @@ class ScenarioDocument(QObject):
         before, self._scenario = self._scenario, after
         self._emit_nodes(before, after)
         self._emit_faults(before.faults, after.faults)
+        if before.deploys != after.deploys:
+            self.deploys_changed.emit()
         for name in after.layout:
             if before.layout.get(name) != after.layout[name]:
                 self.layout_changed.emit(name)

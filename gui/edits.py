@@ -29,6 +29,7 @@ from simulator.scenario import (
     Relay,
     Scenario,
 )
+from simulator.scenario_deploys import Deploy, deploy_of_fault
 from simulator.scenario_types import distribution_mean
 
 Path = tuple[Any, ...]
@@ -38,6 +39,7 @@ EXCLUSIVE_FIELDS: dict[str, tuple[str, ...]] = {"client": ("rate", "profile", "u
 
 _NODE = TypeAdapter(Node)
 _FAULT = TypeAdapter(Fault)
+_DEPLOY = TypeAdapter(Deploy)
 
 
 class EditError(ValueError):
@@ -249,7 +251,8 @@ def remove_nodes(scenario: Scenario, names: set[str]) -> Scenario:
         raise EditError("a scenario needs at least one node")
     layout = {k: v for k, v in scenario.layout.items() if k not in names}
     faults = [f for f in scenario.faults if f.target not in names]
-    return _with_nodes(scenario, nodes, layout, faults)
+    deploys = [d for d in scenario.deploys if d.target not in names]
+    return _with_nodes(scenario, nodes, layout, faults).model_copy(update={"deploys": deploys})
 
 
 def rename_node(scenario: Scenario, old: str, new: str) -> Scenario:
@@ -266,7 +269,10 @@ def rename_node(scenario: Scenario, old: str, new: str) -> Scenario:
     faults = [
         f.model_copy(update={"target": new}) if f.target == old else f for f in scenario.faults
     ]
-    return _with_nodes(scenario, nodes, layout, faults)
+    deploys = [
+        d.model_copy(update={"target": new}) if d.target == old else d for d in scenario.deploys
+    ]
+    return _with_nodes(scenario, nodes, layout, faults).model_copy(update={"deploys": deploys})
 
 
 # -- calls and publishes -------------------------------------------------------------------------
@@ -438,6 +444,41 @@ def set_fault_window(scenario: Scenario, index: int, at: float, for_: float | No
     """Move or resize a fault's window."""
     fault = scenario.faults[index]
     return replace_at(scenario, ("faults", index), _validated(fault, {"at": at, "for_": for_}))
+
+
+# -- deploys --------------------------------------------------------------------------------------
+
+
+def add_deploy(scenario: Scenario, data: dict[str, Any]) -> Scenario:
+    """A scenario with one more deploy, validated from ``data`` (file spelling)."""
+    try:
+        deploy = _DEPLOY.validate_python(data)
+    except ValidationError as exc:
+        raise EditError(str(exc.errors()[0]["msg"])) from None
+    return scenario.model_copy(update={"deploys": [*scenario.deploys, deploy]})
+
+
+def remove_deploys(scenario: Scenario, indexes: set[int]) -> Scenario:
+    """Without those deploys, and without the bad_deploy faults that spoiled their versions."""
+    kept = [d for i, d in enumerate(scenario.deploys) if i not in indexes]
+    after = scenario.model_copy(update={"deploys": kept})
+    faults = [
+        f for f in scenario.faults
+        if f.kind != "bad_deploy" or deploy_of_fault(after, f) is not None
+    ]  # fmt: skip
+    return after.model_copy(update={"faults": faults})
+
+
+def set_deploy_at(scenario: Scenario, index: int, at: float) -> Scenario:
+    """Move a deploy; the bad_deploy faults of its version move with it."""
+    deploy = scenario.deploys[index]
+    moved = _validated(deploy, {"at": at})
+    faults = [
+        f.model_copy(update={"at": max(0.0, f.at + at - deploy.at)})
+        if f.kind == "bad_deploy" and deploy_of_fault(scenario, f) == index else f
+        for f in scenario.faults
+    ]  # fmt: skip
+    return replace_at(scenario, ("deploys", index), moved).model_copy(update={"faults": faults})
 
 
 # -- paste ---------------------------------------------------------------------------------------

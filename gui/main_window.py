@@ -35,6 +35,7 @@ from gui.kinds import KINDS
 from gui.problems import ProblemsPanel
 from gui.run.session import RunSession
 from gui.selection import Selection
+from gui.timeline.deploy_items import add_deploy_menu
 from gui.timeline.panel import TimelinePanel
 from simulator.scenario import FAULT_KINDS, NODE_KINDS
 
@@ -198,6 +199,7 @@ class MainWindow(QMainWindow):
         faults = insert.addMenu("&Fault")
         for kind in FAULT_KINDS:
             self._action(faults, kind, lambda k=kind: self.timeline.add_fault(k))
+        add_deploy_menu(insert.addMenu("&Deploy"), self.timeline.add_deploy)
 
     def _build_toolbar(self) -> None:
         tools = QToolBar("Edit")

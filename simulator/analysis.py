@@ -213,6 +213,8 @@ def summarize(sim: Simulation, blast_radius: list[dict[str, Any]] | None = None)
     stores = sim.data_stores()
     if stores:  # only scenarios with corruption, validation or reconciliation have the section
         out["corruption"] = corruption_summary(stores, sim.now)
+    if sim.deploys is not None:  # only scenarios with deploys have the section
+        out["deploys"] = sim.deploys.summary()
     if blast_radius is not None:
         out["blast_radius"] = blast_radius
     return out

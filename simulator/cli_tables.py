@@ -62,6 +62,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         _print_messages(console, summary["messages"])
     if "corruption" in summary:
         _print_corruption(console, summary["corruption"]["databases"])
+    if "deploys" in summary:
+        _print_deploys(console, summary["deploys"])
     _print_alerts(console, summary)
     for entry in summary.get("blast_radius", []):
         console.print(f"[bold]blast radius[/bold] {entry['fault']}: {entry['summary']}")
@@ -69,6 +71,23 @@ def print_summary(summary: dict[str, Any]) -> None:
             console.print(f"  {recovery_text(entry)}")
     if summary["invariants"]:
         console.print("[red]invariant violations:[/red] " + "; ".join(summary["invariants"]))
+
+
+def _print_deploys(console: Console, deploys: list[dict[str, Any]]) -> None:
+    """One row per deploy: when it ran, whether an alert rolled it back, what it cost."""
+    from simulator.deploys import rollback_text  # the app says it the same way
+
+    table = Table(title="Deploys", title_justify="left")
+    for col in ("deploy", "strategy", "started", "completed", "rolled back", "requests failed"):
+        table.add_column(col, justify="right" if col == "requests failed" else "left")
+    for d in deploys:
+        started, completed = d["started_s"], d["completed_s"]
+        table.add_row(
+            d["target"], d["strategy"], "-" if started is None else f"{started:g} s",
+            "-" if completed is None else f"{completed:g} s", rollback_text(d),
+            f"{d['requests_failed']:,}",
+        )  # fmt: skip
+    console.print(table)
 
 
 def _print_alerts(console: Console, summary: dict[str, Any]) -> None:

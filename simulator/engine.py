@@ -24,6 +24,7 @@ from simulator.components.datastore import DataStore
 from simulator.components.registry import NODE_KINDS
 from simulator.components.service import Server
 from simulator.corruption import WriteCallSite, corrupting_nodes
+from simulator.deploys import DeploySchedule
 from simulator.faults import FaultSchedule, active_faults
 from simulator.message_flows import message_problems, message_snapshot
 from simulator.messages import Flow, MessageBooks
@@ -72,6 +73,8 @@ class Simulation:
             self.env.timeout(scenario.warmup).callbacks.append(self._on_warmup)
         for client in self.clients.values():
             client.start()
+        # Built last: a deploy subscribes to the alert monitor for its rollback.
+        self.deploys = DeploySchedule(self) if scenario.deploys else None
 
     # -- building ----------------------------------------------------------------------------
 
@@ -326,6 +329,8 @@ class Simulation:
         for name, kind in self.kinds.items():
             if kind.invariants is not None:
                 problems += kind.invariants(name, self.node(name))
+        if self.deploys is not None:
+            problems += self.deploys.problems()
         return problems + message_problems(self) + self.alerts.problems()
 
     def _pool_problems(self) -> list[str]:

@@ -140,6 +140,30 @@ class Corruption(_Effect):
                 set_corruption(rate)
 
 
+class BadDeploy(_Effect):
+    """The version a deploy ships serves badly; the server applies it to that version's jobs."""
+
+    def start(self, schedule: FaultSchedule, index: int, fault: Any) -> None:
+        self._apply(schedule, fault)
+
+    def stop(self, schedule: FaultSchedule, index: int, fault: Any) -> None:
+        self._apply(schedule, fault)
+
+    @staticmethod
+    def _apply(schedule: FaultSchedule, fault: Any) -> None:
+        from simulator.deploys import fault_version  # it imports this module
+
+        version = fault_version(schedule.scenario, fault)
+        active = [
+            schedule.scenario.faults[i]
+            for i in sorted(schedule.active[fault.target])
+            if schedule.scenario.faults[i].kind == "bad_deploy"
+        ]
+        mine = [f for f in active if fault_version(schedule.scenario, f) == version]
+        server = schedule.servers[fault.target]
+        server.set_bad(version, mine[-1] if mine else None)  # type: ignore[attr-defined]
+
+
 def _latency(c: Conditions, fault: Any) -> None:
     c.latency_add += fault.add
     c.latency_mul *= fault.multiply
@@ -190,6 +214,7 @@ FAULT_EFFECTS: dict[str, FaultEffect] = {
     "corruption": Corruption(),
     "memory_leak": ConditionFault(_memory_leak),
     "disk_full": ConditionFault(_disk_full),
+    "bad_deploy": BadDeploy(),
 }
 """Each fault kind's effect, by kind; ``tests/test_kinds.py`` checks it matches the schema."""
 

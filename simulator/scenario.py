@@ -23,6 +23,7 @@ from pydantic import Field, FiniteFloat, ValidationError, ValidationInfo, field_
 
 from simulator.atomic_write import write_atomically
 from simulator.scenario_alerts import Alerts, alert_problems
+from simulator.scenario_deploys import DEPLOY_TAGS, MAX_DEPLOYS, Deploy, deploy_problems
 from simulator.scenario_faults import FAULT_COLOURS, FAULT_KINDS, FAULT_SPECS, Fault
 from simulator.scenario_limits import LIMITS, limit_problems
 from simulator.scenario_messages import Broker, BrokerQueue, Consumer, Dedupe, Relay
@@ -105,6 +106,12 @@ class Scenario(Strict):
     bucket: Duration = Field(1.0, gt=0, description="time-series resolution")
     nodes: dict[str, Node] = Field(min_length=1)
     faults: list[Fault] = Field(default_factory=list)
+    deploys: list[Deploy] = Field(
+        default_factory=list,
+        max_length=MAX_DEPLOYS,
+        description="new versions of services rolled out during the run (blue_green, canary, "
+        "rolling), each with its automatic rollback",
+    )
     alerts: Alerts = Field(
         default_factory=lambda: Alerts(defaults=True),
         description="the alert rule set: the catalogue's default rules, overridden or added to",
@@ -186,7 +193,8 @@ def _yaml_path(root: Located | None, loc: tuple[Any, ...]) -> tuple[tuple[Any, .
 
 def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and (
-        part in NODE_KINDS + FAULT_KINDS + DIST_KINDS or part.startswith(("function-", "tuple["))
+        part in NODE_KINDS + FAULT_KINDS + DIST_KINDS + DEPLOY_TAGS
+        or part.startswith(("function-", "tuple["))
     )
 
 
@@ -257,6 +265,7 @@ def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], st
         problem = fault_target_problem(scenario, fault.kind, fault.target)
         if problem is not None:
             yield ("faults", i, "target"), problem
+    yield from deploy_problems(scenario)
     yield from alert_problems(scenario)
     for name in scenario.layout:
         if name not in names:
@@ -278,6 +287,8 @@ def fault_target_problem(scenario: Scenario, kind: str, target: str) -> str | No
     if kind == "corruption" and not _writes_to_database(scenario, target):
         return (f"{target!r} makes no write to a database: give one of its calls to a "
                 "database writes: true (or target the node that writes)")  # fmt: skip
+    if kind == "bad_deploy" and not any(d.target == target for d in scenario.deploys):
+        return f"no deploy targets {target!r}: add a deploy of it first (deploys:)"
     if kind == "memory_leak" and _lacks_memory(node):
         return (f"{target!r} has no memory model: give it memory: (limit_mb, base_mb, ...) "
                 "for a leak to fill")  # fmt: skip

@@ -20,6 +20,7 @@ __all__ = [
     "FAULT_COLOURS",
     "FAULT_KINDS",
     "FAULT_SPECS",
+    "BadDeployFault",
     "CorruptionFault",
     "CrashFault",
     "DiskFullFault",
@@ -232,9 +233,56 @@ class DiskFullFault(_FaultBase):
         return "disk full"
 
 
+class BadDeployFault(_FaultBase):
+    """The version a deploy of the target ships is bad: the requests it serves fail, are
+    slow, meet a crash loop or leak memory.
+
+    Its ``at`` falls in the window of a deploy of the target (usually the deploy's
+    start); only the requests routed to that version feel it, so a canary at 5% shows 5%
+    of its harm, and a rollback ends it. ``for`` bounds how long the bug lasts (none: as
+    long as the version runs).
+    """
+
+    targets: ClassVar[tuple[str, ...] | None] = ("service",)
+    target_text: ClassVar[str] = "a service that a deploy targets"
+    colour: ClassVar[str] = "#c9184a"
+    kind: Literal["bad_deploy"]
+    error_rate: Percent = Field(
+        0.0, description="share of the new version's requests that fail (error kind bad_version)"
+    )
+    add: Duration = Field(0.0, le=1e6, description="latency the new version adds to each request")
+    multiply: float = Field(
+        1.0, ge=0.0, le=1_000.0, description="the new version's service time is this many times"
+    )
+    crash_loop: bool = Field(
+        False,
+        description="the new version's instances crash as they start: its share of the traffic "
+        "is refused at once (error kind crash_loop) and its share of the workers is lost",
+    )
+    leak_mb_per_s: float = Field(
+        0.0, ge=0.0, le=1e6,
+        description="memory the new version leaks per second at full traffic, in proportion to "
+        "its share (needs the service's memory model)",
+    )  # fmt: skip
+
+    def label(self) -> str:
+        parts = []
+        if self.error_rate:
+            parts.append(f"errors {self.error_rate * 100:.3g}%")
+        if self.add:
+            parts.append(f"+{format_duration(self.add)}")
+        if self.multiply != 1:
+            parts.append(f"×{self.multiply:g}")
+        if self.crash_loop:
+            parts.append("crash loop")
+        if self.leak_mb_per_s:
+            parts.append(f"leak {self.leak_mb_per_s:g} MB/s")
+        return "bad deploy" + (": " + ", ".join(parts) if parts else "")
+
+
 _FAULT_CLASSES = (
     LatencyFault, ErrorFault, CrashFault, PartitionFault, ThrottleFault, SurgeFault,
-    MessageDropFault, CorruptionFault, MemoryLeakFault, DiskFullFault,
+    MessageDropFault, CorruptionFault, MemoryLeakFault, DiskFullFault, BadDeployFault,
 )  # fmt: skip
 Fault = Annotated[
     LatencyFault
@@ -246,7 +294,8 @@ Fault = Annotated[
     | MessageDropFault
     | CorruptionFault
     | MemoryLeakFault
-    | DiskFullFault,
+    | DiskFullFault
+    | BadDeployFault,
     Field(discriminator="kind"),
 ]
 FAULT_SPECS: dict[str, type[_FaultBase]] = {

@@ -66,7 +66,15 @@ from simulator.scenario_alerts import (
     scenario_targets,
 )
 from simulator.scenario_data import CALL_LAYERS, Reconciliation, ValidationLayer
+from simulator.scenario_deploys import (
+    BlueGreenDeploy,
+    CanaryDeploy,
+    CanaryStep,
+    Rollback,
+    RollingDeploy,
+)
 from simulator.scenario_faults import (
+    BadDeployFault,
     CorruptionFault,
     CrashFault,
     DiskFullFault,
@@ -104,6 +112,7 @@ REPUBLISH_RATE_CAP = 200.0  # messages per second a consumer that publishes can 
 MESSAGING_CHANCE = 0.5  # share of cases given a broker, publishers, relays and consumers
 CORRUPTION_CHANCE = 0.4  # share of cases whose database calls write, checked and corrupted
 THIRD_PARTY_CHANCE = 0.3  # share of cases given a third party (a rate quota, mostly) to call
+DEPLOY_CHANCE = 0.35  # share of cases given deploys (and bad versions) of their services
 ALERTS_CHANCE = 0.5  # share of cases whose alert rules are overridden, switched off or added
 DRAWS = 20  # draws per case before giving up (a draw validate_data refuses is skipped)
 OUTCOMES = list(get_args(Outcome))  # the retryable outcomes, as the schema spells them
@@ -165,7 +174,10 @@ def make_case(index: int, seed: int = 0) -> Case:
 def mutate(scenario: Scenario, rng: random.Random) -> Scenario:
     """A valid variation of ``scenario``, shortened to ``DURATION`` of simulated time."""
     nodes = {name: _node(node, rng) for name, node in scenario.nodes.items()}
-    faults = list(scenario.faults) if rng.random() < 0.5 else []
+    # An example's bad_deploy faults belong to its deploys, which shortening would push past
+    # the end: the deploys are drawn afresh below.
+    faults = [f for f in scenario.faults if f.kind != "bad_deploy"] if rng.random() < 0.5 else []
+    deploys: list[BaseModel] = []
     for _ in range(rng.choice([0, 1, 1, 2, 3])):
         faults.append(_fault(rng, nodes))
     if rng.random() < MESSAGING_CHANCE:
@@ -174,6 +186,9 @@ def mutate(scenario: Scenario, rng: random.Random) -> Scenario:
         faults += _add_corruption(nodes, rng)
     if rng.random() < THIRD_PARTY_CHANCE:
         faults += _add_third_party(nodes, rng)
+    if rng.random() < DEPLOY_CHANCE:
+        deploys, bad = _add_deploys(nodes, rng)
+        faults += bad
     shortened = scenario.model_copy(
         update={
             "seed": rng.randrange(2**31),
@@ -182,6 +197,7 @@ def mutate(scenario: Scenario, rng: random.Random) -> Scenario:
             "bucket": rng.choice([0.5, 1.0, 1.0, 2.0]),
             "nodes": nodes,
             "faults": faults,
+            "deploys": deploys,
         }
     )
     if rng.random() < ALERTS_CHANCE:
@@ -738,6 +754,8 @@ def _fault(rng: random.Random, nodes: dict[str, Any], among: list[str] | None = 
 def _targets(kind: str, nodes: dict[str, Any], names: list[str]) -> list[str]:
     """The nodes of ``names`` a ``kind`` fault may target (as ``reference_problems`` checks)."""
     allowed = FAULT_SPECS[kind].targets
+    if kind == "bad_deploy":  # only with a deploy of its target: drawn by _add_deploys
+        return []
     if kind == "corruption":  # only a node that writes to a database
         return [n for n in names if nodes[n].kind in allowed and _writes_to_database(nodes, n)]
     if kind == "memory_leak":  # only a node with a memory model can leak
@@ -745,6 +763,51 @@ def _targets(kind: str, nodes: dict[str, Any], names: list[str]) -> list[str]:
     if allowed is None:
         return [n for n in names if not isinstance(nodes[n], Client)]
     return [n for n in names if nodes[n].kind in allowed]
+
+
+# -- deploys: versions, strategies, rollbacks, bad versions -----------------------------------
+
+
+def _add_deploys(
+    nodes: dict[str, Any], rng: random.Random
+) -> tuple[list[BaseModel], list[BaseModel]]:
+    """One or two deploys of services, any strategy, with or without rollback, and bad
+    versions (errors, latency, crash loop, leak) for some of them."""
+    services = [n for n, node in nodes.items() if node.kind == "service"]
+    deploys: list[BaseModel] = []
+    faults: list[BaseModel] = []
+    for target in rng.sample(services, min(len(services), rng.choice([1, 1, 2]))):
+        at = rng.choice([0.0, rng.uniform(0.0, DURATION * 0.6)])
+        rollback: Any = rng.choice([
+            None, Rollback(), Rollback(severity="warning", watch=rng.choice([0.0, 5.0])),
+            Rollback(alerts=["error-rate", "p99-latency"]),
+        ])  # fmt: skip
+        common: dict[str, Any] = {"target": target, "at": at, "rollback": rollback}
+        strategy = rng.choice(["blue_green", "canary", "rolling"])
+        if strategy == "blue_green":
+            deploy: BaseModel = BlueGreenDeploy(
+                strategy="blue_green", keep_old=rng.choice([0.0, 2.0, 8.0]), **common
+            )
+        elif strategy == "canary":
+            shares = sorted(rng.choice([0.0, 0.05, 0.5, 1.0]) for _ in range(rng.randint(1, 3)))
+            steps = [CanaryStep(share=s, hold=rng.choice([0.0, 1.0, 4.0])) for s in shares]
+            deploy = CanaryDeploy(strategy="canary", steps=steps, **common)
+        else:
+            instances = rng.randint(1, min(6, nodes[target].workers))
+            deploy = RollingDeploy(
+                strategy="rolling", instances=instances, batch=rng.randint(1, instances),
+                boot_time=rng.choice([0.0, 0.5, 3.0]), **common,
+            )  # fmt: skip
+        deploys.append(deploy)
+        if rng.random() < 0.7:
+            leak = getattr(nodes[target], "memory", None) is not None and rng.random() < 0.4
+            faults.append(BadDeployFault(
+                kind="bad_deploy", target=target, at=at, error_rate=rng.choice([0.0, 0.1, 1.0]),
+                add=rng.choice([0.0, 0.05]), multiply=rng.choice([1.0, 5.0]),
+                crash_loop=rng.random() < 0.25, leak_mb_per_s=rng.choice([10.0, 500.0]) if leak
+                else 0.0, **{"for": rng.choice([None, rng.uniform(0.5, 10.0)])},
+            ))  # fmt: skip
+    return deploys, faults
 
 
 # -- corruption: writes, validation layers, reconciliation -----------------------------------

@@ -18,7 +18,7 @@ from gui.kinds import KINDS
 from simulator.scenario import NODE_KINDS, Call, Publish
 from simulator.units import format_duration, format_percent, format_rate
 
-SKIPPED = {"calls", "publishes", "nodes", "faults", "layout", "murphy"}
+SKIPPED = {"calls", "publishes", "nodes", "faults", "deploys", "layout", "murphy"}
 """Shown elsewhere: calls and publishes are edges, nodes and faults have their own views."""
 
 NODE_REFERENCES = {"to", "target", "database", "broker", "outbox", "after_commit_to"}

@@ -45,6 +45,8 @@ def path_of(key: Key | None) -> Path:
         return ("nodes", key[1], "publish")
     if key[0] in ("outbox", "consume"):
         return ("nodes", key[1])  # drawn by the relay's or consumer's own fields
+    if key[0] == "deploy":
+        return ("deploys", key[1])
     return ("faults", key[1])
 
 
@@ -137,6 +139,8 @@ class InspectorPanel(QScrollArea):
             return None
         if key[0] == "node" and key[1] in scenario.nodes:
             return key
+        if key[0] == "deploy":
+            return key if key[1] < len(scenario.deploys) else None
         node = scenario.nodes.get(key[1]) if key[0] != "fault" else None
         if key[0] in ("call", "publish") and node is not None:
             edges = node.calls if key[0] == "call" else node.publishes
@@ -162,6 +166,9 @@ class InspectorPanel(QScrollArea):
             title, sub, icon = f"{key[1]} → {call.to}", f"call #{key[2] + 1} of {key[1]}", None
         elif key[0] in ("publish", "relay", "outbox", "consume"):
             title, sub, icon = _edge_header(scenario, key)
+        elif key[0] == "deploy":
+            deploy = scenario.deploys[key[1]]
+            title, sub, icon = deploy.label(), plain((type(deploy).__doc__ or "").strip()), None
         else:
             fault = scenario.faults[key[1]]
             title, sub, icon = (

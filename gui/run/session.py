@@ -289,6 +289,8 @@ class RunSession(QObject):
             self.show_at(None)
         finished = state in (states.ANALYSING, states.FINISHED)
         self.window.inspector.set_run(self.scenario if finished else None, record.summary)
+        deploys = (record.summary or {}).get("deploys") if finished else None
+        self.window.timeline.view.set_deploy_results(deploys)
         if state == states.STOPPED and not record.blast:
             self.blast_panel.set_waiting("Stopped before the end: no blast radius.")
 

@@ -18,9 +18,11 @@ from PySide6.QtWidgets import (
 from gui.document import ScenarioDocument
 from gui.selection import Selection
 from gui.timeline.alert_lane import AlertLane, alert_scroller
+from gui.timeline.deploy_items import add_deploy_menu, default_deploy
 from gui.timeline.view import TimelineView
 from simulator.scenario import FAULT_KINDS, FAULT_SPECS, Scenario, fault_target_problem
 from simulator.topology import nothing_written_to
+from simulator.units import format_duration
 
 
 def fits(scenario: Scenario, kind: str, name: str) -> bool:
@@ -37,6 +39,7 @@ def acts_on(scenario: Scenario, kind: str, name: str) -> bool:
 
 FAULT_DEFAULTS: dict[str, dict[str, Any]] = {
     "latency": {"add": "1s"},
+    "bad_deploy": {"error_rate": "20%"},
 }
 """What a fault added from the app sets beyond its window, per kind, where the spec's own
 defaults would do nothing (a latency fault's ``add 0s``, ``multiply 1``). One second more per
@@ -78,6 +81,9 @@ def default_fault(
     if target is None:
         return None
     span = scenario.duration
+    if kind == "bad_deploy":  # the version of the target's first deploy, for as long as it runs
+        deploy = next(d for d in scenario.deploys if d.target == target)
+        return {"kind": kind, "target": target, "at": deploy.at, **FAULT_DEFAULTS[kind]}
     return {
         "kind": kind,
         "target": target,
@@ -106,7 +112,15 @@ class TimelinePanel(QWidget):
         for kind in FAULT_KINDS:
             menu.addAction(kind, lambda k=kind: self.add_fault(k))
         self.add_button.setMenu(menu)
-        hint = "Faults over simulated time · drag a bar to move it, its ends to resize"
+        self.deploy_button = QToolButton()
+        self.deploy_button.setText("Add deploy")
+        self.deploy_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        deploy_menu = QMenu(self.deploy_button)
+        add_deploy_menu(deploy_menu, self.add_deploy)
+        self.deploy_button.setMenu(deploy_menu)
+        self.view.context_menu_hook = self._context_menu
+        hint = ("Faults and deploys over simulated time · drag a bar to move it, a fault's ends "
+                "to resize · right-click to add a deploy there")  # fmt: skip
         self.status = QLabel(hint)
         self.status.setToolTip(hint)
         # Cut short rather than hold the window wider than a small screen.
@@ -114,6 +128,7 @@ class TimelinePanel(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(QLabel("<b>Faults</b>"))
         bar.addWidget(self.add_button)
+        bar.addWidget(self.deploy_button)
         bar.addWidget(self.status, 1)
         column = QVBoxLayout(self)
         column.setContentsMargins(4, 2, 4, 2)
@@ -137,6 +152,24 @@ class TimelinePanel(QWidget):
             self._say(f"A {kind} fault needs {need}, which {wanted[0]} is not: it went on "
                       f"{data['target']} (change its target in the inspector)")  # fmt: skip
         return index
+
+    def add_deploy(self, strategy: str, at: float | None = None) -> int | None:
+        """Add a deploy of ``strategy`` on the selected service (or the first one) at ``at``
+        (default: a quarter into the run) and select it."""
+        scenario = self.document.scenario
+        wanted = selected_targets(self.selection, scenario)
+        when = round(scenario.duration * 0.25) if at is None else at
+        data = default_deploy(scenario, strategy, when, wanted)
+        if data is None:
+            self._say("A deploy needs a service: add one first")
+            return None
+        index = self.document.add_deploy(data)
+        self.selection.set([("deploy", index)])
+        return index
+
+    def _context_menu(self, menu: QMenu, t: float) -> None:
+        sub = menu.addMenu(f"Add deploy at {format_duration(t)}")
+        add_deploy_menu(sub, lambda strategy: self.add_deploy(strategy, t))
 
     def _say(self, text: str) -> None:
         self.status.setText(text)

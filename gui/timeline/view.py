@@ -6,13 +6,15 @@ import contextlib
 import math
 
 from PySide6.QtCore import QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QPalette, QPen, QResizeEvent
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
+from PySide6.QtGui import QColor, QContextMenuEvent, QPalette, QPen, QResizeEvent
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QMenu, QWidget
 
 from gui.document import ScenarioDocument
 from gui.edits import EditError
 from gui.selection import Selection
+from gui.timeline.deploy_items import DeployBarItem, deploy_rows
 from gui.timeline.items import FaultBarItem
+from simulator.scenario_deploys import planned_end
 from simulator.units import format_duration
 
 LEFT, RIGHT, TOP, ROW = 130.0, 40.0, 24.0, 28.0
@@ -38,6 +40,9 @@ class TimelineView(QGraphicsView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMinimumHeight(64)  # two rows of bars; the splitter above gives it more
         self.bars: list[FaultBarItem] = []
+        self.deploy_bars: list[DeployBarItem] = []
+        self.deploy_results: list[dict] | None = None  # the last run's JSON deploys
+        self.context_menu_hook = None  # (menu, t) -> None: the panel adds its actions
         self._syncing = False
         self._pending = False
         for signal in (
@@ -48,6 +53,7 @@ class TimelineView(QGraphicsView):
             document.fault_changed,
             document.node_removed,
             document.node_added,
+            document.deploys_changed,
         ):
             signal.connect(self._on_faults_changed)
         selection.changed.connect(self._on_selection_changed)
@@ -63,6 +69,19 @@ class TimelineView(QGraphicsView):
     def rebuild_pending(self) -> bool:
         """A change has been seen and the bars not rebuilt for it yet (they will be, next tick)."""
         return self._pending
+
+    def set_deploy_results(self, results: list[dict] | None) -> None:
+        """The last run's ``deploys`` (JSON), drawn on the bars; None forgets them."""
+        if results != self.deploy_results:
+            self.deploy_results = results
+            self._on_faults_changed()
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        if self.context_menu_hook is None:
+            return super().contextMenuEvent(event)
+        menu = QMenu(self)
+        self.context_menu_hook(menu, self.t_of(self.mapToScene(event.pos()).x()))
+        menu.exec(event.globalPos())
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -95,20 +114,29 @@ class TimelineView(QGraphicsView):
         scene = self.scene()
         scene.clear()
         self.bars = []
+        self.deploy_bars = []
         rows = self.rows()
-        height = TOP + ROW * max(1, len(rows)) + 8
+        deploys = deploy_rows(self.document.scenario)
+        height = TOP + ROW * max(1, len(rows) + len(deploys)) + 8
         scene.setSceneRect(0, 0, max(self.viewport().width() - 2, 300), height)
         self._draw_axis(height)
-        for row, target in enumerate(rows):
+        for row, target in enumerate(rows, start=len(deploys)):
             label = scene.addSimpleText(target)
             label.setBrush(self.palette().color(QPalette.ColorRole.Text))
             label.setPos(8, TOP + row * ROW + 6)
-        if not rows:
+        # Deploys first: a bad_deploy fault below is a property of the version one ships.
+        for row, target in enumerate(deploys):
+            label = scene.addSimpleText(f"deploy {target}")
+            label.setBrush(self.palette().color(QPalette.ColorRole.Text))
+            label.setPos(8, TOP + row * ROW + 6)
+        if not rows and not deploys:
             hint = scene.addSimpleText("No faults yet: use “Add fault” to inject one.")
             hint.setBrush(self.palette().color(QPalette.ColorRole.PlaceholderText))
             hint.setPos(LEFT, TOP + 6)
         for index, fault in enumerate(self.document.scenario.faults):
-            self._add_bar(index, fault, rows.index(fault.target))
+            self._add_bar(index, fault, len(deploys) + rows.index(fault.target))
+        for index, deploy in enumerate(self.document.scenario.deploys):
+            self._add_deploy_bar(index, deploy, deploys.index(deploy.target))
         self._syncing = False
         self._on_selection_changed()
 
@@ -139,6 +167,21 @@ class TimelineView(QGraphicsView):
         self.scene().addItem(bar)
         self.bars.append(bar)
 
+    def _add_deploy_bar(self, index: int, deploy, row: int) -> None:
+        x0 = self.x_of(deploy.at)
+        x1 = self.x_of(min(planned_end(deploy), self.document.scenario.duration))
+        rect = QRectF(x0, TOP + row * ROW + 3, max(x1 - x0, 6.0), ROW - 6)
+        results = self.deploy_results
+        entry = results[index] if results is not None and index < len(results) else None
+        bar = DeployBarItem(index, deploy, rect, self.x_of, entry, self._on_deploy_dragged)
+        self.scene().addItem(bar)
+        self.deploy_bars.append(bar)
+
+    def _on_deploy_dragged(self, index: int, x0: float) -> None:
+        with contextlib.suppress(EditError):
+            self.document.set_deploy_at(index, self.t_of(x0))
+        self._on_faults_changed()
+
     # -- edits and selection -------------------------------------------------------------
 
     def _on_bar_dragged(self, index: int, x0: float, x1: float) -> None:
@@ -151,15 +194,15 @@ class TimelineView(QGraphicsView):
     def _on_scene_selection_changed(self) -> None:
         if self._syncing:
             return
-        keys = [b.key() for b in self.bars if b.isSelected()]
+        keys = [b.key() for b in [*self.bars, *self.deploy_bars] if b.isSelected()]
         if keys:
             self.selection.set(keys)
-        elif self.selection.of("fault"):
-            self.selection.set([k for k in self.selection.keys if k[0] != "fault"])
+        elif self.selection.of("fault") or self.selection.of("deploy"):
+            self.selection.set([k for k in self.selection.keys if k[0] not in ("fault", "deploy")])
 
     def _on_selection_changed(self) -> None:
         self._syncing = True
         wanted = set(self.selection.keys)
-        for bar in self.bars:
+        for bar in [*self.bars, *self.deploy_bars]:
             bar.setSelected(bar.key() in wanted)
         self._syncing = False

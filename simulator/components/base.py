@@ -26,8 +26,9 @@ SUCCESS = frozenset({"ok", "fallback"})
 LOST_ERRORS = ("crash", "expired", "oom", "liveness")
 """Error kinds of accepted work a node lost (crashed, killed, or expired in its queue)."""
 
-REFUSED_AT_ARRIVAL = ("refused", "disk_full", "rate_limited")
-"""Error kinds a node counts for jobs it turns away at arrival (crashed, disk full, a 429)."""
+REFUSED_AT_ARRIVAL = ("refused", "disk_full", "rate_limited", "crash_loop")
+"""Error kinds a node counts for jobs it turns away at arrival (crashed, disk full, a 429, a
+new version in a crash loop)."""
 
 NODE_SERIES = ("arrivals", "completions", "errors", "rejected", "busy", "queue", "in_system")
 

@@ -482,6 +482,13 @@ def build_service(
         extra.update(memory=spec.memory, liveness=spec.liveness)
         if spec.memory is not None:
             extra["memory_series"] = world.series(("memory_mb",))
+    if any(deploy.target == name for deploy in world.scenario.deploys):
+        # Only a service some deploy targets runs versions (a subclass hooks the hot path).
+        from simulator.deploys import versioned
+
+        cls = versioned(cls)
+        extra.update(version_rng=world.stream(name, "version"),
+                     bad_rng=world.stream(name, "bad_version"))  # fmt: skip
     return cls(
         world.env, name,
         workers=spec.workers,

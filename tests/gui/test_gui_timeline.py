@@ -71,6 +71,7 @@ nodes:
   shipping: {kind: consumer, broker: bus, queue: orders, workers: 4,
              processing_time: {dist: exponential, mean: 5ms}}
 layout: {users: [0, 0], api: [220, 0], db: [440, 0], bus: [440, 160], shipping: [660, 160]}
+deploys: [{strategy: blue_green, target: api, at: 10s, keep_old: 10s, rollback: false}]
 """
 """Every kind of node a fault may target, under load (api ~80% busy), so that a fault which
 does anything at all shows in the numbers."""

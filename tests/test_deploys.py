@@ -1,0 +1,354 @@
+"""Versions and deploys: strategies, bad versions, automatic rollback, and their lessons."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from engine_helpers import example, run, scenario
+
+from simulator.analysis import summarize
+from simulator.deploys import RollingState, rollback_text
+from simulator.engine import Simulation
+from simulator.scenario import ScenarioError, dump_scenario, parse_scenario
+from simulator.scenario_alerts import resolve_rules
+
+SEEDS = (1, 2, 3)
+
+
+def _rule_for(sc: Any, name: str) -> float:
+    """The ``for:`` of an alert rule in force in ``sc`` (defaults may change; read them)."""
+    return next(rule.for_s for rule in resolve_rules(sc.alerts) if rule.name == name)
+
+
+def _route_failures(sim: Simulation, route: str, start: float, end: float) -> tuple[int, int]:
+    """(failed, ended) on a route over the buckets from ``start`` to ``end``."""
+    data = sim.clients[route].stats.series.data
+    width = sim.scenario.bucket
+    lo, hi = round(start / width), round(end / width)
+    failed = int(np.sum(data["failed"][lo:hi]))
+    ended = failed + int(np.sum(data["goodput"][lo:hi]))
+    return failed, ended
+
+
+CHAIN = """
+murphy: 1
+name: deploy test
+seed: 5
+duration: {duration}
+bucket: 1s
+nodes:
+  users:
+    kind: client
+    rate: 100/s
+    calls: [{{to: api, timeout: 2s}}]
+  other:
+    kind: client
+    rate: 50/s
+    calls: [{{to: db, timeout: 2s}}]
+  api:
+    kind: service
+    workers: {workers}
+    queue: 200
+    service_time: {{dist: exponential, mean: 20ms}}
+    boot_time: 5s
+{extra}    calls: [{{to: db, timeout: 1s}}]
+  db:
+    kind: database
+    workers: 20
+    queue: 100
+    service_time: {{dist: exponential, mean: 2ms}}
+deploys:
+  - {deploy}
+faults: {faults}
+alerts:
+  rules: [{{name: error-rate, for: 10s}}]
+"""
+
+
+def chain(deploy: str, faults: str = "[]", duration: str = "200s", workers: int = 8,
+          extra: str = "") -> str:  # fmt: skip
+    return CHAIN.format(deploy=deploy, faults=faults, duration=duration, workers=workers,
+                        extra=extra)  # fmt: skip
+
+
+# -- the scenarios' lessons --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_blue_green_rollback_bounds_the_harm_of_a_bad_version(seed: int) -> None:
+    sim, out = run(example("blue-green.yaml"), seed=seed)
+    assert out["invariants"] == []
+    rolled, kept = out["deploys"]
+    assert rolled["rolled_back"] and not kept["rolled_back"]
+    # The error-rate rule's for: at a 1 s bucket (the first bad bucket counts whole).
+    hold = _rule_for(sim.scenario, "error-rate")
+    assert hold - 1.0 <= rolled["time_to_rollback_s"] <= hold + 2.0
+    assert rolled["rollback_alert"]["rule"] == "error-rate"
+    assert rolled["rollback_alert"]["target"] == "route users"
+    assert rolled["completed_s"] is None and kept["completed_s"] == pytest.approx(180.0)
+    # The rollback stops the errors at once (the old pool was warm)...
+    after, ended = _route_failures(sim, "users", 95.0, 300.0)
+    assert after <= 0.002 * ended
+    # ...so the route with rollback loses several times fewer requests over the run.
+    users = out["routes"]["users"]["outcomes"]["error"]
+    kept_users = out["routes"]["kept_users"]["outcomes"]["error"]
+    assert users < 0.2 * kept_users
+    # 20% errors at 100/s for the rule's hold, against ~2400 until the kept deploy completed.
+    assert 0.7 * 20 * hold <= rolled["requests_failed"] <= 1.3 * 20 * (hold + 1)
+    assert 2000 <= kept["requests_failed"] <= 2800
+
+
+@pytest.mark.parametrize("seed", (*SEEDS, 11))
+def test_canary_limits_the_blast_radius_to_its_share(seed: int) -> None:
+    sim, out = run(example("canary.yaml"), seed=seed)
+    assert out["invariants"] == []
+    (deploy,) = out["deploys"]
+    # 5% of the traffic meets a version failing 10%: ~0.5% of the route fails.
+    failed, ended = _route_failures(sim, "users", 60.0, 180.0)
+    assert 0.0025 <= failed / ended <= 0.0085
+    # 25%: ~2.5%, past the 1% rule, which holds for 30 s and rolls the canary back.
+    assert deploy["rolled_back"] and deploy["completed_s"] is None
+    assert deploy["rollback_alert"]["fired_s"] == pytest.approx(210.0, abs=10.0)
+    failed, ended = _route_failures(sim, "users", 180.0, 205.0)
+    assert 0.015 <= failed / ended <= 0.035
+    failed, _ = _route_failures(sim, "users", 220.0, 400.0)
+    assert failed == 0  # back on the old version: nothing fails after the rollback
+
+
+# -- strategies --------------------------------------------------------------------------------
+
+
+def test_rolling_deploy_replaces_batches_without_losing_requests() -> None:
+    text = chain("{strategy: rolling, target: api, at: 50s, instances: 4, batch: 2, "
+                 "boot_time: 10s}", workers=8)  # fmt: skip
+    sim, out = run(scenario(text))
+    assert out["invariants"] == []
+    (deploy,) = out["deploys"]
+    assert deploy["completed_s"] == pytest.approx(70.0) and not deploy["rolled_back"]
+    assert out["routes"]["users"]["outcomes"]["error"] == 0  # draining loses nothing
+    assert "crash" not in out["nodes"]["api"]["errors"]
+    # While a batch is out, half the workers serve: requests wait for them.
+    queue = sim.servers["api"].stats.series.data["queue"]
+    assert queue[50:70].mean() > 3 * queue[10:50].mean()
+    assert sim.servers["api"].capacity == 8
+    assert out["nodes"]["api"]["versions"]["1"] > 0
+
+
+def test_rolling_rollback_returns_batch_by_batch() -> None:
+    text = chain(
+        "{strategy: rolling, target: api, at: 20s, instances: 4, batch: 1, boot_time: 15s, "
+        "rollback: {alerts: [error-rate]}}",
+        faults="[{kind: bad_deploy, target: api, at: 20s, error_rate: 50%}]", workers=4,
+    )  # fmt: skip
+    sim, out = run(scenario(text))
+    assert out["invariants"] == []
+    (deploy,) = out["deploys"]
+    assert deploy["rolled_back"] and deploy["completed_s"] is None
+    # Batches of new instances go back one boot time each: the rollback takes a multiple of 15 s.
+    took = deploy["rollback_completed_s"] - (deploy["started_s"] + deploy["time_to_rollback_s"])
+    assert took >= 15.0 and took % 15.0 == pytest.approx(0.0, abs=1e-6)
+    failed, _ = _route_failures(sim, "users", deploy["rollback_completed_s"] + 3, 200.0)
+    assert failed == 0
+
+
+def test_rolling_state_counts_every_instance() -> None:
+    state = RollingState(instances=5, batch=2)
+    assert state.take_out() == 2 and state.serving == pytest.approx(0.6) and state.share == 0
+    state.boot(to_new=True)
+    assert (state.old, state.out, state.new) == (3, 0, 2)
+    assert state.share == pytest.approx(0.4) and state.serving == 1.0
+    state.take_out(from_new=True)
+    assert state.take_out(from_new=True) == 0 and state.out == 2  # the batch is already out
+    state.boot(to_new=False)
+    assert (state.old, state.new) == (5, 0) and state.problems() == []
+    state.old = 9
+    assert state.problems()
+
+
+def test_blue_green_rollback_after_completion_boots_the_old_pool() -> None:
+    text = chain(
+        "{strategy: blue_green, target: api, at: 20s, keep_old: 5s, "
+        "rollback: {alerts: [error-rate], watch: 2min}}",
+        faults="[{kind: bad_deploy, target: api, at: 20s, error_rate: 30%}]",
+    )
+    _, out = run(scenario(text))
+    (deploy,) = out["deploys"]
+    assert deploy["completed_s"] == pytest.approx(25.0)
+    assert deploy["rolled_back"]
+    # The old pool was gone: it boots (the service's boot_time, 5 s) before taking traffic.
+    alert_at = deploy["started_s"] + deploy["time_to_rollback_s"]
+    assert deploy["rollback_completed_s"] == pytest.approx(alert_at + 5.0)
+
+
+def test_no_rollback_past_the_watch_window() -> None:
+    text = chain(
+        "{strategy: blue_green, target: api, at: 20s, keep_old: 5s, "
+        "rollback: {alerts: [error-rate], watch: 1s}}",
+        faults="[{kind: bad_deploy, target: api, at: 20s, error_rate: 30%}]",
+    )
+    _, out = run(scenario(text))
+    assert not out["deploys"][0]["rolled_back"]
+    assert rollback_text(out["deploys"][0]) == "no"
+
+
+def test_an_alert_on_an_unrelated_route_does_not_roll_back() -> None:
+    # The other route only reaches the database; its alerts do not concern the api.
+    text = chain(
+        "{strategy: blue_green, target: api, at: 20s, keep_old: 100s}",
+        faults="[{kind: error, target: db, at: 20s, rate: 50%}]",
+    )
+    text = text.replace("calls: [{to: db, timeout: 1s}]", "calls: []")
+    sim, out = run(scenario(text))
+    assert any(f.target == "route other" for f in sim.alerts.firings)
+    assert not out["deploys"][0]["rolled_back"]
+
+
+# -- bad versions ------------------------------------------------------------------------------
+
+
+def test_crash_loop_refuses_the_new_versions_share_and_loses_its_workers() -> None:
+    text = chain(
+        "{strategy: canary, target: api, at: 20s, steps: [{share: 30%, hold: 100s}], "
+        "rollback: false}",
+        faults="[{kind: bad_deploy, target: api, at: 20s, crash_loop: true}]",
+        duration="110s",
+    )
+    sim, out = run(scenario(text))
+    assert out["invariants"] == []
+    refused = out["nodes"]["api"]["errors"]["crash_loop"]
+    arrivals_during = 100 * 90  # 100/s over the 90 s of the step the run sees
+    assert 0.26 * arrivals_during <= refused <= 0.34 * arrivals_during
+    assert out["routes"]["users"]["outcomes"]["error"] == refused  # failed fast, nothing else
+    assert sim.servers["api"].capacity == 5  # 70% of 8 workers: the new ones keep crashing
+
+
+def test_bad_version_latency_raises_p99_on_its_share_only() -> None:
+    text = chain(
+        "{strategy: canary, target: api, at: 50s, steps: [{share: 50%, hold: 150s}], "
+        "rollback: false}",
+        faults="[{kind: bad_deploy, target: api, at: 50s, add: 300ms}]",
+        workers=64,
+    )
+    sim, _ = run(scenario(text))
+    p50 = sim.clients["users"].stats.percentile_series(50)
+    p90 = sim.clients["users"].stats.percentile_series(90)
+    assert np.nanmean(p90[:50]) < 0.1 and np.nanmean(p90[60:200]) > 0.3
+    assert np.nanmean(p50[:50]) < 0.1 and np.nanmean(p50[60:200]) < 0.32
+
+
+def test_bad_version_leak_grows_with_its_share() -> None:
+    memory = "    memory: {limit_mb: 1000, base_mb: 100}\n"
+    faults = "[{kind: bad_deploy, target: api, at: 10s, leak_mb_per_s: 20}]"
+    full = chain("{strategy: blue_green, target: api, at: 10s, keep_old: 0s, rollback: false}",
+                 faults=faults, extra=memory)  # fmt: skip
+    part = chain("{strategy: canary, target: api, at: 10s, steps: [{share: 10%, hold: 300s}], "
+                 "rollback: false}", faults=faults, extra=memory)  # fmt: skip
+    _, all_in = run(scenario(full))
+    _, canary = run(scenario(part))
+    assert all_in["invariants"] == [] and canary["invariants"] == []
+    # 20 MB/s at 100%: 900 MB of headroom lasts 45 s, so four OOM kills in 190 s.
+    assert 3 <= all_in["nodes"]["api"]["oom_kills"] <= 4
+    # At 10% it leaks 2 MB/s: 190 s leak 380 MB, never reaching the limit.
+    assert canary["nodes"]["api"]["oom_kills"] == 0
+    assert 45.0 <= canary["nodes"]["api"]["peak_memory_pct"] <= 50.0
+
+
+# -- schema --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("deploy", "faults", "message"),
+    [
+        ("{strategy: canary, target: db, at: 10s}", "[]", "a deploy targets a service"),
+        ("{strategy: canary, target: nope, at: 10s}", "[]", "unknown node"),
+        ("{strategy: rolling, target: api, instances: 20}", "[]", "each instance needs one"),
+        ("{strategy: rolling, target: api, instances: 4, batch: 5}", "[]", "larger than"),
+        ("{strategy: canary, target: api, steps: [{share: 50%}, {share: 10%}]}", "[]",
+         "must not fall"),
+        ("{strategy: blue_green, target: api, at: 10s, keep_old: 10s}",
+         "[{kind: bad_deploy, target: api, at: 30s}]", "no deploy of 'api' is under way"),
+        ("{strategy: blue_green, target: api, at: 10s}",
+         "[{kind: bad_deploy, target: api, at: 10s, leak_mb_per_s: 5}]", "no memory model"),
+        ("{strategy: blue_green, target: api, at: 1s, rollback: {sevrity: warning}}", "[]",
+         "unknown field"),
+    ],
+)  # fmt: skip
+def test_invalid_deploys_say_what_to_do(deploy: str, faults: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(chain(deploy, faults=faults))
+    assert message in str(caught.value)
+    assert ":" in str(caught.value).split(" ")[0]  # file:line
+
+
+def test_overlapping_deploys_of_one_service_are_refused() -> None:
+    text = chain("{strategy: blue_green, target: api, at: 10s, keep_old: 60s}")
+    text = text.replace("faults: []", "  - {strategy: canary, target: api, at: 30s}\nfaults: []")
+    with pytest.raises(ScenarioError, match="one deploy at a time"):
+        parse_scenario(text)
+
+
+@pytest.mark.parametrize("name", ["blue-green.yaml", "canary.yaml"])
+def test_deploys_round_trip_through_the_file(name: str) -> None:
+    sc = example(name)
+    assert parse_scenario(dump_scenario(sc)) == sc
+
+
+def test_a_deploy_after_the_end_never_starts() -> None:
+    """As a fault after the end: a shorter --duration must not make the file invalid."""
+    text = chain(
+        "{strategy: canary, target: api, at: 500s}",
+        faults="[{kind: bad_deploy, target: api, at: 500s}]",
+    )
+    _, out = run(scenario(text))
+    assert out["deploys"][0]["started_s"] is None and out["deploys"][0]["requests_failed"] == 0
+    assert out["invariants"] == []
+
+
+def test_rollback_false_and_none_read_alike() -> None:
+    a = parse_scenario(chain("{strategy: canary, target: api, rollback: false}"))
+    b = parse_scenario(chain("{strategy: canary, target: api, rollback: null}"))
+    assert a.deploys[0].rollback is None and b.deploys[0].rollback is None
+
+
+# -- engine contract -------------------------------------------------------------------------------
+
+
+def test_same_seed_same_json_and_no_section_without_deploys() -> None:
+    sc = example("canary.yaml")
+    first = summarize(Simulation(sc, seed=4).run_to_end())
+    second = summarize(Simulation(sc, seed=4).run_to_end())
+    for out in (first, second):
+        out.pop("wall_seconds")
+    assert json.dumps(first) == json.dumps(second)
+    _, plain = run(example("mm1.yaml"))
+    assert "deploys" not in plain
+    assert not any("versions" in node for node in plain["nodes"].values())
+
+
+def test_a_rollback_does_not_shift_other_draws() -> None:
+    """Common random numbers: the same arrivals meet the same routing draws with or without
+    rollback, so the runs agree exactly until the rollback."""
+    sc = example("blue-green.yaml")
+    no_rollback = sc.model_copy(
+        update={"deploys": [d.model_copy(update={"rollback": None}) for d in sc.deploys]}
+    )
+    a, out = run(sc, seed=3)
+    b, _ = run(no_rollback, seed=3)
+    rollback = round(out["deploys"][0]["started_s"] + out["deploys"][0]["time_to_rollback_s"])
+    fa = a.clients["users"].stats.series.data["failed"]
+    fb = b.clients["users"].stats.series.data["failed"]
+    assert np.array_equal(fa[:rollback], fb[:rollback]) and fa[:rollback].sum() > 0
+    assert fa[rollback + 5 :].sum() < 0.1 * fb[rollback + 5 :].sum()
+
+
+def test_which_alert_targets_concern_a_deployed_service() -> None:
+    from simulator.deploys import _touches
+
+    routes = ["users"]
+    assert _touches("node api", "api", routes) and not _touches("node db", "api", routes)
+    assert _touches("route users", "api", routes) and not _touches("route other", "api", routes)
+    assert _touches("call api->db", "api", routes) and _touches("pool web->api", "api", routes)
+    assert not _touches("call web->db", "api", routes)
