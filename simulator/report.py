@@ -32,6 +32,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from simulator.analysis import DEGRADED_FAILURE_SHARE
 from simulator.scenario import Scenario
 from simulator.scenario_faults import frequency_per_year
 from simulator.scenario_nodes import call_edge_names, publish_edge_names
@@ -183,6 +184,10 @@ def _effect(entry: dict[str, Any]) -> str:
     parts = []
     for route, d in entry["detail"]["routes"].items():
         if not d["degraded"]:
+            lost = d.get("extra_failed") or 0
+            if lost > 0:  # harm too small to count as degraded is still harm: say it
+                bar = f"{DEGRADED_FAILURE_SHARE:.0%}"
+                parts.append(f"{route}: {lost:,} requests lost (under the {bar} bar for degraded)")
             continue
         bits = []
         if d["extra_failure_share"] > 0:
@@ -421,12 +426,15 @@ def _from_summary(summary: dict[str, Any]) -> list[dict[str, Any]]:
         delay = d.get("time_to_rollback_s")
         alert = d.get("rollback_alert")
         why = f"{alert['rule']} on {alert['target']}" if alert else "an alert"
+        started = d["started_s"] + (delay or 0.0)
+        ended = d.get("rollback_completed_s")  # the old version serves everything again
+        took = None if ended is None else round(ended - started, 6)
         out.append({
             "procedure": f"rollback ({d.get('strategy', 'deploy')})",
             "where": d["target"],
-            "started_s": d["started_s"] + (delay or 0.0),
-            "took_s": None,
-            "took": DASH,  # the JSON says when a rollback starts, not how long it takes
+            "started_s": started,
+            "took_s": took,
+            "took": DASH if took is None else f"{took:g} s",
             "detail": f"{why} fired {delay:g} s into the deploy; "
             f"{d.get('requests_failed', 0):,} requests failed during it"
             if delay is not None else f"triggered by {why}",
