@@ -570,7 +570,7 @@ class Ramp:
                     "p99_ms": round(target, 3),
                     "light_load_p99_ms": round(reference, 3),
                     "light_load_multiplier": round(probes[0].multiplier, 6),
-                    "rate_per_s": _rates(self.scenario, m, None),
+                    "rate_per_s": _knee_rates(self.scenario, m, a, b, share),
                 }
         return None
 
@@ -621,6 +621,21 @@ def _rates(scenario: Scenario, multiplier: float, probe: Probe | None) -> dict[s
         r: round(v, 3) if v is not None else (round(measured[r], 3) if r in measured else None)
         for r, v in rates.items()
     }
+
+
+def _knee_rates(
+    scenario: Scenario, multiplier: float, a: Probe, b: Probe, share: float
+) -> dict[str, float | None]:
+    """Offered req/s at a knee between probes ``a`` and ``b``: configured for open loop,
+    interpolated between the two probes' measured rates for closed loop (users)."""
+    below, above = _rates(scenario, a.multiplier, a), _rates(scenario, b.multiplier, b)
+    out = {}
+    for route, rate in offered_rates(scenario, multiplier).items():
+        lo, hi = below.get(route), above.get(route)
+        if rate is None and lo is not None and hi is not None:
+            rate = lo + share * (hi - lo)
+        out[route] = None if rate is None else round(rate, 3)
+    return out
 
 
 def _max_multiplier(

@@ -164,11 +164,20 @@ def _check(scenario: Scenario, variants: Sequence[Variant], fault: int) -> None:
                 f"{where}: the scenario has {count} fault(s); add one or choose another --fault"
             )
         _start, end = sc.faults[fault].window(sc.duration)
+        what = f"fault {fault} ({sc.faults[fault].kind} on {sc.faults[fault].target})"
         if end >= sc.duration:
             raise ValueError(
-                f"fault {fault} ({sc.faults[fault].kind} on {sc.faults[fault].target}) lasts to "
-                f"the end of the run{where}, so nothing can recover after it: give it a `for:` "
-                "shorter than the rest of the run"
+                f"{what} lasts to the end of the run{where}, so nothing can recover after it: "
+                "give it a `for:` shorter than the rest of the run"
+            )
+        # Recovery needs RECOVERY_HOLD good buckets after the fault: with less room left,
+        # every cell would read "never" because the run stopped, not because it stayed down.
+        room = RECOVERY_HOLD * sc.bucket
+        if sc.duration - math.ceil(end / sc.bucket - 1e-9) * sc.bucket < room:
+            raise ValueError(
+                f"{what} ends at {end:g} s, too close to the end of the run ({sc.duration:g} s)"
+                f"{where} to tell recovery from a run that stopped: leave at least {room:g} s "
+                "after it (a longer --duration, or an earlier or shorter fault)"
             )
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.analysis import DEGRADED_FAILURE_SHARE
 from simulator.scenario import Scenario
+from simulator.scenario_deploys import deploy_of_fault
 from simulator.scenario_faults import frequency_per_year
 from simulator.scenario_nodes import call_edge_names, publish_edge_names
 
@@ -168,6 +169,31 @@ def _guards_towards(scenario: Scenario, target: str, edges: dict[str, Any]) -> l
     return found
 
 
+def _rollback_guard(scenario: Scenario, fault: Any) -> list[str]:
+    """A bad version's first line of defence: its deploy's automatic rollback, or none."""
+    if fault.kind != "bad_deploy":
+        return []
+    index = deploy_of_fault(scenario, fault)
+    if index is None:
+        return []
+    deploy = scenario.deploys[index]
+    rollback = deploy.rollback
+    if rollback is None:
+        return [f"{deploy.label()}: no automatic rollback"]
+    rules = ", ".join(rollback.alerts) if rollback.alerts else f"{rollback.severity} alerts"
+    return [f"{deploy.label()}: automatic rollback on {rules} (watch {rollback.watch:g} s)"]
+
+
+def not_started(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
+    """Faults that start after the run ends (a shorter ``--duration``): named, not rated."""
+    end = summary["duration_s"]
+    return [
+        f"{f.label()} on {f.target} starts at {f.window(end)[0]:g} s, after the run's end"
+        for f in scenario.faults
+        if f.window(end)[0] >= end
+    ]
+
+
 def _reachable(scenario: Scenario, start: str) -> set[str]:
     """The nodes a request from ``start`` can reach through calls (``start`` included)."""
     seen, todo = {start}, [start]
@@ -241,6 +267,8 @@ def fmea_rows(scenario: Scenario, summary: dict[str, Any]) -> list[dict[str, str
     faults = summary.get("faults", [])
     edges = summary.get("edges", {})
     for entry in summary.get("blast_radius", []):
+        if entry["start_s"] >= summary["duration_s"]:
+            continue  # never started (a shorter --duration): nothing to rate; see not_started
         fault = scenario.faults[entry["index"]]
         measured = faults[entry["index"]] if entry["index"] < len(faults) else {}
         node = scenario.nodes.get(fault.target)
@@ -259,7 +287,9 @@ def fmea_rows(scenario: Scenario, summary: dict[str, Any]) -> list[dict[str, str
             "D": DASH if d is None else str(d),
             "RPN": "" if rpn is None else str(rpn),
             "detection": _detection(measured),
-            "mitigation in place": "; ".join(_guards_towards(scenario, fault.target, edges))
+            "mitigation in place": "; ".join(
+                _rollback_guard(scenario, fault) + _guards_towards(scenario, fault.target, edges)
+            )
             or "none",
             "recovery": _recovery(entry),
         }
@@ -498,6 +528,10 @@ def _sections(
         "No faults were injected." if not scenario.faults
         else "No blast radius was measured (run without the paired baselines)."
     )  # fmt: skip
+    late = not_started(scenario, summary)
+    scales = SCALES_TEXT + (
+        "\n\nNot rated, never started: " + "; ".join(late) + "." if late else ""
+    )
     procedures_note = (
         "Restarts, warm-ups and breaker episodes are read from the run itself."
         if observed is not None
@@ -505,7 +539,7 @@ def _sections(
     )
     return [
         ("Runs at a glance", _headline(summary), "", ""),
-        ("Failure modes", fmea_rows(scenario, summary), SCALES_TEXT, faults_note),
+        ("Failure modes", fmea_rows(scenario, summary), scales, faults_note),
         ("Dependencies", dependency_rows(scenario, summary),
          "Every call and publish in this run, from the warm-up on: how it failed, what "
          "guarded it, and whether a fallback answered instead.", "No calls."),

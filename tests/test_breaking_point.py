@@ -162,6 +162,24 @@ def test_breaking_point_knee_and_interpolation_on_a_known_curve():
     assert "holds up to x3" in verdict(ramp)
 
 
+def test_a_closed_loop_knee_has_a_measured_rate():
+    """A closed-loop route's offered rate is measured, not configured: at the knee (between
+    two probes) it is interpolated between their measured rates, never left unknown."""
+    closed = TINY.replace("rate: 50/s", "users: 10, think_time: {dist: constant, value: 1s}")
+    sc = scenario(closed)
+    objective = parse_slo("p99<100ms")
+    probes = []
+    for m, p99, rate in [(0.1, 10.0, 1.0), (1.0, 15.0, 10.0), (2.0, 30.0, 18.0)]:
+        run = _run(p99)
+        run["started_per_s"] = {"users": rate}
+        probe = Probe(m, [run])
+        probe.judge(objective)
+        probes.append(probe)
+    knee = Ramp(sc, objective, None, 1, 3, False, probes, 0.02).knee()
+    assert knee["multiplier"] == pytest.approx(1.0 + 5.0 / 15.0, abs=1e-6)
+    assert knee["rate_per_s"] == {"users": pytest.approx(10.0 + 8.0 / 3.0, abs=1e-3)}
+
+
 def test_a_slo_that_never_holds_or_never_breaks_says_so():
     broken = _ramp([(0.5, 500.0), (1.0, 600.0)])
     assert broken.breaking_point()["multiplier"] is None

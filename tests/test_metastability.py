@@ -121,6 +121,9 @@ def test_murphy_map_prints_the_table_and_the_boundary(tmp_path) -> None:
          "fault 3 does not exist"),
         (["--vary", "nodes.users.rate=100/s", "--vary", "nodes.nope.workers=2"],
          "no node named 'nope'"),
+        # A trigger ending 3 s before the run does: "never" would only mean "run over".
+        (["--vary", "nodes.users.rate=100/s", "--vary", "faults[0].at=47s", "--duration", "60s"],
+         "too close to the end of the run"),
     ],
 )  # fmt: skip
 def test_murphy_map_rejects_a_bad_grid_with_exit_1(extra: list[str], message: str) -> None:

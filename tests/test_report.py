@@ -248,3 +248,23 @@ def test_report_html_writes_the_markdown_beside_it(tmp_path) -> None:
     page, text = out.read_text(), (tmp_path / "report.md").read_text()
     assert page.startswith("<!doctype html>") and "<svg" in page
     assert text.startswith("# Failure-mode analysis: ") and "| api → db | database |" in text
+
+
+def test_a_fault_after_the_end_of_the_run_is_named_not_rated() -> None:
+    """A shorter --duration leaves a later fault out of the run: it gets no FMEA row (no
+    severity 1, no 'no alert fired' detection rating), only a line saying it never started."""
+    sc = example("game-day.yaml", duration=300.0)  # the surge at 420 s never comes
+    sim = Simulation(sc).run_to_end()
+    summary = summarize(sim, blast_radius(sc, sim.seed, sim))
+    rated = fmea_rows(sc, summary)
+    late = [f for f in sc.faults if f.at >= 300.0]
+    assert late and len(rated) == len(sc.faults) - len(late)
+    text = report_markdown(sc, summary, sim)
+    assert "Not rated, never started:" in text and "after the run's end" in text
+
+
+def test_a_bad_versions_mitigation_names_its_deploys_rollback() -> None:
+    sc, _sim, summary = measured("blue-green.yaml")
+    mitigations = [row["mitigation in place"] for row in fmea_rows(sc, summary)]
+    assert any("blue-green api: automatic rollback on critical alerts" in m for m in mitigations)
+    assert any("blue-green kept_api: no automatic rollback" in m for m in mitigations)
