@@ -132,7 +132,9 @@ class Alerts(Strict):
     )
     rules: list[AlertRule] = Field(
         default_factory=list, max_length=MAX_RULES,
-        description="rules added, or default rules overridden by name",
+        description="rules added, or default rules overridden by name; a rule's fields: name, "
+        "metric, target, above or below, for (how long it holds), window (the lookback its "
+        "value is computed over), severity, enabled",
     )  # fmt: skip
 
 

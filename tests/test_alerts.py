@@ -425,7 +425,8 @@ def _centre(stats: RouteStats, k: int) -> float:
     """The value of coarse bin k, as ``RouteStats.percentile_series`` reports it."""
     gamma, offset, coarse = stats.latency.gamma, stats.latency._offset, stats.COARSE
     k = min(k, stats.bucketed.shape[1] - 1)
-    return float(np.sqrt(gamma ** ((k + 1) * coarse - 1 - offset) * gamma ** (k * coarse - 1 - offset)))
+    upper, lower = gamma ** ((k + 1) * coarse - 1 - offset), gamma ** (k * coarse - 1 - offset)
+    return float(np.sqrt(upper * lower))
 
 
 def test_a_windowed_rule_fires_on_the_mean_and_resolves_once_the_burst_leaves_it() -> None:
