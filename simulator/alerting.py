@@ -1,7 +1,9 @@
 """Alert rules evaluated live, at every bucket close, as a monitoring system would.
 
 Each rule watches one target (a route, a node, a pooled call, a call with a
-breaker) through the bucket that just closed. Like Prometheus, a rule whose
+breaker). At every bucket close it computes its metric over its lookback
+``window`` (whole buckets ending with the one that just closed; fewer early in
+the run), as Prometheus' ``rate(errors[30s])`` does. Like Prometheus, a rule whose
 condition holds is *pending*; it *fires* once the condition has held at every
 evaluation for its ``for:`` window, and *resolves* at the first evaluation
 where it no longer holds. A bucket with no data for the metric (no request
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.scenario_alerts import ResolvedRule, expand_rules
+from simulator.scenario_alerts import ResolvedRule, expand_rules, window_buckets
 
 if TYPE_CHECKING:
     from simulator.engine import Simulation
@@ -30,6 +32,8 @@ __all__ = [
     "AlertMonitor",
     "Firing",
     "RuleState",
+    "WindowRows",
+    "WindowSum",
     "describe_value",
     "detection",
     "firings_at",
@@ -103,7 +107,67 @@ class RuleState:
 
 
 Reader = Callable[[int], float | None]
-"""The metric's value in bucket ``index`` (None: no data in that bucket)."""
+"""The metric's value over the window ending with bucket ``index`` (None: no data in it)."""
+
+
+class WindowSum:
+    """The sum of a series over the ``n`` buckets ending at ``i`` (fewer at the start).
+
+    Evaluations read bucket after bucket, so the sum runs: one add and one subtract
+    per evaluation, whatever the window's length. A read out of that order (none in
+    a run) sums the slice afresh. Counts (requests) are whole numbers held exactly in
+    floats, so the running sum equals the slice's sum; a float series may differ from
+    it in the last bits, never below zero.
+    """
+
+    __slots__ = ("last", "n", "series", "total")
+
+    def __init__(self, series: np.ndarray, n: int):
+        self.series, self.n = series, n
+        self.total = 0.0
+        self.last = -1
+
+    def __call__(self, i: int) -> float:
+        if i != self.last + 1:
+            self.total = float(self.series[max(0, i - self.n + 1) : i + 1].sum())
+        else:
+            self.total += self.series.item(i)
+            if i >= self.n:
+                self.total = max(0.0, self.total - self.series.item(i - self.n))
+        self.last = i
+        return self.total
+
+    def span(self, i: int) -> int:
+        """How many buckets the window ending at ``i`` holds (fewer than ``n`` early on)."""
+        return min(self.n, i + 1)
+
+
+class WindowRows:
+    """The element-wise sum of a 2-D array's rows over the window ending at row ``i``.
+
+    The merged latency histogram of a window's buckets, kept running as ``WindowSum``
+    keeps a sum. The returned row is the object's own: read it, do not keep it.
+    """
+
+    __slots__ = ("last", "n", "rows", "total")
+
+    def __init__(self, rows: np.ndarray, n: int):
+        self.rows, self.n = rows, n
+        self.total = np.zeros(rows.shape[1], dtype=np.int64)
+        self.last = -1
+
+    def __call__(self, i: int) -> np.ndarray:
+        if self.n == 1:
+            self.last = i
+            return self.rows[i]  # one bucket: its own row, nothing to keep
+        if i != self.last + 1:
+            self.total = self.rows[max(0, i - self.n + 1) : i + 1].sum(axis=0, dtype=np.int64)
+        else:
+            self.total += self.rows[i]
+            if i >= self.n:
+                self.total -= self.rows[i - self.n]
+        self.last = i
+        return self.total
 
 
 class _Watch:
@@ -175,25 +239,27 @@ class AlertMonitor:
 
 
 def _reader(sim: Simulation, rule: ResolvedRule, target: str) -> Reader:
-    """How a rule's metric is read from the recorders of one target, bucket by bucket."""
+    """How a rule's metric is read from the recorders of one target, over its window."""
     metric = rule.metric
     kind, _, name = target.partition(" ")
+    n = window_buckets(rule.window_s, sim.scenario.bucket)
     if kind == "route":
-        return _route_reader(sim, rule, name)
+        return _route_reader(sim, rule, name, n)
     if kind == "node":
-        return _node_reader(sim, metric, name)
+        return _node_reader(sim, metric, name, n)
     site = sim.sites[name]
     if kind == "pool":
         assert site.pool is not None and site.pool_recorder is not None
-        in_use = site.pool_recorder.series.data["in_use"]
+        in_use = WindowSum(site.pool_recorder.series.data["in_use"], n)
         size = max(site.pool.capacity, 1)
-        return lambda i: in_use.item(i) / size
+        return lambda i: in_use(i) / in_use.span(i) / size  # the mean in use over the window
     breaker = site.breaker
     assert breaker is not None
     seen = [0]
 
     def opened(_i: int) -> float:
-        # Open now, or opened (and maybe closed again) since the last evaluation.
+        # Open now, or opened (and maybe closed again) since the last evaluation: a state,
+        # no window.
         opens, before = breaker.opens, seen[0]
         seen[0] = opens
         return float(opens) if opens > before or breaker.state != "closed" else 0.0
@@ -201,28 +267,34 @@ def _reader(sim: Simulation, rule: ResolvedRule, target: str) -> Reader:
     return opened
 
 
-def _route_reader(sim: Simulation, rule: ResolvedRule, name: str) -> Reader:
+def _route_reader(sim: Simulation, rule: ResolvedRule, name: str, n: int) -> Reader:
     stats = sim.clients[name].stats
     data = stats.series.data
-    good = data["goodput"]
+    good = WindowSum(data["goodput"], n)
     if rule.metric == "error_rate":
-        failed = data["failed"]
+        failed = WindowSum(data["failed"], n)
 
         def error_rate(i: int) -> float | None:
-            done = good.item(i) + failed.item(i)
-            return failed.item(i) / done if done > 0 else None
+            # Failed over ended in the window: rate(failed[w]) / rate(ended[w]).
+            bad = failed(i)
+            done = good(i) + bad
+            return bad / done if done > 0 else None
 
         return error_rate
-    return _p99_reader(stats, good, rule)
+    return _p99_reader(stats, good, rule, n)
 
 
-def _p99_reader(stats: RouteStats, answered: np.ndarray, rule: ResolvedRule) -> Reader:
-    """A bucket's p99 of answered requests, as ``RouteStats.percentile_series`` reports it.
+def _p99_reader(
+    stats: RouteStats, answered: Callable[[int], float], rule: ResolvedRule, n: int = 1
+) -> Reader:
+    """The p99 of the requests answered in the window, from its buckets' merged histograms.
 
-    Most buckets are far from the threshold: one partial sum of the bucket's histogram
+    Bucket by bucket (``n`` = 1) it is ``RouteStats.percentile_series``'s value. Most
+    evaluations are far from the threshold: one partial sum of the window's histogram
     says on which side the p99 lies (the bins' values rise with their index), and the
-    exact value is computed only when the condition holds. A bucket where it does not
-    reads as the threshold itself, which never holds.
+    exact value is computed only when the condition holds. A window where it does not
+    reads as the threshold itself, which never holds. ``answered(i)``: the window's ok
+    and fallback answers, the histogram's count.
     """
     gamma, offset, coarse = stats.latency.gamma, stats.latency._offset, stats.COARSE
     bins = stats.bucketed.shape[1]
@@ -236,40 +308,42 @@ def _p99_reader(stats: RouteStats, answered: np.ndarray, rule: ResolvedRule) -> 
         (k for k, c in enumerate(centres) if (c > threshold if rule.above else c >= threshold)),
         bins,
     )
-    bucketed = stats.bucketed
+    rows = WindowRows(stats.bucketed, n)
 
     def p99(i: int) -> float | None:
-        total = answered.item(i)  # the bucket's ok and fallback answers: the histogram's count
+        total = answered(i)
+        hist = rows(i)  # read every evaluation: the running sum must see each bucket
         if not total:
             return None
         rank = math.ceil(0.99 * total)
-        beneath = int(bucketed[i, :split].sum())
+        beneath = int(hist[:split].sum())
         if (beneath < rank) != rule.above:
             return threshold  # on the quiet side: the exact value is not needed
-        k = int(np.searchsorted(np.cumsum(bucketed[i]), rank))
+        k = int(np.searchsorted(np.cumsum(hist), rank))
         return centres[min(k, bins - 1)]
 
     return p99
 
 
-def _node_reader(sim: Simulation, metric: str, name: str) -> Reader:
+def _node_reader(sim: Simulation, metric: str, name: str, n: int) -> Reader:
     server = sim.servers[name]
     data = server.stats.series.data
     if metric == "utilization":
-        busy, workers = data["busy"], server.workers
-        return lambda i: busy.item(i) / workers
+        busy, workers = WindowSum(data["busy"], n), server.workers
+        return lambda i: busy(i) / busy.span(i) / workers  # mean busy over the window
     if metric == "memory":
         memory = server.own_series()[f"node.{name}"].data["memory_mb"]
         limit = server.memory.limit  # type: ignore[attr-defined]
-        return lambda i: memory.item(i) / limit
+        return lambda i: memory.item(i) / limit  # a gauge: the last bucket's peak
     queue = data["queue"]
 
     def growing(i: int) -> float | None:
-        # The queue's level if it rose since the last bucket, else 0 (never above a floor).
+        # The queue's level if it is higher than a window ago (the first bucket's, early
+        # on), else 0 (never above a floor).
         if i == 0:
             return None
         level = queue.item(i)
-        return level if level > queue.item(i - 1) else 0.0
+        return level if level > queue.item(max(0, i - n)) else 0.0
 
     return growing
 

@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_RULES",
     "MAX_RULES",
     "METRICS",
+    "WINDOWED",
     "AlertRule",
     "Alerts",
     "ResolvedRule",
@@ -38,6 +39,7 @@ __all__ = [
     "expand_rules",
     "resolve_rules",
     "scenario_targets",
+    "window_buckets",
 ]
 
 MAX_RULES = LIMITS["alert_rules"]
@@ -98,6 +100,13 @@ class AlertRule(Strict):
         description="the condition must hold at every evaluation over this long before the "
         "rule fires (0: at the first evaluation); evaluated once per time bucket",
     )  # fmt: skip
+    window: Duration | None = Field(
+        None,
+        description="the lookback each evaluation computes its value over (as Prometheus' "
+        "rate over [30s]), in whole buckets, rounded up: error rate, p99, utilization and "
+        "pool over the window; queue growing compares now with a window ago; memory (a "
+        "gauge) and breaker open read the present and ignore it",
+    )
     severity: Severity | None = Field(None, description="critical, warning or info")
     enabled: bool = Field(True, description="false: the rule (e.g. a default) is switched off")
 
@@ -123,7 +132,9 @@ class Alerts(Strict):
     )
     rules: list[AlertRule] = Field(
         default_factory=list, max_length=MAX_RULES,
-        description="rules added, or default rules overridden by name",
+        description="rules added, or default rules overridden by name; a rule's fields: name, "
+        "metric, target, above or below, for (how long it holds), window (the lookback its "
+        "value is computed over), severity, enabled",
     )  # fmt: skip
 
 
@@ -138,27 +149,50 @@ class ResolvedRule:
     above: bool  # True: fires above the threshold; False: below
     for_s: float
     severity: str
+    window_s: float  # the lookback of each evaluation; 0: one bucket (memory, breaker_open)
+
+
+WINDOWED = frozenset({"error_rate", "p99_latency", "utilization", "pool", "queue_growing"})
+"""The metrics a rule's ``window`` applies to (memory is a gauge, breaker_open a state)."""
+
+
+def window_buckets(window_s: float, bucket: float) -> int:
+    """The buckets a window spans: rounded up to whole buckets, at least one.
+
+    A window shorter than the bucket reads the one bucket that closed; the rounding
+    leaves a window that is a whole number of buckets (30 s of 1 s buckets) exact.
+    """
+    return max(1, math.ceil(window_s / bucket - 1e-9))
 
 
 DEFAULT_RULES: tuple[ResolvedRule, ...] = (
-    # Scenarios compress an incident into minutes (faults of 10-60 s), so the windows are
-    # shorter than a production pager's 1-5 min but keep its point: ten 1 s evaluations in a
-    # row is not noise (one slow bucket or a handful of errors is), and a 30 s fault is
-    # still detected while it lasts.
-    ResolvedRule("error-rate", "error_rate", "every route", 0.01, True, 10.0, "critical"),
-    ResolvedRule("p99-latency", "p99_latency", "every route", 2.0, True, 10.0, "critical"),
-    # Saturation warns after half a minute: busy workers are normal for a burst.
-    ResolvedRule("utilization", "utilization", "every node", 0.8, True, 30.0, "warning"),
-    ResolvedRule("memory", "memory", "every node", 0.85, True, 10.0, "warning"),
-    ResolvedRule("pool", "pool", "every pool", 0.8, True, 10.0, "warning"),
+    # Each value is computed over a lookback window, then held for ``for:`` (Prometheus'
+    # ``rate(errors[30s]) / rate(requests[30s]) > 0.01`` with ``for: 10s``). Scenarios
+    # compress an incident into minutes (faults of 10-60 s), so windows are shorter than a
+    # production pager's 5 min - 1 h but keep the SRE workbook's point: a rate over 30 s
+    # sees a 3% error rate on 40 requests/s (about one failure a second) as 3%, not as a
+    # run of 0% and 100% buckets, and the 10 s hold then asks that it persist.
+    ResolvedRule("error-rate", "error_rate", "every route", 0.01, True, 10.0, "critical", 30.0),
+    # p99 over the merged latencies of 30 s: one slow burst moves a 1 s bucket's p99, not
+    # the window's.
+    ResolvedRule("p99-latency", "p99_latency", "every route", 2.0, True, 10.0, "critical", 30.0),
+    # Saturation is a trend: mean busy workers over a minute, held 30 s; busy workers are
+    # normal for a burst.
+    ResolvedRule("utilization", "utilization", "every node", 0.8, True, 30.0, "warning", 60.0),
+    # Memory is a gauge (the peak of the last bucket): no window, held 10 s.
+    ResolvedRule("memory", "memory", "every node", 0.85, True, 10.0, "warning", 0.0),
+    ResolvedRule("pool", "pool", "every pool", 0.8, True, 10.0, "warning", 30.0),
     # A breaker opening is already a decision made over a window: report it at once.
-    ResolvedRule("breaker-open", "breaker_open", "every call", 0.0, True, 0.0, "warning"),
-    # A queue that rose at every evaluation for 5 s, past 10 waiting, is not a burst.
-    ResolvedRule("queue-growing", "queue_growing", "every node", 10.0, True, 5.0, "warning"),
+    ResolvedRule("breaker-open", "breaker_open", "every call", 0.0, True, 0.0, "warning", 0.0),
+    # A queue past 10 waiting and longer than 10 s before, at every evaluation for 5 s:
+    # a rise over a span, not from one bucket to the next (which noise reverses).
+    ResolvedRule("queue-growing", "queue_growing", "every node", 10.0, True, 5.0, "warning", 10.0),
 )
 """The catalogue's key metrics, with the ``for:`` each holds before firing and why."""
 
 _DEFAULTS = {rule.name: rule for rule in DEFAULT_RULES}
+_NEW_RULE_WINDOW = {rule.metric: rule.window_s for rule in DEFAULT_RULES}
+"""A new rule's window when it gives none: its metric's default rule's."""
 
 
 def _parse_threshold(metric: str, raw: float | str) -> float:
@@ -198,7 +232,13 @@ def _merge(rule: AlertRule, base: ResolvedRule | None) -> ResolvedRule:
         raise ValueError(f"a {metric} rule needs a threshold: above: {unit}")
     for_s = rule.for_ if rule.for_ is not None else (base.for_s if base else 30.0)
     severity = rule.severity or (base.severity if base else "warning")
-    return ResolvedRule(rule.name, metric, target, threshold, above, for_s, severity)
+    if metric not in WINDOWED:
+        window_s = 0.0  # a gauge or a state: the present, whatever the rule says
+    elif rule.window is not None:
+        window_s = rule.window
+    else:
+        window_s = base.window_s if base else _NEW_RULE_WINDOW[metric]
+    return ResolvedRule(rule.name, metric, target, threshold, above, for_s, severity, window_s)
 
 
 def resolve_rules(alerts: Alerts) -> list[ResolvedRule]:

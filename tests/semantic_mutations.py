@@ -681,6 +681,10 @@ _THRESHOLDS = {
 }
 
 
+_WINDOWS = [0.0, 0.05, 0.3, 1.0, 7.5, 60.0, 3600.0]
+"""Rule windows: under a bucket, not a whole number of buckets, longer than the run."""
+
+
 def _alerts(scenario: Scenario, rng: random.Random) -> Alerts:
     """Defaults kept or not, some overridden or switched off, rules of every metric added."""
     keep = rng.random() < 0.7
@@ -690,9 +694,13 @@ def _alerts(scenario: Scenario, rng: random.Random) -> Alerts:
             if rng.random() < 0.3:
                 rules.append(AlertRule(name=default.name, enabled=False))
             else:
-                rules.append(AlertRule.model_validate(
-                    {"name": default.name, "for": rng.choice([0.0, 0.5, 3.0]),
-                     "severity": rng.choice(["critical", "warning", "info"])}))  # fmt: skip
+                override: dict[str, Any] = {
+                    "name": default.name, "for": rng.choice([0.0, 0.5, 3.0]),
+                    "severity": rng.choice(["critical", "warning", "info"]),
+                }  # fmt: skip
+                if rng.random() < 0.5:
+                    override["window"] = rng.choice(_WINDOWS)
+                rules.append(AlertRule.model_validate(override))
     targets = scenario_targets(scenario)
     for i in range(rng.choice([0, 1, 2, 4])):
         metric = rng.choice([*_THRESHOLDS, "breaker_open"])
@@ -704,6 +712,8 @@ def _alerts(scenario: Scenario, rng: random.Random) -> Alerts:
         if metric in _THRESHOLDS:
             side = "above" if rng.random() < 0.8 else "below"
             fields[side] = rng.choice(_THRESHOLDS[metric])
+        if rng.random() < 0.5:
+            fields["window"] = rng.choice(_WINDOWS)
         rules.append(AlertRule.model_validate(fields))
     return Alerts(defaults=keep, rules=rules)
 

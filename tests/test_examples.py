@@ -52,13 +52,15 @@ def test_run_json_carries_the_contract_and_blast_radius(tmp_path) -> None:
     assert protected["routes"] == ["protected_users"]  # served, but from the fallback
     assert protected["detail"]["routes"]["protected_users"]["extra_failure_share"] <= 0
     fired = {(a["rule"], a["target"]): a["fired_s"] for a in out["alerts"]}
-    # The breaker opens within a second of the 60 s spike; the error rates need their 10 s.
+    # The breaker opens within a second of the 60 s spike; the naked queues rise over their
+    # 10 s window for 5 s; the error rates need their 10 s hold.
     assert 60 < fired["breaker-open", "call protected_api->protected_db"] <= 62
+    assert 64 <= fired["queue-growing", "node naked_api"] <= 67
     assert 70 <= fired["error-rate", "route guarded_users"] <= 73
     assert 70 <= fired["error-rate", "route users"] <= 73
     assert not any(target == "route protected_users" for _rule, target in fired)
     naked_fault, _guarded_fault, protected_fault = out["faults"]
-    assert naked_fault["detected_by"]["target"] == "route users"
+    assert naked_fault["detected_by"]["target"] == "node naked_api"
     assert protected_fault["detected_by"]["rule"] == "breaker-open"
     assert 0 < protected_fault["time_to_detect_s"] <= 2
     for name in ("timeseries.csv", "summary.json", "run.png", "run.svg"):
@@ -91,7 +93,8 @@ def test_report_fills_the_fmea_from_measurements(tmp_path) -> None:
     rows = [line for line in text.splitlines() if "| latency +" in line]
     assert len(rows) == 3
     naked, _guarded, protected = rows
-    assert "users: " in naked and "more failures" in naked and "error-rate on route users" in naked
+    assert "users: " in naked and "more failures" in naked
+    assert "queue-growing on node naked_api" in naked
     assert "timeout, breaker, fallback" in protected and "served by fallback" in protected
     # Fallbacks hide the fault from the users' error rate; the breaker's alert still sees it.
     assert "breaker-open on call protected_api->protected_db after 1 s" in protected

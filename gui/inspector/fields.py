@@ -28,7 +28,9 @@ HIDDEN: dict[type[BaseModel], set[str]] = {Publish: {"fallback", "outbox"}}
 """Fields a model inherits but refuses (a publish has no fallback and writes no outbox)."""
 ENTRY_STEMS = {"queues": "queue"}
 """What one entry of a dict field is called (the name a new one starts from)."""
-YAML_HINTS = {"rules": "YAML, e.g. [{name: error-rate, for: 5s}, {name: pool, enabled: false}]"}
+YAML_HINTS = {
+    "rules": "YAML, e.g. [{name: error-rate, window: 1min, for: 5s}, {name: pool, enabled: false}]"
+}
 """Examples for YAML fields whose generic one would mislead (the alert rules)."""
 UNIT_HINTS = {
     format_duration: "e.g. 250ms, 2s",

@@ -112,3 +112,23 @@ def test_alert_rules_are_edited_in_the_scenario_inspector_and_saved(window, qtbo
     text = path.read_text(encoding="utf-8")
     assert "alerts:" in text and "above: 800ms" in text
     assert load_scenario(path).alerts == doc.scenario.alerts
+
+
+def test_a_rules_window_is_offered_taken_and_saved(window, qtbot, tmp_path):
+    """The rules' editor names the window field (its example and tooltip come from the
+    schema), and a rule's window goes into the scenario and into the saved file."""
+    window.selection.set([])
+    settle(qtbot, window)
+    rules = window.inspector.editor("alerts.rules")
+    assert "window:" in rules.placeholderText()
+    assert "window (the lookback" in rules.toolTip()
+    rules.setText("[{name: error-rate, window: 1min, for: 5s}]")
+    rules.editingFinished.emit()
+    settle(qtbot, window)
+    (rule,) = window.document.scenario.alerts.rules
+    assert (rule.window, rule.for_) == (60.0, 5.0)
+    path = tmp_path / "saved.yaml"
+    window.files.dialogs.save_as_answer = path
+    assert window.files.save_as()
+    assert "window: 60s" in path.read_text(encoding="utf-8")
+    assert load_scenario(path).alerts == window.document.scenario.alerts
