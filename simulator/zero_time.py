@@ -62,9 +62,8 @@ class ZeroTimeLoop:
     def message(self) -> str:
         text = " -> ".join([*self.path, self.path[0]])
         return (
-            f"messages can loop in no simulated time: {text}; every step may take 0 s "
-            f"({', '.join(self.why)}), so the clock would stop and the run never end: "
-            "give one step a time above zero"
+            f"messages can loop in no simulated time: {text} ({', '.join(self.why)} can be "
+            "0 s), so the clock would stop and the run never end: give one step a time above 0"
         )
 
 

@@ -102,7 +102,7 @@ def test_a_zero_time_republish_loop_is_refused_with_its_path_and_line() -> None:
     assert line.startswith(f"loop.yaml:{publish_line}: nodes.worker.publishes[0]: "), line
     assert "worker -> bus.work -> worker" in line
     assert "worker processing_time" in line and "bus publish_latency" in line
-    assert "give one step a time above zero" in line
+    assert "give one step a time above 0" in line
 
 
 def test_murphy_validate_shows_the_loop_and_exits_1(tmp_path: Path) -> None:
