@@ -304,3 +304,15 @@ def test_run_until_stops_a_loop_that_does_not_move_the_clock_and_names_its_owner
     assert caught.value.now == 0.5
     assert 20_000 <= caught.value.events < 30_000
     assert caught.value.owners[0][0] == "looper"
+
+
+def test_a_loop_through_an_outbox_relay_is_refused() -> None:
+    """A relay publishes again at once while rows are visible: with lag 0 and a batch smaller
+    than the rows waiting, commits from its own messages keep it going at one instant."""
+    text = (ROOT / "tests" / "data" / "zero-time-relay-loop.yaml").read_text()
+    line = refusal(text)
+    assert "relay -> bus.work -> worker -> db -> relay" in line, line
+    assert "relay lag" in line
+    with_lag = parse_scenario(text.replace("batch: 1", "batch: 1\n    lag: 1ms"))
+    _sim, out = run(with_lag)
+    assert out["invariants"] == [] and out["nodes"]["worker"]["processed"] > 40
