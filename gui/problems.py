@@ -45,6 +45,7 @@ class ProblemsPanel(QListWidget):
                 where += f" call #{problem.call + 1}"
             item = QListWidgetItem(icons[problem.severity], f"{problem.message}  ({where})")
             item.setData(Qt.ItemDataRole.UserRole, problem)
+            item.setToolTip(problem.message)  # a long message is cut off by a narrow panel
             self.addItem(item)
         if not self.problems:
             done = QListWidgetItem("No problems found.")

@@ -16,6 +16,8 @@ and ``simpy/events.py``):
 - ``Environment._eid``: the ``itertools.count`` numbering scheduled events.
 - ``Event._ok``: read by ``Environment.step`` after the callbacks ran (a failed
   event with ``_ok`` False crashes the run); a :class:`Wake` is always ok.
+- ``Event._value``: :func:`run_until` builds the event that ends a run as
+  ``Environment.run(until=t)`` does (``_ok`` True, ``_value`` None).
 
 Nothing else in ``simulator/`` touches SimPy internals: grep for ``._now``,
 ``._queue``, ``._eid`` or ``._value`` should find only this file.
@@ -26,14 +28,17 @@ somewhere deep in a run. (``Event.callbacks`` is public API and used directly.)
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from heapq import heappush
+from itertools import repeat
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL
+from simpy.core import EmptySchedule, StopSimulation
+from simpy.events import NORMAL, URGENT
 
-__all__ = ["Environment", "Wake", "scheduled_count", "wake_after"]
+__all__ = ["Environment", "Stalled", "Wake", "run_until", "scheduled_count", "wake_after"]
 
 
 class Environment(simpy.Environment):
@@ -95,3 +100,71 @@ def scheduled_count(env: simpy.Environment) -> int:
     """
     text = repr(env._eid)
     return int(text[text.index("(") + 1 : text.rindex(")")])
+
+
+STALL_BATCH = 4096
+"""Events stepped between two looks at the clock in :func:`run_until`."""
+
+
+class Stalled(Exception):
+    """Simulated time stopped: ``events`` in a row at ``now``; ``owners`` did most of them."""
+
+    def __init__(self, now: float, events: int, owners: list[tuple[str, int]]):
+        super().__init__(now, events, owners)
+        self.now, self.events, self.owners = now, events, owners
+
+
+def run_until(env: simpy.Environment, at: float, stall_events: int) -> None:
+    """``env.run(until=at)``, but raise :class:`Stalled` once ``stall_events`` events in a
+    row have happened without the clock moving (a loop of zero-time steps would
+    otherwise never return).
+
+    Why private: this is ``Environment.run``'s own loop (an URGENT event at ``at``
+    whose callback raises ``StopSimulation``, then ``step`` until it does), stepped in
+    batches of ``STALL_BATCH`` with a look at ``env._now`` between batches, so the guard
+    costs one comparison per batch, not per event. The events and their order are
+    exactly those of ``env.run(until=at)``; the caller ensures ``at`` is in the future.
+    """
+    until = simpy.Event(env)
+    until._ok = True
+    until._value = None
+    env.schedule(until, URGENT, at - env._now)
+    until.callbacks.append(StopSimulation.callback)
+    step = env.step
+    still = 0
+    try:
+        while True:
+            before = env._now
+            for _ in repeat(None, STALL_BATCH):
+                step()
+            if env._now != before:
+                still = 0
+                continue
+            still += STALL_BATCH
+            if still >= stall_events:
+                raise Stalled(env._now, still, _owners(env))
+    except StopSimulation:
+        return
+    except EmptySchedule:
+        raise RuntimeError(f"no events left before {at}: the run's own end event is gone") from None
+
+
+def _owners(env: simpy.Environment, sample: int = 2000) -> list[tuple[str, int]]:
+    """Whose callbacks the next ``sample`` events run (by the owner's ``name``), most first.
+
+    Only called once a run has stalled: it steps on (the run is abandoned anyway).
+    """
+    seen: Counter[str] = Counter()
+    queue = env._queue
+    for _ in range(sample):
+        if not queue:
+            break
+        for callback in queue[0][3].callbacks or ():
+            name = getattr(getattr(callback, "__self__", None), "name", None)
+            if isinstance(name, str):
+                seen[name] += 1
+        try:
+            env.step()
+        except (StopSimulation, EmptySchedule):
+            break
+    return seen.most_common()

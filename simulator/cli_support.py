@@ -61,6 +61,10 @@ class MurphyGroup(click.Group):
         except _PASS_THROUGH:
             raise
         except Exception as exc:  # anything else is a bug in murphy, not in the input
+            from simulator.engine import EngineError
+
+            if isinstance(exc, EngineError):  # the input cannot be simulated (a run stalled)
+                fail(str(exc))
             if _debug_wanted():
                 traceback.print_exc()
             message = one_line(str(exc), 300)

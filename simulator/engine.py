@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import simpy
 
-from simulator._simpy import Environment, scheduled_count
+from simulator._simpy import Environment, Stalled, run_until, scheduled_count
 from simulator.alerting import SNAPSHOT_FIRINGS, AlertMonitor
 from simulator.calls import EDGE_SERIES, POOL_SERIES, CallSite, EdgeStats, PoolRecorder
 from simulator.components.base import LOST_ERRORS, REFUSED_AT_ARRIVAL
@@ -35,6 +35,7 @@ from simulator.scenario import Call, Publish, Scenario
 from simulator.scenario_limits import memory_problem
 from simulator.scenario_nodes import call_edge_names, publish_edge_names
 from simulator.topology import find_call_cycle, to_graph
+from simulator.zero_time import find_zero_time_loop, stall_events
 
 __all__ = ["EngineError", "Simulation"]
 
@@ -45,21 +46,38 @@ class EngineError(Exception):
     """The scenario is valid as a file but cannot be simulated (e.g. a call cycle)."""
 
 
+def _stalled_message(stall: Stalled) -> str:
+    """What stopped, where, and what to change (the owners are whose events come next)."""
+    where = ", ".join(name for name, _count in stall.owners[:3])
+    return (
+        f"simulated time stopped at {stall.now:.6f} s: {stall.events:,} events in a row "
+        f"without the clock moving{f', at {where}' if where else ''}. A loop of steps that "
+        "take 0 s goes round forever (0 s processing, service or publish times; closed-loop "
+        "users with no think_time whose requests are refused at once): give one of its "
+        "steps a time above zero"
+    )
+
+
 class Simulation:
     """One run of one scenario with one seed."""
 
     def __init__(self, scenario: Scenario, seed: int | None = None):
-        # Refused before anything is built: a cycle would deadlock, and an over-budget
-        # scenario (e.g. one changed in memory after validation) would exhaust memory.
+        # Refused before anything is built: a cycle would deadlock, a loop of messages in
+        # no time would never end, and an over-budget scenario would exhaust memory (all
+        # three are refused at load too: this is for scenarios changed in memory since).
         cycle = find_call_cycle(to_graph(scenario))
         if cycle is not None:
             raise EngineError(f"synchronous call cycle: {' -> '.join(cycle + cycle[:1])}")
+        loop = find_zero_time_loop(scenario)
+        if loop is not None:
+            raise EngineError(loop.message)
         too_big = memory_problem(scenario)
         if too_big is not None:
             raise EngineError(too_big)
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.horizon = scenario.duration
+        self.stall_events = stall_events(scenario)  # a run stops as stalled past this
         self.env = Environment()  # SimPy's, with the clock readable as env.clock
         self.servers: dict[str, Server] = {}
         self.clients: dict[str, Client] = {}
@@ -228,7 +246,10 @@ class Simulation:
         if target <= self.env.now:
             return
         started = time.perf_counter()
-        self.env.run(until=target)
+        try:
+            run_until(self.env, target, self.stall_events)
+        except Stalled as stall:
+            raise EngineError(_stalled_message(stall)) from None
         for rollup in self._rollups:
             rollup.flush(target)
         self.wall_seconds += time.perf_counter() - started

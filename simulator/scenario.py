@@ -40,6 +40,7 @@ from simulator.scenario_nodes import (
 )
 from simulator.scenario_types import DIST_KINDS, Duration, Strict
 from simulator.scenario_yaml import Located, YamlError, compose_located, line_of, one_line
+from simulator.zero_time import zero_time_problems
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
@@ -221,7 +222,20 @@ def _problems_from_validation(
 
 
 def reference_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
-    """Cross-references the schema cannot see: calls, faults and layout must name real nodes."""
+    """Cross-references the schema cannot see: calls, faults and layout must name real nodes.
+
+    Then, once every name resolves, the wiring as a whole: a loop of messages that can go
+    round in no simulated time would never let a run end (``simulator.zero_time``).
+    """
+    found = False
+    for problem in _cross_references(scenario):
+        found = True
+        yield problem
+    if not found:
+        yield from zero_time_problems(scenario)
+
+
+def _cross_references(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
     names = set(scenario.nodes)
     for name in scenario.nodes:
         if not NAME_RE.match(name):

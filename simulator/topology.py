@@ -13,6 +13,7 @@ from typing import Literal
 import networkx as nx
 
 from simulator.scenario import Client, Consumer, Database, Relay, Scenario, reference_problems
+from simulator.zero_time import users_without_pause
 
 __all__ = [
     "Problem",
@@ -172,6 +173,12 @@ def problems(scenario: Scenario) -> list[Problem]:
             found.append(Problem("warning", f"client {name} calls nothing", name))
         elif node.kind == "balancer" and not node.calls:
             found.append(Problem("warning", f"balancer {name} has no backends: it errors", name))
+    for name in users_without_pause(scenario):
+        found.append(Problem(
+            "warning", f"client {name}: its users send again at once (no think_time above 0 "
+            "s): a request refused at once (a crash, a full queue) comes straight back, and "
+            "a run that loops so without time moving is stopped with an error", name,
+        ))  # fmt: skip
     found += _message_warnings(scenario)
     found += _disk_warnings(scenario)
     found += _pool_warnings(scenario)
