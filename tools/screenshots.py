@@ -33,6 +33,9 @@ LOOKS: dict[str, tuple[int, int, float, bool, Path]] = {
     "dark": (1920, 1080, 1.0, True, FLAGSHIP),
     "amplification": (1920, 1080, 1.0, False, ROOT / "scenarios" / "amplification.yaml"),
     "messages": (1920, 1080, 1.0, False, ROOT / "scenarios" / "outbox-vs-dual-write.yaml"),
+    # Deploy bars, the alert lane and four blast-radius entries on one timeline.
+    "game-day": (1366, 768, 1.0, False, ROOT / "scenarios" / "game-day.yaml"),
+    "game-day-dark": (1920, 1080, 1.0, True, ROOT / "scenarios" / "game-day.yaml"),
 }
 README_SIZE = (1600, 1000)
 FAST = 5  # index of "As fast as possible" in the speed box
