@@ -18,6 +18,7 @@ from simulator.alerting import detection
 from simulator.corruption import corruption_summary
 from simulator.message_flows import message_summary
 from simulator.metrics import OUTCOMES, LogHistogram
+from simulator.scenario_deploys import deploy_of_fault
 from simulator.topology import to_graph
 
 if TYPE_CHECKING:  # analysis reads finished runs; it never builds one
@@ -166,6 +167,19 @@ def _pool(pool: ConnectionPool) -> dict[str, Any]:
     }
 
 
+def acting_window(sim: Simulation, fault: Any) -> tuple[float, float]:
+    """When a fault acted in this run: its window, except that a bad version stops acting
+    once its deploy's rollback has drained it (its window is "as long as the version
+    runs", which a rollback cuts short). Plots shade, and recovery counts from, this end.
+    """
+    start, end = fault.window(sim.scenario.duration)
+    if fault.kind != "bad_deploy" or sim.deploys is None:
+        return start, end
+    index = deploy_of_fault(sim.scenario, fault)
+    rolled_back = None if index is None else sim.deploys.deploys[index].rollback_end_s
+    return start, end if rolled_back is None else min(end, rolled_back)
+
+
 def _fault(
     sim: Simulation, parts: list[set[str]], kind: str, target: str, start: float, end: float
 ) -> dict[str, Any]:
@@ -204,7 +218,7 @@ def summarize(sim: Simulation, blast_radius: list[dict[str, Any]] | None = None)
         "routes": routes,
         "nodes": {name: _node(sim, name) for name in sim.servers},
         "edges": {name: _edge(sim, name) for name in sim.sites},
-        "faults": [_fault(sim, parts, f.kind, f.target, *f.window(sc.duration)) for f in sc.faults],
+        "faults": [_fault(sim, parts, f.kind, f.target, *acting_window(sim, f)) for f in sc.faults],
         "alerts": sim.alerts.as_list(),
         "invariants": sim.check_invariants(),
     }

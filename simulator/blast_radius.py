@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from simulator.analysis import compare_runs
+from simulator.analysis import acting_window, compare_runs
 from simulator.engine import Simulation
 from simulator.recovery import fault_recovery
 from simulator.scenario import Fault, Scenario
-from simulator.scenario_deploys import deploy_of_fault
 
 __all__ = ["blast_radius"]
 
@@ -39,8 +38,7 @@ def blast_radius(
         rest = [f for i, f in enumerate(scenario.faults) if i != index]
         baseline = Simulation(scenario.model_copy(update={"faults": rest}), seed=seed)
         baseline.run_to_end()
-        start, end = fault.window(scenario.duration)
-        end = _effective_end(scenario, faulty, fault, end)
+        start, end = acting_window(faulty, fault)
         found = compare_runs(faulty, baseline, start)
         hit_nodes = [n for n, v in found["nodes"].items() if v["degraded"]]
         hit_routes = [r for r, v in found["routes"].items() if v["degraded"]]
@@ -69,22 +67,6 @@ def blast_radius(
             entry["databases"] = hit_stores
         out.append(entry)
     return out
-
-
-def _effective_end(scenario: Scenario, faulty: Simulation, fault: Fault, end: float) -> float:
-    """When the fault stopped acting: a bad version ends when its rollback has drained it.
-
-    A ``bad_deploy`` lasts "as long as the version runs", so its window is open to the end
-    of the run; once the rollback completes, no request meets the bad version any more,
-    and recovery is counted from then.
-    """
-    if fault.kind != "bad_deploy" or faulty.deploys is None:
-        return end
-    index = deploy_of_fault(scenario, fault)
-    if index is None:
-        return end
-    rolled_back = faulty.deploys.deploys[index].rollback_end_s
-    return end if rolled_back is None else min(end, rolled_back)
 
 
 def _store_harm(name: str, found: dict[str, Any]) -> str:

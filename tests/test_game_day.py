@@ -89,7 +89,7 @@ def test_the_bad_canary_is_rolled_back_before_its_big_step(seed: int | None) -> 
     assert fault["detected_by"]["fired_s"] == deploy["rollback_alert"]["fired_s"]
     # The bad version stops acting when the rollback completes: recovery counts from there.
     entry = summary["blast_radius"][BAD_DEPLOY]
-    assert entry["end_s"] == deploy["rollback_completed_s"]
+    assert entry["end_s"] == deploy["rollback_completed_s"] == fault["end_s"]
     assert entry["recovery_s"] is not None and entry["recovery_s"] <= 30
 
 

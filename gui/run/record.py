@@ -40,6 +40,10 @@ class RunRecord:
 
     @property
     def faults(self) -> list[dict[str, Any]]:
+        """Each fault's window: as planned while the run goes, as it acted once the summary
+        is in (a bad version rolled back ends at its rollback, not at the end of the run)."""
+        if self.summary and "faults" in self.summary:
+            return self.summary["faults"]
         return self.info.get("faults", [])
 
     @property
