@@ -10,7 +10,8 @@ so two runs that differ only in a rollback see the same draws).
 
 A version is bad while a ``bad_deploy`` fault for it is active; the jobs routed to
 it then fail (``bad_version``), are slowed, are refused at once (a crash loop,
-``crash_loop``, which also takes the version's share of the workers), or leak
+``crash_loop``, which also takes the version's share of the workers, rounded down, and
+never the workers the old version's accepted jobs need to drain), or leak
 memory in proportion to its share. Jobs keep the version they were routed to
 until they finish: moving traffic back drains a version, it never loses its work.
 
@@ -22,12 +23,14 @@ are rare: no hot path) and rolls a deploy back when one of its alert rules fires
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from simulator.components.base import Job
+from simulator.alerting import target_nodes
+from simulator.components.base import Job, capacity_of
 from simulator.components.service import Server
 from simulator.fault_kinds import Conditions
 from simulator.randomness import RandomStream
@@ -147,14 +150,32 @@ class VersionedServer(Server):
         """The faults' conditions, with the versions' own: workers out, crash loops, leaks."""
         self._conditions = conditions
         capacity, leak = conditions.capacity * self.serving, conditions.leak_mb_per_s
+        crashing = 0.0
         for version, bad in self.bad.items():
             share = self.share_of(version)
             if bad.crash_loop:
-                capacity *= 1.0 - share
+                crashing += share
             leak += bad.leak_mb_per_s * share
+        if crashing > 0.0 and 0 < self.workers < math.inf:
+            capacity = self._crash_loop_capacity(capacity, min(crashing, 1.0))
         if capacity != conditions.capacity or leak != conditions.leak_mb_per_s:
             conditions = dataclasses.replace(conditions, capacity=capacity, leak_mb_per_s=leak)
         super().apply_conditions(conditions)
+
+    def _crash_loop_capacity(self, factor: float, share: float) -> float:
+        """The capacity factor left when ``share`` of the traffic goes to a crash-looping version.
+
+        The refusal at arrival already models the lost share, so the version's instances
+        only take their own workers: ``floor(workers x share)`` of them (rounding toward
+        keeping capacity, so a 5% canary on one worker keeps it). When that leaves no
+        worker, the old version's jobs already accepted still drain: as many workers as
+        there are such jobs stay (nothing new is accepted, so that is never more work).
+        """
+        workers = capacity_of(self.workers, factor)
+        left = workers - math.floor(workers * share + 1e-9)
+        if left < 1:
+            left = min(workers, len(self.in_service) + len(self.queue))
+        return left / self.workers
 
     # -- readers -------------------------------------------------------------------------------
 
@@ -288,12 +309,14 @@ class _Deploy:
         self.rollback_s: float | None = None
         self.rollback_end_s: float | None = None
         self.rollback_alert: dict[str, Any] | None = None
+        self.superseded_s: float | None = None  # a newer deploy of the service started
         self._failed_at_start = 0
         self._failed_at_end: int | None = None
         self.rolling = (
             RollingState(spec.instances, spec.batch) if isinstance(spec, RollingDeploy) else None
         )
         self.process: simpy.Process | None = None
+        self.back: simpy.Process | None = None
         if spec.at < self.sim.horizon:
             self.env.timeout(spec.at).callbacks.append(self._start)
 
@@ -302,39 +325,50 @@ class _Deploy:
     def _start(self, _event: simpy.Event) -> None:
         self.started_s = self.env.now
         self.old = self.server.new_version if self.server.share >= 1.0 else self.server.old_version
+        for earlier in self.schedule.deploys[: self.index]:
+            if earlier.spec.target == self.spec.target and earlier.started_s is not None:
+                if earlier.process is not None and earlier.process.is_alive:
+                    self.old = earlier.version  # it completes at this very instant
+                earlier.supersede()
         self._failed_at_start = _failed_total(self.sim, self.routes)
         self.process = self.env.process(self._forward())
 
+    def _route(self, old: int, new: int, share: float, serving: float = 1.0) -> None:
+        """Route the service's traffic, unless a newer deploy of it owns the routing (one
+        that starts at the very instant this one completes comes first)."""
+        if self.superseded_s is None:
+            self.server.route(old, new, share, serving)
+
     def _forward(self) -> Generator[simpy.Event, Any, None]:
-        spec, server = self.spec, self.server
+        spec = self.spec
         try:
             if isinstance(spec, BlueGreenDeploy):
-                server.route(self.old, self.version, 1.0)
+                self._route(self.old, self.version, 1.0)
                 yield self.env.timeout(spec.keep_old)
             elif isinstance(spec, CanaryDeploy):
                 for step in spec.steps:
-                    server.route(self.old, self.version, step.share)
+                    self._route(self.old, self.version, step.share)
                     yield self.env.timeout(step.hold)
-                server.route(self.old, self.version, 1.0)
+                self._route(self.old, self.version, 1.0)
             else:
                 yield from self._roll(to_new=True)
         except simpy.Interrupt:
             return
         self.completed_s = self.env.now
-        server.route(self.version, self.version, 0.0)  # the old pool is gone
+        self._route(self.version, self.version, 0.0)  # the old pool is gone
         self._failed_at_end = _failed_total(self.sim, self.routes)
 
     def _roll(self, to_new: bool) -> Generator[simpy.Event, Any, None]:
         """Batches leave service, boot the version, and come back, until all run it."""
-        state, spec, server = self.rolling, self.spec, self.server
+        state, spec = self.rolling, self.spec
         assert state is not None
         while (state.old if to_new else state.new) > 0 or state.out > 0:
             if state.out == 0:
                 state.take_out(from_new=not to_new)
-            server.route(self.old, self.version, state.share, state.serving)
+            self._route(self.old, self.version, state.share, state.serving)
             yield self.env.timeout(spec.boot_time)
             state.boot(to_new)
-            server.route(self.old, self.version, state.share, state.serving)
+            self._route(self.old, self.version, state.share, state.serving)
 
     # -- rollback ------------------------------------------------------------------------------
 
@@ -342,6 +376,8 @@ class _Deploy:
         """Whether an alert now would roll this deploy back."""
         rollback = self.spec.rollback
         if rollback is None or self.started_s is None or self.rollback_s is not None:
+            return False
+        if self.superseded_s is not None:
             return False
         return self.completed_s is None or now <= self.completed_s + rollback.watch
 
@@ -362,17 +398,29 @@ class _Deploy:
                                "fired_s": firing.fired_s}  # fmt: skip
         if self.process is not None and self.process.is_alive:
             self.process.interrupt("rollback")
-        self.env.process(self._back())
+        self.back = self.env.process(self._back())
+
+    def supersede(self) -> None:
+        """A newer deploy of the same service has started: it owns the service's routing
+        from now on, so this one stops watching and a rollback under way stops short."""
+        if self.superseded_s is not None:
+            return
+        self.superseded_s = self.env.now
+        if self.back is not None and self.back.is_alive:
+            self.back.interrupt("superseded")
+            self._failed_at_end = _failed_total(self.sim, self.routes)
 
     def _back(self) -> Generator[simpy.Event, Any, None]:
-        spec, server = self.spec, self.server
-        if isinstance(spec, RollingDeploy):
-            yield from self._roll(to_new=False)
-        else:
-            if self.completed_s is not None:  # the old pool is gone: boot it again first
-                yield self.env.timeout(server.boot_time)
+        spec = self.spec
+        try:
+            if isinstance(spec, RollingDeploy):
+                yield from self._roll(to_new=False)
+            elif self.completed_s is not None:  # the old pool is gone: boot it again first
+                yield self.env.timeout(self.server.boot_time)
             # Jobs already routed to the new version keep it until they finish: a drain.
-        server.route(self.old, self.old, 0.0)
+        except simpy.Interrupt:
+            return  # superseded: the newer deploy routes the traffic
+        self._route(self.old, self.old, 0.0)
         self.rollback_end_s = self.env.now
         self._failed_at_end = _failed_total(self.sim, self.routes)
 
@@ -396,6 +444,8 @@ class _Deploy:
             "rollback_completed_s": self.rollback_end_s,
             "requests_failed": 0 if ended is None else ended - self._failed_at_start,
         }
+        if self.superseded_s is not None:
+            out["superseded_s"] = self.superseded_s
         return out
 
 
@@ -412,12 +462,10 @@ def _touches(target: str, service: str, routes: list[str]) -> bool:
     """Whether an alert's target ("node api", "route checkout", "call api->db") concerns the
     service or a route through it; a target of another shape always does."""
     kind, _, name = target.partition(" ")
-    if kind == "node":
-        return name == service
     if kind == "route":
         return name in routes
-    if kind in ("call", "pool"):
-        return service in name.split("->")
+    if kind in ("node", "call", "pool"):
+        return service in target_nodes(target)
     return True
 
 

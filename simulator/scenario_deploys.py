@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from simulator.scenario_alerts import expand_rules
 from simulator.scenario_types import Duration, Percent, Strict
 
 if TYPE_CHECKING:
@@ -203,6 +204,7 @@ def deploy_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]
                     f"{node.workers} workers: each instance needs one"
                 ),
             )
+    yield from _rollback_problems(scenario)
     for index, fault in enumerate(scenario.faults):
         if fault.kind != "bad_deploy":
             continue
@@ -222,4 +224,36 @@ def deploy_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]
                     f"no deploy of {fault.target!r} is under way at {fault.at:g}s: a bad_deploy "
                     "spoils the version a deploy ships, so put its at: at a deploy's start"
                 ),
+            )
+
+
+def _rollback_problems(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """A rollback that no rule in force can trigger would silently never happen: a name
+    that is no rule (a typo, a rule switched off) or a severity no rule has."""
+    watching = [d for d in scenario.deploys if d.rollback is not None]
+    if not watching:
+        return
+    watched = expand_rules(scenario)  # rules that watch at least one target
+    names = list(dict.fromkeys(rule.name for rule, _ in watched))
+    rank = {severity: len(SEVERITIES) - i for i, severity in enumerate(SEVERITIES)}
+    available = f"the rules are: {', '.join(names)}" if names else "no rule is in force"
+    for index, deploy in enumerate(scenario.deploys):
+        rollback = deploy.rollback
+        if rollback is None:
+            continue
+        loc = ("deploys", index, "rollback")
+        if rollback.alerts is not None:
+            for k, name in enumerate(rollback.alerts):
+                if name not in names:
+                    yield (
+                        (*loc, "alerts", k),
+                        f"no alert rule {name!r} is in force (a typo, or a rule switched off "
+                        f"or watching nothing?); {available}",
+                    )
+        elif not any(rank[rule.severity] >= rank[rollback.severity] for rule, _ in watched):
+            yield (
+                (*loc, "severity"),
+                f"no alert rule in force is {rollback.severity} or worse, so nothing would "
+                f"roll the deploy of {deploy.target!r} back: name rules with alerts: [...], "
+                f"lower the severity, or say rollback: false ({available})",
             )

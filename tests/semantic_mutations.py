@@ -72,6 +72,7 @@ from simulator.scenario_deploys import (
     CanaryStep,
     Rollback,
     RollingDeploy,
+    planned_end,
 )
 from simulator.scenario_faults import (
     BadDeployFault,
@@ -809,6 +810,7 @@ def _add_deploys(
                 boot_time=rng.choice([0.0, 0.5, 3.0]), **common,
             )  # fmt: skip
         deploys.append(deploy)
+        deploys += _sequel(deploy)
         if rng.random() < 0.7:
             leak = getattr(nodes[target], "memory", None) is not None and rng.random() < 0.4
             faults.append(BadDeployFault(
@@ -818,6 +820,23 @@ def _add_deploys(
                 else 0.0, **{"for": rng.choice([None, rng.uniform(0.5, 10.0)])},
             ))  # fmt: skip
     return deploys, faults
+
+
+def _sequel(first: Any) -> list[BaseModel]:
+    """Sometimes a newer deploy of the same service, from the instant the first completes
+    (it supersedes the first's watch and late rollback). Drawn from a generator of its own,
+    seeded by the first deploy, so the other cases' draws do not shift."""
+    sub = random.Random(f"sequel {first.target} {first.at} {first.strategy}")
+    if sub.random() >= 0.3:
+        return []
+    at = planned_end(first) + sub.choice([0.0, 1.0, 3.0])
+    if at >= DURATION:
+        return []
+    common: dict[str, Any] = {"target": first.target, "at": at, "rollback": Rollback()}
+    if sub.random() < 0.5:
+        return [BlueGreenDeploy(strategy="blue_green", keep_old=sub.choice([0.0, 4.0]), **common)]
+    steps = [CanaryStep(share=sub.choice([0.05, 0.5]), hold=sub.choice([1.0, 4.0]))]
+    return [CanaryDeploy(strategy="canary", steps=steps, **common)]
 
 
 # -- corruption: writes, validation layers, reconciliation -----------------------------------

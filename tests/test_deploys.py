@@ -224,7 +224,74 @@ def test_crash_loop_refuses_the_new_versions_share_and_loses_its_workers() -> No
     arrivals_during = 100 * 90  # 100/s over the 90 s of the step the run sees
     assert 0.26 * arrivals_during <= refused <= 0.34 * arrivals_during
     assert out["routes"]["users"]["outcomes"]["error"] == refused  # failed fast, nothing else
-    assert sim.servers["api"].capacity == 5  # 70% of 8 workers: the new ones keep crashing
+    # The new version's 30% of 8 workers, rounded down (2.4 -> 2), keep crashing: 6 are left.
+    assert sim.servers["api"].capacity == 6
+
+
+CRASH = """
+murphy: 1
+name: crash loop
+seed: 3
+duration: 60s
+bucket: 1s
+nodes:
+  users:
+    kind: client
+    rate: {rate}/s
+    calls: [{{to: api, timeout: 2s}}]
+  api:
+    kind: service
+    workers: {workers}
+    queue: 50
+    service_time: {{dist: exponential, mean: 10ms}}
+    boot_time: 5s
+deploys:
+  - {deploy}
+faults: [{{kind: bad_deploy, target: api, at: 10s, crash_loop: true}}]
+"""
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_small_canary_that_crash_loops_harms_only_its_share(seed: int) -> None:
+    """A 5% canary on one worker must not take the worker: only the canary's share fails."""
+    text = CRASH.format(rate=50, workers=1, deploy="{strategy: canary, target: api, at: 10s, "
+                        "steps: [{share: 5%, hold: 60s}], rollback: false}")  # fmt: skip
+    sim = Simulation(scenario(text), seed=seed)
+    sim.env.run(until=20.0)
+    assert sim.servers["api"].capacity == 1
+    out = summarize(sim.run_to_end())
+    assert out["invariants"] == []
+    outcomes = out["routes"]["users"]["outcomes"]
+    routed_new = out["nodes"]["api"]["versions"]["1"]
+    assert 0.03 * 50 * 50 <= routed_new <= 0.07 * 50 * 50  # over the 50 s the run sees
+    assert outcomes["error"] == routed_new  # refused at once, the canary's share only
+    assert outcomes["timeout"] == 0 and outcomes["rejected"] == 0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(
+    "deploy",
+    [
+        "{strategy: blue_green, target: api, at: 10s, keep_old: 30s, rollback: false}",
+        "{strategy: canary, target: api, at: 10s, steps: [{share: 100%, hold: 30s}], "
+        "rollback: false}",
+    ],
+)
+def test_a_crash_looping_version_lets_the_old_one_drain(seed: int, deploy: str) -> None:
+    """All traffic moves to a version that crash-loops: the jobs the old version had
+    already accepted still finish (draining never drops accepted requests)."""
+    sim = Simulation(scenario(CRASH.format(rate=390, workers=4, deploy=deploy)), seed=seed)
+    sim.env.run(until=10.0)
+    server = sim.servers["api"]
+    accepted = len(server.queue) + len(server.in_service)
+    assert accepted > 0  # the old version has work to drain at the switch
+    sim.env.run(until=10.0 + 1e-6)
+    assert server.share == 1.0 and server.capacity >= min(accepted, 4)
+    sim.env.run(until=12.0)
+    assert len(server.queue) + len(server.in_service) == 0  # drained, nothing new accepted
+    out = summarize(sim.run_to_end())
+    assert out["invariants"] == []
+    assert out["routes"]["users"]["outcomes"]["timeout"] == 0
 
 
 def test_bad_version_latency_raises_p99_on_its_share_only() -> None:
@@ -276,6 +343,10 @@ def test_bad_version_leak_grows_with_its_share() -> None:
          "[{kind: bad_deploy, target: api, at: 10s, leak_mb_per_s: 5}]", "no memory model"),
         ("{strategy: blue_green, target: api, at: 1s, rollback: {sevrity: warning}}", "[]",
          "unknown field"),
+        ("{strategy: blue_green, target: api, at: 1s, rollback: {alerts: [error-rat]}}", "[]",
+         "deploys[0].rollback.alerts[0]: no alert rule 'error-rat' is in force"),
+        ("{strategy: blue_green, target: api, at: 1s, rollback: {alerts: [error-rat]}}", "[]",
+         "the rules are: error-rate, p99-latency"),
     ],
 )  # fmt: skip
 def test_invalid_deploys_say_what_to_do(deploy: str, faults: str, message: str) -> None:
@@ -283,6 +354,29 @@ def test_invalid_deploys_say_what_to_do(deploy: str, faults: str, message: str) 
         parse_scenario(chain(deploy, faults=faults))
     assert message in str(caught.value)
     assert ":" in str(caught.value).split(" ")[0]  # file:line
+
+
+def test_a_rollback_no_rule_can_trigger_is_refused_at_its_line() -> None:
+    """A rule switched off, or no rule of the severity left, would silently never roll back."""
+    off = chain("{strategy: canary, target: api, rollback: {alerts: [error-rate]}}")
+    off = off.replace("[{name: error-rate, for: 10s}]", "[{name: error-rate, enabled: false}]")
+    with pytest.raises(ScenarioError, match=r"deploys\[0\].rollback.alerts\[0\]: no alert rule "
+                       "'error-rate' is in force") as caught:  # fmt: skip
+        parse_scenario(off)
+    assert "error-rate, " not in str(caught.value)  # not listed among the rules in force
+    line = next(i for i, t in enumerate(off.splitlines(), 1) if "strategy: canary" in t)
+    assert f":{line}:" in str(caught.value)
+    none = chain("{strategy: canary, target: api}").replace(
+        "rules: [{name: error-rate, for: 10s}]", "defaults: false"
+    )
+    with pytest.raises(ScenarioError, match="no alert rule in force is critical or worse"):
+        parse_scenario(none)
+    warning = none.replace("defaults: false", "defaults: false\n  rules: [{name: slow, "
+                           "metric: p99_latency, target: every route, above: 1s}]")  # fmt: skip
+    with pytest.raises(ScenarioError, match="the rules are: slow"):
+        parse_scenario(warning)  # a warning rule does not trigger a critical rollback
+    parse_scenario(warning.replace("target: api}", "target: api, rollback: {severity: warning}}"))
+    parse_scenario(none.replace("target: api}", "target: api, rollback: false}"))
 
 
 def test_overlapping_deploys_of_one_service_are_refused() -> None:
@@ -354,3 +448,64 @@ def test_which_alert_targets_concern_a_deployed_service() -> None:
     assert _touches("route users", "api", routes) and not _touches("route other", "api", routes)
     assert _touches("call api->db", "api", routes) and _touches("pool web->api", "api", routes)
     assert not _touches("call web->db", "api", routes)
+    # A second call to the same target is numbered: the edge still concerns the service.
+    assert _touches("call gw->api#1", "api", routes) and _touches("pool api->db#2", "api", routes)
+    assert not _touches("call gw->apix#1", "api", routes)
+
+
+OVERLAP = """
+murphy: 1
+name: overlap
+seed: 3
+duration: 60s
+bucket: 1s
+nodes:
+  users:
+    kind: client
+    rate: 50/s
+    calls: [{to: api, timeout: 2s}]
+  api:
+    kind: service
+    workers: 8
+    queue: 50
+    service_time: {dist: exponential, mean: 10ms}
+    boot_time: 10s
+deploys:
+  - {strategy: blue_green, target: api, at: 10s, keep_old: KEEPs}
+  - {strategy: canary, target: api, at: 22s, steps: [{share: 50%, hold: 20s}]}
+faults: FAULTS
+alerts:
+  rules: [{name: error-rate, for: 5s}]
+"""
+
+
+def test_a_newer_deploy_supersedes_an_earlier_ones_late_rollback() -> None:
+    """The first deploy's rollback (after completion: booting the old pool from 20 s) must
+    not take the traffic away from the canary that started at 22 s."""
+    text = OVERLAP.replace("KEEP", "5").replace(
+        "FAULTS", "[{kind: bad_deploy, target: api, at: 10s, error_rate: 50%}]"
+    )
+    sim = Simulation(scenario(text), seed=3)
+    server = sim.servers["api"]
+    sim.env.run(until=35.0)  # after the first rollback's boot would have ended (~30 s)
+    assert (server.old_version, server.new_version, server.share) == (1, 2, 0.5)
+    out = summarize(sim.run_to_end())
+    assert out["invariants"] == []
+    first, second = out["deploys"]
+    assert first["rolled_back"] and first["superseded_s"] == 22.0
+    assert first["rollback_completed_s"] is None  # stopped short: the canary owns the service
+    assert second["completed_s"] == 42.0 and "superseded_s" not in second
+    assert (server.old_version, server.new_version) == (2, 2)
+
+
+def test_a_deploy_that_starts_as_the_previous_completes_keeps_its_routing() -> None:
+    """Deploy 2 starts at the instant deploy 1 completes: deploy 1's completion must not
+    overwrite deploy 2's first step, and deploy 2's old version is deploy 1's."""
+    text = OVERLAP.replace("KEEP", "12").replace("FAULTS", "[]")
+    sim = Simulation(scenario(text), seed=3)
+    server = sim.servers["api"]
+    sim.env.run(until=30.0)
+    assert (server.old_version, server.new_version, server.share) == (1, 2, 0.5)
+    out = summarize(sim.run_to_end())
+    assert out["invariants"] == []
+    assert out["deploys"][0]["completed_s"] == 22.0 and out["deploys"][0]["superseded_s"] == 22.0
