@@ -10,10 +10,12 @@ routes' clients sent, over the same window.
 The worst case assumes the callee of the edge fails every attempt and that the
 failure is one every retry above retries. Along the way up:
 
-* a call with ``fallback: {kind: default}`` answers its caller anyway, so the
-  failure stops there: the layers above it do not retry (the product is cut);
-* a ``cached`` fallback is not counted (once its value is older than ``max_age``
-  it fails like no fallback), nor is ``fail``;
+* a fallback is not counted: a ``default`` one answers the caller when the callee
+  fails, but the layers above still retry their own failures (a timeout while the
+  callee is slow, a full queue, their own errors), each try calling again: the
+  semantic fuzz found 1.58 attempts per request below a default fallback that a
+  "cut" product called 1; a ``cached`` one fails like none once its value is older
+  than ``max_age``; ``fail`` does nothing;
 * a retry budget is not counted either (below ``min_concurrency`` active requests
   it lets every retry through), nor breakers (they stop attempts only once open)
   nor timeouts; each is named in the edge's notes when it bounds the sustained
@@ -73,10 +75,6 @@ def _tries(call: Call) -> int:
     return retry.attempts if retry is not None and retry.strategy != "none" else 1
 
 
-def _cuts(call: Call) -> bool:
-    """A default fallback answers every failure: the caller does not fail, nobody above retries."""
-    return call.fallback is not None and call.fallback.kind == "default"
-
 
 def _notes(call: Call, edge: str) -> list[str]:
     notes = []
@@ -89,6 +87,11 @@ def _notes(call: Call, edge: str) -> list[str]:
         )
     if call.fallback is not None and call.fallback.kind == "cached":
         notes.append(f"{edge}: a cached fallback stops the retries above while its value is fresh")
+    if call.fallback is not None and call.fallback.kind == "default":
+        notes.append(
+            f"{edge}: a default fallback answers its failures, so the layers above retry only"
+            " their own (timeouts, full queues, errors)"
+        )
     if call.breaker is not None:
         notes.append(f"{edge}: a breaker stops the tries once it opens")
     return notes
@@ -97,10 +100,9 @@ def _notes(call: Call, edge: str) -> list[str]:
 def worst_case(scenario: Scenario) -> dict[str, EdgeAmplification]:
     """Per call reached from a client, the worst compound amplification over its routes.
 
-    Along a route e1…ek the figure at ek is its own tries times, going up, the tries of
-    each call above for as long as the failure keeps propagating (no default fallback
-    on the call just below). A call back into a node already on the route counts once
-    and the walk stops there.
+    Along a route e1…ek the figure at ek is its own tries times the tries of every call
+    above it. A call back into a node already on the route counts once and the walk
+    stops there.
     """
     graph = nx.MultiDiGraph()
     graph.add_nodes_from(scenario.nodes)
@@ -122,9 +124,7 @@ def worst_case(scenario: Scenario) -> dict[str, EdgeAmplification]:
                 if call.only_for is not None and client not in call.only_for:
                     continue  # this client's requests never take it (a gateway's other route)
                 walked += 1
-                # The failure of this call's callee reaches the caller above only if this call
-                # has no default fallback: then the product so far multiplies.
-                figure = _tries(call) * (1 if _cuts(call) else product)
+                figure = _tries(call) * product
                 route = (*path, callee)
                 here = (*seen_notes, *_notes(call, edge))
                 if edge not in best or figure > best[edge][0]:

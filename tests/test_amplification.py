@@ -53,16 +53,18 @@ def test_every_layer_multiplies_and_a_repeated_target_is_its_own_edge() -> None:
     assert amp["b->c#1"].worst == 6 and amp["b->c#1"].own == 1  # no retry of its own
 
 
-def test_a_default_fallback_cuts_the_product_but_a_cached_one_does_not() -> None:
-    # b answers a default when c fails: a does not see the failure, nobody above b retries.
-    cut = worst_case(chain(c_extra=", fallback: {kind: default}"))
-    assert cut["b->c"].worst == 4
+def test_a_fallback_is_named_not_counted() -> None:
+    """A default fallback answers the caller when the callee fails, but the layers above
+    still retry their own timeouts and errors, each try calling again: the semantic fuzz
+    measured 1.58 attempts per request below a default fallback a cut product called 1."""
+    default = worst_case(chain(c_extra=", fallback: {kind: default}"))
+    assert default["b->c"].worst == 24
+    assert any("default fallback" in n for n in default["b->c"].notes)
     cached = worst_case(chain(c_extra=", fallback: {kind: cached}"))
     assert cached["b->c"].worst == 24  # a stale cache fails like no fallback at all
     assert any("cached fallback" in n for n in cached["b->c"].notes)
-    # A default fallback on a->b: b's failures stop at a, but b->c still multiplies a's tries.
     upper = worst_case(chain(b_extra=", fallback: {kind: default}"))
-    assert upper["a->b"].worst == 3 and upper["b->c"].worst == 12
+    assert upper["a->b"].worst == 6 and upper["b->c"].worst == 24
 
 
 def test_a_retry_budget_and_a_breaker_are_named_not_counted() -> None:
