@@ -6,8 +6,12 @@ breaker). At every bucket close it computes its metric over its lookback
 the run), as Prometheus' ``rate(errors[30s])`` does. Like Prometheus, a rule whose
 condition holds is *pending*; it *fires* once the condition has held at every
 evaluation for its ``for:`` window, and *resolves* at the first evaluation
-where it no longer holds. A bucket with no data for the metric (no request
-answered, say) leaves the rule where it was. Subscribers hear of a firing at
+where it no longer holds. An evaluation with no data for the metric (no request
+answered in the window, say) drops a pending rule's count, as Prometheus drops a
+pending alert whose expression returns no sample, and leaves a firing rule firing.
+Each firing carries ``since_s``, when its condition began to hold (the start of
+its pending period): a fault is credited only with firings whose condition began
+after it started (``detections``). Subscribers hear of a firing at
 the simulated instant it fires (a deploy's automatic rollback listens here).
 """
 
@@ -30,12 +34,14 @@ __all__ = [
     "DETECTION_GRACE_S",
     "SNAPSHOT_FIRINGS",
     "AlertMonitor",
+    "Fault",
     "Firing",
     "RuleState",
     "WindowRows",
     "WindowSum",
     "describe_value",
     "detection",
+    "detections",
     "firings_at",
     "target_nodes",
 ]
@@ -60,10 +66,13 @@ class Firing:
     fired_s: float
     resolved_s: float | None
     value: float
+    since_s: float = 0.0
+    """When the condition began to hold: the start of the first bucket of its pending run."""
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["fired_s"] = round(self.fired_s, 6)
+        out["since_s"] = round(self.since_s, 6)
         out["resolved_s"] = None if self.resolved_s is None else round(self.resolved_s, 6)
         out["value"] = round(self.value, 6)
         return out
@@ -91,7 +100,10 @@ class RuleState:
 
     def update(self, now: float, width: float, value: float | None) -> str | None:
         if value is None:
-            return None  # no data: neither evidence for nor against
+            # No data: the condition did not hold at this evaluation, so a pending run ends
+            # (two bad buckets around a silence are not a bad stretch); a firing stays.
+            self.pending_since = None
+            return None
         if not self.holds(value):
             self.pending_since = None
             if self.firing:
@@ -211,8 +223,10 @@ class AlertMonitor:
             change = watch.state.update(now, self._width, value)
             if change == "fired":
                 assert value is not None
+                since = watch.state.pending_since
+                assert since is not None
                 firing = Firing(watch.rule.name, watch.rule.metric, watch.target,
-                                watch.rule.severity, now, None, value)  # fmt: skip
+                                watch.rule.severity, now, None, value, since)  # fmt: skip
                 watch.open = firing
                 self.firings.append(firing)
                 for callback in self._subscribers:
@@ -358,20 +372,58 @@ def target_nodes(target: str) -> set[str]:
 
 
 def detection(
-    firings: list[Firing], start: float, end: float, related: set[str] | None = None
+    firings: list[Firing],
+    start: float,
+    end: float,
+    related: set[str] | None = None,
+    bucket: float = 0.0,
 ) -> Firing | None:
-    """The first firing at or after a fault's start and before its end + ``DETECTION_GRACE_S``.
+    """The first firing that could be a fault's symptom (``detections`` for one fault).
 
-    With ``related`` (the nodes connected to the fault's target), only a firing on
-    one of them counts: an alert on an unrelated part of the system is not the
-    fault's symptom. Without it, any rule's firing counts.
+    Could be: its condition began to hold at or after the fault's start (in the
+    bucket the fault started in, or later: ``bucket``), it fired before the fault's
+    end + ``DETECTION_GRACE_S``, and (with ``related``, the nodes connected to the
+    fault's target) it watches one of them. A condition already holding when the
+    fault began is an earlier cause's symptom, not this fault's.
     """
+    return detections(firings, [(start, end, related)], bucket)[0]
+
+
+Fault = tuple[float, float, set[str] | None]
+"""A fault as detection sees it: start, end, and the nodes connected to its target."""
+
+
+def detections(
+    firings: list[Firing], faults: list[Fault], bucket: float = 0.0
+) -> list[Firing | None]:
+    """Each fault's detecting firing: the first firing credited to it (None: undetected).
+
+    A firing is credited to one fault at most: among the faults it could be a
+    symptom of (see ``detection``), the one that started latest at or before its
+    condition began (ties: the first listed). When db errors began at 10 s and an
+    api slowdown at 15 s, an error-rate alert whose condition began at 10 s is the
+    db's; one whose condition began at 16 s, while both are running, is the api's.
+    """
+
+    def floor(t: float) -> float:
+        return math.floor(t / bucket + _EPS) * bucket if bucket > 0 else t
+
+    starts = [floor(start) for start, _, _ in faults]
+    found: list[Firing | None] = [None] * len(faults)
     for firing in firings:
-        if not start - _EPS <= firing.fired_s <= end + DETECTION_GRACE_S + _EPS:
-            continue
-        if related is None or target_nodes(firing.target) & related:
-            return firing
-    return None
+        best = -1
+        for i, (start, end, related) in enumerate(faults):
+            if starts[i] > firing.since_s + _EPS or firing.fired_s < start - _EPS:
+                continue
+            if firing.fired_s > end + DETECTION_GRACE_S + _EPS:
+                continue
+            if related is not None and not target_nodes(firing.target) & related:
+                continue
+            if best < 0 or start > faults[best][0] + _EPS:
+                best = i
+        if best >= 0 and found[best] is None:
+            found[best] = firing
+    return found
 
 
 def firings_at(firings: list[dict[str, Any]], t: float) -> list[dict[str, Any]]:

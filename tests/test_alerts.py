@@ -15,7 +15,9 @@ from simulator.alerting import (
     WindowRows,
     WindowSum,
     _p99_reader,
+    Fault,
     detection,
+    detections,
 )
 from simulator.analysis import summarize
 from simulator.engine import Simulation
@@ -58,12 +60,18 @@ def test_for_zero_fires_at_the_first_bad_evaluation_and_below_means_below() -> N
     assert state.holds(0.4) and not state.holds(0.5)
 
 
-def test_a_bucket_without_data_neither_fires_nor_resolves() -> None:
-    state = RuleState(threshold=0.5, above=True, for_s=2.0)
-    assert state.update(1.0, 1.0, 0.9) is None
-    assert state.update(2.0, 1.0, None) is None  # no request answered: no evidence
-    assert state.update(3.0, 1.0, 0.9) == "fired"  # the window is time, not a count
-    assert state.update(4.0, 1.0, None) is None and state.firing
+def test_a_bucket_without_data_drops_a_pending_run_and_keeps_a_firing() -> None:
+    """No data is not the condition holding (Prometheus drops a pending alert without a
+    sample): a bad bucket at 1 s and one at 11 s around a silence do not make 10 s."""
+    state = RuleState(threshold=0.01, above=True, for_s=10.0)
+    assert state.update(1.0, 1.0, 0.5) is None
+    assert [state.update(float(t), 1.0, None) for t in range(2, 11)] == [None] * 9
+    assert state.update(11.0, 1.0, 0.5) is None  # pending again, from 10 s
+    assert [state.update(float(t), 1.0, 0.5) for t in range(12, 20)] == [None] * 8
+    assert state.update(20.0, 1.0, 0.5) == "fired"  # ten bad buckets in a row: 10..20 s
+    assert state.pending_since == 10.0
+    assert state.update(21.0, 1.0, None) is None and state.firing  # no data: still firing
+    assert state.update(22.0, 1.0, 0.0) == "resolved"
 
 
 def test_a_window_sum_runs_as_the_slice_sum_does() -> None:
@@ -96,7 +104,7 @@ def test_windows_are_whole_buckets_rounded_up() -> None:
 
 def test_detection_takes_the_first_related_firing_in_the_fault_window() -> None:
     def firing(t: float, target: str) -> Firing:
-        return Firing("r", "error_rate", target, "critical", t, None, 1.0)
+        return Firing("r", "error_rate", target, "critical", t, None, 1.0, t - 1.0)
 
     firings = [firing(5.0, "route a"), firing(12.0, "call x->y#1"), firing(15.0, "route a")]
     assert detection(firings, 10.0, 20.0) is firings[1]
@@ -104,6 +112,59 @@ def test_detection_takes_the_first_related_firing_in_the_fault_window() -> None:
     assert detection(firings, 10.0, 20.0, related={"y"}) is firings[1]
     assert detection(firings, 16.0, 17.0) is None
     assert detection([firing(20.0 + DETECTION_GRACE_S, "route a")], 10.0, 20.0) is not None
+
+
+def test_a_condition_that_began_before_the_fault_does_not_detect_it() -> None:
+    """Pending since 9 s, fired at 14 s: the symptom of something before a fault at 10 s.
+    The bucket the fault started in counts (a fault at 10.4 s shows in the 10-11 s bucket)."""
+    early = Firing("r", "error_rate", "route a", "critical", 14.0, None, 1.0, 9.0)
+    assert detection([early], 10.0, 20.0) is None
+    inside = Firing("r", "error_rate", "route a", "critical", 14.0, None, 1.0, 10.0)
+    assert detection([inside], 10.4, 20.0, bucket=1.0) is inside
+    assert detection([inside], 10.4, 20.0) is None  # no bucket: the exact instant
+
+
+def test_one_firing_detects_one_fault_the_latest_started_before_its_condition() -> None:
+    def firing(since: float, fired: float) -> Firing:
+        return Firing("r", "error_rate", "route a", "critical", fired, None, 1.0, since)
+
+    faults: list[Fault] = [(10.0, 40.0, {"a"}), (15.0, 20.0, {"a"})]
+    first, second = firing(10.0, 20.0), firing(16.0, 21.0)
+    assert detections([first], faults) == [first, None]
+    assert detections([first, second], faults) == [first, second]
+    assert detections([second], faults) == [None, second]  # not both: one symptom, one cause
+
+
+def test_a_harmless_fault_is_not_credited_with_another_faults_alert() -> None:
+    """The reviewer's file: db errors 50% from 10 s, +1 ms on api 15-20 s. The error-rate
+    alert whose condition began at 10 s is the db's; the latency fault stays undetected."""
+    _, out = run(parse_scenario(CREDIT), seed=3)
+    db, api = out["faults"]
+    assert db["detected_by"]["rule"] == "error-rate"
+    assert 0 < db["time_to_detect_s"] <= 15
+    assert api["detected_by"] is None and api["time_to_detect_s"] is None
+    assert all(a["since_s"] <= a["fired_s"] for a in out["alerts"])
+    error_rate = next(a for a in out["alerts"] if a["rule"] == "error-rate")
+    assert error_rate["since_s"] == 10.0
+
+
+CREDIT = """
+murphy: 1
+name: credit
+duration: 60s
+nodes:
+  users: {kind: client, rate: 50/s, calls: [{to: api, timeout: 2s}]}
+  api:
+    kind: service
+    workers: 8
+    queue: 50
+    service_time: {dist: exponential, mean: 10ms}
+    calls: [{to: db, timeout: 1s}]
+  db: {kind: database, workers: 8, queue: 50, service_time: {dist: exponential, mean: 5ms}}
+faults:
+  - {kind: error, target: db, at: 10s, for: 30s, rate: 50%}
+  - {kind: latency, target: api, at: 15s, for: 5s, add: 1ms}
+"""
 
 
 # -- the schema -----------------------------------------------------------------------------
