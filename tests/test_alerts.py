@@ -10,12 +10,12 @@ from engine_helpers import example, run
 
 from simulator.alerting import (
     DETECTION_GRACE_S,
+    Fault,
     Firing,
     RuleState,
     WindowRows,
     WindowSum,
     _p99_reader,
-    Fault,
     detection,
     detections,
 )
