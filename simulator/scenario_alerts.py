@@ -223,6 +223,14 @@ def _merge(rule: AlertRule, base: ResolvedRule | None) -> ResolvedRule:
         raise ValueError("give above or below, not both")
     if raw is not None:
         threshold, above = _parse_threshold(metric, raw), rule.below is None
+        if METRICS[metric][1] == "percent" and (threshold >= 1.0 if above else threshold <= 0.0):
+            # A fraction never exceeds 100% nor falls below 0%: the rule could never fire.
+            word, bound = ("above", "100%") if above else ("below", "0%")
+            shown = raw if isinstance(raw, str) else f"{raw:g}"
+            raise ValueError(
+                f"{word}: {shown} reads as {100 * threshold:g}%, and {metric} is never {word} "
+                f"{bound}: the rule could never fire; write a percentage, e.g. {word}: 1%"
+            )
     elif base is not None:
         threshold, above = base.threshold, base.above
     elif METRICS[metric][1] == "none":

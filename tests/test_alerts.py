@@ -250,6 +250,12 @@ alerts:
         ("{name: a, metric: error_rate, target: node api, above: 1%}", "watches a route"),
         ("{name: a, metric: breaker_open, target: call api->db, above: 3}", "takes no threshold"),
         ("{name: nope, enabled: false}", "no default rule 'nope'"),
+        (
+            "{name: error-rate, above: 1}",
+            "above: 1 reads as 100%, and error_rate is never above 100%",
+        ),
+        ("{name: a, metric: utilization, target: node api, above: 100%}", "e.g. above: 1%"),
+        ("{name: a, metric: utilization, target: node api, below: 0%}", "never below 0%"),
         ("{name: a, metric: cpu, target: node api}", "Input should be"),
     ],
 )
