@@ -261,6 +261,12 @@ def _reader(sim: Simulation, rule: ResolvedRule, target: str) -> Reader:
         return _route_reader(sim, rule, name, n)
     if kind == "node":
         return _node_reader(sim, metric, name, n)
+    if kind == "queue":
+        broker, _, queue = name.partition("/")
+        stats = sim.servers[broker].queue_stats[queue]  # type: ignore[attr-defined]
+        return _rising(stats.series.data["depth"], n)
+    if kind == "outbox":
+        return _rising(sim.servers[name].series.data["pending"], n)  # type: ignore[attr-defined]
     site = sim.sites[name]
     if kind == "pool":
         assert site.pool is not None and site.pool_recorder is not None
@@ -349,11 +355,14 @@ def _node_reader(sim: Simulation, metric: str, name: str, n: int) -> Reader:
         memory = server.own_series()[f"node.{name}"].data["memory_mb"]
         limit = server.memory.limit  # type: ignore[attr-defined]
         return lambda i: memory.item(i) / limit  # a gauge: the last bucket's peak
-    queue = data["queue"]
+    return _growing(data["queue"], n)
+
+
+def _growing(queue: np.ndarray, n: int) -> Reader:
+    """A queue's level if it is higher than a window ago (the first bucket's, early on),
+    else 0 (never above a floor): a node's queue, a broker queue's depth, an outbox."""
 
     def growing(i: int) -> float | None:
-        # The queue's level if it is higher than a window ago (the first bucket's, early
-        # on), else 0 (never above a floor).
         if i == 0:
             return None
         level = queue.item(i)
@@ -362,12 +371,35 @@ def _node_reader(sim: Simulation, metric: str, name: str, n: int) -> Reader:
     return growing
 
 
+def _rising(backlog: np.ndarray, n: int) -> Reader:
+    """A backlog's level if it is the highest of the window's buckets, else 0.
+
+    For a broker queue's depth and an outbox's backlog, whose healthy level is noisy
+    (a relay's outbox is a sawtooth: rows pile up between polls, a batch empties
+    them; a queue holds the messages its consumers prefetched): higher than one
+    bucket a window ago is a coin toss, five in a row a false alarm every few
+    minutes. A backlog that grows sets a new high at every bucket; noise rarely
+    five times running.
+    """
+
+    def rising(i: int) -> float | None:
+        if i == 0:
+            return None
+        level = backlog.item(i)
+        return level if level > backlog[max(0, i - n) : i].max() else 0.0
+
+    return rising
+
+
 def target_nodes(target: str) -> set[str]:
-    """The scenario nodes an alert's target names: ``call api->db#2`` names api and db."""
+    """The scenario nodes an alert's target names: ``call api->db#2`` names api and db,
+    ``queue bus/orders`` the broker bus."""
     kind, _, name = target.partition(" ")
     if kind in ("call", "pool"):
         caller, _, callee = name.partition("->")
         return {caller, callee.partition("#")[0]}
+    if kind == "queue":
+        return {name.partition("/")[0]}  # queue bus/orders: the broker
     return {name}
 
 
@@ -380,8 +412,9 @@ def detection(
 ) -> Firing | None:
     """The first firing that could be a fault's symptom (``detections`` for one fault).
 
-    Could be: its condition began to hold at or after the fault's start (in the
-    bucket the fault started in, or later: ``bucket``), it fired before the fault's
+    Could be: its condition began to hold at or after the fault's start, less one
+    ``bucket`` (an evaluation reads whole buckets: a crash at 200 s fails requests
+    the evaluation closing the 199-200 s bucket counts), it fired before the fault's
     end + ``DETECTION_GRACE_S``, and (with ``related``, the nodes connected to the
     fault's target) it watches one of them. A condition already holding when the
     fault began is an earlier cause's symptom, not this fault's.
@@ -400,15 +433,13 @@ def detections(
 
     A firing is credited to one fault at most: among the faults it could be a
     symptom of (see ``detection``), the one that started latest at or before its
-    condition began (ties: the first listed). When db errors began at 10 s and an
-    api slowdown at 15 s, an error-rate alert whose condition began at 10 s is the
-    db's; one whose condition began at 16 s, while both are running, is the api's.
+    condition began (of faults that started together, the first listed not yet
+    detected). When db errors began at 10 s and an api slowdown at 15 s, an
+    error-rate alert whose condition began at 10 s is the db's; one whose condition
+    began at 16 s, while both are running, is the api's.
     """
 
-    def floor(t: float) -> float:
-        return math.floor(t / bucket + _EPS) * bucket if bucket > 0 else t
-
-    starts = [floor(start) for start, _, _ in faults]
+    starts = [start - bucket for start, _, _ in faults]
     found: list[Firing | None] = [None] * len(faults)
     for firing in firings:
         best = -1
@@ -421,6 +452,8 @@ def detections(
                 continue
             if best < 0 or start > faults[best][0] + _EPS:
                 best = i
+            elif abs(start - faults[best][0]) <= _EPS and found[best] and not found[i]:
+                best = i  # started together: the one not yet detected
         if best >= 0 and found[best] is None:
             found[best] = firing
     return found

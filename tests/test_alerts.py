@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from engine_helpers import example, run
+from engine_helpers import ROOT, example, run
 
 from simulator.alerting import (
     DETECTION_GRACE_S,
@@ -18,6 +18,7 @@ from simulator.alerting import (
     _p99_reader,
     detection,
     detections,
+    target_nodes,
 )
 from simulator.analysis import summarize
 from simulator.engine import Simulation
@@ -116,9 +117,11 @@ def test_detection_takes_the_first_related_firing_in_the_fault_window() -> None:
 
 def test_a_condition_that_began_before_the_fault_does_not_detect_it() -> None:
     """Pending since 9 s, fired at 14 s: the symptom of something before a fault at 10 s.
-    The bucket the fault started in counts (a fault at 10.4 s shows in the 10-11 s bucket)."""
+    Within one bucket of the start counts (an evaluation reads whole buckets)."""
     early = Firing("r", "error_rate", "route a", "critical", 14.0, None, 1.0, 9.0)
     assert detection([early], 10.0, 20.0) is None
+    assert detection([early], 10.4, 20.0, bucket=1.0) is None
+    assert detection([early], 10.0, 20.0, bucket=1.0) is early
     inside = Firing("r", "error_rate", "route a", "critical", 14.0, None, 1.0, 10.0)
     assert detection([inside], 10.4, 20.0, bucket=1.0) is inside
     assert detection([inside], 10.4, 20.0) is None  # no bucket: the exact instant
@@ -133,6 +136,9 @@ def test_one_firing_detects_one_fault_the_latest_started_before_its_condition() 
     assert detections([first], faults) == [first, None]
     assert detections([first, second], faults) == [first, second]
     assert detections([second], faults) == [None, second]  # not both: one symptom, one cause
+    together: list[Fault] = [(10.0, 40.0, {"a"}), (10.0, 40.0, {"a"})]
+    third = firing(10.0, 22.0)
+    assert detections([first, third], together) == [first, third]  # one each, in order
 
 
 def test_a_harmless_fault_is_not_credited_with_another_faults_alert() -> None:
@@ -280,6 +286,36 @@ alerts:
     assert "alerts:" in text and "800ms" in text
     assert parse_scenario(text) == sc
     assert "\nalerts:" not in dump_scenario(parse_scenario(BASE))  # defaults are not written
+
+
+def test_queue_growing_watches_broker_queues_and_outboxes() -> None:
+    """'every node' of queue growing also watches each broker queue and each outbox; a
+    named one is spelt 'queue BROKER/QUEUE' or 'outbox RELAY', and a wrong name is refused."""
+    sc = example("broker-outage.yaml")
+    watched = {t for rule, t in expand_rules(sc) if rule.name == "queue-growing"}
+    assert {"queue bus/orders", "outbox relay", "node fulfilment"} <= watched
+    assert target_nodes("queue bus/orders") == {"bus"}
+    text = (ROOT / "scenarios" / "broker-outage.yaml").read_text()
+    rule = "{name: q, metric: queue_growing, target: %s, above: 100, for: 0s}"
+    fine = parse_scenario(text + f"alerts:\n  rules:\n    - {rule % 'queue bus/orders'}\n")
+    assert ("q", "queue bus/orders") in [(r.name, t) for r, t in expand_rules(fine)]
+    for wrong, words in (("queue bus/nope", "no queue 'bus/nope'"), ("outbox bus", "no outbox")):
+        with pytest.raises(ScenarioError) as caught:
+            parse_scenario(text + f"alerts:\n  rules:\n    - {rule % wrong}\n", "t.yaml")
+        assert words in caught.value.problems[0].message
+
+
+def test_a_broker_outage_is_detected_within_seconds_by_the_growing_outbox() -> None:
+    """The broker is down 60-120 s: the relay cannot publish and its outbox grows by 300
+    rows a second. Queue growing on the outbox fires 5 s in (its for:), not the
+    consumers' utilization a minute after the broker is back; and a healthy relay's
+    sawtooth backlog raises no false alarm before the outage."""
+    for seed in (7, 1, 2):
+        _, out = run(example("broker-outage.yaml"), seed=seed)
+        (fault,) = out["faults"]
+        assert fault["detected_by"]["target"] == "outbox relay", seed
+        assert 0 < fault["time_to_detect_s"] <= 8, seed
+        assert not [a for a in out["alerts"] if a["fired_s"] < 60], seed
 
 
 # -- the engine -----------------------------------------------------------------------------
