@@ -36,6 +36,7 @@ __all__ = [
     "AlertMonitor",
     "Fault",
     "Firing",
+    "FiringLog",
     "RuleState",
     "WindowRows",
     "WindowSum",
@@ -457,6 +458,24 @@ def detections(
         if best >= 0 and found[best] is None:
             found[best] = firing
     return found
+
+
+class FiringLog:
+    """Every firing a live run has shown so far, from snapshots that carry only the latest.
+
+    A snapshot holds the last ``SNAPSHOT_FIRINGS`` firings; a firing is known by its rule,
+    target and instant, and a later snapshot updates it (its ``resolved_s``). The log keeps
+    them in the order they fired, for an app's alert lane during a long run.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, float], dict[str, Any]] = {}
+
+    def add(self, firings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Merge a snapshot's firings; return every firing seen, in the order they fired."""
+        for firing in firings:
+            self._seen[(firing["rule"], firing["target"], firing["fired_s"])] = firing
+        return list(self._seen.values())
 
 
 def firings_at(firings: list[dict[str, Any]], t: float) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from simulator.alerting import (
     DETECTION_GRACE_S,
     Fault,
     Firing,
+    FiringLog,
     RuleState,
     WindowRows,
     WindowSum,
@@ -550,3 +551,15 @@ faults:
     assert got["1s"].fired_s < got["20s"].fired_s
     assert got["20s"].resolved_s is not None and got["1s"].resolved_s is not None
     assert got["20s"].resolved_s > got["1s"].resolved_s + 5
+
+
+def test_a_firing_log_keeps_what_left_the_snapshot_and_updates_a_resolution() -> None:
+    def firing(rule: str, fired: float, resolved: float | None) -> dict[str, object]:
+        return {"rule": rule, "target": "route a", "fired_s": fired, "resolved_s": resolved}
+
+    log = FiringLog()
+    assert log.add([firing("a", 1.0, None)]) == [firing("a", 1.0, None)]
+    log.add([firing("a", 1.0, 2.0), firing("a", 5.0, None)])  # refired: a second firing
+    assert log.add([firing("b", 6.0, None)]) == [
+        firing("a", 1.0, 2.0), firing("a", 5.0, None), firing("b", 6.0, None)
+    ]  # fmt: skip
