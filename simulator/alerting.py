@@ -6,8 +6,12 @@ breaker). At every bucket close it computes its metric over its lookback
 the run), as Prometheus' ``rate(errors[30s])`` does. Like Prometheus, a rule whose
 condition holds is *pending*; it *fires* once the condition has held at every
 evaluation for its ``for:`` window, and *resolves* at the first evaluation
-where it no longer holds. A bucket with no data for the metric (no request
-answered, say) leaves the rule where it was. Subscribers hear of a firing at
+where it no longer holds. An evaluation with no data for the metric (no request
+answered in the window, say) drops a pending rule's count, as Prometheus drops a
+pending alert whose expression returns no sample, and leaves a firing rule firing.
+Each firing carries ``since_s``, when its condition began to hold (the start of
+its pending period): a fault is credited only with firings whose condition began
+after it started (``detections``). Subscribers hear of a firing at
 the simulated instant it fires (a deploy's automatic rollback listens here).
 """
 
@@ -30,12 +34,15 @@ __all__ = [
     "DETECTION_GRACE_S",
     "SNAPSHOT_FIRINGS",
     "AlertMonitor",
+    "Fault",
     "Firing",
+    "FiringLog",
     "RuleState",
     "WindowRows",
     "WindowSum",
     "describe_value",
     "detection",
+    "detections",
     "firings_at",
     "target_nodes",
 ]
@@ -60,10 +67,13 @@ class Firing:
     fired_s: float
     resolved_s: float | None
     value: float
+    since_s: float = 0.0
+    """When the condition began to hold: the start of the first bucket of its pending run."""
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["fired_s"] = round(self.fired_s, 6)
+        out["since_s"] = round(self.since_s, 6)
         out["resolved_s"] = None if self.resolved_s is None else round(self.resolved_s, 6)
         out["value"] = round(self.value, 6)
         return out
@@ -91,7 +101,10 @@ class RuleState:
 
     def update(self, now: float, width: float, value: float | None) -> str | None:
         if value is None:
-            return None  # no data: neither evidence for nor against
+            # No data: the condition did not hold at this evaluation, so a pending run ends
+            # (two bad buckets around a silence are not a bad stretch); a firing stays.
+            self.pending_since = None
+            return None
         if not self.holds(value):
             self.pending_since = None
             if self.firing:
@@ -211,8 +224,10 @@ class AlertMonitor:
             change = watch.state.update(now, self._width, value)
             if change == "fired":
                 assert value is not None
+                since = watch.state.pending_since
+                assert since is not None
                 firing = Firing(watch.rule.name, watch.rule.metric, watch.target,
-                                watch.rule.severity, now, None, value)  # fmt: skip
+                                watch.rule.severity, now, None, value, since)  # fmt: skip
                 watch.open = firing
                 self.firings.append(firing)
                 for callback in self._subscribers:
@@ -247,6 +262,12 @@ def _reader(sim: Simulation, rule: ResolvedRule, target: str) -> Reader:
         return _route_reader(sim, rule, name, n)
     if kind == "node":
         return _node_reader(sim, metric, name, n)
+    if kind == "queue":
+        broker, _, queue = name.partition("/")
+        stats = sim.servers[broker].queue_stats[queue]  # type: ignore[attr-defined]
+        return _rising(stats.series.data["depth"], n)
+    if kind == "outbox":
+        return _rising(sim.servers[name].series.data["pending"], n)  # type: ignore[attr-defined]
     site = sim.sites[name]
     if kind == "pool":
         assert site.pool is not None and site.pool_recorder is not None
@@ -335,11 +356,14 @@ def _node_reader(sim: Simulation, metric: str, name: str, n: int) -> Reader:
         memory = server.own_series()[f"node.{name}"].data["memory_mb"]
         limit = server.memory.limit  # type: ignore[attr-defined]
         return lambda i: memory.item(i) / limit  # a gauge: the last bucket's peak
-    queue = data["queue"]
+    return _growing(data["queue"], n)
+
+
+def _growing(queue: np.ndarray, n: int) -> Reader:
+    """A queue's level if it is higher than a window ago (the first bucket's, early on),
+    else 0 (never above a floor): a node's queue, a broker queue's depth, an outbox."""
 
     def growing(i: int) -> float | None:
-        # The queue's level if it is higher than a window ago (the first bucket's, early
-        # on), else 0 (never above a floor).
         if i == 0:
             return None
         level = queue.item(i)
@@ -348,30 +372,110 @@ def _node_reader(sim: Simulation, metric: str, name: str, n: int) -> Reader:
     return growing
 
 
+def _rising(backlog: np.ndarray, n: int) -> Reader:
+    """A backlog's level if it is the highest of the window's buckets, else 0.
+
+    For a broker queue's depth and an outbox's backlog, whose healthy level is noisy
+    (a relay's outbox is a sawtooth: rows pile up between polls, a batch empties
+    them; a queue holds the messages its consumers prefetched): higher than one
+    bucket a window ago is a coin toss, five in a row a false alarm every few
+    minutes. A backlog that grows sets a new high at every bucket; noise rarely
+    five times running.
+    """
+
+    def rising(i: int) -> float | None:
+        if i == 0:
+            return None
+        level = backlog.item(i)
+        return level if level > backlog[max(0, i - n) : i].max() else 0.0
+
+    return rising
+
+
 def target_nodes(target: str) -> set[str]:
-    """The scenario nodes an alert's target names: ``call api->db#2`` names api and db."""
+    """The scenario nodes an alert's target names: ``call api->db#2`` names api and db,
+    ``queue bus/orders`` the broker bus."""
     kind, _, name = target.partition(" ")
     if kind in ("call", "pool"):
         caller, _, callee = name.partition("->")
         return {caller, callee.partition("#")[0]}
+    if kind == "queue":
+        return {name.partition("/")[0]}  # queue bus/orders: the broker
     return {name}
 
 
 def detection(
-    firings: list[Firing], start: float, end: float, related: set[str] | None = None
+    firings: list[Firing],
+    start: float,
+    end: float,
+    related: set[str] | None = None,
+    bucket: float = 0.0,
 ) -> Firing | None:
-    """The first firing at or after a fault's start and before its end + ``DETECTION_GRACE_S``.
+    """The first firing that could be a fault's symptom (``detections`` for one fault).
 
-    With ``related`` (the nodes connected to the fault's target), only a firing on
-    one of them counts: an alert on an unrelated part of the system is not the
-    fault's symptom. Without it, any rule's firing counts.
+    Could be: its condition began to hold at or after the fault's start, less one
+    ``bucket`` (an evaluation reads whole buckets: a crash at 200 s fails requests
+    the evaluation closing the 199-200 s bucket counts), it fired before the fault's
+    end + ``DETECTION_GRACE_S``, and (with ``related``, the nodes connected to the
+    fault's target) it watches one of them. A condition already holding when the
+    fault began is an earlier cause's symptom, not this fault's.
     """
+    return detections(firings, [(start, end, related)], bucket)[0]
+
+
+Fault = tuple[float, float, set[str] | None]
+"""A fault as detection sees it: start, end, and the nodes connected to its target."""
+
+
+def detections(
+    firings: list[Firing], faults: list[Fault], bucket: float = 0.0
+) -> list[Firing | None]:
+    """Each fault's detecting firing: the first firing credited to it (None: undetected).
+
+    A firing is credited to one fault at most: among the faults it could be a
+    symptom of (see ``detection``), the one that started latest at or before its
+    condition began (of faults that started together, the first listed not yet
+    detected). When db errors began at 10 s and an api slowdown at 15 s, an
+    error-rate alert whose condition began at 10 s is the db's; one whose condition
+    began at 16 s, while both are running, is the api's.
+    """
+
+    starts = [start - bucket for start, _, _ in faults]
+    found: list[Firing | None] = [None] * len(faults)
     for firing in firings:
-        if not start - _EPS <= firing.fired_s <= end + DETECTION_GRACE_S + _EPS:
-            continue
-        if related is None or target_nodes(firing.target) & related:
-            return firing
-    return None
+        best = -1
+        for i, (start, end, related) in enumerate(faults):
+            if starts[i] > firing.since_s + _EPS or firing.fired_s < start - _EPS:
+                continue
+            if firing.fired_s > end + DETECTION_GRACE_S + _EPS:
+                continue
+            if related is not None and not target_nodes(firing.target) & related:
+                continue
+            if best < 0 or start > faults[best][0] + _EPS:
+                best = i
+            elif abs(start - faults[best][0]) <= _EPS and found[best] and not found[i]:
+                best = i  # started together: the one not yet detected
+        if best >= 0 and found[best] is None:
+            found[best] = firing
+    return found
+
+
+class FiringLog:
+    """Every firing a live run has shown so far, from snapshots that carry only the latest.
+
+    A snapshot holds the last ``SNAPSHOT_FIRINGS`` firings; a firing is known by its rule,
+    target and instant, and a later snapshot updates it (its ``resolved_s``). The log keeps
+    them in the order they fired, for an app's alert lane during a long run.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, float], dict[str, Any]] = {}
+
+    def add(self, firings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Merge a snapshot's firings; return every firing seen, in the order they fired."""
+        for firing in firings:
+            self._seen[(firing["rule"], firing["target"], firing["fired_s"])] = firing
+        return list(self._seen.values())
 
 
 def firings_at(firings: list[dict[str, Any]], t: float) -> list[dict[str, Any]]:

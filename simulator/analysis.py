@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 import numpy as np
 
-from simulator.alerting import detection
+from simulator.alerting import Firing, detections
 from simulator.corruption import corruption_summary
 from simulator.message_flows import message_summary
 from simulator.metrics import OUTCOMES, LogHistogram
@@ -180,16 +180,26 @@ def acting_window(sim: Simulation, fault: Any) -> tuple[float, float]:
     return start, end if rolled_back is None else min(end, rolled_back)
 
 
-def _fault(
-    sim: Simulation, parts: list[set[str]], kind: str, target: str, start: float, end: float
-) -> dict[str, Any]:
-    """A fault's window, and the first alert that fired while it could be its symptom.
+def _faults(sim: Simulation, parts: list[set[str]]) -> list[dict[str, Any]]:
+    """Each fault's window, and the first alert credited to it (``alerting.detections``).
 
-    Could be: during the fault or soon after, on a node connected to the fault's
-    target (``parts``: the scenario's connected parts).
+    A firing can be a fault's symptom if its condition began after the fault started,
+    it fired during the fault or soon after, on a node connected to the fault's target
+    (``parts``: the scenario's connected parts); it is credited to one fault only.
     """
-    related = next((part for part in parts if target in part), {target})
-    first = detection(sim.alerts.firings, start, end, related)
+    sc = sim.scenario
+    windows = [(f.kind, f.target, *acting_window(sim, f)) for f in sc.faults]
+    related = [next((part for part in parts if w[1] in part), {w[1]}) for w in windows]
+    found = detections(
+        sim.alerts.firings, [(w[2], w[3], rel) for w, rel in zip(windows, related, strict=True)],
+        sc.bucket,
+    )  # fmt: skip
+    return [_fault(*w, first) for w, first in zip(windows, found, strict=True)]
+
+
+def _fault(
+    kind: str, target: str, start: float, end: float, first: Firing | None
+) -> dict[str, Any]:
     return {
         "kind": kind,
         "target": target,
@@ -218,7 +228,7 @@ def summarize(sim: Simulation, blast_radius: list[dict[str, Any]] | None = None)
         "routes": routes,
         "nodes": {name: _node(sim, name) for name in sim.servers},
         "edges": {name: _edge(sim, name) for name in sim.sites},
-        "faults": [_fault(sim, parts, f.kind, f.target, *acting_window(sim, f)) for f in sc.faults],
+        "faults": _faults(sim, parts),
         "alerts": sim.alerts.as_list(),
         "invariants": sim.check_invariants(),
     }

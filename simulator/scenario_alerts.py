@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
@@ -39,6 +39,7 @@ __all__ = [
     "expand_rules",
     "resolve_rules",
     "scenario_targets",
+    "watched_targets",
     "window_buckets",
 ]
 
@@ -80,12 +81,15 @@ class AlertRule(Strict):
     metric: Metric | None = Field(
         None,
         description="what is watched: error_rate, p99_latency (route); utilization, memory, "
-        "queue_growing (node); pool (pooled call); breaker_open (call with a breaker)",
+        "queue_growing (node, broker queue, outbox); pool (pooled call); breaker_open (call "
+        "with a breaker)",
     )
     target: str | None = Field(
         None, max_length=200,
         description="'route NAME', 'node NAME', 'call CALLER->CALLEE', 'pool CALLER->CALLEE', "
-        "or 'every route' / 'every node' / 'every call' / 'every pool': one alert per target",
+        "'queue BROKER/QUEUE' or 'outbox RELAY' (queue growing), or 'every route' / 'every "
+        "node' / 'every call' / 'every pool': one alert per target ('every node' of queue "
+        "growing also watches every broker queue and outbox)",
     )  # fmt: skip
     above: float | str | None = Field(
         None,
@@ -223,6 +227,14 @@ def _merge(rule: AlertRule, base: ResolvedRule | None) -> ResolvedRule:
         raise ValueError("give above or below, not both")
     if raw is not None:
         threshold, above = _parse_threshold(metric, raw), rule.below is None
+        if METRICS[metric][1] == "percent" and (threshold >= 1.0 if above else threshold <= 0.0):
+            # A fraction never exceeds 100% nor falls below 0%: the rule could never fire.
+            word, bound = ("above", "100%") if above else ("below", "0%")
+            shown = raw if isinstance(raw, str) else f"{raw:g}"
+            raise ValueError(
+                f"{word}: {shown} reads as {100 * threshold:g}%, and {metric} is never {word} "
+                f"{bound}: the rule could never fire; write a percentage, e.g. {word}: 1%"
+            )
     elif base is not None:
         threshold, above = base.threshold, base.above
     elif METRICS[metric][1] == "none":
@@ -272,13 +284,19 @@ class Targets:
     serving: list[str]  # nodes with a finite number of workers
     memory: list[str]  # nodes with a memory model
     queued: list[str]  # nodes that can queue
+    queues: list[str] = field(default_factory=list)  # broker queues, as "BROKER/QUEUE"
+    outboxes: list[str] = field(default_factory=list)  # relays (their outbox's backlog)
 
 
 def scenario_targets(scenario: Scenario) -> Targets:
     """Every route, node and call edge of a scenario, and which ones each metric applies to."""
     routes, nodes, calls, breakers, pools = [], [], [], [], []
-    serving, memory, queued = [], [], []
+    serving, memory, queued, queues, outboxes = [], [], [], [], []
     for name, node in scenario.nodes.items():
+        if node.kind == "broker":
+            queues += [f"{name}/{queue}" for queue in getattr(node, "queues", {})]
+        elif node.kind == "relay":
+            outboxes.append(name)
         if node.kind == "client":
             routes.append(name)
         else:
@@ -296,7 +314,7 @@ def scenario_targets(scenario: Scenario) -> Targets:
                 breakers.append(edge)
             if call.pool is not None:
                 pools.append(edge)
-    return Targets(routes, nodes, calls, breakers, pools, serving, memory, queued)
+    return Targets(routes, nodes, calls, breakers, pools, serving, memory, queued, queues, outboxes)
 
 
 def applicable_targets(metric: str, targets: Targets) -> list[str]:
@@ -314,9 +332,29 @@ def applicable_targets(metric: str, targets: Targets) -> list[str]:
     return targets.breakers
 
 
+def watched_targets(metric: str, targets: Targets) -> list[str]:
+    """The targets ``every ...`` expands to, spelt as in the JSON (``node api``).
+
+    Queue growing watches what a person calls a queue: a node's own queue, a
+    broker's queue (``queue bus/orders``, its depth over all consumer groups) and
+    an outbox's backlog (``outbox relay``, rows not yet published).
+    """
+    wanted = METRICS[metric][0]
+    out = [f"{wanted} {t}" for t in applicable_targets(metric, targets)]
+    if metric == "queue_growing":
+        out += [f"queue {q}" for q in targets.queues] + [f"outbox {o}" for o in targets.outboxes]
+    return out
+
+
 def _target_problem(metric: str, target: str, targets: Targets) -> str | None:
     kind, _, name = target.partition(" ")
     wanted = METRICS[metric][0]
+    if metric == "queue_growing" and kind in ("queue", "outbox"):
+        known = targets.queues if kind == "queue" else targets.outboxes
+        if name in known:
+            return None
+        spelt = "queue BROKER/QUEUE" if kind == "queue" else "outbox RELAY"
+        return f"no {kind} {name!r} in this scenario: write '{spelt}'"
     if kind != wanted:
         return f"a {metric} rule watches a {wanted}: write '{wanted} NAME' or 'every {wanted}'"
     if name == "":
@@ -345,8 +383,7 @@ def expand_rules(scenario: Scenario) -> list[tuple[ResolvedRule, str]]:
     out = []
     for rule in resolve_rules(scenario.alerts):
         if rule.target.startswith("every "):
-            wanted = METRICS[rule.metric][0]
-            out += [(rule, f"{wanted} {t}") for t in applicable_targets(rule.metric, targets)]
+            out += [(rule, t) for t in watched_targets(rule.metric, targets)]
         elif _target_problem(rule.metric, rule.target, targets) is None:
             out.append((rule, rule.target))  # else reported by alert_problems; watched nowhere
     return out
@@ -391,7 +428,7 @@ def _watch_count_problem(
     rules = resolve_rules(section)
     every = [r for r in rules if r.target.startswith("every ")]
     watches = len(rules) - len(every)
-    watches += sum(len(applicable_targets(r.metric, targets)) for r in every)
+    watches += sum(len(watched_targets(r.metric, targets)) for r in every)
     if watches > LIMITS["alert_watches"]:
         limit = LIMITS["alert_watches"]
         message = f"the rules watch {watches} targets; the limit is {limit}: name targets instead"

@@ -62,8 +62,8 @@ from simulator.scenario_alerts import (
     METRICS,
     AlertRule,
     Alerts,
-    applicable_targets,
     scenario_targets,
+    watched_targets,
 )
 from simulator.scenario_data import CALL_LAYERS, Reconciliation, ValidationLayer
 from simulator.scenario_deploys import (
@@ -706,13 +706,16 @@ def _alerts(scenario: Scenario, rng: random.Random) -> Alerts:
     for i in range(rng.choice([0, 1, 2, 4])):
         metric = rng.choice([*_THRESHOLDS, "breaker_open"])
         kind = METRICS[metric][0]
-        named = applicable_targets(metric, targets)
-        target = f"{kind} {rng.choice(named)}" if named and rng.random() < 0.6 else f"every {kind}"
+        named = watched_targets(metric, targets)  # queue growing: broker queues, outboxes too
+        target = rng.choice(named) if named and rng.random() < 0.6 else f"every {kind}"
         fields: dict[str, Any] = {"name": f"fuzz-{i}", "metric": metric, "target": target,
                                   "for": rng.choice([0.0, 0.5, 2.0, 10.0])}  # fmt: skip
         if metric in _THRESHOLDS:
             side = "above" if rng.random() < 0.8 else "below"
-            fields[side] = rng.choice(_THRESHOLDS[metric])
+            # below: 0% can never hold (a fraction is never under 0%): refused, so not drawn
+            fields[side] = rng.choice(
+                [t for t in _THRESHOLDS[metric] if (side, t) != ("below", "0%")]
+            )
         if rng.random() < 0.5:
             fields["window"] = rng.choice(_WINDOWS)
         rules.append(AlertRule.model_validate(fields))

@@ -6,16 +6,20 @@ import json
 
 import numpy as np
 import pytest
-from engine_helpers import example, run
+from engine_helpers import ROOT, example, run
 
 from simulator.alerting import (
     DETECTION_GRACE_S,
+    Fault,
     Firing,
+    FiringLog,
     RuleState,
     WindowRows,
     WindowSum,
     _p99_reader,
     detection,
+    detections,
+    target_nodes,
 )
 from simulator.analysis import summarize
 from simulator.engine import Simulation
@@ -58,12 +62,18 @@ def test_for_zero_fires_at_the_first_bad_evaluation_and_below_means_below() -> N
     assert state.holds(0.4) and not state.holds(0.5)
 
 
-def test_a_bucket_without_data_neither_fires_nor_resolves() -> None:
-    state = RuleState(threshold=0.5, above=True, for_s=2.0)
-    assert state.update(1.0, 1.0, 0.9) is None
-    assert state.update(2.0, 1.0, None) is None  # no request answered: no evidence
-    assert state.update(3.0, 1.0, 0.9) == "fired"  # the window is time, not a count
-    assert state.update(4.0, 1.0, None) is None and state.firing
+def test_a_bucket_without_data_drops_a_pending_run_and_keeps_a_firing() -> None:
+    """No data is not the condition holding (Prometheus drops a pending alert without a
+    sample): a bad bucket at 1 s and one at 11 s around a silence do not make 10 s."""
+    state = RuleState(threshold=0.01, above=True, for_s=10.0)
+    assert state.update(1.0, 1.0, 0.5) is None
+    assert [state.update(float(t), 1.0, None) for t in range(2, 11)] == [None] * 9
+    assert state.update(11.0, 1.0, 0.5) is None  # pending again, from 10 s
+    assert [state.update(float(t), 1.0, 0.5) for t in range(12, 20)] == [None] * 8
+    assert state.update(20.0, 1.0, 0.5) == "fired"  # ten bad buckets in a row: 10..20 s
+    assert state.pending_since == 10.0
+    assert state.update(21.0, 1.0, None) is None and state.firing  # no data: still firing
+    assert state.update(22.0, 1.0, 0.0) == "resolved"
 
 
 def test_a_window_sum_runs_as_the_slice_sum_does() -> None:
@@ -96,7 +106,7 @@ def test_windows_are_whole_buckets_rounded_up() -> None:
 
 def test_detection_takes_the_first_related_firing_in_the_fault_window() -> None:
     def firing(t: float, target: str) -> Firing:
-        return Firing("r", "error_rate", target, "critical", t, None, 1.0)
+        return Firing("r", "error_rate", target, "critical", t, None, 1.0, t - 1.0)
 
     firings = [firing(5.0, "route a"), firing(12.0, "call x->y#1"), firing(15.0, "route a")]
     assert detection(firings, 10.0, 20.0) is firings[1]
@@ -104,6 +114,64 @@ def test_detection_takes_the_first_related_firing_in_the_fault_window() -> None:
     assert detection(firings, 10.0, 20.0, related={"y"}) is firings[1]
     assert detection(firings, 16.0, 17.0) is None
     assert detection([firing(20.0 + DETECTION_GRACE_S, "route a")], 10.0, 20.0) is not None
+
+
+def test_a_condition_that_began_before_the_fault_does_not_detect_it() -> None:
+    """Pending since 9 s, fired at 14 s: the symptom of something before a fault at 10 s.
+    Within one bucket of the start counts (an evaluation reads whole buckets)."""
+    early = Firing("r", "error_rate", "route a", "critical", 14.0, None, 1.0, 9.0)
+    assert detection([early], 10.0, 20.0) is None
+    assert detection([early], 10.4, 20.0, bucket=1.0) is None
+    assert detection([early], 10.0, 20.0, bucket=1.0) is early
+    inside = Firing("r", "error_rate", "route a", "critical", 14.0, None, 1.0, 10.0)
+    assert detection([inside], 10.4, 20.0, bucket=1.0) is inside
+    assert detection([inside], 10.4, 20.0) is None  # no bucket: the exact instant
+
+
+def test_one_firing_detects_one_fault_the_latest_started_before_its_condition() -> None:
+    def firing(since: float, fired: float) -> Firing:
+        return Firing("r", "error_rate", "route a", "critical", fired, None, 1.0, since)
+
+    faults: list[Fault] = [(10.0, 40.0, {"a"}), (15.0, 20.0, {"a"})]
+    first, second = firing(10.0, 20.0), firing(16.0, 21.0)
+    assert detections([first], faults) == [first, None]
+    assert detections([first, second], faults) == [first, second]
+    assert detections([second], faults) == [None, second]  # not both: one symptom, one cause
+    together: list[Fault] = [(10.0, 40.0, {"a"}), (10.0, 40.0, {"a"})]
+    third = firing(10.0, 22.0)
+    assert detections([first, third], together) == [first, third]  # one each, in order
+
+
+def test_a_harmless_fault_is_not_credited_with_another_faults_alert() -> None:
+    """The reviewer's file: db errors 50% from 10 s, +1 ms on api 15-20 s. The error-rate
+    alert whose condition began at 10 s is the db's; the latency fault stays undetected."""
+    _, out = run(parse_scenario(CREDIT), seed=3)
+    db, api = out["faults"]
+    assert db["detected_by"]["rule"] == "error-rate"
+    assert 0 < db["time_to_detect_s"] <= 15
+    assert api["detected_by"] is None and api["time_to_detect_s"] is None
+    assert all(a["since_s"] <= a["fired_s"] for a in out["alerts"])
+    error_rate = next(a for a in out["alerts"] if a["rule"] == "error-rate")
+    assert error_rate["since_s"] == 10.0
+
+
+CREDIT = """
+murphy: 1
+name: credit
+duration: 60s
+nodes:
+  users: {kind: client, rate: 50/s, calls: [{to: api, timeout: 2s}]}
+  api:
+    kind: service
+    workers: 8
+    queue: 50
+    service_time: {dist: exponential, mean: 10ms}
+    calls: [{to: db, timeout: 1s}]
+  db: {kind: database, workers: 8, queue: 50, service_time: {dist: exponential, mean: 5ms}}
+faults:
+  - {kind: error, target: db, at: 10s, for: 30s, rate: 50%}
+  - {kind: latency, target: api, at: 15s, for: 5s, add: 1ms}
+"""
 
 
 # -- the schema -----------------------------------------------------------------------------
@@ -189,6 +257,12 @@ alerts:
         ("{name: a, metric: error_rate, target: node api, above: 1%}", "watches a route"),
         ("{name: a, metric: breaker_open, target: call api->db, above: 3}", "takes no threshold"),
         ("{name: nope, enabled: false}", "no default rule 'nope'"),
+        (
+            "{name: error-rate, above: 1}",
+            "above: 1 reads as 100%, and error_rate is never above 100%",
+        ),
+        ("{name: a, metric: utilization, target: node api, above: 100%}", "e.g. above: 1%"),
+        ("{name: a, metric: utilization, target: node api, below: 0%}", "never below 0%"),
         ("{name: a, metric: cpu, target: node api}", "Input should be"),
     ],
 )
@@ -213,6 +287,36 @@ alerts:
     assert "alerts:" in text and "800ms" in text
     assert parse_scenario(text) == sc
     assert "\nalerts:" not in dump_scenario(parse_scenario(BASE))  # defaults are not written
+
+
+def test_queue_growing_watches_broker_queues_and_outboxes() -> None:
+    """'every node' of queue growing also watches each broker queue and each outbox; a
+    named one is spelt 'queue BROKER/QUEUE' or 'outbox RELAY', and a wrong name is refused."""
+    sc = example("broker-outage.yaml")
+    watched = {t for rule, t in expand_rules(sc) if rule.name == "queue-growing"}
+    assert {"queue bus/orders", "outbox relay", "node fulfilment"} <= watched
+    assert target_nodes("queue bus/orders") == {"bus"}
+    text = (ROOT / "scenarios" / "broker-outage.yaml").read_text()
+    rule = "{name: q, metric: queue_growing, target: %s, above: 100, for: 0s}"
+    fine = parse_scenario(text + f"alerts:\n  rules:\n    - {rule % 'queue bus/orders'}\n")
+    assert ("q", "queue bus/orders") in [(r.name, t) for r, t in expand_rules(fine)]
+    for wrong, words in (("queue bus/nope", "no queue 'bus/nope'"), ("outbox bus", "no outbox")):
+        with pytest.raises(ScenarioError) as caught:
+            parse_scenario(text + f"alerts:\n  rules:\n    - {rule % wrong}\n", "t.yaml")
+        assert words in caught.value.problems[0].message
+
+
+def test_a_broker_outage_is_detected_within_seconds_by_the_growing_outbox() -> None:
+    """The broker is down 60-120 s: the relay cannot publish and its outbox grows by 300
+    rows a second. Queue growing on the outbox fires 5 s in (its for:), not the
+    consumers' utilization a minute after the broker is back; and a healthy relay's
+    sawtooth backlog raises no false alarm before the outage."""
+    for seed in (7, 1, 2):
+        _, out = run(example("broker-outage.yaml"), seed=seed)
+        (fault,) = out["faults"]
+        assert fault["detected_by"]["target"] == "outbox relay", seed
+        assert 0 < fault["time_to_detect_s"] <= 8, seed
+        assert not [a for a in out["alerts"] if a["fired_s"] < 60], seed
 
 
 # -- the engine -----------------------------------------------------------------------------
@@ -447,3 +551,15 @@ faults:
     assert got["1s"].fired_s < got["20s"].fired_s
     assert got["20s"].resolved_s is not None and got["1s"].resolved_s is not None
     assert got["20s"].resolved_s > got["1s"].resolved_s + 5
+
+
+def test_a_firing_log_keeps_what_left_the_snapshot_and_updates_a_resolution() -> None:
+    def firing(rule: str, fired: float, resolved: float | None) -> dict[str, object]:
+        return {"rule": rule, "target": "route a", "fired_s": fired, "resolved_s": resolved}
+
+    log = FiringLog()
+    assert log.add([firing("a", 1.0, None)]) == [firing("a", 1.0, None)]
+    log.add([firing("a", 1.0, 2.0), firing("a", 5.0, None)])  # refired: a second firing
+    assert log.add([firing("b", 6.0, None)]) == [
+        firing("a", 1.0, 2.0), firing("a", 5.0, None), firing("b", 6.0, None)
+    ]  # fmt: skip

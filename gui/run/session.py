@@ -36,6 +36,7 @@ from gui.run.lock import EditLock
 from gui.run.report_job import ReportCommand
 from gui.run.scrubber import TimeScrubber
 from gui.run.toolbar import RunToolbar
+from simulator.alerting import FiringLog
 
 VIEW_MS = 50  # overlay changes are applied in small batches on this tick
 STATE_EVERY = 3  # and new states computed every third tick: ~7 times a second
@@ -76,6 +77,8 @@ class RunSession(QObject):
         self._fresh = False
         self._ticks = 0
         self.stale = False  # the document was edited after the run
+        self._firing_record: Any = None  # the run whose live firings _firing_log holds
+        self._firing_log = FiringLog()
         self._build_views()
         self.lock = EditLock(window)
         self._build_menu()
@@ -269,10 +272,13 @@ class RunSession(QObject):
             self.scrubber.set_live(record.now)
 
     def _show_alerts(self, record: Any, now: float) -> None:
-        """The alert lane at ``now``: the finished run's firings, else the latest snapshot's."""
+        """The alert lane at ``now``: the finished run's firings, else every firing the live
+        snapshots have shown (each carries only the latest: ``FiringLog`` keeps the rest)."""
         firings = (record.summary or {}).get("alerts")
         if firings is None:
-            firings = (record.latest or {}).get("alerts", [])
+            if self._firing_record is not record:  # a new run: a new log
+                self._firing_record, self._firing_log = record, FiringLog()
+            firings = self._firing_log.add((record.latest or {}).get("alerts", []))
         self.window.timeline.alerts.show_firings(firings, now)
 
     def _on_run_state_changed(self, state: str) -> None:

@@ -132,3 +132,22 @@ def test_a_rules_window_is_offered_taken_and_saved(window, qtbot, tmp_path):
     assert window.files.save_as()
     assert "window: 60s" in path.read_text(encoding="utf-8")
     assert load_scenario(path).alerts == window.document.scenario.alerts
+
+
+def test_a_live_lane_keeps_firings_older_than_the_snapshots_last_few(window, qtbot):
+    """A live snapshot carries only the latest firings: the lane keeps every firing it has
+    seen, updates one that resolved, and starts afresh with the next run."""
+    from types import SimpleNamespace
+
+    session, lane = window.run_session, window.timeline.alerts
+    record = SimpleNamespace(summary=None, latest={"alerts": [firing("a", "route x", 1.0, None)]})
+    session._show_alerts(record, 5.0)
+    record.latest = {"alerts": [firing("a", "route x", 1.0, 3.0), firing("b", "node y", 4.0, None)]}
+    session._show_alerts(record, 5.0)
+    record.latest = {"alerts": [firing("c", "node z", 6.0, None)]}  # a and b left the snapshot
+    session._show_alerts(record, 7.0)
+    assert [(f["rule"], f["resolved_s"]) for f in lane.firings] == [
+        ("a", 3.0), ("b", None), ("c", None)
+    ]  # fmt: skip
+    session._show_alerts(SimpleNamespace(summary=None, latest={"alerts": []}), 1.0)
+    assert lane.firings == []  # a new run
