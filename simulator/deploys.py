@@ -384,6 +384,11 @@ class _Deploy:
     def triggers(self, firing: Any) -> bool:
         """Whether ``firing`` is one of this deploy's rules, on something the service touches."""
         rollback = self.spec.rollback
+        # A condition that held before the deploy began is not the new version's doing: only
+        # one that began in the bucket holding the deploy's start, or later, counts.
+        started = self.started_s
+        if started is None or firing.since_s <= started - self.sim.scenario.bucket + 1e-9:
+            return False
         if rollback.alerts is not None:
             if firing.rule not in rollback.alerts:
                 return False

@@ -509,3 +509,44 @@ def test_a_deploy_that_starts_as_the_previous_completes_keeps_its_routing() -> N
     out = summarize(sim.run_to_end())
     assert out["invariants"] == []
     assert out["deploys"][0]["completed_s"] == 22.0 and out["deploys"][0]["superseded_s"] == 22.0
+
+
+PRE_EXISTING = """
+murphy: 1
+name: an alert older than the deploy
+seed: 3
+duration: 60s
+bucket: 1s
+nodes:
+  users:
+    kind: client
+    rate: 50/s
+    calls:
+      - {to: api, timeout: 2s}
+  api:
+    kind: service
+    workers: 4
+    queue: 50
+    service_time: {dist: exponential, mean: 10ms}
+deploys:
+  - strategy: canary
+    target: api
+    at: AT
+    steps: [{share: 10%, hold: 10s}]
+faults:
+  - {kind: error, target: api, at: 10s, for: 30s, rate: 30%}
+"""
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_an_alert_whose_condition_began_before_the_deploy_does_not_roll_it_back(seed) -> None:
+    """The api already fails 30% from 10 s: the error-rate alert that fires at about 20 s
+    began before a canary at 15 s, so it is not the canary's doing and cannot roll it back.
+    The same alert rolls back a canary that started before the errors began."""
+    later = run(scenario(PRE_EXISTING.replace("AT", "15s")), seed=seed)[1]
+    (deploy,) = later["deploys"]
+    firing = next(a for a in later["alerts"] if a["rule"] == "error-rate")
+    assert firing["since_s"] < 15.0 <= firing["fired_s"]
+    assert not deploy["rolled_back"]
+    earlier = run(scenario(PRE_EXISTING.replace("AT", "5s")), seed=seed)[1]
+    assert earlier["deploys"][0]["rolled_back"]
