@@ -18,7 +18,7 @@ from typing import Any
 import matplotlib.style
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from gui.plots.compare_job import ComparisonJob
 from gui.plots.compare_table import ComparisonResults
+from gui.plots.job_dialog import JobDialogMixin
 from simulator.compare import Comparison, comparison_figure, save_comparison
 from simulator.compare_verdict import Judgement
 from simulator.scenario import Scenario
@@ -99,10 +100,11 @@ def fitted_size(widget: QWidget, width: int, height: int) -> tuple[int, int]:
     return min(width, int(room.width() * 0.9)), min(height, int(room.height() * 0.9))
 
 
-class CompareDialog(QDialog):
+class CompareDialog(JobDialogMixin, QDialog):
     """Pick a field and its values; run the variants in the background; show plots and table."""
 
     done = Signal()
+    JOB_NAME = "comparison"
 
     def __init__(self, scenario: Scenario, parent: QWidget | None = None, executor: Any = None):
         super().__init__(parent)
@@ -119,9 +121,7 @@ class CompareDialog(QDialog):
         self.save_path = ask_save_path(self)
         self.choose_directory = ask_directory(self)
         self._build()
-        self._timer = QTimer(self)
-        self._timer.setInterval(100)
-        self._timer.timeout.connect(self._on_poll_timeout)
+        self._init_job_polling()
         self.resize(*fitted_size(self, 1100, 800))
 
     def _build(self) -> None:
@@ -220,56 +220,13 @@ class CompareDialog(QDialog):
         if len(varies[0][1]) < 1:
             self.status.setText("Give at least one value to compare.")
             return
-        self.error, self.comparison, self.cancelled = None, None, False
-        self.job = ComparisonJob(self.scenario, varies, reps, self.executor)
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self._enable_exports()
-        self.status.setText(f"Running {self.job.progress[1]} simulations…")
-        self.job.start()
-        self._timer.start()
+        self.comparison = None
+        job = ComparisonJob(self.scenario, varies, reps, self.executor)
+        self._launch(job, f"Running {job.progress[1]} simulations…")
 
-    def cancel(self) -> None:
-        """Stop the running comparison; the dialog says so when its thread has ended."""
-        if self.job is None:
-            return
-        self.job.cancel()
-        self.cancel_button.setEnabled(False)
-        self.status.setText("Cancelling…")
-
-    @property
-    def running(self) -> bool:
-        return self.job is not None
-
-    def _on_poll_timeout(self) -> None:
-        job = self.job
-        if job is None:
-            self._timer.stop()
-            return
-        done, total = job.progress
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        if job.running:
-            return
-        self.job = None
-        self._timer.stop()
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        self.error, self.cancelled = job.error, job.cancelled
-        if job.cancelled:
-            self.status.setText(f"Cancelled after {done} of {total} simulations.")
-        elif job.error is not None:
-            self.status.setText(f"The comparison failed: {job.error}")
-        else:
-            self.comparison, self.rows, self.judgement = job.comparison, job.rows, job.judgement
-            self._show_results()
-        self._enable_exports()
-        self.done.emit()
-
-    def closeEvent(self, event: object) -> None:
-        if self.job is not None:
-            self.job.cancel()  # its runs would otherwise go on using the CPU for nothing
-        super().closeEvent(event)  # type: ignore[arg-type]
+    def _job_succeeded(self, job: ComparisonJob) -> None:
+        self.comparison, self.rows, self.judgement = job.comparison, job.rows, job.judgement
+        self._show_results()
 
     # -- results ---------------------------------------------------------------------------
 
@@ -333,15 +290,6 @@ class CompareDialog(QDialog):
             return None
         comparison = self.comparison
         return self._saved(lambda: save_comparison(comparison, folder))
-
-    def _saved(self, write: Callable[[], list[Path]]) -> list[Path] | None:
-        try:
-            paths = write()
-        except (OSError, ValueError) as exc:
-            self.status.setText(f"Could not save: {exc}")
-            return None
-        self.status.setText("Saved " + ", ".join(p.name for p in paths) + f" in {paths[0].parent}")
-        return paths
 
     def lines_per_plot(self) -> int:
         """How many variant lines the load plot holds (tests: one per variant)."""

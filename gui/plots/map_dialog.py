@@ -16,7 +16,7 @@ from typing import Any
 import matplotlib.style
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.plots.compare_dialog import ask_directory, ask_save_path, fitted_size
+from gui.plots.job_dialog import JobDialogMixin
 from gui.plots.map_job import MapJob
 from simulator.metastability import (
     MetastabilityMap,
@@ -50,10 +51,12 @@ def _values(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
 
-class MapDialog(QDialog):
+class MapDialog(JobDialogMixin, QDialog):
     """Choose two axes and replications; run the grid in the background; show the heat map."""
 
     done = Signal()
+    JOB_WORK = "pairs of simulations"
+    JOB_NAME = "map"
 
     def __init__(self, scenario: Scenario, parent: QWidget | None = None, executor: Any = None):
         super().__init__(parent)
@@ -69,9 +72,7 @@ class MapDialog(QDialog):
         self.save_path = ask_save_path(self)
         self.choose_directory = ask_directory(self)
         self._build()
-        self._timer = QTimer(self)
-        self._timer.setInterval(100)
-        self._timer.timeout.connect(self._on_poll_timeout)
+        self._init_job_polling()
         self.resize(*fitted_size(self, 900, 720))
 
     def _build(self) -> None:
@@ -186,57 +187,13 @@ class MapDialog(QDialog):
         if any(not path or not values for path, values in varies):
             self.status.setText("Give both axes a field and at least one value.")
             return
-        self.error, self.map, self.cancelled = None, None, False
-        self.job = MapJob(self.scenario, varies, self.replications.value(), self.fault(),
-                          self.executor)  # fmt: skip
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self._enable_exports()
-        self.status.setText(f"Running {self.job.progress[1]} pairs of simulations…")
-        self.job.start()
-        self._timer.start()
+        self.map = None
+        job = MapJob(self.scenario, varies, self.replications.value(), self.fault(), self.executor)
+        self._launch(job, f"Running {job.progress[1]} pairs of simulations…")
 
-    def cancel(self) -> None:
-        """Stop the running map; the dialog says so when its thread has ended."""
-        if self.job is None:
-            return
-        self.job.cancel()
-        self.cancel_button.setEnabled(False)
-        self.status.setText("Cancelling…")
-
-    @property
-    def running(self) -> bool:
-        return self.job is not None
-
-    def _on_poll_timeout(self) -> None:
-        job = self.job
-        if job is None:
-            self._timer.stop()
-            return
-        done, total = job.progress
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        if job.running:
-            return
-        self.job = None
-        self._timer.stop()
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        self.error, self.cancelled = job.error, job.cancelled
-        if job.cancelled:
-            self.status.setText(f"Cancelled after {done} of {total} pairs of simulations.")
-        elif job.error is not None:
-            self.status.setText(f"The map failed: {job.error}")
-        else:
-            self.map, self.preview = job.map, job.preview
-            self._show_map()
-        self._enable_exports()
-        self.done.emit()
-
-    def closeEvent(self, event: object) -> None:
-        if self.job is not None:
-            self.job.cancel()  # its runs would otherwise go on using the CPU for nothing
-        super().closeEvent(event)  # type: ignore[arg-type]
+    def _job_succeeded(self, job: MapJob) -> None:
+        self.map, self.preview = job.map, job.preview
+        self._show_map()
 
     # -- results ---------------------------------------------------------------------------
 
@@ -296,13 +253,13 @@ class MapDialog(QDialog):
         if path.suffix.lower() not in (".png", ".svg"):
             path = path.with_suffix(".png")
         figure = map_figure(self.map, preview=self.preview)  # light, like the export
-        try:
+
+        def write() -> list[Path]:
             figure.savefig(path, dpi=130 if path.suffix.lower() == ".png" else None)
-        except (OSError, ValueError) as exc:
-            self.status.setText(f"Could not save: {exc}")
-            return None
-        self.status.setText(f"Saved {path.name} in {path.parent}")
-        return path
+            return [path]
+
+        saved = self._saved(write)
+        return saved[0] if saved else None
 
     def export(self) -> list[Path] | None:
         """Write map.png, .svg, .csv and .json into a chosen folder."""
@@ -311,13 +268,12 @@ class MapDialog(QDialog):
         folder = self.choose_directory("Export the map to a folder")
         if folder is None:
             return None
-        try:
-            data = map_data(self.map)
-            if self.preview is not None:
-                data["preview"] = preview_data(data, self.preview)
-            paths = save_map(self.map, folder, self.preview, data)
-        except (OSError, ValueError) as exc:
-            self.status.setText(f"Could not save: {exc}")
-            return None
-        self.status.setText("Saved " + ", ".join(p.name for p in paths) + f" in {folder}")
-        return paths
+        found, preview = self.map, self.preview
+
+        def write() -> list[Path]:
+            data = map_data(found)
+            if preview is not None:
+                data["preview"] = preview_data(data, preview)
+            return save_map(found, folder, preview, data)
+
+        return self._saved(write)

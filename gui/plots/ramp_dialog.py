@@ -10,14 +10,13 @@ folder (``save_ramp``), as ``murphy ramp --out`` does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import matplotlib.style
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.plots.compare_dialog import ask_directory, ask_save_path, fitted_size
+from gui.plots.job_dialog import JobDialogMixin
 from gui.plots.ramp_job import RampJob
 from simulator.breaking_point import Ramp, SLOError, parse_slo
 from simulator.breaking_point_files import ramp_data, ramp_figure, save_ramp
@@ -55,10 +55,11 @@ def _number(value: float | None, digits: int = 1, scale: float = 1.0) -> str:
     return "–" if value is None else f"{value * scale:,.{digits}f}"
 
 
-class RampDialog(QDialog):
+class RampDialog(JobDialogMixin, QDialog):
     """Choose the route, the SLO and the replications; search in the background; show it."""
 
     done = Signal()
+    JOB_NAME = "search"
 
     def __init__(
         self,
@@ -80,9 +81,7 @@ class RampDialog(QDialog):
         self.save_path = ask_save_path(self)  # replaceable by tests (they must not block)
         self.choose_directory = ask_directory(self)
         self._build()
-        self._timer = QTimer(self)
-        self._timer.setInterval(100)
-        self._timer.timeout.connect(self._on_poll_timeout)
+        self._init_job_polling()
         self.resize(*fitted_size(self, 1000, 760))
 
     def _build(self) -> None:
@@ -193,8 +192,8 @@ class RampDialog(QDialog):
         except SLOError as exc:
             self.status.setText(f"The SLO cannot be read: {exc}")
             return
-        self.error, self.ramp, self.data, self.cancelled = None, None, None, False
-        self.job = RampJob(
+        self.ramp, self.data = None, None
+        job = RampJob(
             self.scenario,
             slo,
             self.route_box.currentData(),
@@ -203,59 +202,25 @@ class RampDialog(QDialog):
             self.executor,
             self.options,
         )
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self._enable_exports()
         self.progress.setRange(0, 0)  # busy until the first run reports
-        self.status.setText(f"Searching for the load at which {slo.text} breaks…")
-        self.job.start()
-        self._timer.start()
+        self._launch(job, f"Searching for the load at which {slo.text} breaks…")
 
-    def cancel(self) -> None:
-        """Stop the running search; the dialog says so when its thread has ended."""
-        if self.job is None:
-            return
-        self.job.cancel()
-        self.cancel_button.setEnabled(False)
-        self.status.setText("Cancelling…")
-
-    @property
-    def running(self) -> bool:
-        return self.job is not None
-
-    def _on_poll_timeout(self) -> None:
-        job = self.job
-        if job is None:
-            self._timer.stop()
-            return
-        done, total = job.progress
-        if done:
+    def _show_progress(self, done: int, total: int) -> None:
+        if done:  # the search's total grows as it goes: count runs, not a fixed share
             self.progress.setRange(0, max(total, 1))
             self.progress.setValue(done)
             self.progress.setFormat(f"{done}/{total} runs")
-        if job.running:
-            return
-        self.job = None
-        self._timer.stop()
+
+    def _cancelled_text(self, done: int, total: int) -> str:
+        return f"Cancelled after {done} simulations."
+
+    def _job_succeeded(self, job: RampJob) -> None:
+        self.ramp = job.ramp
+        self._show_results()
+
+    def _job_ended(self, job: RampJob) -> None:
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if job.ramp is not None else 0)
-        self.run_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        self.error, self.cancelled = job.error, job.cancelled
-        if job.cancelled:
-            self.status.setText(f"Cancelled after {done} simulations.")
-        elif job.error is not None:
-            self.status.setText(f"The search failed: {job.error}")
-        else:
-            self.ramp = job.ramp
-            self._show_results()
-        self._enable_exports()
-        self.done.emit()
-
-    def closeEvent(self, event: object) -> None:
-        if self.job is not None:
-            self.job.cancel()
-        super().closeEvent(event)  # type: ignore[arg-type]
 
     # -- results ---------------------------------------------------------------------------
 
@@ -361,12 +326,3 @@ class RampDialog(QDialog):
             return None
         ramp = self.ramp
         return self._saved(lambda: save_ramp(ramp, folder))
-
-    def _saved(self, write: Callable[[], list[Path]]) -> list[Path] | None:
-        try:
-            paths = write()
-        except (OSError, ValueError) as exc:
-            self.status.setText(f"Could not save: {exc}")
-            return None
-        self.status.setText("Saved " + ", ".join(p.name for p in paths) + f" in {paths[0].parent}")
-        return paths
