@@ -29,10 +29,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
-    QPushButton,
     QScrollArea,
-    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -134,22 +131,12 @@ class CompareDialog(JobDialogMixin, QDialog):
         self.field_box.currentTextChanged.connect(self._on_field_changed)
         self.values_edit = QLineEdit()
         self.values_edit.setToolTip("Comma-separated values, written as in the scenario file")
-        self.replications = QSpinBox()
-        self.replications.setRange(1, 50)
-        self.replications.setValue(3)
-        self.run_button = QPushButton("Run comparison")
-        self.run_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the comparison: runs in progress are abandoned")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.figure_button = QPushButton("Save figure…")
-        self.figure_button.setToolTip("The figure as PNG or SVG (by the file's suffix)")
-        self.figure_button.clicked.connect(self.save_figure)
-        self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("compare.png, .svg, .csv and .json into a folder")
-        self.export_button.clicked.connect(self.export)
-        self.progress = QProgressBar()
+        self._job_controls(
+            "Run comparison",
+            "comparison",
+            "The figure as PNG or SVG (by the file's suffix)",
+            "compare.png, .svg, .csv and .json into a folder",
+        )
         self.status = QLabel("Each variant runs with the same seeds (common random numbers).")
         form = QFormLayout()
         form.addRow("Vary", self.target_box)
@@ -264,32 +251,22 @@ class CompareDialog(JobDialogMixin, QDialog):
 
     def save_figure(self) -> Path | None:
         """Save the figure; PNG or SVG, as the chosen file's suffix says."""
-        if self.figure_canvas is None:
+        comparison = self.comparison
+        if self.figure_canvas is None or comparison is None:
             return None
-        path = self.save_path("Save comparison figure", "compare.png", "PNG (*.png);;SVG (*.svg)")
-        if path is None:
-            return None
-        if path.suffix.lower() not in (".png", ".svg"):
-            path = path.with_suffix(".png")
-        assert self.comparison is not None
-        figure = comparison_figure(self.comparison, self.rows)  # light, like the export
-
-        def write() -> list[Path]:
-            figure.savefig(path, dpi=110 if path.suffix.lower() == ".png" else None)
-            return [path]
-
-        saved = self._saved(write)
-        return saved[0] if saved else None
+        return self._save_figure_as(  # light, like the export
+            "Save comparison figure", "compare.png",
+            lambda: comparison_figure(comparison, self.rows), dpi=110,
+        )  # fmt: skip
 
     def export(self) -> list[Path] | None:
         """Write compare.png, .svg, .csv and .json into a chosen folder."""
-        if self.comparison is None:
-            return None
-        folder = self.choose_directory("Export the comparison to a folder")
-        if folder is None:
-            return None
         comparison = self.comparison
-        return self._saved(lambda: save_comparison(comparison, folder))
+        if comparison is None:
+            return None
+        return self._export_to(
+            "Export the comparison to a folder", lambda folder: save_comparison(comparison, folder)
+        )
 
     def lines_per_plot(self) -> int:
         """How many variant lines the load plot holds (tests: one per variant)."""

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QProgressBar, QPushButton, QSpinBox
 
 __all__ = ["JobDialogMixin"]
 
@@ -22,9 +24,10 @@ POLL_MS = 100
 
 
 class JobDialogMixin:
-    """Mixed into a ``QDialog`` with ``run_button``, ``cancel_button``, ``progress``,
-    ``status``, a ``done`` signal and ``_enable_exports``; ``JOB_WORK`` names what the
-    job's progress counts ("simulations") and ``JOB_NAME`` what fails ("comparison")."""
+    """Mixed into a ``QDialog`` with a ``status`` label, a ``done`` signal, ``start``,
+    ``save_figure``, ``export`` and ``_enable_exports``; ``_job_controls`` builds the
+    buttons and progress bar. ``JOB_WORK`` names what the job's progress counts
+    ("simulations") and ``JOB_NAME`` what fails ("comparison")."""
 
     JOB_WORK = "simulations"
     JOB_NAME = "run"
@@ -32,12 +35,29 @@ class JobDialogMixin:
     job: Any = None
     error: str | None = None
     cancelled: bool = False
-    # Provided by the dialog this is mixed into.
-    run_button: Any
-    cancel_button: Any
-    progress: Any
-    status: Any
-    done: Any
+    status: Any  # the dialog's own label
+    done: Any  # the dialog's own signal
+
+    def _job_controls(self, run_label: str, what: str, figure: str, stem: str) -> None:
+        """Replications, Run, Cancel, Save figure, Export and the progress bar, wired:
+        ``what`` the job stops ("comparison"), ``figure`` what is saved ("figure"),
+        ``stem`` the exported files' name ("compare")."""
+        self.replications = QSpinBox()
+        self.replications.setRange(1, 50)
+        self.replications.setValue(3)
+        self.run_button = QPushButton(run_label)
+        self.run_button.clicked.connect(self.start)  # type: ignore[attr-defined]
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip(f"Stop the {what}: runs in progress are abandoned")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.figure_button = QPushButton("Save figure…")
+        self.figure_button.setToolTip(f"The {figure} as PNG or SVG (by the file's suffix)")
+        self.figure_button.clicked.connect(self.save_figure)  # type: ignore[attr-defined]
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip(f"{stem}.png, .svg, .csv and .json into a folder")
+        self.export_button.clicked.connect(self.export)  # type: ignore[attr-defined]
+        self.progress = QProgressBar()
 
     def _init_job_polling(self) -> None:
         self._timer = QTimer(self)  # type: ignore[arg-type]
@@ -112,6 +132,31 @@ class JobDialogMixin:
         if self.job is not None:
             self.job.cancel()  # its runs would otherwise go on using the CPU for nothing
         super().closeEvent(event)  # type: ignore[misc]
+
+    def _save_figure_as(
+        self, title: str, name: str, figure: Callable[[], Figure], dpi: int
+    ) -> Path | None:
+        """Ask where, then save ``figure()``: PNG or SVG by the file's suffix (PNG if neither)."""
+        path = self.save_path(title, name, "PNG (*.png);;SVG (*.svg)")  # type: ignore[attr-defined]
+        if path is None:
+            return None
+        if path.suffix.lower() not in (".png", ".svg"):
+            path = path.with_suffix(".png")
+        drawn = figure()
+
+        def write() -> list[Path]:
+            drawn.savefig(path, dpi=dpi if path.suffix.lower() == ".png" else None)
+            return [path]
+
+        saved = self._saved(write)
+        return saved[0] if saved else None
+
+    def _export_to(self, title: str, write: Callable[[Path], list[Path]]) -> list[Path] | None:
+        """Ask for a folder, then write the files into it."""
+        folder = self.choose_directory(title)  # type: ignore[attr-defined]
+        if folder is None:
+            return None
+        return self._saved(lambda: write(folder))
 
     def _saved(self, write: Callable[[], list[Path]]) -> list[Path] | None:
         """Run ``write``; say where the files went, or why they could not be written."""

@@ -25,9 +25,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -90,22 +87,12 @@ class MapDialog(JobDialogMixin, QDialog):
             edit.setToolTip("A field path, as murphy map --vary spells it: nodes.users.rate")
         for edit in (self.x_values, self.y_values):
             edit.setToolTip("Comma-separated values, written as in the scenario file")
-        self.replications = QSpinBox()
-        self.replications.setRange(1, 50)
-        self.replications.setValue(3)
-        self.run_button = QPushButton("Run map")
-        self.run_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the map: runs in progress are abandoned")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.figure_button = QPushButton("Save figure…")
-        self.figure_button.setToolTip("The heat map as PNG or SVG (by the file's suffix)")
-        self.figure_button.clicked.connect(self.save_figure)
-        self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("map.png, .svg, .csv and .json into a folder")
-        self.export_button.clicked.connect(self.export)
-        self.progress = QProgressBar()
+        self._job_controls(
+            "Run map",
+            "map",
+            "The heat map as PNG or SVG (by the file's suffix)",
+            "map.png, .svg, .csv and .json into a folder",
+        )
         self.status = QLabel(
             "Each cell runs the scenario and its pair without the trigger (same seed), and "
             "measures how long after the trigger ended its routes answered as well again."
@@ -245,35 +232,23 @@ class MapDialog(JobDialogMixin, QDialog):
 
     def save_figure(self) -> Path | None:
         """Save the heat map; PNG or SVG, as the chosen file's suffix says."""
-        if self.map is None:
+        found, preview = self.map, self.preview
+        if found is None:
             return None
-        path = self.save_path("Save the map", "map.png", "PNG (*.png);;SVG (*.svg)")
-        if path is None:
-            return None
-        if path.suffix.lower() not in (".png", ".svg"):
-            path = path.with_suffix(".png")
-        figure = map_figure(self.map, preview=self.preview)  # light, like the export
-
-        def write() -> list[Path]:
-            figure.savefig(path, dpi=130 if path.suffix.lower() == ".png" else None)
-            return [path]
-
-        saved = self._saved(write)
-        return saved[0] if saved else None
+        return self._save_figure_as(  # light, like the export
+            "Save the map", "map.png", lambda: map_figure(found, preview=preview), dpi=130
+        )
 
     def export(self) -> list[Path] | None:
         """Write map.png, .svg, .csv and .json into a chosen folder."""
-        if self.map is None:
-            return None
-        folder = self.choose_directory("Export the map to a folder")
-        if folder is None:
-            return None
         found, preview = self.map, self.preview
+        if found is None:
+            return None
 
-        def write() -> list[Path]:
+        def write(folder: Path) -> list[Path]:
             data = map_data(found)
             if preview is not None:
                 data["preview"] = preview_data(data, preview)
             return save_map(found, folder, preview, data)
 
-        return self._saved(write)
+        return self._export_to("Export the map to a folder", write)

@@ -28,10 +28,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QProgressBar,
-    QPushButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -95,24 +92,14 @@ class RampDialog(JobDialogMixin, QDialog):
             "Clauses separated by commas: mean, p50, p90, p99 or p999 below a duration "
             "(p99<2s), success above a percentage (success>99.9%)"
         )
-        self.replications = QSpinBox()
-        self.replications.setRange(1, 50)
-        self.replications.setValue(3)
+        self._job_controls(
+            "Find the breaking point",
+            "search",
+            "The figure as PNG or SVG (by the file's suffix)",
+            "ramp.png, .svg, .csv and .json into a folder",
+        )
         self.replications.setToolTip("Runs per probe; replication k uses seed + k at every probe")
         self.with_faults = QCheckBox("Keep the scenario's faults (a load test leaves them out)")
-        self.run_button = QPushButton("Find the breaking point")
-        self.run_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the search: runs in progress are abandoned")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.figure_button = QPushButton("Save figure…")
-        self.figure_button.setToolTip("The figure as PNG or SVG (by the file's suffix)")
-        self.figure_button.clicked.connect(self.save_figure)
-        self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("ramp.png, .svg, .csv and .json into a folder")
-        self.export_button.clicked.connect(self.export)
-        self.progress = QProgressBar()
         self.status = QLabel(
             "Every client's load is multiplied until the SLO breaks: first doubled until it "
             "breaks, then bisected."
@@ -299,30 +286,18 @@ class RampDialog(JobDialogMixin, QDialog):
 
     def save_figure(self) -> Path | None:
         """Save the figure; PNG or SVG, as the chosen file's suffix says."""
-        if self.ramp is None:
+        ramp = self.ramp
+        if ramp is None:
             return None
-        path = self.save_path(
-            "Save the breaking-point figure", "ramp.png", "PNG (*.png);;SVG (*.svg)"
+        return self._save_figure_as(
+            "Save the breaking-point figure", "ramp.png", lambda: ramp_figure(ramp), dpi=110
         )
-        if path is None:
-            return None
-        if path.suffix.lower() not in (".png", ".svg"):
-            path = path.with_suffix(".png")
-        figure = ramp_figure(self.ramp)
-
-        def write() -> list[Path]:
-            figure.savefig(path, dpi=110 if path.suffix.lower() == ".png" else None)
-            return [path]
-
-        saved = self._saved(write)
-        return saved[0] if saved else None
 
     def export(self) -> list[Path] | None:
         """Write ramp.png, .svg, .csv and .json into a chosen folder."""
-        if self.ramp is None:
-            return None
-        folder = self.choose_directory("Export the breaking point to a folder")
-        if folder is None:
-            return None
         ramp = self.ramp
-        return self._saved(lambda: save_ramp(ramp, folder))
+        if ramp is None:
+            return None
+        return self._export_to(
+            "Export the breaking point to a folder", lambda folder: save_ramp(ramp, folder)
+        )
