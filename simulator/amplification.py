@@ -75,7 +75,6 @@ def _tries(call: Call) -> int:
     return retry.attempts if retry is not None and retry.strategy != "none" else 1
 
 
-
 def _notes(call: Call, edge: str) -> list[str]:
     notes = []
     retry = call.retry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -169,33 +170,11 @@ def ramp(
         )
     bar, update = _bar(f"ramp {scenario.name}")
     try:
-        if bar is not None:
-            with bar:
-                result = _search(
-                    scenario,
-                    objective,
-                    route,
-                    replications,
-                    executor,
-                    seed,
-                    tolerance,
-                    max_multiplier,
-                    with_faults,
-                    update,
-                )
-        else:
+        with bar if bar is not None else nullcontext():
             result = _search(
-                scenario,
-                objective,
-                route,
-                replications,
-                executor,
-                seed,
-                tolerance,
-                max_multiplier,
-                with_faults,
-                None,
-            )
+                scenario, objective, route, replications, executor, seed, tolerance,
+                max_multiplier, with_faults, update,
+            )  # fmt: skip
     except ValueError as exc:
         fail(f"{file}: {exc}")
     data = ramp_data(result)

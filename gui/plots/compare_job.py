@@ -153,25 +153,37 @@ class ComparisonJob:
         return nullcontext(pool)
 
     def _work(self) -> None:
+        """The thread's body, for every job: run ``_compute`` over a cancellable pool, then
+        say how it ended (results, ``cancelled`` or ``error``); the pool always goes."""
         try:
             if self._cancel.is_set():
                 raise Cancelled
             with self._executor() as inner:
                 self._wrapped = CancellableExecutor(inner, self._cancel)
-                self.comparison = run_comparison(
-                    self.scenario, self.varies, self.replications,
-                    executor=self._wrapped, progress=self._on_progress,
-                )  # fmt: skip
-            self.rows = comparison_table(self.comparison)
-            self.judgement = judge(self.comparison, self.rows)
+                self._compute(self._wrapped)
         except Exception as exc:  # shown in the dialog; the app carries on
             if self._cancel.is_set():
-                self.cancelled, self.comparison = True, None
-            else:
-                self.error = f"{type(exc).__name__}: {exc}"
+                self.cancelled = True
+                self._discard()
+            else:  # a ValueError is the user's input (a bad value): its message says enough
+                self.error = str(exc) if isinstance(exc, ValueError) else (
+                    f"{type(exc).__name__}: {exc}")  # fmt: skip
         finally:
             self._release_pool()
             self._wake.set()  # the watcher ends too
+
+    def _compute(self, executor: Executor) -> None:
+        """Run the experiment on ``executor`` and keep its results (a subclass: its own)."""
+        self.comparison = run_comparison(
+            self.scenario, self.varies, self.replications,
+            executor=executor, progress=self._on_progress,
+        )  # fmt: skip
+        self.rows = comparison_table(self.comparison)
+        self.judgement = judge(self.comparison, self.rows)
+
+    def _discard(self) -> None:
+        """Cancelled: no partial results are shown."""
+        self.comparison = None
 
     def _release_pool(self) -> None:
         """The comparison is over: the pool's workers go (at once if cancelled)."""

@@ -9,9 +9,10 @@ refuses submits once cancelled); only the work differs: ``run_map`` instead of
 from __future__ import annotations
 
 import os
+from concurrent.futures import Executor
 from typing import Any
 
-from gui.plots.compare_job import CancellableExecutor, Cancelled, ComparisonJob
+from gui.plots.compare_job import ComparisonJob
 from simulator.metastability import MetastabilityMap, run_map
 from simulator.metastability_fluid import preview_map
 from simulator.scenario import Scenario
@@ -40,23 +41,12 @@ class MapJob(ComparisonJob):
         self.map: MetastabilityMap | None = None
         self.preview: list[list[float | None]] | None = None  # the fluid's, when it applies
 
-    def _work(self) -> None:
-        try:
-            if self._cancel.is_set():
-                raise Cancelled
-            with self._executor() as inner:
-                self._wrapped = CancellableExecutor(inner, self._cancel)
-                self.map = run_map(
-                    self.scenario, self.varies, self.replications,
-                    executor=self._wrapped, progress=self._on_progress, fault=self.fault,
-                )  # fmt: skip
-            self.preview = preview_map(self.scenario, self.varies, self.fault)
-        except Exception as exc:  # shown in the dialog; the app carries on
-            if self._cancel.is_set():
-                self.cancelled, self.map = True, None
-            else:
-                self.error = str(exc) if isinstance(exc, ValueError) else (
-                    f"{type(exc).__name__}: {exc}")  # fmt: skip
-        finally:
-            self._release_pool()
-            self._wake.set()  # the watcher ends too
+    def _compute(self, executor: Executor) -> None:
+        self.map = run_map(
+            self.scenario, self.varies, self.replications,
+            executor=executor, progress=self._on_progress, fault=self.fault,
+        )  # fmt: skip
+        self.preview = preview_map(self.scenario, self.varies, self.fault)
+
+    def _discard(self) -> None:
+        self.map = None

@@ -9,9 +9,10 @@ probes follow one another (each probe's replications run side by side).
 from __future__ import annotations
 
 import os
+from concurrent.futures import Executor
 from typing import Any
 
-from gui.plots.compare_job import CancellableExecutor, Cancelled, ComparisonJob
+from gui.plots.compare_job import ComparisonJob
 from simulator.breaking_point import SLO, Ramp, find_breaking_point
 from simulator.scenario import Scenario
 
@@ -37,27 +38,17 @@ class RampJob(ComparisonJob):
         self.ramp: Ramp | None = None
         self.progress = (0, replications)
 
-    def _work(self) -> None:
-        try:
-            if self._cancel.is_set():
-                raise Cancelled
-            with self._executor() as inner:
-                self._wrapped = CancellableExecutor(inner, self._cancel)
-                self.ramp = find_breaking_point(
-                    self.scenario,
-                    self.slo,
-                    self.route,
-                    self.replications,
-                    self._wrapped,
-                    with_faults=self.with_faults,
-                    progress=self._on_progress,
-                    **self.options,
-                )
-        except Exception as exc:  # shown in the dialog; the app carries on
-            if self._cancel.is_set():
-                self.cancelled, self.ramp = True, None
-            else:
-                self.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            self._release_pool()
-            self._wake.set()
+    def _compute(self, executor: Executor) -> None:
+        self.ramp = find_breaking_point(
+            self.scenario,
+            self.slo,
+            self.route,
+            self.replications,
+            executor,
+            with_faults=self.with_faults,
+            progress=self._on_progress,
+            **self.options,
+        )
+
+    def _discard(self) -> None:
+        self.ramp = None
