@@ -201,6 +201,9 @@ def print_comparison(c: Any, rows: list[dict[str, Any]], judgement: Any = None) 
                ("p50 ms ↓", "p50_ms", 1, 1), ("p99 ms ↓", "p99_ms", 1, 1),
                (f"peak load /s at {node} ↓", "peak_load_per_s", 1, 0),
                ("attempts ↓", "total_attempts", 1, 0)]  # fmt: skip
+    if rows and "contention_calls" in rows[0]["metrics"]:
+        columns += [("calls ↓", "contention_calls", 1, 0),
+                    ("completion s ↓", "completion_s", 1, 2)]  # fmt: skip
     if rows and "messages_lost" in rows[0]["metrics"]:
         columns += [("lost msgs ↓", "messages_lost", 1, 0),
                     ("applied twice ↓", "messages_applied_twice", 1, 0),
