@@ -354,14 +354,19 @@ def draw_p99(ax: Axes, c: Comparison) -> None:
 
 
 def draw_bars(
-    ax: Axes, c: Comparison, rows: list[dict[str, Any]], key: str, ylabel: str, title: str
-) -> None:
-    """One metric per variant as bars, with 95% CI whiskers."""
+    ax: Axes, c: Comparison, rows: list[dict[str, Any]], key: str, ylabel: str, title: str,
+    label: str | None = None,
+) -> None:  # fmt: skip
+    """One metric per variant as bars, with 95% CI whiskers; ``label`` (a format such as
+    ``"{:.1f}"``) writes each mean over its bar, for bars of very different heights."""
     means = [r["metrics"][key]["mean"] for r in rows]
     halves = [np.nan_to_num(r["metrics"][key]["ci95"]) for r in rows]
     x = np.arange(len(rows))
     colours = [series_colour(i) for i in range(len(rows))]
-    ax.bar(x, means, yerr=halves, color=colours, alpha=0.85, capsize=5, ecolor="#333333")
+    bars = ax.bar(x, means, yerr=halves, color=colours, alpha=0.85, capsize=5, ecolor="#333333")
+    if label is not None:
+        ax.bar_label(bars, labels=[label.format(m) for m in means], fontsize=7, padding=2)
+        ax.margins(y=0.15)
     ax.set_xticks(x, [r["variant"] for r in rows], rotation=20, ha="right", fontsize=8)
     style_axes(ax, ylabel, f"{title}, mean ± 95% CI ({c.replications} runs)")
 
@@ -374,8 +379,10 @@ def draw_attempts(ax: Axes, c: Comparison, rows: list[dict[str, Any]] | None = N
 
 def draw_contention(axes: Sequence[Axes], c: Comparison, rows: list[dict[str, Any]]) -> None:
     """The backoff study's two figures: calls at the contended resource and completion time."""
-    draw_bars(axes[0], c, rows, "contention_calls", "write attempts", "Calls (contended writes)")
-    draw_bars(axes[1], c, rows, "completion_s", "seconds", "Completion (last client done)")
+    draw_bars(axes[0], c, rows, "contention_calls", "write attempts", "Calls (contended writes)",
+              "{:,.0f}")  # fmt: skip
+    draw_bars(axes[1], c, rows, "completion_s", "seconds", "Completion (last client done)",
+              "{:.1f} s")  # fmt: skip
 
 
 def comparison_figure(c: Comparison, rows: list[dict[str, Any]] | None = None) -> Figure:

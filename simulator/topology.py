@@ -209,9 +209,9 @@ def _disk_warnings(scenario: Scenario) -> list[Problem]:
 
 def _contention_warnings(scenario: Scenario) -> list[Problem]:
     """Contention on a database nothing writes to changes nothing: reads never conflict."""
+    text = "changes nothing: no call to it writes (writes: true), and reads never conflict"
     return [
-        Problem("warning", f"contention on {name} changes nothing: no call to it writes "
-                "(writes: true), and reads never conflict", name)  # fmt: skip
+        Problem("warning", f"contention on {name} {text}", name)
         for name, node in scenario.nodes.items()
         if getattr(node, "contention", None) is not None and nothing_written_to(scenario, name)
     ]

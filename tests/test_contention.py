@@ -109,8 +109,10 @@ def test_engine_two_overlapping_writes_one_wins_and_the_loser_sees_a_conflict():
         "failed": 0, "in_flight": 0, "last_commit_s": None,
     }  # fmt: skip
     assert store["contention"]["last_commit_s"] == pytest.approx(0.04)
-    assert out["contention"] == {"calls": 2, "committed": 1, "conflicts": 1,
-                                 "completion_s": pytest.approx(0.05), "all_succeeded": False}  # fmt: skip
+    assert out["contention"] == {
+        "calls": 2, "committed": 1, "conflicts": 1, "completion_s": pytest.approx(0.05),
+        "all_succeeded": False,
+    }  # fmt: skip
 
 
 def test_engine_disjoint_writes_both_win_and_reads_never_conflict():
@@ -209,7 +211,7 @@ nodes:
     calls: [{to: s}]
   s: {kind: service, workers: 1, service_time: {dist: exponential, mean: 100ms}}
 """)
-    sim, out = run(sc)
+    _sim, out = run(sc)
     assert out["invariants"] == []
     assert out["routes"]["u"]["started"] == 12
     crowd = out["routes"]["u"]["crowd"]
@@ -218,6 +220,18 @@ nodes:
     with pytest.raises(ScenarioError, match="requests_per_user counts a closed loop"):
         scenario("name: x\nduration: 1s\nnodes:\n  u: {kind: client, rate: 1/s, "
                  "requests_per_user: 2}\n")  # fmt: skip
+
+
+def test_validate_warns_of_contention_nothing_writes_to():
+    from simulator.topology import problems
+
+    sc = example("contention.yaml")
+    writers = sc.nodes["writers"]
+    reads = writers.model_copy(update={"calls": [writers.calls[0].model_copy(
+        update={"writes": False})]})  # fmt: skip
+    found = problems(sc.model_copy(update={"nodes": {**sc.nodes, "writers": reads}}))
+    assert [p.message for p in found if "contention on store" in p.message]
+    assert not [p for p in problems(sc) if "contention" in p.message]
 
 
 def test_scenarios_without_the_feature_have_no_new_keys():
