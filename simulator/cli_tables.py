@@ -62,6 +62,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         _print_messages(console, summary["messages"])
     if "corruption" in summary:
         _print_corruption(console, summary["corruption"]["databases"])
+    if "contention" in summary:
+        _print_contention(console, summary)
     if "deploys" in summary:
         _print_deploys(console, summary["deploys"])
     _print_alerts(console, summary)
@@ -134,6 +136,33 @@ def _print_corruption(console: Console, databases: dict[str, Any]) -> None:
             _fmt(d["time_to_detect_s"]["p99"]), "-" if load is None else f"{100 * load:.1f}%",
         )  # fmt: skip
     console.print(table)
+
+
+def _print_contention(console: Console, summary: dict[str, Any]) -> None:
+    """One row per contended database, then the backoff study's two numbers (whole run)."""
+    table = Table(title="Contended writes (whole run)", title_justify="left")
+    columns = ("database", "keys", "window ms", "writes", "committed", "conflicts", "failed",
+               "last commit s")  # fmt: skip
+    for col in columns:
+        table.add_column(col, justify="left" if col == "database" else "right")
+    for name, node in summary["nodes"].items():
+        d = node.get("contention")
+        if d is not None:
+            table.add_row(
+                name, f"{d['keys']:,}", _fmt(d["conflict_window_s"] * 1000), f"{d['writes']:,}",
+                f"{d['committed']:,}", f"{d['conflicts']:,}", f"{d['failed']:,}",
+                _fmt(d["last_commit_s"], 2),
+            )  # fmt: skip
+    console.print(table)
+    c = summary["contention"]
+    done = c["completion_s"]
+    if done is None:
+        when = "some clients were still writing at the end of the run"
+    else:
+        how = "every request succeeded" if c["all_succeeded"] else "some gave up"
+        when = f"the last client was done at {done:,.2f} s ({how})"
+    console.print(f"calls: {c['calls']:,} write attempts at contended databases; {when}",
+                  highlight=False)  # fmt: skip
 
 
 def _print_messages(console: Console, flows: dict[str, Any]) -> None:

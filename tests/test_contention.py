@@ -115,6 +115,22 @@ def test_engine_two_overlapping_writes_one_wins_and_the_loser_sees_a_conflict():
     }  # fmt: skip
 
 
+def test_snapshot_series_and_terminal_show_the_books():
+    from simulator.timeseries import time_series
+
+    sim, out = run(example("contention.yaml", duration=30.0))
+    live = sim.snapshot()["nodes"]["store"]
+    assert live["conflicts"] == out["contention"]["conflicts"] > 0
+    assert live["commits"] == out["contention"]["committed"]
+    columns = time_series(sim)
+    assert columns["contention.store.conflicts"].sum() == out["contention"]["conflicts"]
+    assert columns["contention.store.writes"].sum() == out["contention"]["calls"]
+    result = CliRunner().invoke(main, ["run", "scenarios/contention.yaml", "--duration", "30s",
+                                       "--no-blast-radius"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Contended writes" in result.output and "write attempts at contended" in result.output
+
+
 def test_engine_disjoint_writes_both_win_and_reads_never_conflict():
     out = _two("0ms", "30ms")  # commits at 40 ms and 70 ms: 30 ms apart, the window is 20
     assert out["contention"]["conflicts"] == 0 and out["contention"]["all_succeeded"]
