@@ -15,6 +15,7 @@ import networkx as nx
 import numpy as np
 
 from simulator.alerting import Firing, detections
+from simulator.contention import contention_summary
 from simulator.corruption import corruption_summary
 from simulator.message_flows import message_summary
 from simulator.metrics import OUTCOMES, LogHistogram
@@ -60,6 +61,7 @@ def _route(sim: Simulation, name: str) -> dict[str, Any]:
         "in_flight_at_end": stats.in_flight,
         "latency_ms": latency_summary(stats.latency),
         "ok_latency_ms": latency_summary(stats.ok_latency),
+        **sim.clients[name].own_summary(),  # a finite crowd's: when its last request ended
     }
 
 
@@ -237,6 +239,10 @@ def summarize(sim: Simulation, blast_radius: list[dict[str, Any]] | None = None)
     stores = sim.data_stores()
     if stores:  # only scenarios with corruption, validation or reconciliation have the section
         out["corruption"] = corruption_summary(stores, sim.now)
+    contended = {n: node["contention"] for n, node in out["nodes"].items() if "contention" in node}
+    if contended:  # only scenarios with a contended database have the section
+        crowds = {n: route["crowd"] for n, route in routes.items() if "crowd" in route}
+        out["contention"] = contention_summary(contended, crowds)
     if sim.deploys is not None:  # only scenarios with deploys have the section
         out["deploys"] = sim.deploys.summary()
     if blast_radius is not None:

@@ -62,6 +62,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         _print_messages(console, summary["messages"])
     if "corruption" in summary:
         _print_corruption(console, summary["corruption"]["databases"])
+    if "contention" in summary:
+        _print_contention(console, summary)
     if "deploys" in summary:
         _print_deploys(console, summary["deploys"])
     _print_alerts(console, summary)
@@ -136,6 +138,33 @@ def _print_corruption(console: Console, databases: dict[str, Any]) -> None:
     console.print(table)
 
 
+def _print_contention(console: Console, summary: dict[str, Any]) -> None:
+    """One row per contended database, then the backoff study's two numbers (whole run)."""
+    table = Table(title="Contended writes (whole run)", title_justify="left")
+    columns = ("database", "keys", "window ms", "writes", "committed", "conflicts", "failed",
+               "last commit s")  # fmt: skip
+    for col in columns:
+        table.add_column(col, justify="left" if col == "database" else "right")
+    for name, node in summary["nodes"].items():
+        d = node.get("contention")
+        if d is not None:
+            table.add_row(
+                name, f"{d['keys']:,}", _fmt(d["conflict_window_s"] * 1000), f"{d['writes']:,}",
+                f"{d['committed']:,}", f"{d['conflicts']:,}", f"{d['failed']:,}",
+                _fmt(d["last_commit_s"], 2),
+            )  # fmt: skip
+    console.print(table)
+    c = summary["contention"]
+    done = c["completion_s"]
+    if done is None:
+        when = "some clients were still writing at the end of the run"
+    else:
+        how = "every request succeeded" if c["all_succeeded"] else "some gave up"
+        when = f"the last client was done at {done:,.2f} s ({how})"
+    console.print(f"calls: {c['calls']:,} write attempts at contended databases; {when}",
+                  highlight=False)  # fmt: skip
+
+
 def _print_messages(console: Console, flows: dict[str, Any]) -> None:
     """One row per flow (producer -> queue -> consumer group), counted over the whole run.
 
@@ -201,6 +230,9 @@ def print_comparison(c: Any, rows: list[dict[str, Any]], judgement: Any = None) 
                ("p50 ms ↓", "p50_ms", 1, 1), ("p99 ms ↓", "p99_ms", 1, 1),
                (f"peak load /s at {node} ↓", "peak_load_per_s", 1, 0),
                ("attempts ↓", "total_attempts", 1, 0)]  # fmt: skip
+    if rows and "contention_calls" in rows[0]["metrics"]:
+        columns += [("calls ↓", "contention_calls", 1, 0),
+                    ("completion s ↓", "completion_s", 1, 2)]  # fmt: skip
     if rows and "messages_lost" in rows[0]["metrics"]:
         columns += [("lost msgs ↓", "messages_lost", 1, 0),
                     ("applied twice ↓", "messages_applied_twice", 1, 0),

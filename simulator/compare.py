@@ -56,6 +56,7 @@ from simulator.sweep import run_many
 from simulator.variants import Variant, variant_grid
 
 __all__ = [
+    "CONTENTION_METRICS",
     "MESSAGE_METRICS",
     "METRICS",
     "Comparison",
@@ -88,6 +89,14 @@ MESSAGE_METRICS = {
 }
 """For scenarios with messages, whole run: events lost (once per producer and queue, however
 many consumer groups), dead-lettered and applied twice (per group), and the worst lag."""
+
+CONTENTION_METRICS = {
+    "contention_calls": ("calls", ""),
+    "completion_s": ("completion", "s"),
+}
+"""For scenarios with a contended database (the AWS backoff study): write attempts at the
+contended resource, every client's, and when the last request of the finite clients ended
+(a run in which some were still in flight at its end counts its whole duration)."""
 
 # Student t, two-sided 95% (the 0.975 quantile), for 1..30 degrees of freedom.
 _T975 = (
@@ -208,6 +217,11 @@ def _run_metrics(run: dict[str, Any], node: str | None) -> dict[str, float | Non
         out["messages_applied_twice"] = float(sum(f["applied_twice"] for f in flows.values()))
         lags = [f["max_lag_s"] for f in flows.values() if f["max_lag_s"] is not None]
         out["max_lag_s"] = max(lags) if lags else None
+    contention = run.get("contention")
+    if contention:
+        out["contention_calls"] = float(contention["calls"])
+        done = contention["completion_s"]
+        out["completion_s"] = float(run["duration_s"] if done is None else done)
     for name, edge in run["edges"].items():
         out[f"amplification:{name}"] = edge["amplification"]
     return out
@@ -339,26 +353,52 @@ def draw_p99(ax: Axes, c: Comparison) -> None:
     style_axes(ax, "p99 (ms)", "p99 latency of answered requests")
 
 
-def draw_attempts(ax: Axes, c: Comparison, rows: list[dict[str, Any]] | None = None) -> None:
-    """Total attempts over every call edge per variant, with 95% CI whiskers."""
-    rows = rows or comparison_table(c)
-    means = [r["metrics"]["total_attempts"]["mean"] for r in rows]
-    halves = [np.nan_to_num(r["metrics"]["total_attempts"]["ci95"]) for r in rows]
+def draw_bars(
+    ax: Axes, c: Comparison, rows: list[dict[str, Any]], key: str, ylabel: str, title: str,
+    label: str | None = None,
+) -> None:  # fmt: skip
+    """One metric per variant as bars, with 95% CI whiskers; ``label`` (a format such as
+    ``"{:.1f}"``) writes each mean over its bar, for bars of very different heights."""
+    means = [r["metrics"][key]["mean"] for r in rows]
+    halves = [np.nan_to_num(r["metrics"][key]["ci95"]) for r in rows]
     x = np.arange(len(rows))
     colours = [series_colour(i) for i in range(len(rows))]
-    ax.bar(x, means, yerr=halves, color=colours, alpha=0.85, capsize=5, ecolor="#333333")
+    bars = ax.bar(x, means, yerr=halves, color=colours, alpha=0.85, capsize=5, ecolor="#333333")
+    if label is not None:
+        ax.bar_label(bars, labels=[label.format(m) for m in means], fontsize=7, padding=2)
+        ax.margins(y=0.15)
     ax.set_xticks(x, [r["variant"] for r in rows], rotation=20, ha="right", fontsize=8)
-    style_axes(ax, "attempts (all calls)", f"Total attempts, mean ± 95% CI ({c.replications} runs)")
+    style_axes(ax, ylabel, f"{title}, mean ± 95% CI ({c.replications} runs)")
+
+
+def draw_attempts(ax: Axes, c: Comparison, rows: list[dict[str, Any]] | None = None) -> None:
+    """Total attempts over every call edge per variant, with 95% CI whiskers."""
+    draw_bars(ax, c, rows or comparison_table(c), "total_attempts", "attempts (all calls)",
+              "Total attempts")  # fmt: skip
+
+
+def draw_contention(axes: Sequence[Axes], c: Comparison, rows: list[dict[str, Any]]) -> None:
+    """The backoff study's two figures: calls at the contended resource and completion time."""
+    draw_bars(axes[0], c, rows, "contention_calls", "write attempts", "Calls (contended writes)",
+              "{:,.0f}")  # fmt: skip
+    draw_bars(axes[1], c, rows, "completion_s", "seconds", "Completion (last client done)",
+              "{:.1f} s")  # fmt: skip
 
 
 def comparison_figure(c: Comparison, rows: list[dict[str, Any]] | None = None) -> Figure:
-    """Four panels: load at the hot node, success rate, p99 over time; total attempts."""
-    figure = Figure(figsize=(13, 9), layout="constrained")
-    (a, b), (d, e) = figure.subplots(2, 2)
+    """Four panels: load at the hot node, success rate, p99 over time; total attempts. With a
+    contended database, two more: calls at it and completion time."""
+    rows = rows or comparison_table(c)
+    contended = bool(rows) and "contention_calls" in rows[0]["metrics"]
+    figure = Figure(figsize=(13, 13 if contended else 9), layout="constrained")
+    panels = figure.subplots(3 if contended else 2, 2)
+    (a, b), (d, e) = panels[0], panels[1]
     draw_load(a, c)
     draw_success(b, c)
     draw_p99(d, c)
     draw_attempts(e, c, rows)
+    if contended:
+        draw_contention(panels[2], c, rows)
     for ax in (a, b, d):
         ax.set_xlabel("simulated time (s)")
     handles, labels = a.get_legend_handles_labels()

@@ -92,6 +92,17 @@ COLUMNS: dict[str, Column] = {
         "Attempts sent over every call, first tries and retries together: the work the "
         "variant asks of its dependencies.",
     ),
+    "contention_calls": Column(
+        "calls", "", "lower",
+        "Write attempts that reached a contended database, every client's, retries included: "
+        "the work the crowd needed to get its writes in (the backoff study's first figure).",
+    ),
+    "completion_s": Column(
+        "completion", "s", "lower",
+        "When the last request of the clients with requests_per_user ended: the last write "
+        "in, or the last give-up (read success beside it); a run not done by its end counts "
+        "its whole duration (the backoff study's second figure).",
+    ),
     "messages_lost": Column(
         "lost msgs", "", "lower",
         "Events lost, counted once per producer and queue, however many consumer groups.",
@@ -109,8 +120,9 @@ COLUMNS: dict[str, Column] = {
 }  # fmt: skip
 """Every metric of ``comparison_table`` but the per-edge ``amplification:<edge>``."""
 
-_HEADLINE_ORDER = ("success_rate", "goodput_per_s", "p99_ms", "p50_ms", "total_attempts",
-                   "peak_load_per_s", "messages_lost", "messages_applied_twice")  # fmt: skip
+_HEADLINE_ORDER = ("success_rate", "goodput_per_s", "contention_calls", "completion_s", "p99_ms",
+                   "p50_ms", "total_attempts", "peak_load_per_s", "messages_lost",
+                   "messages_applied_twice")  # fmt: skip
 _MAX_TRADEOFFS = 3  # lines: the rest is in the table
 _SPREAD = 0.05  # attempts per request: a smaller spread between variants is not a difference
 

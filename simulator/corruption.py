@@ -199,6 +199,8 @@ class WriteCallSite(CallSite):
     def _attempt(self, state: _CallState, now: float) -> None:
         if state.attempt == 0 and self.layers:  # the writer's checks, once per request
             bad = getattr(state, "message", None)
+            if not isinstance(bad, BadData):
+                bad = None  # a good write (it may carry a contended database's key instead)
             spent, caught = check(self.layers, bad)
             if spent > 0:
                 return wake_after(self.env, spent, self._checked, (state, caught))

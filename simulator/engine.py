@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import simpy
 
@@ -23,6 +23,7 @@ from simulator.components.client import Client
 from simulator.components.datastore import DataStore
 from simulator.components.registry import NODE_KINDS
 from simulator.components.service import Server
+from simulator.contention import keyed
 from simulator.corruption import WriteCallSite, corrupting_nodes
 from simulator.deploys import DeploySchedule
 from simulator.faults import FaultSchedule, active_faults
@@ -165,19 +166,29 @@ class Simulation:
         """
         args = (self.env, edge, call, self.servers[call.to], self.stream(edge, "policy"),
                 EdgeStats(self.series(EDGE_SERIES)))  # fmt: skip
-        site: CallSite
+        make: Callable[..., CallSite]
+        extra: dict[str, Any] = {}
         if call.outbox is not None:
-            site = OutboxCallSite(*args, relay=self.servers[call.outbox])  # type: ignore[arg-type]
+            make, extra = OutboxCallSite, {"relay": self.servers[call.outbox]}
         elif committer is not None:
-            site = CommitCallSite(*args, owner=committer)
+            make, extra = CommitCallSite, {"owner": committer}
         elif self._tracks(call, caller):
             target = self.servers[call.to]
             assert isinstance(target, DataStore)  # tracked_databases holds every such target
-            site = WriteCallSite(*args, books=target.books,
-                                 corrupt_rng=self.stream(edge, "corruption"))  # fmt: skip
+            make = WriteCallSite
+            extra = {"books": target.books, "corrupt_rng": self.stream(edge, "corruption")}
         else:
-            site = CallSite(*args)
-        return self._register(edge, site)
+            make = CallSite
+        keys = self._contended_keys(call)
+        if keys > 1:  # each write request carries its key across its retries
+            make = keyed(make, keys, self.stream(edge, "key"))
+        return self._register(edge, make(*args, **extra))
+
+    def _contended_keys(self, call: Call) -> int:
+        """The keys a write to a contended database spreads over (1: none to draw)."""
+        spec = self.scenario.nodes.get(call.to)
+        contention = getattr(spec, "contention", None)
+        return contention.keys if call.writes and contention is not None else 1
 
     def _tracks(self, call: Call, caller: str | None) -> bool:
         if not call.writes or not isinstance(self.servers.get(call.to), DataStore):

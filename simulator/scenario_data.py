@@ -16,7 +16,10 @@ from pydantic import Field, model_validator
 
 from simulator.scenario_types import Duration, Percent, Rate, Strict
 
-__all__ = ["CALL_LAYERS", "DATABASE_LAYERS", "LayerName", "Reconciliation", "ValidationLayer"]
+__all__ = [
+    "CALL_LAYERS", "DATABASE_LAYERS", "MAX_KEYS", "Contention", "LayerName", "Reconciliation",
+    "ValidationLayer",
+]  # fmt: skip
 
 LayerName = Literal["input_schema", "domain_rules", "db_constraint"]
 CALL_LAYERS = ("input_schema", "domain_rules")
@@ -83,4 +86,40 @@ class Reconciliation(Strict):
             raise ValueError("a pass that scans no records finds nothing: give scan_share > 0")
         if self.scan_rate <= 0:
             raise ValueError("scan_rate must be positive (records per second)")
+        return self
+
+
+MAX_KEYS = 1_000_000
+"""Keys a contended database may have: each key holds one float (its last commit)."""
+
+
+class Contention(Strict):
+    """Optimistic concurrency on a database: writes to the same key that overlap conflict.
+
+    A write commits when the database has served it. Its transaction read the key
+    ``conflict_window`` before that (the read-modify-write of a client that reads a
+    row's version, then writes it back); if another write to the same key committed
+    in between, this one fails with a conflict (an ``error`` of kind ``conflict``,
+    which a retry retries by default) and changes nothing. Reads never conflict.
+    A retried write goes to the same key as its first try.
+    """
+
+    keys: int = Field(
+        1, ge=1, le=MAX_KEYS,
+        description="keys the writes spread over, uniformly at random (one per request, kept "
+        "across its retries); 1: every write contends for the same row",
+    )  # fmt: skip
+    conflict_window: Duration = Field(
+        0.02,
+        description="how long before its commit a write read the key: a write to the same key "
+        "committed in that span makes it fail with a conflict",
+    )
+
+    @model_validator(mode="after")
+    def _window_positive(self) -> Contention:
+        if self.conflict_window <= 0:
+            raise ValueError(
+                "conflict_window must be positive (a zero window never conflicts: remove "
+                "contention instead)"
+            )
         return self

@@ -14,6 +14,7 @@ from simulator.scenario_data import (
     CALL_LAYERS,
     DATABASE_LAYERS,
     MAX_LAYERS,
+    Contention,
     Reconciliation,
     ValidationLayer,
     unique_layers,
@@ -180,6 +181,11 @@ class Client(NodeBase):
     profile: list[ProfilePoint] | None = Field(None, description="open loop: rate over time")
     users: int | None = Field(None, ge=1, le=1_000_000, description="closed loop: user count")
     think_time: Distribution | None = Field(None, description="closed loop: pause between calls")
+    requests_per_user: int | None = Field(
+        None, ge=1, le=1_000_000,
+        description="closed loop: each user makes this many requests (its retries included in "
+        "each), then stops; 1 with many users is a crowd that contends once (none: forever)",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _one_load_model(self) -> Client:
@@ -190,6 +196,8 @@ class Client(NodeBase):
             times = [p.at for p in self.profile]
             if not times or times != sorted(times):
                 raise ValueError("profile points must be in time order")
+        if self.requests_per_user is not None and self.users is None:
+            raise ValueError("requests_per_user counts a closed loop's requests: give users too")
         return self
 
     def peak_rate(self) -> float:
@@ -302,6 +310,11 @@ class Database(Service):
         None,
         description="a job that sweeps the stored records with a cursor and finds the corrupt "
         "ones; each pass holds some of the database's workers",
+    )
+    contention: Contention | None = Field(
+        None,
+        description="optimistic concurrency: a write that overlaps another write to the same "
+        "key fails with a conflict and must retry (none: writes never conflict)",
     )
 
     @model_validator(mode="after")

@@ -112,6 +112,8 @@ def _compact(summary: dict[str, Any]) -> dict[str, Any]:
         keep = ("produced", "delivered", "lost", "dead_lettered", "duplicates", "applied_twice",
                 "in_flight", "max_lag_s")  # fmt: skip
         out["messages"] = {key: {k: f[k] for k in keep} for key, f in summary["messages"].items()}
+    if "contention" in summary:  # the backoff study's calls and completion time
+        out["contention"] = summary["contention"]
     return out
 
 

@@ -182,6 +182,7 @@ def problems(scenario: Scenario) -> list[Problem]:
     found += _message_warnings(scenario)
     found += _disk_warnings(scenario)
     found += _pool_warnings(scenario)
+    found += _contention_warnings(scenario)
     return found
 
 
@@ -204,6 +205,16 @@ def _disk_warnings(scenario: Scenario) -> list[Problem]:
                 "writes (writes: true)", fault.target,
             ))  # fmt: skip
     return found
+
+
+def _contention_warnings(scenario: Scenario) -> list[Problem]:
+    """Contention on a database nothing writes to changes nothing: reads never conflict."""
+    text = "changes nothing: no call to it writes (writes: true), and reads never conflict"
+    return [
+        Problem("warning", f"contention on {name} {text}", name)
+        for name, node in scenario.nodes.items()
+        if getattr(node, "contention", None) is not None and nothing_written_to(scenario, name)
+    ]
 
 
 def _pool_warnings(scenario: Scenario) -> list[Problem]:

@@ -65,7 +65,7 @@ from simulator.scenario_alerts import (
     scenario_targets,
     watched_targets,
 )
-from simulator.scenario_data import CALL_LAYERS, Reconciliation, ValidationLayer
+from simulator.scenario_data import CALL_LAYERS, Contention, Reconciliation, ValidationLayer
 from simulator.scenario_deploys import (
     BlueGreenDeploy,
     CanaryDeploy,
@@ -115,6 +115,7 @@ CORRUPTION_CHANCE = 0.4  # share of cases whose database calls write, checked an
 THIRD_PARTY_CHANCE = 0.3  # share of cases given a third party (a rate quota, mostly) to call
 DEPLOY_CHANCE = 0.35  # share of cases given deploys (and bad versions) of their services
 ALERTS_CHANCE = 0.5  # share of cases whose alert rules are overridden, switched off or added
+CONTENTION_CHANCE = 0.3  # share of cases whose databases' writes contend, from finite crowds
 DRAWS = 20  # draws per case before giving up (a draw validate_data refuses is skipped)
 OUTCOMES = list(get_args(Outcome))  # the retryable outcomes, as the schema spells them
 STRATEGIES = list(get_args(RetryStrategy))
@@ -190,6 +191,8 @@ def mutate(scenario: Scenario, rng: random.Random) -> Scenario:
     if rng.random() < DEPLOY_CHANCE:
         deploys, bad = _add_deploys(nodes, rng)
         faults += bad
+    if rng.random() < CONTENTION_CHANCE:
+        _add_contention(nodes, rng)
     shortened = scenario.model_copy(
         update={
             "seed": rng.randrange(2**31),
@@ -897,6 +900,30 @@ def _writes_to_database(nodes: dict[str, Any], name: str) -> bool:
         call.writes and call.outbox is None and isinstance(nodes.get(call.to), Database)
         for call in nodes[name].calls
     )
+
+
+# -- contention: conflicting writes, crowds that write once ----------------------------------
+
+
+def _add_contention(nodes: dict[str, Any], rng: random.Random) -> None:
+    """Make databases contended and some calls to them writes; give closed loops a quota.
+
+    ``nodes`` is changed in place. Keys from one row to many, windows from shorter than
+    any service to longer than most; closed-loop users may stop after a few requests.
+    """
+    for name, i in _database_calls(nodes):
+        if rng.random() < 0.5:
+            calls = list(nodes[name].calls)
+            calls[i] = calls[i].model_copy(update={"writes": True})
+            nodes[name] = nodes[name].model_copy(update={"calls": calls})
+    for name, node in list(nodes.items()):
+        if isinstance(node, Database) and rng.random() < 0.7:
+            spec = Contention(keys=rng.choice([1, 1, 2, 50, 1_000_000]),
+                              conflict_window=rng.choice([0.0005, 0.02, 0.2, 2.0]))  # fmt: skip
+            nodes[name] = node.model_copy(update={"contention": spec})
+        elif isinstance(node, Client) and node.users is not None and rng.random() < 0.5:
+            quota = rng.choice([1, 1, 3, 20])
+            nodes[name] = node.model_copy(update={"requests_per_user": quota})
 
 
 # -- helpers ----------------------------------------------------------------------------------

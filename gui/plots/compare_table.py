@@ -42,6 +42,11 @@ MESSAGE_TABLE_METRICS: list[Metric] = [
     ("max_lag_s", "max lag (s)", lambda v: f"{v:.2f}", lambda h: f"{h:.2f}"),
 ]
 """Shown when the scenario has messages."""
+CONTENTION_TABLE_METRICS: list[Metric] = [
+    ("contention_calls", "calls", lambda v: f"{v:.0f}", lambda h: f"{h:.0f}"),
+    ("completion_s", "completion (s)", lambda v: f"{v:.2f}", lambda h: f"{h:.2f}"),
+]
+"""Shown when the scenario has a contended database (the backoff study's two figures)."""
 
 VARIANT_HELP = "The variant: the value (or values) of the field varied, the rest as in the file."
 LEGEND = (
@@ -62,9 +67,12 @@ def mark_colours(palette: QPalette) -> MarkColours:
 
 
 def shown_metrics(rows: list[dict[str, Any]], best: dict[str, Best]) -> list[Metric]:
-    """The columns for these rows: the headline metrics, the message ones for a scenario with
-    messages, and attempts per request on every call where the variants differ."""
+    """The columns for these rows: the headline metrics, calls and completion for a scenario
+    with a contended database, the message ones for a scenario with messages, and attempts
+    per request on every call where the variants differ."""
     shown = list(TABLE_METRICS)
+    if rows and "contention_calls" in rows[0]["metrics"]:
+        shown += CONTENTION_TABLE_METRICS
     if rows and "messages_lost" in rows[0]["metrics"]:
         shown += MESSAGE_TABLE_METRICS
     for key in dict.fromkeys(k for r in rows for k in r["metrics"]):

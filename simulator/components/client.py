@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from simulator._simpy import Environment, Wake, wake_after
 from simulator.components.base import SUCCESS, Job, pending_of
@@ -24,7 +24,7 @@ from simulator.scenario import Client as ClientSpec
 if TYPE_CHECKING:
     from simulator.calls import CallSite
 
-__all__ = ["KIND", "Client", "rate_at"]
+__all__ = ["KIND", "Client", "FiniteClient", "rate_at"]
 
 
 def rate_at(spec: ClientSpec, now: float) -> float:
@@ -130,9 +130,9 @@ class Client:
 
     # -- one request -------------------------------------------------------------------------
 
-    def _begin(self) -> None:
+    def _begin(self, number: int | None = None) -> None:
         now = self.env.clock
-        request = Job(self, math.inf, None, self.name)
+        request = Job(self, math.inf, number, self.name)
         request.t_arrive = now
         self.in_flight += 1
         stats = self.stats  # RouteStats.started(now), inlined: once per request
@@ -176,14 +176,87 @@ class Client:
     def on_reply(self, job: Job, outcome: str) -> None:  # pragma: no cover - clients take no calls
         raise RuntimeError(f"client {self.name} cannot be called")
 
+    def own_summary(self) -> dict[str, Any]:
+        """Fields of the route's own for ``routes.<name>`` in the JSON (a finite crowd's)."""
+        return {}
+
+
+class FiniteClient(Client):
+    """A closed loop whose users each make ``requests_per_user`` requests, then stop.
+
+    Its own class so that a client whose users go on for ever pays nothing. Each
+    request carries its number in its user's sequence (``Job.state``, which no callee
+    reads on a client's request), so every user stops after exactly its share, however
+    unevenly their requests take. ``finished_at``: when the last request of all ended.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        spec = self.spec
+        self.per_user: int = spec.requests_per_user  # type: ignore[assignment]
+        self.remaining = (spec.users or 0) * self.per_user
+        self.finished_at: float | None = None
+        self.last_ok_at: float | None = None
+        self.succeeded = 0
+        self._next: int | None = 1  # the number of the request the next pause leads to
+
+    def start(self) -> None:
+        for _ in range(self.spec.users or 0):
+            self._think()
+
+    def _think(self) -> None:
+        number = self._next
+        if number is None:
+            return  # this user has made its share
+        pause = self.think_time() if self.think_time else 0.0
+        wake_after(self.env, pause, self._on_think_done, number)
+
+    def _on_think_done(self, wake: Wake) -> None:
+        self._begin(wake.value)
+
+    def _end(self, request: Job, outcome: str) -> None:
+        now = self.env.clock
+        number: int = request.state
+        self.remaining -= 1
+        if outcome in SUCCESS:
+            self.last_ok_at = now
+            self.succeeded += 1
+        if self.remaining == 0:
+            self.finished_at = now
+        self._next = number + 1 if number < self.per_user else None
+        super()._end(request, outcome)  # thinks again: towards request _next, if any
+
+    def own_summary(self) -> dict[str, Any]:
+        return {"crowd": {
+            "requests_per_user": self.per_user,
+            "requests": (self.spec.users or 0) * self.per_user,
+            "succeeded": self.succeeded,
+            "finished_s": None if self.finished_at is None else round(self.finished_at, 6),
+            "last_ok_s": None if self.last_ok_at is None else round(self.last_ok_at, 6),
+        }}  # fmt: skip
+
+    def problems(self) -> list[str]:
+        """Every user stops after its share: no more requests than that, none ended twice."""
+        ended = sum(self.stats.outcomes_total.values())
+        total = (self.spec.users or 0) * self.per_user
+        if self.stats.started_total > total or ended + self.remaining != total:
+            return [f"{self.name}: {self.stats.started_total} requests started, {ended} ended, "
+                    f"{self.remaining} left of {total}"]  # fmt: skip
+        return []
+
+
+def _invariants(name: str, client: Client) -> list[str]:
+    return client.problems() if isinstance(client, FiniteClient) else []
+
 
 def _build(world: World, name: str, spec: ClientSpec) -> Client:
     think = make_sampler(spec.think_time, world.stream(name, "think")) if spec.think_time else None
     stats = RouteStats(world.series(ROUTE_SERIES), world.scenario.warmup)
-    return Client(
+    cls = Client if spec.requests_per_user is None else FiniteClient
+    return cls(
         world.env, name, spec, stats,
         world.stream(name, "arrivals"), world.stream(name, "route"), think,
     )  # fmt: skip
 
 
-KIND = NodeKind("client", _build)
+KIND = NodeKind("client", _build, invariants=_invariants)

@@ -473,6 +473,14 @@ def build_service(
         extra["max_connections"] = spec.max_connections
     if isinstance(spec, Database) and spec.max_connections and _pooled_to(world, name):
         cls = limited(cls)  # pools connect to it: a ledger counts their connections
+    if isinstance(spec, Database) and spec.contention is not None:
+        # Only a contended database checks its writes for conflicts (a subclass hooks them).
+        from simulator.components.contended import contended
+        from simulator.contention import CONTENTION_SERIES
+
+        cls = contended(cls)
+        extra.update(contention=spec.contention,
+                     contention_series=world.series(CONTENTION_SERIES))  # fmt: skip
     if spec.memory is not None or spec.liveness is not None:
         # Only a node that declares memory or liveness pays for watching it: a subclass
         # hooks the hot path. Imported here because it subclasses Server.

@@ -272,3 +272,28 @@ def test_the_figure_follows_a_dark_palette_and_saves_light(qtbot, tmp_path):
     dialog.save_path = lambda *args: tmp_path / "fig.svg"
     saved = dialog.save_figure().read_text()
     assert "fill: #ffffff" in saved and "fill: #000000" not in saved.split('<g id="axes_1"')[0]
+
+
+def test_a_contended_scenario_shows_calls_and_completion(qtbot):
+    """The backoff study in the app: the table gains calls and completion, the figure its
+    two bar panels, and the verdict reads calls (every writer succeeds under both)."""
+    sc = load_scenario(ROOT / "scenarios" / "contention.yaml")
+    dialog = CompareDialog(sc.model_copy(update={"duration": 80.0}), executor="serial")
+    qtbot.addWidget(dialog)
+    _choose(dialog, "call writers → store", "retry.strategy", "exponential, full_jitter", 3)
+    with qtbot.waitSignal(dialog.done, timeout=60_000):
+        dialog.run_button.click()
+    assert dialog.error is None, dialog.error
+    view = dialog.results_view
+    keys = view.keys
+    assert "contention_calls" in keys and "completion_s" in keys
+    titles = [view.table.horizontalHeaderItem(i).text() for i in range(view.table.columnCount())]
+    assert "calls ↓" in titles and "completion (s) ↓" in titles
+    column = keys.index("contention_calls")
+    assert view.mark_of(1, "contention_calls") == "best"  # full jitter: less than half the work
+    assert view.mark_of(0, "completion_s") == ""  # exponential: the slowest by far
+    assert "±" in view.table.item(1, column).text()
+    assert view.verdict.text().count("calls") >= 1
+    axes = dialog.figure_canvas.figure.axes
+    assert any("Completion" in ax.get_title(loc="left") for ax in axes)
+    assert any("Calls" in ax.get_title(loc="left") for ax in axes)
