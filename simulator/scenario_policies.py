@@ -246,7 +246,7 @@ class Limiter(Strict):
     )  # fmt: skip
 
     ADAPTIVE: ClassVar[tuple[str, ...]] = ("aimd", "vegas", "gradient2")
-    FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+    KIND_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
         "token_bucket": ("rate", "burst"),
         "max_in_flight": ("max_in_flight",),
         "aimd": ("initial_limit", "min_limit", "max_limit", "backoff_ratio", "timeout"),
