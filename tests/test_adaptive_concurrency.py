@@ -108,3 +108,24 @@ def test_crash_restarts_the_limit_and_books_balance() -> None:
     cols = time_series(sim)
     assert "node.api.memory_mb" in cols and "node.api.limit" in cols  # one prefix, both series
     assert out["nodes"]["api"]["limit"]["samples"] > 0
+
+
+def test_validate_warns_of_knobs_the_kind_does_not_read() -> None:
+    from engine_helpers import scenario
+
+    from simulator.topology import problems
+
+    sc = scenario("""
+murphy: 1
+name: knobs
+duration: 10s
+nodes:
+  users: {kind: client, rate: 10/s, calls: [{to: api}]}
+  api:
+    kind: service
+    service_time: {dist: constant, value: 10ms}
+    limiter: {kind: vegas, min_limit: 5, long_window: 30, smoothing: 0.5}
+""")
+    (warning,) = [p for p in problems(sc) if "limiter" in p.message]
+    assert "vegas limiter does not read long_window, min_limit" in warning.message
+    assert problems(example("adaptive-concurrency.yaml")) == []
