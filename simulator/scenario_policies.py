@@ -7,7 +7,7 @@ These are plain descriptions; the running state machines live in ``policies/``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, model_validator
 
@@ -184,15 +184,105 @@ class Fallback(Strict):
 
 
 class Limiter(Strict):
-    """Load shedding at a node's entry; shed requests end as ``shed``."""
+    """Load shedding at a node's entry; shed requests end as ``shed``.
 
-    kind: Literal["token_bucket", "max_in_flight"] = "token_bucket"
+    ``aimd``, ``vegas`` and ``gradient2`` are adaptive concurrency limits as Netflix's
+    concurrency-limits library names them (``AIMDLimit``, ``VegasLimit``,
+    ``Gradient2Limit``): a cap on requests inside the node that moves with their
+    observed latency. Their parameters keep that library's names and defaults.
+    """
+
+    kind: Literal["token_bucket", "max_in_flight", "aimd", "vegas", "gradient2"] = "token_bucket"
     rate: Rate = Field(100.0, description="token_bucket: refill rate")
     burst: int = Field(100, ge=1, le=10_000_000, description="token_bucket: bucket size")
     max_in_flight: int = Field(100, ge=1, le=10_000_000, description="max_in_flight: limit")
+    initial_limit: int = Field(
+        20, ge=1, le=1_000_000, description="aimd, vegas, gradient2: the limit at the start "
+        "(and after the process restarts)"
+    )  # fmt: skip
+    min_limit: int = Field(
+        20, ge=1, le=1_000_000, description="aimd, gradient2: the limit never goes below this"
+    )
+    max_limit: int = Field(200, ge=1, le=1_000_000, description="aimd: the limit's ceiling")
+    max_concurrency: int | None = Field(
+        None, ge=1, le=1_000_000,
+        description="vegas, gradient2: the limit's ceiling (none: vegas 1000, gradient2 200)",
+    )  # fmt: skip
+    backoff_ratio: float = Field(
+        0.9, ge=0.5, lt=1.0, description="aimd: a drop multiplies the limit by this"
+    )
+    timeout: Duration = Field(
+        5.0, description="aimd: a request inside longer than this counts as a drop"
+    )
+    smoothing: float | None = Field(
+        None, gt=0.0, le=1.0,
+        description="vegas, gradient2: share of each new estimate taken (none: vegas 1.0, "
+        "gradient2 0.2)",
+    )  # fmt: skip
+    alpha: int | None = Field(
+        None, ge=1, le=1_000_000,
+        description="vegas: queued requests below which the limit grows (none: 3 x log10 limit)",
+    )  # fmt: skip
+    beta: int | None = Field(
+        None, ge=1, le=1_000_000,
+        description="vegas: queued requests above which it shrinks (none: 6 x log10 limit)",
+    )  # fmt: skip
+    probe_multiplier: int = Field(
+        30, ge=1, le=1_000_000,
+        description="vegas: forget the no-load latency every probe_multiplier x limit samples "
+        "(times a jitter of 0.5-1)",
+    )  # fmt: skip
+    queue_size: int = Field(
+        4, ge=0, le=1_000_000, description="gradient2: how far the limit grows while latency holds"
+    )
+    long_window: int = Field(
+        600, ge=1, le=10_000_000,
+        description="gradient2: samples in the long (baseline) latency average",
+    )  # fmt: skip
+    rtt_tolerance: float = Field(
+        1.5, ge=1.0, le=100.0,
+        description="gradient2: latency may grow by this factor over the baseline before the "
+        "limit shrinks",
+    )  # fmt: skip
+
+    ADAPTIVE: ClassVar[tuple[str, ...]] = ("aimd", "vegas", "gradient2")
+    KIND_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "token_bucket": ("rate", "burst"),
+        "max_in_flight": ("max_in_flight",),
+        "aimd": ("initial_limit", "min_limit", "max_limit", "backoff_ratio", "timeout"),
+        "vegas": ("initial_limit", "max_concurrency", "smoothing", "alpha", "beta",
+                  "probe_multiplier"),
+        "gradient2": ("initial_limit", "min_limit", "max_concurrency", "smoothing", "queue_size",
+                      "long_window", "rtt_tolerance"),
+    }  # fmt: skip
+    """The fields each kind reads (the app's inspector shows only those)."""
+
+    @property
+    def adaptive(self) -> bool:
+        """A limit that moves with latency (aimd, vegas, gradient2)."""
+        return self.kind in self.ADAPTIVE
+
+    def ceiling(self) -> int:
+        """The highest the limit may go, the library's default where none is given."""
+        if self.kind == "aimd":
+            return self.max_limit
+        if self.max_concurrency is not None:
+            return self.max_concurrency
+        return 1000 if self.kind == "vegas" else 200
 
     @model_validator(mode="after")
     def _positive_rate(self) -> Limiter:
         if self.kind == "token_bucket" and self.rate <= 0:
             raise ValueError("a token bucket needs a positive rate")
+        if self.kind in ("aimd", "gradient2") and self.min_limit > self.ceiling():
+            top = "max_limit" if self.kind == "aimd" else "max_concurrency"
+            raise ValueError(
+                f"min_limit ({self.min_limit}) is above {top} ({self.ceiling()}): lower "
+                f"min_limit or raise {top}"
+            )
+        if self.kind == "aimd" and self.timeout <= 0:
+            raise ValueError("aimd's timeout must be positive")
+        if self.kind == "vegas" and self.alpha and self.beta and self.alpha > self.beta:
+            raise ValueError(f"alpha ({self.alpha}) is above beta ({self.beta}): vegas grows "
+                             "below alpha and shrinks above beta")  # fmt: skip
         return self

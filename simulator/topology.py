@@ -183,6 +183,27 @@ def problems(scenario: Scenario) -> list[Problem]:
     found += _disk_warnings(scenario)
     found += _pool_warnings(scenario)
     found += _contention_warnings(scenario)
+    found += _limiter_warnings(scenario)
+    return found
+
+
+def _limiter_warnings(scenario: Scenario) -> list[Problem]:
+    """A limiter knob its kind does not read (min_limit on a token bucket) changes nothing."""
+    found = []
+    for name, node in scenario.nodes.items():
+        limiter = getattr(node, "limiter", None)
+        if limiter is None:
+            continue
+        by_kind = type(limiter).KIND_FIELDS
+        unused = sorted(
+            field for field in limiter.model_fields_set
+            if field != "kind" and field not in by_kind[limiter.kind]
+        )  # fmt: skip
+        if unused:
+            found.append(Problem(
+                "warning", f"{name}: the {limiter.kind} limiter does not read "
+                f"{', '.join(unused)} (they belong to other kinds)", name,
+            ))  # fmt: skip
     return found
 
 

@@ -307,10 +307,36 @@ def _liveness(rng: random.Random) -> Liveness:
 
 
 def _limiter(rng: random.Random) -> Limiter:
-    if rng.random() < 0.5:
+    roll = rng.random()
+    if roll < 0.35:
         return Limiter(kind="token_bucket", rate=rng.choice([5.0, 50.0, 500.0]),
                        burst=rng.choice([1, 10, 100]))  # fmt: skip
-    return Limiter(kind="max_in_flight", max_in_flight=rng.choice([1, 5, 50]))
+    if roll < 0.7:
+        return Limiter(kind="max_in_flight", max_in_flight=rng.choice([1, 5, 50]))
+    return _adaptive_limiter(rng)
+
+
+def _adaptive_limiter(rng: random.Random) -> Limiter:
+    """An adaptive limit, from a limit of one that sheds nearly everything to a roomy one;
+    short windows and full smoothing make it swing on every sample."""
+    kind = rng.choice(["aimd", "vegas", "gradient2"])
+    ceiling = rng.choice([1, 10, 200])
+    return Limiter.model_validate({
+        "kind": kind,
+        "initial_limit": rng.choice([1, 5, 20, 300]),
+        "min_limit": min(ceiling, rng.choice([1, 5, 20])),
+        "max_limit": ceiling,
+        "max_concurrency": rng.choice([None, ceiling]),
+        "backoff_ratio": rng.choice([0.5, 0.9]),
+        "timeout": rng.choice([0.01, 0.5, 5.0]),
+        "smoothing": rng.choice([None, 0.1, 1.0]),
+        "alpha": rng.choice([None, 1, 3]),
+        "beta": rng.choice([None, 3, 10]),
+        "probe_multiplier": rng.choice([1, 30]),
+        "queue_size": rng.choice([0, 4, 50]),
+        "long_window": rng.choice([1, 10, 600]),
+        "rtt_tolerance": rng.choice([1.0, 1.5, 4.0]),
+    })  # fmt: skip
 
 
 # -- calls and their policies -----------------------------------------------------------------

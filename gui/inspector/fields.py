@@ -166,6 +166,16 @@ def model_specs(cls: type[BaseModel]) -> list[FieldSpec]:
     return _queue_after_its_broker(out)
 
 
+def not_for_kind(model: BaseModel) -> set[str]:
+    """Fields of ``model`` its ``kind`` does not read, for a model that says which kind reads
+    which (``KIND_FIELDS``: a limiter's rate is a token bucket's, min_limit an adaptive one's)."""
+    by_kind: dict[str, tuple[str, ...]] | None = getattr(type(model), "KIND_FIELDS", None)
+    if not by_kind:
+        return set()
+    used = set(by_kind.get(getattr(model, "kind", ""), ()))
+    return {name for names in by_kind.values() for name in names} - used
+
+
 def _queue_after_its_broker(specs: list[FieldSpec]) -> list[FieldSpec]:
     """A publish's queue is read with its broker (``to``), not after every policy."""
     queue = next((s for s in specs if s.kind == "queue"), None)

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from gui.document import ScenarioDocument
 from gui.edits import EditError, Path, get_at, switch_distribution
-from gui.inspector.fields import FieldSpec, doc_line, field_text, model_specs
+from gui.inspector.fields import FieldSpec, doc_line, field_text, model_specs, not_for_kind
 
 NONE_CHOICE = "(none)"
 RELAY_PUBLISH_HIDDEN = {"after_commit_to", "only_for"}
@@ -64,6 +64,7 @@ class ModelForm(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         hidden = RELAY_PUBLISH_HIDDEN if path[-1:] == ("publish",) else set()
+        hidden = hidden | not_for_kind(self.model)  # a limiter shows its kind's knobs only
         for spec in model_specs(type(self.model)):
             if spec.name not in hidden:
                 self._add_row(layout, spec)

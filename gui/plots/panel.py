@@ -1,8 +1,9 @@
 """The run's plots in the app: native pyqtgraph views drawn from the run record.
 
 Four always; in a column of their own, "messages" (queue depth and lag) for
-scenarios with brokers and "resources" (pools, memory) for scenarios with
-connection pools or memory limits (``set_extras``).
+scenarios with brokers, "resources" (pools, memory) for scenarios with
+connection pools or memory limits and "limits" for nodes with an adaptive
+concurrency limit (``set_extras``).
 
 ``PlotPanel`` draws when told to (``redraw``): the run session calls it from
 the same tick that puts the newest snapshot on the canvas, so the plots and the
@@ -25,6 +26,9 @@ from gui.plots.live_view import PlotView
 from gui.plots.spec import EXTRA_PLOTS, PLOTS, PlotData, PlotFilter, plot_spec
 from gui.run.record import RunRecord
 
+ROWS = 6
+"""Grid rows: two plots high on the left, up to three extras high on the right."""
+
 
 class PlotPanel(QWidget):
     """Latency, throughput, breakers, pools (and messages, resources) of the current run, at
@@ -42,7 +46,7 @@ class PlotPanel(QWidget):
         layout.setSpacing(2)
         grid = [k for k in PLOTS if k not in EXTRA_PLOTS]
         for i, kind in enumerate(grid):
-            layout.addWidget(self.views[kind], i // 2, i % 2)
+            layout.addWidget(self.views[kind], (i // 2) * (ROWS // 2), i % 2, ROWS // 2, 1)
         for kind in PLOTS:
             self.views[kind].save_requested.connect(self._on_save_requested)
         self.shown: tuple[str, ...] = tuple(grid)
@@ -73,8 +77,11 @@ class PlotPanel(QWidget):
             self._grid.removeWidget(view)
             view.setVisible(kind in extras)
         shown = [k for k in EXTRA_PLOTS if k in extras]
-        for row, kind in enumerate(shown):  # one spans both rows; two share them
-            self._grid.addWidget(self.views[kind], row, 2, 2 if len(shown) == 1 else 1, 1)
+        # Six grid rows: the four plots take three each; the extras share all six (one spans
+        # them, two take three each, three take two each).
+        span = ROWS // max(1, len(shown))
+        for row, kind in enumerate(shown):
+            self._grid.addWidget(self.views[kind], row * span, 2, span, 1)
         self.redraw()
 
     def set_filter(self, plot_filter: PlotFilter) -> None:

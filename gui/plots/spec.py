@@ -18,7 +18,7 @@ from simulator.palette import series_colour
 from simulator.scenario import FAULT_COLOURS
 
 """The route and node colours (the command line's plots use the same ones)."""
-PLOTS = ("latency", "throughput", "breakers", "pools", "messages", "resources")
+PLOTS = ("latency", "throughput", "breakers", "pools", "messages", "resources", "limits")
 TITLES = {
     "latency": "Latency",
     "throughput": "Throughput and errors",
@@ -26,8 +26,9 @@ TITLES = {
     "pools": "Queues and utilisation",
     "messages": "Messages",
     "resources": "Connection pools and memory",
+    "limits": "Concurrency limits",
 }
-EXTRA_PLOTS = ("messages", "resources")
+EXTRA_PLOTS = ("messages", "resources", "limits")
 """Plots shown only for a scenario that has what they draw (``needed_plots``)."""
 BREAKER_COLOURS = {"closed": "#2a9d8f", "open": "#e63946", "half_open": "#4895ef"}
 """Half-open is blue: the fault shading already uses the oranges and yellows."""
@@ -172,6 +173,8 @@ def needed_plots(scenario: Any) -> tuple[str, ...]:
     pools = any(getattr(c, "pool", None) is not None for n in nodes for c in n.calls)
     if pools or any(getattr(n, "memory", None) is not None for n in nodes):
         out.append("resources")
+    if any(getattr(getattr(n, "limiter", None), "adaptive", False) for n in nodes):
+        out.append("limits")
     return tuple(out)
 
 
@@ -187,6 +190,8 @@ def plot_spec(kind: str, data: PlotData) -> PlotSpec:
         panels = [_pools(data), _memory(data) if memory or not pools else _waiters(data)]
     elif kind == "resources":  # memory only: one plot gets the room
         panels = [_memory(data)]
+    elif kind == "limits":
+        panels = [_limits(data)]
     else:
         panels = [{"latency": _latency, "throughput": _throughput,
                    "breakers": _breakers}[kind](data)]  # fmt: skip
@@ -466,4 +471,25 @@ def _memory(data: PlotData) -> Panel:
     _shares(data, panel, lines, empty)
     if panel.lines:
         panel.hlines.append((100.0, OOM_COLOUR))
+    return panel
+
+
+def _limits(data: PlotData) -> Panel:
+    """Each adaptive limit (solid) over the requests inside its node (dashed): where the
+    dashed line meets the solid one, arrivals are shed."""
+    panel = Panel(_with(data, "Concurrency limit (solid) and requests inside (dashed)"),
+                  "requests", ymin=0.0)  # fmt: skip
+    nodes = _node_names(data, "limit")
+    if not nodes:
+        panel.empty = "no adaptive limit " + ("here" if data.filter.nodes is not None else "set")
+        return panel
+    t = data.columns["time_s"]
+    for i, node in enumerate(nodes):
+        colour = series_colour(i)
+        panel.lines.append(Line(f"{node} limit", t, data.columns[f"node.{node}.limit"], colour,
+                                1.6))  # fmt: skip
+        inside = data.columns.get(f"node.{node}.in_system")
+        if inside is not None:
+            panel.lines.append(Line(f"{node} inside", t, inside, colour, 1.1, dashed=True))
+        panel.legend += [Entry(f"{node} limit", colour), Entry(f"{node} inside", colour, "dashed")]
     return panel

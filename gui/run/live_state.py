@@ -209,7 +209,8 @@ def _server_state(node: dict[str, Any], faults: list[str]) -> dict[str, Any]:
 
 
 def _with_resources(state: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
-    """Memory against its limit, and corrupt records at rest, where the node keeps them."""
+    """Memory against its limit, corrupt records at rest, and requests inside against an
+    adaptive concurrency limit, where the node has them."""
     extra = []
     used, limit = live.get("memory_mb"), live.get("memory_limit_mb")
     if used is not None and limit:
@@ -218,6 +219,8 @@ def _with_resources(state: dict[str, Any], live: dict[str, Any]) -> dict[str, An
         state = {**state, "memory_share": round(share, 3)}
     if live.get("corrupt_at_rest"):
         extra.append(f"{live['corrupt_at_rest']} corrupt")
+    if live.get("limit") is not None:  # an adaptive concurrency limit: inside / limit
+        extra.append(f"lim {live.get('limit_in_flight', 0)}/{live['limit']}")
     if not extra:
         return state
     return {**state, "text": " · ".join([state["text"], *extra])}

@@ -497,13 +497,22 @@ def build_service(
         cls = versioned(cls)
         extra.update(version_rng=world.stream(name, "version"),
                      bad_rng=world.stream(name, "bad_version"))  # fmt: skip
+    limiter = make_limiter(spec.limiter) if spec.limiter and not spec.limiter.adaptive else None
+    if spec.limiter is not None and spec.limiter.adaptive:
+        # Only a node with an adaptive limit feeds it latency samples (a subclass hooks the
+        # hot path). Imported here because it subclasses Server.
+        from simulator.components.adaptive import adaptive
+
+        cls = adaptive(cls)
+        limiter = make_limiter(spec.limiter, world.stream(name, "limit_probe"))
+        extra["limit_series"] = world.series(("limit",))
     return cls(
         world.env, name,
         workers=spec.workers,
         queue_limit=math.inf if spec.queue is None else spec.queue,
         service_time=make_sampler(spec.service_time, world.stream(name, "service")),
         error_rate=spec.error_rate,
-        limiter=make_limiter(spec.limiter) if spec.limiter else None,
+        limiter=limiter,
         boot_time=spec.boot_time,
         **server_options(world, name), **extra,
     )  # fmt: skip

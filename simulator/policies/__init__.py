@@ -9,6 +9,7 @@ from simulator.policies._types import Admission, Cancel, Rng, Schedule
 from simulator.policies.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from simulator.policies.budget import RetryBudget
 from simulator.policies.bulkhead import Bulkhead
+from simulator.policies.concurrency import AdaptiveLimiter
 from simulator.policies.fallback import FallbackPolicy
 from simulator.policies.limiter import MaxInFlight, TokenBucket, make_limiter
 from simulator.policies.pool import ConnectionPool
@@ -19,6 +20,7 @@ __all__ = [
     "CLOSED",
     "HALF_OPEN",
     "OPEN",
+    "AdaptiveLimiter",
     "AdaptiveThrottle",
     "Admission",
     "Backoff",

@@ -4,12 +4,15 @@ The token bucket (as in Envoy's local rate limit or Guava's ``RateLimiter``
 without warm-up) refills ``rate`` tokens per second up to ``burst`` and starts
 full: short bursts pass, the long-run admitted rate is ``rate``. Max-in-flight
 (a concurrency limit, like Envoy's ``max_requests``) sheds when ``max_in_flight``
-requests are inside the node. Both expose ``allow(now)`` and ``release()`` so the
+requests are inside the node. An adaptive limit (``concurrency.py``) moves that
+cap with latency. All expose ``allow(now)`` and ``release()`` so the
 engine treats them alike; the bucket's ``release`` does nothing.
 """
 
 from __future__ import annotations
 
+from simulator.policies._types import Admission, Rng
+from simulator.policies.concurrency import AdaptiveLimiter
 from simulator.scenario_policies import Limiter
 
 __all__ = ["MaxInFlight", "TokenBucket", "make_limiter"]
@@ -73,8 +76,13 @@ class MaxInFlight:
         self.in_flight -= 1
 
 
-def make_limiter(config: Limiter) -> TokenBucket | MaxInFlight:
-    """Build the running limiter its description asks for."""
+def make_limiter(config: Limiter, rng: Rng | None = None) -> Admission:
+    """Build the running limiter its description asks for (``rng``: an adaptive limit's own
+    stream, which Vegas draws its probe jitter from)."""
     if config.kind == "token_bucket":
         return TokenBucket(config)
-    return MaxInFlight(config)
+    if config.kind == "max_in_flight":
+        return MaxInFlight(config)
+    if rng is None:
+        raise ValueError(f"an adaptive limit ({config.kind}) needs its random stream")
+    return AdaptiveLimiter(config, rng)
