@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from simulator.cli_map import map_command
 from simulator.cli_ramp import ramp
+from simulator.cli_tune import tune_command
 from simulator.cli_support import (
     MurphyGroup,
     check_output_dir,
@@ -384,6 +385,7 @@ def gui(file: str | None) -> None:
 
 main.add_command(map_command)  # murphy map: simulator/cli_map.py
 main.add_command(ramp)  # murphy ramp: simulator/cli_ramp.py
+main.add_command(tune_command)  # murphy tune: simulator/cli_tune.py
 
 
 if __name__ == "__main__":  # pragma: no cover
