@@ -54,7 +54,7 @@ def print_tuning(data: dict[str, Any]) -> None:
                  "" if r["feasible"] else "misses a bound"]  # fmt: skip
         table.add_row(
             str(r["rank"]),
-            *(r["settings"][d["field"]] for d in data["space"]),
+            *(r["settings"][d["field"]] or "none" for d in data["space"]),
             str(r["replications"]),
             *(format_value(m, r["mean"].get(m)) for m in metrics),
             ", ".join(m for m in marks if m),

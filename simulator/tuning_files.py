@@ -111,7 +111,7 @@ def _candidate(tuning: Tuning, c: Candidate, rank: int | None, front: set[int]) 
     return {
         "index": c.index,
         "rank": rank,
-        "settings": {f: spell(f, v) for f, v in c.settings.items()},
+        "settings": {f: None if v is None else spell(f, v) for f, v in c.settings.items()},
         "overrides": dict(c.overrides),
         "rung": c.rung,
         "replications": c.replications,
@@ -139,7 +139,8 @@ def tune_data(tuning: Tuning) -> dict[str, Any]:
         "combinations": tuning.space_size,
         "candidates": len(tuning.candidates),
         "space": [
-            {"field": d.field, "values": d.spelled, "current": spell(d.field, d.current)}
+            {"field": d.field, "values": [None if v is None else spell(d.field, v) for v in d.values],
+             "current": None if d.current is None else spell(d.field, d.current)}
             for d in tuning.space
         ],
         "rungs": tuning.rungs,
@@ -354,7 +355,7 @@ def tune_csv_rows(tuning: Tuning) -> tuple[list[str], list[dict[str, Any]]]:
     for c in data["ranking"]:
         row: dict[str, Any] = {k: c[k] for k in ("rank", "index", "rung", "replications",
                                                  "feasible", "pareto", "baseline")}  # fmt: skip
-        row.update(c["settings"])
+        row.update({f: "none" if v is None else v for f, v in c["settings"].items()})
         for m in metrics:
             row[m] = "" if c["mean"].get(m) is None else c["mean"][m]
             row[f"{m}_ci95"] = "" if c["ci95"].get(m) is None else c["ci95"][m]

@@ -82,10 +82,6 @@ class Dimension:
     values: tuple[Any, ...]
     current: Any
 
-    @property
-    def spelled(self) -> list[str]:
-        return [spell(self.field, v) for v in self.values]
-
 
 def find_call(scenario: Scenario, edge: str) -> CallRef:
     """The call named ``caller->callee`` (``#index`` for a second call to the same node)."""
