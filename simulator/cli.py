@@ -14,7 +14,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from simulator.cli_map import map_command
 from simulator.cli_ramp import ramp
-from simulator.cli_tune import tune_command
 from simulator.cli_support import (
     MurphyGroup,
     check_output_dir,
@@ -26,6 +25,7 @@ from simulator.cli_support import (
     write_or_fail,
 )
 from simulator.cli_tables import print_comparison, print_summary
+from simulator.cli_tune import tune_command
 from simulator.scenario import (
     Scenario,
     ScenarioError,

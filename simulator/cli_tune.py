@@ -66,24 +66,51 @@ def print_tuning(data: dict[str, Any]) -> None:
 
 @click.command("tune")
 @click.argument("file", type=click.Path())
-@click.option("--call", "call", required=True, metavar="CALLER->CALLEE",
-              help="the call to tune (a second call to the same node: CALLER->CALLEE#1)")
-@click.option("--objective", default="success max, p99<2s", show_default=True,
-              help="METRIC max|min and bounds, by commas; metrics: success, goodput, mean, "
-              "p50, p90, p99, p999, attempts, amplification")
-@click.option("--space", multiple=True, metavar="FIELD=V1,V2|LOW..HIGH",
-              help="values of one field to try (timeout, retry.attempts, retry.budget.percent, "
-              "breaker.failure_rate, breaker.failures); replaces that field's defaults")
-@click.option("--budget", type=click.IntRange(2, 100_000), default=150, show_default=True,
-              help="the most simulation runs to spend")
+@click.option(
+    "--call",
+    "call",
+    required=True,
+    metavar="CALLER->CALLEE",
+    help="the call to tune (a second call to the same node: CALLER->CALLEE#1)",
+)
+@click.option(
+    "--objective",
+    default="success max, p99<2s",
+    show_default=True,
+    help="METRIC max|min and bounds, by commas; metrics: success, goodput, mean, "
+    "p50, p90, p99, p999, attempts, amplification",
+)
+@click.option(
+    "--space",
+    multiple=True,
+    metavar="FIELD=V1,V2|LOW..HIGH",
+    help="values of one field to try (timeout, retry.attempts, retry.budget.percent, "
+    "breaker.failure_rate, breaker.failures); replaces that field's defaults",
+)
+@click.option(
+    "--budget",
+    type=click.IntRange(2, 100_000),
+    default=150,
+    show_default=True,
+    help="the most simulation runs to spend",
+)
 @click.option("--seed", type=int, help="base seed (default: the scenario's)")
 @click.option("--duration", help='override the duration of each run, e.g. "60s"')
-@click.option("--executor", default="local", show_default=True, callback=_check_executor,
-              help="local | serial | dask://HOST:PORT | dask://local")
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    callback=_check_executor,
+    help="local | serial | dask://HOST:PORT | dask://local",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the search as JSON")
 @click.option("--out", type=click.Path(), help="write tune.png/.svg/.csv/.json here (a directory)")
-@click.option("--apply", "apply_to", type=click.Path(),
-              help="write the scenario with the best settings to this file (comments kept)")
+@click.option(
+    "--apply",
+    "apply_to",
+    type=click.Path(),
+    help="write the scenario with the best settings to this file (comments kept)",
+)
 def tune_command(
     file: str, call: str, objective: str, space: tuple[str, ...], budget: int,
     seed: int | None, duration: str | None, executor: str, as_json: bool,

@@ -94,9 +94,7 @@ def pareto(tuning: Tuning, x: str | None = None) -> list[int]:
     points = [p for p in points if math.isfinite(p[1]) and math.isfinite(p[2])]
     front = []
     for c, a, b in points:
-        dominated = any(
-            (a2 >= a and b2 >= b) and (a2 > a or b2 > b) for _, a2, b2 in points
-        )
+        dominated = any((a2 >= a and b2 >= b) and (a2 > a or b2 > b) for _, a2, b2 in points)
         if not dominated:
             front.append(c.index)
     return sorted(front)
@@ -139,8 +137,11 @@ def tune_data(tuning: Tuning) -> dict[str, Any]:
         "combinations": tuning.space_size,
         "candidates": len(tuning.candidates),
         "space": [
-            {"field": d.field, "values": [None if v is None else spell(d.field, v) for v in d.values],
-             "current": None if d.current is None else spell(d.field, d.current)}
+            {
+                "field": d.field,
+                "values": [None if v is None else spell(d.field, v) for v in d.values],
+                "current": None if d.current is None else spell(d.field, d.current),
+            }
             for d in tuning.space
         ],
         "rungs": tuning.rungs,
@@ -252,7 +253,9 @@ def _rung_colour(tuning: Tuning, rung: int) -> Any:
 
 def _plain_log_axis(ax: Axes) -> None:
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}" if v >= 1 else f"{v:.3g}"))
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda v, _pos: f"{v:,.0f}" if v >= 1 else f"{v:.3g}")
+    )
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
@@ -307,7 +310,10 @@ def draw_against_timeout(ax: Axes, tuning: Tuning) -> None:
             continue
         ax.scatter(at, value, s=_size(c, most), color=colour[c.settings.get("retry.attempts", 1)],
                    alpha=0.8, edgecolors="white", linewidths=0.5, zorder=2)  # fmt: skip
-    for c, marker, col in ((tuning.baseline, "D", BASELINE_COLOUR), (tuning.best, "*", BEST_COLOUR)):
+    for c, marker, col in (
+        (tuning.baseline, "D", BASELINE_COLOUR),
+        (tuning.best, "*", BEST_COLOUR),
+    ):
         at = c.settings[axis] if c.settings[axis] is not None else none_at
         if at is not None and math.isfinite(c.mean(y)):
             ax.scatter(at, scale * c.mean(y), s=260 if marker == "*" else 90, marker=marker,

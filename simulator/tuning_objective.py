@@ -147,13 +147,12 @@ class Objective:
 
 
 _CONSTRAINT = re.compile(r"^([a-z0-9]+)\s*(<=|>=|<|>)\s*(\S.*?)$")
-_GOAL = re.compile(r"^(?:(max|min|maximi[sz]e|minimi[sz]e)\s+([a-z0-9]+)|([a-z0-9]+)\s+(max|min|maximi[sz]e|minimi[sz]e))$")  # fmt: skip
+_WORD = r"(max|min|maximi[sz]e|minimi[sz]e)"
+_GOAL = re.compile(rf"^(?:{_WORD}\s+([a-z0-9]+)|([a-z0-9]+)\s+{_WORD})$")
 
 
 def _unknown(metric: str, part: str) -> ObjectiveError:
-    return ObjectiveError(
-        f"unknown metric {metric!r} in {part!r}: use one of {', '.join(METRICS)}"
-    )
+    return ObjectiveError(f"unknown metric {metric!r} in {part!r}: use one of {', '.join(METRICS)}")
 
 
 def _threshold(metric: str, raw: str, part: str) -> float:
@@ -197,8 +196,11 @@ def _constraint(match: re.Match[str], part: str) -> Constraint:
     if metric not in METRICS:
         raise _unknown(metric, part)
     if op.startswith("<") == _higher(metric):
-        floor = "above a floor (success>99%)" if _higher(metric) else f"below a ceiling ({metric}<2s)"
-        raise ObjectiveError(f"{part!r}: {metric} is better {'higher' if _higher(metric) else 'lower'}: keep it {floor}")  # fmt: skip
+        if _higher(metric):
+            how = "higher: keep it above a floor (success>99%)"
+        else:
+            how = f"lower: keep it below a ceiling ({metric}<2s)"
+        raise ObjectiveError(f"{part!r}: {metric} is better {how}")
     return Constraint(metric, op, _threshold(metric, raw, part), f"{metric}{op}{raw}")
 
 

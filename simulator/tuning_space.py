@@ -150,8 +150,11 @@ def default_space(scenario: Scenario, ref: CallRef) -> list[Dimension]:
     timeouts = [_nice(base * f) for f in (0.25, 0.5, 1.0, 2.0, 4.0)]
     dims = [
         Dimension("timeout", _with_current(timeouts, call.timeout), call.timeout),
-        Dimension("retry.attempts", _with_current([1, 2, 3, 4], current_value(call, "retry.attempts")),
-                  current_value(call, "retry.attempts")),  # fmt: skip
+        Dimension(
+            "retry.attempts",
+            _with_current([1, 2, 3, 4], current_value(call, "retry.attempts")),
+            current_value(call, "retry.attempts"),
+        ),
     ]
     budget = current_value(call, "retry.budget.percent")
     dims.append(Dimension("retry.budget.percent", _with_current([None, 0.1, 0.2], budget), budget))

@@ -31,7 +31,6 @@ from simulator.tuning_files import (
     tune_data,
 )
 from simulator.tuning_objective import ObjectiveError, parse_objective, run_metrics
-from simulator.units import parse_duration
 from simulator.tuning_space import (
     SpaceError,
     candidate_settings,
@@ -39,6 +38,7 @@ from simulator.tuning_space import (
     find_call,
     parse_space,
 )
+from simulator.units import parse_duration
 
 TINY = """
 murphy: 1
@@ -130,8 +130,8 @@ def test_the_default_space_sits_around_the_calls_settings():
     assert dims["retry.attempts"].values == (1, 2, 3, 4) and dims["retry.attempts"].current == 4
     assert dims["retry.budget.percent"].values == (0.1, 0.2, None)
     assert "breaker.failure_rate" not in dims  # no breaker on the call: none is added
-    simple = {d.field for d in default_space(example("circuit-breaker.yaml"),
-                                             find_call(example("circuit-breaker.yaml"), "api->db"))}  # fmt: skip
+    breaker = example("circuit-breaker.yaml")
+    simple = {d.field for d in default_space(breaker, find_call(breaker, "api->db"))}
     assert "breaker.failures" in simple  # the simple form's threshold is a count
 
 
@@ -322,4 +322,3 @@ def test_cli_errors_say_what_to_fix(tmp_path, extra, code, says):
     result = CliRunner().invoke(main, ["tune", _write(tmp_path), "--executor", "serial", *extra])
     assert result.exit_code == code, result.output
     assert says in result.output
-
