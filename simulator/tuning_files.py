@@ -20,7 +20,7 @@ from typing import Any
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from simulator.palette import series_colour
 from simulator.plots import style_axes
@@ -59,7 +59,7 @@ def settings_text(settings: dict[str, Any]) -> str:
             if settings.get("retry.attempts", 2) != 1:
                 parts.append("no budget" if value is None else f"budget {spell(field, value)}")
         elif value is None:
-            parts.append("no breaker")
+            parts.append("no breaker" if field == "breaker.failure_rate" else "rate breaker")
         elif field == "breaker.failure_rate":
             parts.append(f"breaker at {spell(field, value)} failures")
         else:
@@ -253,6 +253,7 @@ def _rung_colour(tuning: Tuning, rung: int) -> Any:
 
 def _plain_log_axis(ax: Axes) -> None:
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(
         FuncFormatter(lambda v, _pos: f"{v:,.0f}" if v >= 1 else f"{v:.3g}")
     )
@@ -284,7 +285,7 @@ def draw_tradeoff(ax: Axes, tuning: Tuning) -> None:
     if x in LATENCY:
         _plain_log_axis(ax)
     ax.set_xlabel(_axis_label(x))
-    style_axes(ax, _axis_label(y), f"{y} against {x}, each candidate at the rung it reached")
+    style_axes(ax, _axis_label(y), f"{y} against {x}")
     ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.13),
               ncols=3)  # fmt: skip
 

@@ -236,6 +236,8 @@ def parse_space(
         given[field] = dim
     dims = default_space(scenario, ref) if keep_defaults else []
     merged = {d.field: d for d in dims}
+    if any(f.startswith("breaker.") for f in given):  # one breaker field replaces the other
+        merged = {f: d for f, d in merged.items() if not f.startswith("breaker.")}
     merged.update(given)
     if "breaker.failure_rate" in merged and "breaker.failures" in merged:
         raise SpaceError("tune breaker.failure_rate or breaker.failures, not both")

@@ -142,6 +142,9 @@ def test_space_ranges_and_lists_replace_a_fields_defaults():
     assert dims["timeout"].values == (0.5, 1.0, 2.0, 4.0, 8.0)
     assert dims["retry.attempts"].values == (1, 2, 3)  # the file's 3 is always kept
     assert "retry.budget.percent" in dims  # the fields not given keep their defaults
+    breaker = parse_space(["breaker.failure_rate=20%,60%"], sc, ref)
+    assert [d.field for d in breaker][-1] == "breaker.failure_rate"  # asked for: one is added
+    assert breaker[-1].values == (0.2, 0.6, None) and breaker[-1].current is None
     with pytest.raises(SpaceError, match="FIELD one of"):
         parse_space(["workers=3,4"], sc, ref)
     with pytest.raises(SpaceError, match="cannot be none"):
