@@ -183,6 +183,7 @@ class RunSession(QObject):
         self.window.selection.changed.connect(self._on_selection_changed)
         self.window.document.undo_stack.indexChanged.connect(self._on_document_edited)
         self.window.document.reset.connect(self._on_document_reset)
+        self.window.inspector.tune_requested.connect(self._on_tune_call_requested)
 
     # -- commands --------------------------------------------------------------------------
 
@@ -385,14 +386,17 @@ class RunSession(QObject):
         dialog.show()
         self.ramp_dialog = dialog
 
-    def _on_tune_requested(self) -> None:
+    def _on_tune_requested(self, key: Any = None) -> None:
         from gui.plots.tune_dialog import TuneDialog, selected_call
 
         window = self.window
-        call = selected_call(window.document.scenario, window.selection.single())
+        call = selected_call(window.document.scenario, key or window.selection.single())
         dialog = TuneDialog(window.document, window, call=call)
         dialog.show()
         self.tune_dialog = dialog
+
+    def _on_tune_call_requested(self, node: str, index: int) -> None:
+        self._on_tune_requested(("call", node, index))
 
     def _on_compare_requested(self) -> None:
         from gui.plots.compare_dialog import CALL_FIELDS, CompareDialog

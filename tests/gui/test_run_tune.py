@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from PySide6.QtWidgets import QPushButton
 from run_scenarios import tiny
 
 from gui.document import ScenarioDocument
@@ -113,3 +114,19 @@ def test_the_run_menu_opens_the_dialog_on_the_selected_call(window, qtbot):
     qtbot.addWidget(dialog)
     assert dialog.isVisible() and dialog.scenario.name == scenario.name
     assert dialog.call_box.currentData().startswith(f"{caller}->")
+
+
+def test_the_inspector_of_a_call_opens_the_dialog_on_it(window, qtbot):
+    scenario = window.document.scenario
+    caller = next(n for n, node in scenario.nodes.items() if node.kind != "client" and node.calls)
+    window.selection.set([("call", caller, 0)])
+    qtbot.waitUntil(lambda: not window.inspector.rebuild_pending, timeout=5_000)
+    button = window.inspector.widget().findChild(QPushButton, "tune-call")
+    assert button is not None
+    button.click()
+    dialog = window.run_session.tune_dialog
+    qtbot.addWidget(dialog)
+    assert dialog.isVisible() and dialog.call_box.currentData().startswith(f"{caller}->")
+    window.selection.set([("node", caller)])
+    qtbot.waitUntil(lambda: not window.inspector.rebuild_pending, timeout=5_000)
+    assert window.inspector.widget().findChild(QPushButton, "tune-call") is None
