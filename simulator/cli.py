@@ -25,6 +25,7 @@ from simulator.cli_support import (
     write_or_fail,
 )
 from simulator.cli_tables import print_comparison, print_summary
+from simulator.cli_tune import tune_command
 from simulator.scenario import (
     Scenario,
     ScenarioError,
@@ -384,6 +385,7 @@ def gui(file: str | None) -> None:
 
 main.add_command(map_command)  # murphy map: simulator/cli_map.py
 main.add_command(ramp)  # murphy ramp: simulator/cli_ramp.py
+main.add_command(tune_command)  # murphy tune: simulator/cli_tune.py
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,12 +10,13 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -52,6 +53,9 @@ def path_of(key: Key | None) -> Path:
 
 class InspectorPanel(QScrollArea):
     """Generated property editors for whatever is selected."""
+
+    tune_requested = Signal(str, int)
+    """A call's "Tune this call…" was clicked: its caller and index (the Run menu's dialog)."""
 
     def __init__(self, document: ScenarioDocument, selection: Selection, parent=None):
         super().__init__(parent)
@@ -111,6 +115,8 @@ class InspectorPanel(QScrollArea):
         self.form = None
         key = self._valid_key()
         column.addWidget(self._header(key))
+        if key is not None and key[0] == "call":
+            column.addWidget(self._tune_button(key))
         if len(self.selection.keys) > 1:
             column.addWidget(QLabel(f"{len(self.selection.keys)} items selected."))
         else:
@@ -177,6 +183,13 @@ class InspectorPanel(QScrollArea):
                 None,
             )
         return _header_widget(title, sub, icon)
+
+    def _tune_button(self, key: Key) -> QPushButton:
+        button = QPushButton("Tune this call…")
+        button.setObjectName("tune-call")
+        button.setToolTip("Search its timeout, retries, budget and breaker for the best settings")
+        button.clicked.connect(lambda: self.tune_requested.emit(key[1], key[2]))
+        return button
 
     def _name_cell(self, name: str) -> QWidget:
         edit = QLineEdit(name)

@@ -140,6 +140,8 @@ class RunSession(QObject):
         self.map_action.triggered.connect(self._on_map_requested)
         self.ramp_action = menu.addAction("Breaking point…")
         self.ramp_action.triggered.connect(self._on_ramp_requested)
+        self.tune_action = menu.addAction("Tune a call…")
+        self.tune_action.triggered.connect(self._on_tune_requested)
         self.report = ReportCommand(self, menu)  # Failure-mode report…
         menu.addSeparator()
         self.csv_action = menu.addAction("Export time series (CSV)…")
@@ -181,6 +183,7 @@ class RunSession(QObject):
         self.window.selection.changed.connect(self._on_selection_changed)
         self.window.document.undo_stack.indexChanged.connect(self._on_document_edited)
         self.window.document.reset.connect(self._on_document_reset)
+        self.window.inspector.tune_requested.connect(self._on_tune_call_requested)
 
     # -- commands --------------------------------------------------------------------------
 
@@ -217,7 +220,7 @@ class RunSession(QObject):
         self._timer.stop()
         self.controller.shutdown()
         self.report.shutdown()
-        for name in ("compare_dialog", "map_dialog", "ramp_dialog"):
+        for name in ("compare_dialog", "map_dialog", "ramp_dialog", "tune_dialog"):
             dialog = getattr(self, name, None)
             if dialog is not None:
                 dialog.cancel()  # its pool's workers are killed, not left to finish their runs
@@ -382,6 +385,18 @@ class RunSession(QObject):
         dialog = RampDialog(self.window.document.scenario, self.window)
         dialog.show()
         self.ramp_dialog = dialog
+
+    def _on_tune_requested(self, key: Any = None) -> None:
+        from gui.plots.tune_dialog import TuneDialog, selected_call
+
+        window = self.window
+        call = selected_call(window.document.scenario, key or window.selection.single())
+        dialog = TuneDialog(window.document, window, call=call)
+        dialog.show()
+        self.tune_dialog = dialog
+
+    def _on_tune_call_requested(self, node: str, index: int) -> None:
+        self._on_tune_requested(("call", node, index))
 
     def _on_compare_requested(self) -> None:
         from gui.plots.compare_dialog import CALL_FIELDS, CompareDialog
