@@ -11,6 +11,7 @@ from simulator.policies.budget import RetryBudget
 from simulator.policies.bulkhead import Bulkhead
 from simulator.policies.fallback import FallbackPolicy
 from simulator.policies.limiter import MaxInFlight, TokenBucket, make_limiter
+from simulator.policies.outlier import OutlierDetector
 from simulator.policies.pool import ConnectionPool
 from simulator.policies.retry import Backoff, RetrySequence, make_backoff
 from simulator.policies.throttling import AdaptiveThrottle
@@ -28,6 +29,7 @@ __all__ = [
     "ConnectionPool",
     "FallbackPolicy",
     "MaxInFlight",
+    "OutlierDetector",
     "RetryBudget",
     "RetrySequence",
     "Rng",
