@@ -58,14 +58,19 @@ class Balancer(Server):
         super()._after_call(job, outcome)
 
     def _candidates(self, job: Job) -> list[int]:
-        routed = self._routed(job)
+        routed = [
+            i
+            for i, site in enumerate(self.sites)
+            if site.only_for is None or job.origin in site.only_for
+        ]
         if not self.health_check:
             return routed
         healthy = [i for i in routed if self._healthy(self.sites[i])]
         return healthy or routed  # nothing healthy: fail open, as real balancers do
 
     def _routed(self, job: Job) -> list[int]:
-        """The backends this request may go to at all (its client's routes)."""
+        """The backends this request may go to at all (its client's routes); ``_candidates``
+        spells it out inline, as it runs per request."""
         return [
             i
             for i, site in enumerate(self.sites)
