@@ -25,6 +25,7 @@ from simulator.scenario_policies import (
     Bulkhead,
     Fallback,
     Limiter,
+    OutlierDetection,
     Pool,
     Retry,
 )
@@ -366,6 +367,17 @@ class Balancer(NodeBase):
         False,
         description="skip backends that are down or partitioned (an ideal, instant check: "
         "an upper bound on what a real one achieves); if none is healthy, use all",
+    )
+    outlier_detection: OutlierDetection | None = Field(
+        None,
+        description="eject backends that keep failing (Envoy's outlier detection: consecutive "
+        "5xx, success rate, failure percentage); none: every backend stays a candidate",
+    )
+    healthy_panic_threshold: Percent = Field(
+        0.5,
+        description="with outlier_detection: when fewer than this share of backends are "
+        "healthy (not ejected, and not down or partitioned under health_check), route to all "
+        "of them, as Envoy's panic mode does (0%: never; route to the healthy ones or none)",
     )
 
     @model_validator(mode="after")

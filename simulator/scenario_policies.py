@@ -19,6 +19,7 @@ __all__ = [
     "Bulkhead",
     "Fallback",
     "Limiter",
+    "OutlierDetection",
     "Pool",
     "Retry",
     "RetryBudget",
@@ -285,4 +286,98 @@ class Limiter(Strict):
         if self.kind == "vegas" and self.alpha and self.beta and self.alpha > self.beta:
             raise ValueError(f"alpha ({self.alpha}) is above beta ({self.beta}): vegas grows "
                              "below alpha and shrinks above beta")  # fmt: skip
+        return self
+
+
+class OutlierDetection(Strict):
+    """Envoy's outlier detection on a balancer (Envoy's cluster): passive health checking.
+
+    Names, meanings and defaults are Envoy's ``config.cluster.v3.OutlierDetection``
+    (snake_case as there; Durations and Percents in Murphy's spelling; Envoy's
+    ``success_rate_stdev_factor`` of 1900 is 1.9 here). A backend that fails
+    ``consecutive_5xx`` times in a row, or whose interval's success rate is an
+    outlier, leaves the balancer's candidates for ``base_ejection_time`` × the
+    times it was ejected in a row (at most ``max_ejection_time``).
+    """
+
+    consecutive_5xx: int = Field(
+        5, ge=1, le=1_000_000,
+        description="failures in a row (errors, timeouts, refusals: every 5xx) that eject a "
+        "backend (Envoy's default: 5)",
+    )  # fmt: skip
+    consecutive_gateway_failure: int = Field(
+        5, ge=1, le=1_000_000,
+        description="gateway failures in a row (timeouts, rejections, refused connections: "
+        "502/503/504) that eject a backend, if enforcing_consecutive_gateway_failure allows",
+    )  # fmt: skip
+    enforcing_consecutive_5xx: Percent = Field(
+        1.0, description="chance that a consecutive-5xx detection really ejects (100%)"
+    )
+    enforcing_consecutive_gateway_failure: Percent = Field(
+        0.0, description="chance that a consecutive gateway failure detection ejects (Envoy: 0%)"
+    )
+    interval: Duration = Field(
+        10.0,
+        description="time between ejection sweeps: success-rate and failure-percentage checks, "
+        "and the return of backends whose ejection time has passed",
+    )
+    base_ejection_time: Duration = Field(
+        30.0, description="an ejection lasts this long times the ejections in a row"
+    )
+    max_ejection_time: Duration = Field(
+        300.0, description="the longest an ejection lasts, however often the backend failed"
+    )
+    max_ejection_percent: Percent = Field(
+        0.1,
+        description="most backends ejected at once, as a share; one backend is ejected even "
+        "when that share rounds to none (always_eject_one_host)",
+    )
+    always_eject_one_host: bool = Field(
+        True,
+        description="eject one backend even when max_ejection_percent allows none (Envoy up to "
+        "1.30 always did; later Envoy makes it this option, off by default)",
+    )
+    success_rate_minimum_hosts: int = Field(
+        5, ge=1, le=100_000,
+        description="success-rate detection needs this many backends with enough requests",
+    )  # fmt: skip
+    success_rate_request_volume: int = Field(
+        100, ge=1, le=100_000_000,
+        description="requests in one interval that bring a backend into success-rate detection",
+    )  # fmt: skip
+    success_rate_stdev_factor: float = Field(
+        1.9, ge=0.0, le=1_000.0,
+        description="a backend whose success rate is below mean − this × stdev of the backends' "
+        "rates is ejected (Envoy writes 1900 for 1.9)",
+    )  # fmt: skip
+    enforcing_success_rate: Percent = Field(
+        1.0, description="chance that a success-rate detection really ejects (100%)"
+    )
+    failure_percentage_threshold: Percent = Field(
+        0.85, description="a backend failing this share of an interval's requests is an outlier"
+    )
+    enforcing_failure_percentage: Percent = Field(
+        0.0, description="chance that a failure-percentage detection ejects (Envoy: 0%, off)"
+    )
+    failure_percentage_minimum_hosts: int = Field(
+        5, ge=1, le=100_000,
+        description="failure-percentage detection needs this many backends with enough requests",
+    )  # fmt: skip
+    failure_percentage_request_volume: int = Field(
+        50, ge=1, le=100_000_000,
+        description="requests in one interval that bring a backend into failure-percentage "
+        "detection",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _sane_times(self) -> OutlierDetection:
+        if self.interval < 0.01:
+            raise ValueError("interval must be at least 10ms (each sweep is an event)")
+        if self.base_ejection_time <= 0:
+            raise ValueError("base_ejection_time must be positive")
+        if self.max_ejection_time < self.base_ejection_time:
+            raise ValueError(
+                "max_ejection_time cannot be smaller than base_ejection_time (Envoy refuses it "
+                "too): raise max_ejection_time"
+            )
         return self

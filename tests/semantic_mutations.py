@@ -95,6 +95,7 @@ from simulator.scenario_policies import (
     Fallback,
     Limiter,
     Outcome,
+    OutlierDetection,
     Pool,
     Retry,
     RetryBudget,
@@ -238,6 +239,7 @@ def _node(node: Any, rng: random.Random) -> Any:
             "strategy": rng.choice(["round_robin", "random", "least_outstanding"]),
             "health_check": rng.random() < 0.5,
         }
+        update.update(_outlier_knobs(node, rng))
     elif isinstance(node, Cache):
         update = {
             "hit_ratio": rng.choice([0.0, 0.5, 0.9, 1.0]),
@@ -968,3 +970,39 @@ def _toggle(rng: random.Random, current: Any, make: Any) -> Any:
     if roll < 0.7:
         return None
     return make()
+
+
+# -- outlier ejection (a balancer's outlier_detection and panic threshold) ---------------------
+
+
+def _outlier_knobs(node: Balancer, rng: random.Random) -> dict[str, Any]:
+    """Outlier detection switched on, off or redrawn, fast enough to act within a case:
+    sweeps and ejections of seconds, low thresholds and volumes, fractional enforcement
+    (so the balancer's own stream is drawn), any ejection cap and panic threshold."""
+    return {
+        "outlier_detection": _toggle(rng, node.outlier_detection, lambda: _outlier(rng)),
+        "healthy_panic_threshold": rng.choice([0.0, 0.5, 0.5, 1.0]),
+    }
+
+
+def _outlier(rng: random.Random) -> OutlierDetection:
+    base = rng.choice([0.5, 2.0, 10.0])
+    return OutlierDetection(
+        consecutive_5xx=rng.choice([1, 2, 5]),
+        consecutive_gateway_failure=rng.choice([1, 3, 5]),
+        enforcing_consecutive_5xx=rng.choice([0.0, 0.5, 1.0, 1.0]),
+        enforcing_consecutive_gateway_failure=rng.choice([0.0, 0.5, 1.0]),
+        interval=rng.choice([0.1, 1.0, 3.0]),
+        base_ejection_time=base,
+        max_ejection_time=base * rng.choice([1.0, 3.0, 30.0]),
+        max_ejection_percent=rng.choice([0.0, 0.1, 0.5, 1.0]),
+        always_eject_one_host=rng.random() < 0.7,
+        success_rate_minimum_hosts=rng.choice([1, 2, 5]),
+        success_rate_request_volume=rng.choice([1, 10, 100]),
+        success_rate_stdev_factor=rng.choice([0.0, 1.0, 1.9]),
+        enforcing_success_rate=rng.choice([0.0, 0.5, 1.0]),
+        failure_percentage_threshold=rng.choice([0.0, 0.5, 0.85]),
+        enforcing_failure_percentage=rng.choice([0.0, 0.5, 1.0]),
+        failure_percentage_minimum_hosts=rng.choice([1, 2, 5]),
+        failure_percentage_request_volume=rng.choice([1, 10, 50]),
+    )

@@ -195,6 +195,8 @@ def plot_spec(kind: str, data: PlotData) -> PlotSpec:
     else:
         panels = [{"latency": _latency, "throughput": _throughput,
                    "breakers": _breakers}[kind](data)]  # fmt: skip
+        if kind == "breakers" and _has(data, "node.", ".ejected"):
+            panels.append(_ejections(data))
     spans = list(
         {  # the same kind on several targets at once: one span, not a darker one
             (f["start_s"], f["end_s"], FAULT_COLOURS.get(f["kind"], "#adb5bd")): None
@@ -377,6 +379,24 @@ def _breakers(data: PlotData) -> Panel:
         panel.caption = f"{len(edges)} calls:\nclick one to see\nit alone"
     panel.legend = [Entry(state.replace("_", "-"), colour, "bar")
                     for state, colour in BREAKER_COLOURS.items()]  # fmt: skip
+    return panel
+
+
+def _ejections(data: PlotData) -> Panel:
+    """Backends each balancer's outlier detection holds out (mean per bucket), and, dashed,
+    the share of the bucket it spent in panic, routing to every backend anyway."""
+    panel = Panel("Backends ejected by outlier detection (dashed: in panic)", "ejected",
+                  ymin=0.0)  # fmt: skip
+    t = data.columns["time_s"]
+    for i, node in enumerate(_node_names(data, "ejected")):
+        colour = series_colour(i)
+        panel.lines.append(Line(f"{node}.ejected", t, data.columns[f"node.{node}.ejected"], colour))
+        panic = data.columns.get(f"node.{node}.panic")
+        if panic is not None:
+            panel.lines.append(Line(f"{node}.panic", t, panic, colour, dashed=True))
+        panel.legend.append(Entry(node, colour))
+    if not panel.lines:
+        panel.empty = "no balancer with outlier detection here"
     return panel
 
 

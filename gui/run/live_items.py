@@ -30,6 +30,7 @@ from gui.run.live_state import (
 
 MAX_CHANGES = 16  # overlay changes applied per call to flush()
 FAULT_RED = "#c1121f"
+EJECTED_COLOUR = "#6a4c93"  # a balancer's outlier detection took this backend out
 HEALTH_WORDS = {"crashed": "CRASHED", "partitioned": "PARTITIONED: black hole"}
 
 
@@ -244,6 +245,9 @@ class EdgeLiveOverlay(_Overlay):
         if breaker:
             word = {"open": "OPEN", "half_open": "half-open"}.get(breaker, breaker)
             out.append((f"breaker {word}", BREAKER_COLOURS.get(breaker, "#6c757d")))
+        if state.get("ejected"):
+            word = "ejected · panic: used" if state.get("ejected_in_panic") else "EJECTED"
+            out.append((word, EJECTED_COLOUR))
         return out + message_badges(state)
 
     def _badge_rects(self) -> list[tuple[QRectF, str, str]]:

@@ -165,7 +165,7 @@ def node_states(
             continue
         if live is None:
             continue
-        state = _with_resources(_server_state(live, faults), live)
+        state = _with_ejections(_with_resources(_server_state(live, faults), live), live)
         if "outbox" in badges:
             state = _with_outbox(state, live)
         if "lag" in badges:
@@ -223,6 +223,17 @@ def _with_resources(state: dict[str, Any], live: dict[str, Any]) -> dict[str, An
         extra.append(f"lim {live.get('limit_in_flight', 0)}/{live['limit']}")
     if not extra:
         return state
+    return {**state, "text": " · ".join([state["text"], *extra])}
+
+
+def _with_ejections(state: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
+    """A balancer's backends ejected by its outlier detection, and its panic mode."""
+    ejected, panic = live.get("ejected"), live.get("panic")
+    if not ejected and not panic:
+        return state
+    extra = [f"{len(ejected)} ejected"] if ejected else []
+    if panic:
+        extra.append("PANIC")
     return {**state, "text": " · ".join([state["text"], *extra])}
 
 
@@ -399,7 +410,18 @@ def edge_states(
         if edge in amplification:
             state.update(compound_state(amplification[edge], now.get(edge), own))
         out[edge] = state
+    _mark_ejected(snapshot, out)
     return out
+
+
+def _mark_ejected(snapshot: dict[str, Any], edges: dict[str, dict[str, Any]]) -> None:
+    """The calls to backends a balancer's outlier detection has ejected (``ejected``), and
+    whether that balancer is in panic, routing to them anyway (``ejected_in_panic``)."""
+    for node in (snapshot.get("nodes") or {}).values():
+        for edge in node.get("ejected") or ():
+            if edge in edges:
+                edges[edge]["ejected"] = True
+                edges[edge]["ejected_in_panic"] = bool(node.get("panic"))
 
 
 _WORST_CACHE: dict[int, tuple[Scenario, dict[str, EdgeAmplification]]] = {}
@@ -463,6 +485,15 @@ def edge_tooltip(name: str, state: dict[str, Any]) -> str:
         ]
     if state.get("breaker"):
         lines.append(f"Breaker: {state['breaker'].replace('_', '-')}.")
+    if state.get("ejected"):
+        lines.append(
+            "Ejected by the balancer's outlier detection: "
+            + (
+                "in panic (too few healthy backends), so it is used anyway."
+                if state.get("ejected_in_panic")
+                else "no requests go to it until its ejection time has passed."
+            )
+        )
     return "\n".join(lines)
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.components.base import Job, no_time
 from simulator.components.kind import NodeKind, World
-from simulator.components.service import Server, server_options
+from simulator.components.service import OWN_HOOKS, Server, server_options
 from simulator.scenario import Balancer as BalancerSpec
 
 if TYPE_CHECKING:
@@ -68,6 +68,15 @@ class Balancer(Server):
         healthy = [i for i in routed if self._healthy(self.sites[i])]
         return healthy or routed  # nothing healthy: fail open, as real balancers do
 
+    def _routed(self, job: Job) -> list[int]:
+        """The backends this request may go to at all (its client's routes); ``_candidates``
+        spells it out inline, as it runs per request."""
+        return [
+            i
+            for i, site in enumerate(self.sites)
+            if site.only_for is None or job.origin in site.only_for
+        ]
+
     @staticmethod
     def _healthy(site: CallSite) -> bool:
         return not (site.target.down or site.target.partitioned)
@@ -91,11 +100,29 @@ class Balancer(Server):
 
 def _build(world: World, name: str, spec: BalancerSpec) -> Balancer:
     """A pass-through: no service time, unlimited concurrency, no queue, no errors of its own."""
-    return Balancer(
+    cls: type[Balancer] = Balancer
+    extra: dict[str, Any] = {}
+    if spec.outlier_detection is not None:
+        # Only a balancer that ejects pays for it per request: a subclass (imported here,
+        # as it subclasses Balancer).
+        from simulator.components.outlier_balancer import OUTLIER_SERIES, OutlierBalancer
+
+        cls = OutlierBalancer
+        extra.update(outlier=spec.outlier_detection, panic_threshold=spec.healthy_panic_threshold,
+                     outlier_rng=world.stream(name, "outlier"),
+                     outlier_series=world.series(OUTLIER_SERIES))  # fmt: skip
+    return cls(
         world.env, name, workers=math.inf, queue_limit=0, service_time=no_time,
         error_rate=0.0, strategy=spec.strategy, health_check=spec.health_check,
-        **server_options(world, name),
+        **server_options(world, name), **extra,
     )  # fmt: skip
 
 
-KIND = NodeKind("balancer", _build)
+def _connect(world: World, name: str, balancer: Balancer) -> None:
+    """Outlier detection starts once the backends' call sites exist."""
+    start = getattr(balancer, "start_detection", None)
+    if start is not None:
+        start()
+
+
+KIND = NodeKind("balancer", _build, connect=_connect, **OWN_HOOKS)

@@ -12,6 +12,7 @@ from simulator.policies.bulkhead import Bulkhead
 from simulator.policies.concurrency import AdaptiveLimiter
 from simulator.policies.fallback import FallbackPolicy
 from simulator.policies.limiter import MaxInFlight, TokenBucket, make_limiter
+from simulator.policies.outlier import OutlierDetector
 from simulator.policies.pool import ConnectionPool
 from simulator.policies.retry import Backoff, RetrySequence, make_backoff
 from simulator.policies.throttling import AdaptiveThrottle
@@ -30,6 +31,7 @@ __all__ = [
     "ConnectionPool",
     "FallbackPolicy",
     "MaxInFlight",
+    "OutlierDetector",
     "RetryBudget",
     "RetrySequence",
     "Rng",

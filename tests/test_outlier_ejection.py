@@ -1,0 +1,137 @@
+"""Outlier ejection on a balancer: the lessons of outlier-ejection.yaml, measured from runs.
+
+A bad replica (app3 fails everything from 60 s to 150 s) is ejected within a
+fraction of a second and the users' success recovers; a shared database down from
+200 s to 210 s gets every replica ejected, and the panic threshold keeps the
+balancer routing to all of them instead of to none.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from engine_helpers import example, run, scenario
+
+from simulator.analysis import summarize
+from simulator.engine import Simulation
+from simulator.scenario import Scenario
+from simulator.timeseries import time_series
+from simulator.variants import apply_override
+
+BAD_HOST = slice(61, 150)  # app3 fails every request from 60 s to 150 s
+AFTER_DB = slice(212, 240)  # the database is back at 210 s
+SEEDS = (7, 8, 9)
+
+
+def _variant(**overrides: str) -> Scenario:
+    sc = example("outlier-ejection.yaml")
+    for key, value in overrides.items():
+        sc = apply_override(sc, f"nodes.lb.{key}", value)
+    return sc
+
+
+def _success(ts: dict[str, np.ndarray], window: slice) -> float:
+    return float(
+        1 - ts["route.users.failed"][window].sum() / ts["route.users.requests"][window].sum()
+    )
+
+
+@pytest.fixture(scope="module", params=SEEDS)
+def runs(request: pytest.FixtureRequest) -> dict[str, tuple[dict[str, np.ndarray], dict]]:
+    out = {}
+    for label, overrides in (
+        ("ejecting", {}),
+        ("no_ejection", {"outlier_detection": "null"}),
+        ("no_panic", {"healthy_panic_threshold": "0%"}),
+    ):
+        sim, summary = run(_variant(**overrides), seed=request.param)
+        assert summary["invariants"] == []
+        out[label] = (time_series(sim), summary)
+    return out
+
+
+def test_the_bad_replica_is_ejected_at_once_and_success_recovers(runs) -> None:
+    ejecting, _ = runs["ejecting"]
+    without, _ = runs["no_ejection"]
+    # Five failures in a row at 40 requests/s: out within the fault's first second.
+    assert ejecting["node.lb.ejected"][60] > 0.8
+    assert ejecting["node.lb.ejected"][:60].sum() == 0
+    assert _success(ejecting, BAD_HOST) > 0.995  # a few failures each time it returns
+    assert 0.78 < _success(without, BAD_HOST) < 0.82  # a fifth of the requests fail
+
+
+def test_ejections_of_the_bad_replica_grow_longer(runs) -> None:
+    ts, summary = runs["ejecting"]
+    outlier = summary["nodes"]["lb"]["outlier"]
+    assert outlier["ejections_per_host"]["app3"] == 3  # 30 s, 60 s, then once with the rest
+    out = ts["node.lb.ejected"][BAD_HOST] > 0.5
+    assert 80 <= out.sum() <= 89  # out 30 + 60 s of the 90, but for the sweep it returns at
+
+
+def test_the_panic_threshold_keeps_routing_when_every_replica_is_ejected(runs) -> None:
+    panic_ts, panic = runs["ejecting"]
+    none_ts, no_panic = runs["no_panic"]
+    # The database failure ejects all five replicas; in panic they keep getting requests
+    # and answer as soon as the database is back, without it nothing is left to route to.
+    assert _success(panic_ts, AFTER_DB) > 0.99
+    assert _success(none_ts, AFTER_DB) < 0.55
+    assert no_panic["routes"]["users"]["outcomes"]["error"] > 5_000
+    assert no_panic["nodes"]["lb"]["errors"]["no_backend"] > 5_000
+    assert "no_backend" not in panic["nodes"]["lb"]["errors"]
+    lb = panic["nodes"]["lb"]["outlier"]
+    assert 35 < lb["time_in_panic_s"] < 45  # from the third ejection to the returns
+    assert lb["panics"] >= 1 and lb["panic_requests"] > 5_000
+    assert no_panic["nodes"]["lb"]["outlier"]["time_in_panic_s"] == 0
+    assert panic_ts["node.lb.panic"][205] == 1.0 and panic_ts["node.lb.panic"][:199].sum() == 0
+
+
+def test_same_seed_same_json_and_others_unchanged() -> None:
+    sc = example("outlier-ejection.yaml", duration=80.0)
+    first = summarize(Simulation(sc, seed=3).run_to_end())
+    second = summarize(Simulation(sc, seed=3).run_to_end())
+    for out in (first, second):
+        out.pop("wall_seconds")
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    plain = summarize(Simulation(example("load-balancer.yaml", duration=20.0)).run_to_end())
+    assert "outlier" not in plain["nodes"]["lb"]
+
+
+def test_max_ejection_percent_defaults_leave_one_replica_out_at_most() -> None:
+    sc = apply_override(
+        example("outlier-ejection.yaml"), "nodes.lb.outlier_detection.max_ejection_percent", "10%"
+    )
+    sim, summary = run(sc.model_copy(update={"duration": 230.0}))
+    assert summary["invariants"] == []
+    ejected = time_series(sim)["node.lb.ejected"]
+    assert ejected.max() <= 1.0 + 1e-9  # 10% of five rounds to none; one goes anyway
+    assert summary["nodes"]["lb"]["outlier"]["overflow"] > 0  # the database's failure
+
+
+def test_a_crashed_backend_is_ejected_by_gateway_failures_when_enforced() -> None:
+    text = """
+name: gateway
+duration: 55s
+nodes:
+  users: {kind: client, rate: 100/s, calls: [{to: lb}]}
+  lb:
+    kind: balancer
+    outlier_detection:
+      consecutive_5xx: 1000
+      enforcing_consecutive_gateway_failure: 100%
+    calls: [{to: a}, {to: b}]
+  a: {kind: service, workers: 10, service_time: {dist: constant, value: 10ms}}
+  b: {kind: service, workers: 10, service_time: {dist: constant, value: 10ms}}
+faults:
+  - {kind: crash, target: b, at: 10s, for: 5s}
+"""
+    sim, summary = run(scenario(text))
+    assert summary["invariants"] == []
+    outlier = summary["nodes"]["lb"]["outlier"]
+    assert outlier["ejections_by_detection"]["consecutive_gateway_failure"] == 1
+    assert outlier["ejections_per_host"] == {"a": 0, "b": 1}
+    assert summary["nodes"]["b"]["errors"]["refused"] == 5  # refused 5 times, then ejected
+    assert (
+        sim.snapshot()["nodes"]["lb"]["ejected"] == []
+    )  # back at the first sweep after 30 s: 50 s
