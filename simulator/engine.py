@@ -26,6 +26,7 @@ from simulator.components.service import Server
 from simulator.corruption import WriteCallSite, corrupting_nodes
 from simulator.deploys import DeploySchedule
 from simulator.faults import FaultSchedule, active_faults
+from simulator.hedging import HedgedCallSite, HedgeStats
 from simulator.message_flows import message_problems, message_snapshot
 from simulator.messages import Flow, MessageBooks
 from simulator.metrics import Rollup, Series
@@ -163,10 +164,12 @@ class Simulation:
         writes to a tracked database and ``caller`` may corrupt it or the call checks
         it; else a plain call.
         """
-        args = (self.env, edge, call, self.servers[call.to], self.stream(edge, "policy"),
-                EdgeStats(self.series(EDGE_SERIES)))  # fmt: skip
+        stats = (HedgeStats if call.hedge is not None else EdgeStats)(self.series(EDGE_SERIES))
+        args = (self.env, edge, call, self.servers[call.to], self.stream(edge, "policy"), stats)
         site: CallSite
-        if call.outbox is not None:
+        if call.hedge is not None:  # a read (the schema refuses hedged writes and outboxes)
+            site = HedgedCallSite(*args)
+        elif call.outbox is not None:
             site = OutboxCallSite(*args, relay=self.servers[call.outbox])  # type: ignore[arg-type]
         elif committer is not None:
             site = CommitCallSite(*args, owner=committer)
@@ -347,6 +350,8 @@ class Simulation:
             if still_down and (not server.down or still_down[0] is not server.outages[-1]):
                 problems.append(f"{name}: an outage without its restart before another began")
         problems += self._pool_problems()
+        for site in self.sites.values():
+            problems += site.problems()
         for name, kind in self.kinds.items():
             if kind.invariants is not None:
                 problems += kind.invariants(name, self.node(name))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from simulator.components.base import Job, no_time
+from simulator.components.base import Job, avoid_of, no_time
 from simulator.components.kind import NodeKind, World
 from simulator.components.service import Server, server_options
 from simulator.scenario import Balancer as BalancerSpec
@@ -76,9 +76,25 @@ class Balancer(Server):
         candidates = self._candidates(job)
         if not candidates:
             return None
+        avoid = avoid_of(job)
+        if avoid is not None:
+            return self._choose_untried(candidates, avoid)
+        return self._pick(candidates)
+
+    def _choose_untried(self, candidates: list[int], avoid: set[int]) -> int:
+        """A hedged request's attempt: a backend it has not tried, if any is left; the pick
+        joins the request's tried set, so its next hedge or retry avoids it too."""
+        untried = [i for i in candidates if i not in avoid]
+        pick = self._pick(untried or candidates)
+        avoid.add(pick)
+        return pick
+
+    def _pick(self, candidates: list[int]) -> int:
         n = len(self.sites)
         if self.strategy == "random":
             return candidates[int(self.route_rng.random() * len(candidates))]
+        if self.strategy == "power_of_two":
+            return self._power_of_two(candidates)
         # Scan from the round-robin pointer so ties (and skipped backends) rotate fairly.
         ordered = sorted(candidates, key=lambda i: (i - self._turn) % n)
         if self.strategy == "least_outstanding":
@@ -87,6 +103,20 @@ class Balancer(Server):
             pick = ordered[0]
         self._turn = (pick + 1) % n
         return pick
+
+    def _power_of_two(self, candidates: list[int]) -> int:
+        """Two distinct candidates at random, the one with fewer requests in flight (the first
+        drawn on a tie): Envoy's least_request with its default choice_count of 2."""
+        count = len(candidates)
+        if count == 1:
+            return candidates[0]
+        rng = self.route_rng
+        first = int(rng.random() * count)
+        second = int(rng.random() * (count - 1))
+        if second >= first:
+            second += 1
+        a, b = candidates[first], candidates[second]
+        return b if self.outstanding[b] < self.outstanding[a] else a
 
 
 def _build(world: World, name: str, spec: BalancerSpec) -> Balancer:

@@ -10,6 +10,7 @@ from simulator.policies.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from simulator.policies.budget import RetryBudget
 from simulator.policies.bulkhead import Bulkhead
 from simulator.policies.fallback import FallbackPolicy
+from simulator.policies.hedge import HedgePolicy
 from simulator.policies.limiter import MaxInFlight, TokenBucket, make_limiter
 from simulator.policies.pool import ConnectionPool
 from simulator.policies.retry import Backoff, RetrySequence, make_backoff
@@ -27,6 +28,7 @@ __all__ = [
     "CircuitBreaker",
     "ConnectionPool",
     "FallbackPolicy",
+    "HedgePolicy",
     "MaxInFlight",
     "RetryBudget",
     "RetrySequence",
