@@ -473,6 +473,11 @@ class CallSite:
             self.budget.request_finished()
         state.on_done(state.parent, outcome)
 
+    def job_of(self, parent: Job) -> Job | None:
+        """The job this edge has out for ``parent``, if it keeps track (a balancer's backend
+        call that a hedge's cancel must reach: ``hedging.LinkedCallSite``); else None."""
+        return None
+
     def problems(self) -> list[str]:
         """Bookkeeping problems of the edge's own (a hedged edge's books), for the invariants."""
         return []

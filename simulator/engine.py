@@ -18,6 +18,7 @@ import simpy
 from simulator._simpy import Environment, Stalled, run_until, scheduled_count
 from simulator.alerting import SNAPSHOT_FIRINGS, AlertMonitor
 from simulator.calls import EDGE_SERIES, POOL_SERIES, CallSite, EdgeStats, PoolRecorder
+from simulator.components.balancer import Balancer
 from simulator.components.base import LOST_ERRORS, REFUSED_AT_ARRIVAL
 from simulator.components.client import Client
 from simulator.components.datastore import DataStore
@@ -26,7 +27,7 @@ from simulator.components.service import Server
 from simulator.corruption import WriteCallSite, corrupting_nodes
 from simulator.deploys import DeploySchedule
 from simulator.faults import FaultSchedule, active_faults
-from simulator.hedging import HedgedCallSite, HedgeStats
+from simulator.hedging import HedgedCallSite, HedgeStats, LinkedCallSite, cancelled_balancers
 from simulator.message_flows import message_problems, message_snapshot
 from simulator.messages import Flow, MessageBooks
 from simulator.metrics import Rollup, Series
@@ -112,6 +113,7 @@ class Simulation:
         sc = self.scenario
         self.kinds = {name: NODE_KINDS[spec.kind] for name, spec in sc.nodes.items()}
         self._corrupting = corrupting_nodes(sc)
+        self._cancelled = cancelled_balancers(sc)
         self.books = MessageBooks()
         for name, spec in sc.nodes.items():
             component = self.kinds[name].build(self, name, spec)
@@ -178,6 +180,10 @@ class Simulation:
             assert isinstance(target, DataStore)  # tracked_databases holds every such target
             site = WriteCallSite(*args, books=target.books,
                                  corrupt_rng=self.stream(edge, "corruption"))  # fmt: skip
+        elif caller in self._cancelled and call.deadline_propagation:
+            site = (LinkedCallSite if isinstance(self.servers[caller], Balancer) else CallSite)(
+                *args
+            )
         else:
             site = CallSite(*args)
         return self._register(edge, site)

@@ -34,10 +34,11 @@ from typing import Any
 from simulator._simpy import Wake, wake_after
 from simulator.calls import CallSite, Done, EdgeStats, _CallState
 from simulator.components.balancer import Balancer
-from simulator.components.base import SUCCESS, Job
+from simulator.components.base import SUCCESS, Job, avoid_of
 from simulator.policies import HedgePolicy
+from simulator.scenario import Scenario
 
-__all__ = ["HedgeStats", "HedgedCallSite"]
+__all__ = ["HedgeStats", "HedgedCallSite", "LinkedCallSite", "cancelled_balancers"]
 
 FIRST, RETRY, HEDGE, CANCELLED = 0, 1, 2, -1
 
@@ -276,3 +277,82 @@ class HedgedCallSite(CallSite):
             found.append(f"{self.name}: {stats.hedges} hedges, {stats.hedge_wins} won, "
                          f"{stats.attempts} attempts for {stats.requests} requests")  # fmt: skip
         return found
+
+
+def cancelled_balancers(scenario: Scenario) -> set[str]:
+    """The nodes a hedge's cancel may reach through: callees of a hedged call that cancels
+    its losers and propagates its deadline (only balancers among them pass it on)."""
+    return {
+        call.to
+        for spec in scenario.nodes.values()
+        for call in spec.calls
+        if call.hedge is not None and call.hedge.cancel_loser and call.deadline_propagation
+    }
+
+
+class LinkedCallSite(CallSite):
+    """A balancer's backend call that a hedge's cancel must reach: it remembers the job it has
+    out for each hedged request (``Job.avoid`` set), so ``Balancer.cancel`` can pass the
+    cancel on. Built only for a propagating backend call of a balancer in
+    ``cancelled_balancers``, so every other call keeps the plain path.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._out: dict[Job, Job] = {}  # the balancer's job -> the job sent for it
+
+    def job_of(self, parent: Job) -> Job | None:
+        return self._out.get(parent)
+
+    def abandon(self, job: Job, now: float) -> None:
+        """The balancer's job for ``job`` was cancelled: the backend hears its deadline has
+        passed, and the balancer stops waiting (a proxy resetting the upstream request)."""
+        self.target.cancel(job, now)
+        job.closed = True
+        self._forget(job)
+        self._attempt_done(job.state, "cancelled")
+
+    def _attempt_done(self, state: _CallState, outcome: str) -> None:
+        if outcome != "cancelled":
+            return super()._attempt_done(state, outcome)
+        # Neither a failure to retry nor one to fall back from: the caller is gone.
+        stats = self.stats
+        stats.attempt_outcomes[outcome] = stats.attempt_outcomes.get(outcome, 0) + 1
+        now = self.env.clock
+        if state.held:
+            self._release(state)
+        if state.permitted:  # every permitted attempt records an outcome (half-open waits)
+            self.breaker.record(now, outcome, now - state.t_try)  # type: ignore[union-attr]
+        if self.budget is not None and state.attempt > 1:
+            self.budget.retry_finished()
+        self._finish(state, outcome)
+
+    def _send(self, state: _CallState) -> None:
+        parent = state.parent
+        if parent.closed and avoid_of(parent) is not None:  # cancelled before it got here
+            return self._attempt_done(state, "cancelled")
+        deadline = min(parent.deadline, self.env.clock + self.timeout)  # always propagates
+        job = Job(self, deadline, state, parent.origin)
+        target = self.target
+        unreachable = target.partitioned
+        target.submit(job)
+        if job.closed:
+            return  # answered at once (refused, rejected, shed)
+        if avoid_of(parent) is not None:
+            self._out[parent] = job
+        wait = self.connect_timeout if unreachable else self.timeout
+        if wait < math.inf:
+            wake_after(self.env, wait, self._on_timer, job)
+
+    def on_reply(self, job: Job, outcome: str) -> None:
+        self._forget(job)
+        super().on_reply(job, outcome)
+
+    def _on_timer(self, wake: Wake) -> None:
+        self._forget(wake.value)
+        super()._on_timer(wake)
+
+    def _forget(self, job: Job) -> None:
+        parent = job.state.parent
+        if self._out.get(parent) is job:
+            del self._out[parent]

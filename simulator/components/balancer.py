@@ -57,6 +57,17 @@ class Balancer(Server):
         self.outstanding[job.step - 1] -= 1
         super()._after_call(job, outcome)
 
+    def cancel(self, job: Job, now: float) -> None:
+        """A hedge's loser cancelled: its deadline passes here and, when the backend call
+        propagates deadlines, at the backend too (where the work is queued), and the balancer
+        stops waiting for it (``dependency_cancelled``), as a proxy resets the upstream."""
+        super().cancel(job, now)
+        if job.step:
+            site = self.sites[job.step - 1]
+            child = site.job_of(job)
+            if child is not None:  # a LinkedCallSite: it stops waiting for the backend
+                site.abandon(child, now)  # type: ignore[attr-defined]
+
     def _candidates(self, job: Job) -> list[int]:
         routed = [
             i
