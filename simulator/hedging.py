@@ -205,9 +205,11 @@ class HedgedCallSite(CallSite):
             return self._end(request, "fallback")
         self._end(request, outcome)
 
-    def _settle(self, attempt: _Attempt, kind: int, outcome: str, now: float) -> None:
+    def _settle(
+        self, attempt: _Attempt, kind: int, outcome: str, now: float, release: bool = True
+    ) -> None:
         """What every attempt's end records, whatever it means for its request."""
-        if attempt.held:
+        if release and attempt.held:
             self._release(attempt)
         if attempt.permitted:  # every permitted attempt records an outcome (half-open waits)
             self.breaker.record(now, outcome, now - attempt.t_try)  # type: ignore[union-attr]
@@ -246,7 +248,9 @@ class HedgedCallSite(CallSite):
                 attempt.job = None
                 if self._cancels:  # the callee hears the deadline has passed
                     self.target.cancel(job, now)
-            self._settle(attempt, kind, "cancelled", now)
+            # One not sent yet may be mid-checkout (a ping, a connect): it keeps its slot and
+            # connection until its chain reaches _send or _attempt_done, which release them.
+            self._settle(attempt, kind, "cancelled", now, release=job is not None)
         del self.live[request]
         stats.finished += 1
         stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
