@@ -218,12 +218,13 @@ class Hedge(Strict):
     delay: Duration | None = Field(
         None,
         description="fixed hedge delay: send a hedge when an attempt has had no answer for "
-        "this long (give this or percentile)",
+        "this long (instead of percentile)",
     )
     percentile: Percent | None = Field(
         None,
         description=f"hedge delay read from the call's last {HEDGE_WINDOW} attempt latencies, "
-        f"e.g. 95%; no hedge until {HEDGE_MIN_SAMPLES} were observed (give this or delay)",
+        f"e.g. 95% (the default without a delay); no hedge until {HEDGE_MIN_SAMPLES} were "
+        "observed",
     )
     max_hedges: int = Field(
         1, ge=1, le=10, description="extra attempts at most per request, each one delay apart"
@@ -239,11 +240,20 @@ class Hedge(Strict):
         "the callee drops their queued work; without, it keeps working on them",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _p95_unless_told(cls, data: Any) -> Any:
+        """Neither delay nor percentile: the 95th percentile, Dean and Barroso's suggestion."""
+        if isinstance(data, dict) and data.get("delay") is None and data.get("percentile") is None:
+            return {**data, "percentile": 0.95}
+        return data
+
     @model_validator(mode="after")
     def _one_delay(self) -> Hedge:
-        if (self.delay is None) == (self.percentile is None):
+        if self.delay is not None and self.percentile is not None:
             raise ValueError(
-                "a hedge needs its delay: give either delay (e.g. 50ms) or percentile (e.g. 95%)"
+                "a hedge waits either a fixed delay or a percentile: give one of delay (e.g. "
+                "50ms) and percentile (e.g. 95%), not both"
             )
         if self.delay is not None and self.delay <= 0:
             raise ValueError("a hedge delay must be positive (e.g. 50ms)")

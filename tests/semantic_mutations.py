@@ -236,9 +236,7 @@ def _node(node: Any, rng: random.Random) -> Any:
         }
     elif isinstance(node, Balancer):
         update = {
-            "strategy": rng.choice(
-                ["round_robin", "random", "least_outstanding", "power_of_two"]
-            ),
+            "strategy": rng.choice(["round_robin", "random", "least_outstanding", "power_of_two"]),
             "health_check": rng.random() < 0.5,
         }
     elif isinstance(node, Cache):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from engine_helpers import example, run, scenario
 
+from simulator.amplification import worst_case
 from simulator.components.balancer import Balancer
 from simulator.components.base import Job
 from simulator.engine import Simulation
@@ -62,7 +63,9 @@ def runs() -> dict[tuple[str, int], dict[str, float]]:
         "unbudgeted": apply_override(sc, f"{HEDGE}.budget", "100%"),
     }
     seeds = {"hedge": SEEDS, "none": SEEDS, "unbudgeted": SEEDS[:2]}
-    return {(name, seed): _measure(variants[name], seed) for name in variants for seed in seeds[name]}
+    return {
+        (name, seed): _measure(variants[name], seed) for name in variants for seed in seeds[name]
+    }
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -100,6 +103,7 @@ def test_a_hedge_that_wins_is_counted(runs: dict[Any, Any]) -> None:
 
 
 # -- the mechanics, on small scenarios ----------------------------------------------------------
+
 
 def _two(hedge: str, propagate: bool = False) -> Scenario:
     """A client hedging through a balancer to a (12 ms, one worker) and b (5 ms, one worker)."""
@@ -239,6 +243,15 @@ def test_json_keys_appear_only_on_hedged_calls() -> None:
     assert "hedges" not in out["edges"]["lb->a"]
     calm = example("load-balancer.yaml", duration=20.0, warmup=0.0, faults=[])
     assert all("hedges" not in edge for edge in run(calm)[1]["edges"].values())
+
+
+def test_the_worst_case_amplification_counts_hedges() -> None:
+    amp = worst_case(example("hedging.yaml"))
+    assert amp["users->lb"].own == 2 and amp["lb->app1"].worst == 2
+    assert any("hedge budget caps sustained hedges at 40%" in n for n in amp["users->lb"].notes)
+    sc = apply_override(example("hedging.yaml"), f"{HEDGE}.max_hedges", "3")
+    sc = apply_override(sc, "nodes.users.calls[0].retry.attempts", "2")
+    assert worst_case(sc)["lb->app3"].worst == 8  # 2 tries, each with up to 3 hedges
 
 
 def test_same_seed_same_numbers() -> None:

@@ -13,6 +13,12 @@ def policy(**fields: object) -> HedgePolicy:
     return HedgePolicy(Hedge.model_validate(fields))
 
 
+def test_without_a_delay_a_hedge_waits_the_95th_percentile() -> None:
+    assert Hedge.model_validate({}).percentile == pytest.approx(0.95)
+    assert Hedge.model_validate({"delay": None, "percentile": None}).percentile == 0.95
+    assert Hedge.model_validate({"delay": "20ms"}).percentile is None
+
+
 def test_a_fixed_delay_is_known_from_the_start() -> None:
     p = policy(delay="50ms")
     assert p.delay() == pytest.approx(0.05)
@@ -84,8 +90,7 @@ def test_a_full_budget_never_refuses() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({}, "give either delay"),
-        ({"delay": "10ms", "percentile": "95%"}, "give either delay"),
+        ({"delay": "10ms", "percentile": "95%"}, "not both"),
         ({"delay": "0s"}, "must be positive"),
         ({"percentile": "100%"}, "between 0% and 100%"),
         ({"delay": "10ms", "budget": "0%"}, "remove the hedge"),
