@@ -93,6 +93,8 @@ class HedgedCallSite(CallSite):
         self.hedging = HedgePolicy(hedge)
         self._cancels = hedge.cancel_loser and self._propagate
         self._via_balancer = isinstance(self.target, Balancer)
+        if self._via_balancer:
+            self.target.hedged = True  # type: ignore[attr-defined]
         self._plain = False  # every attempt's end is weighed against its siblings
         self.live: dict[_Request, None] = {}  # requests in flight (for the invariants)
         self.double_finishes = 0

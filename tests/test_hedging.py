@@ -14,7 +14,7 @@ from engine_helpers import example, run, scenario
 
 from simulator.amplification import worst_case
 from simulator.components.balancer import Balancer
-from simulator.components.base import Job
+from simulator.components.base import Job, avoid_of
 from simulator.engine import Simulation
 from simulator.hedging import HedgedCallSite
 from simulator.scenario import Scenario, ScenarioError
@@ -149,13 +149,14 @@ def test_the_balancer_skips_tried_backends_while_another_is_left() -> None:
     lb = sim.servers["lb"]
     assert isinstance(lb, Balancer)
     lb.outstanding = [0, 0]
+    assert lb.hedged  # a hedged call sends here: the balancer reads the jobs' avoid
     tried: set[int] = set()
     job = Job(lb, float("inf"))
     job.avoid = tried
-    first = lb._choose(job)
-    second = lb._choose(job)
+    first = lb._choose(job, avoid_of(job))
+    second = lb._choose(job, avoid_of(job))
     assert {first, second} == {0, 1} and tried == {0, 1}
-    assert lb._choose(job) in (0, 1)  # all tried: any candidate rather than none
+    assert lb._choose(job, avoid_of(job)) in (0, 1)  # all tried: any candidate, not none
 
 
 def test_cancel_loser_drops_queued_losers_at_the_backend_through_the_balancer() -> None:

@@ -37,6 +37,9 @@ class Balancer(Server):
         self.outstanding: list[int] = []  # this balancer's requests in flight, per backend
         self.chosen: list[int] = []  # requests sent, per backend
         self._turn = 0  # round robin's next backend (also least_outstanding's tie-break start)
+        # Set by a hedged call to this balancer: only then may a job name backends to avoid
+        # (reading the unset slot costs an exception inside getattr on every request).
+        self.hedged = False
 
     def _next_call(self, job: Job) -> None:
         if job.step:  # the backend has answered with a success
@@ -44,7 +47,8 @@ class Balancer(Server):
         if len(self.outstanding) < len(self.sites):  # sites are appended after construction
             self.outstanding = [0] * len(self.sites)
             self.chosen = [0] * len(self.sites)
-        index = self._choose(job)
+        # Only a hedged call's jobs may name backends to avoid (see ``hedged``).
+        index = self._choose(job, avoid_of(job) if self.hedged else None)
         if index is None:
             return self._finish(job, "error", "no_backend")
         self.outstanding[index] += 1
@@ -83,36 +87,30 @@ class Balancer(Server):
     def _healthy(site: CallSite) -> bool:
         return not (site.target.down or site.target.partitioned)
 
-    def _choose(self, job: Job) -> int | None:
+    def _choose(self, job: Job, avoid: set[int] | None = None) -> int | None:
+        """A backend for ``job``; ``avoid``: a hedged request's backends tried (``Job.avoid``),
+        skipped while another candidate is left, and the pick joins them, so the request's
+        next hedge or retry avoids it too."""
         candidates = self._candidates(job)
         if not candidates:
             return None
-        avoid = avoid_of(job)
         if avoid is not None:
-            return self._choose_untried(candidates, avoid)
-        return self._pick(candidates)
-
-    def _choose_untried(self, candidates: list[int], avoid: set[int]) -> int:
-        """A hedged request's attempt: a backend it has not tried, if any is left; the pick
-        joins the request's tried set, so its next hedge or retry avoids it too."""
-        untried = [i for i in candidates if i not in avoid]
-        pick = self._pick(untried or candidates)
-        avoid.add(pick)
-        return pick
-
-    def _pick(self, candidates: list[int]) -> int:
+            candidates = [i for i in candidates if i not in avoid] or candidates
         n = len(self.sites)
         if self.strategy == "random":
-            return candidates[int(self.route_rng.random() * len(candidates))]
-        if self.strategy == "power_of_two":
-            return self._power_of_two(candidates)
-        # Scan from the round-robin pointer so ties (and skipped backends) rotate fairly.
-        ordered = sorted(candidates, key=lambda i: (i - self._turn) % n)
-        if self.strategy == "least_outstanding":
-            pick = min(ordered, key=self.outstanding.__getitem__)
+            pick = candidates[int(self.route_rng.random() * len(candidates))]
+        elif self.strategy == "power_of_two":
+            pick = self._power_of_two(candidates)
         else:
-            pick = ordered[0]
-        self._turn = (pick + 1) % n
+            # Scan from the round-robin pointer so ties (and skipped backends) rotate fairly.
+            ordered = sorted(candidates, key=lambda i: (i - self._turn) % n)
+            if self.strategy == "least_outstanding":
+                pick = min(ordered, key=self.outstanding.__getitem__)
+            else:
+                pick = ordered[0]
+            self._turn = (pick + 1) % n
+        if avoid is not None:
+            avoid.add(pick)
         return pick
 
     def _power_of_two(self, candidates: list[int]) -> int:
