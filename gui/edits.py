@@ -34,8 +34,12 @@ from simulator.scenario_types import distribution_mean
 
 Path = tuple[Any, ...]
 
-EXCLUSIVE_FIELDS: dict[str, tuple[str, ...]] = {"client": ("rate", "profile", "users")}
-"""Fields of which a model takes exactly one: giving one clears the others."""
+EXCLUSIVE_FIELDS: dict[str, tuple[str, ...]] = {
+    "client": ("rate", "profile", "users"),
+    "Hedge": ("delay", "percentile"),
+}
+"""Fields of which a model takes exactly one: giving one clears the others (a model is named
+by its ``kind``, or by its class if it has none)."""
 
 _NODE = TypeAdapter(Node)
 _FAULT = TypeAdapter(Fault)
@@ -90,7 +94,7 @@ def set_field(scenario: Scenario, path: Path, field: str, raw: Any) -> Scenario:
     """Set one field of the model at ``path`` from what a person typed (``"250ms"``)."""
     model = get_at(scenario, path)
     changes = {field: raw}
-    group = EXCLUSIVE_FIELDS.get(getattr(model, "kind", ""), ())
+    group = EXCLUSIVE_FIELDS.get(getattr(model, "kind", None) or type(model).__name__, ())
     if raw is not None and field in group:
         changes.update({name: None for name in group if name != field})
     _follow_broker(scenario, model, changes)

@@ -72,7 +72,10 @@ def call_edges(scenario: Scenario) -> Iterator[tuple[str, str, str, Call]]:
 
 def _tries(call: Call) -> int:
     retry = call.retry
-    return retry.attempts if retry is not None and retry.strategy != "none" else 1
+    tries = retry.attempts if retry is not None and retry.strategy != "none" else 1
+    if call.hedge is not None:  # each try may be hedged max_hedges times
+        tries *= 1 + call.hedge.max_hedges
+    return tries
 
 
 def _notes(call: Call, edge: str) -> list[str]:
@@ -93,6 +96,10 @@ def _notes(call: Call, edge: str) -> list[str]:
         )
     if call.breaker is not None:
         notes.append(f"{edge}: a breaker stops the tries once it opens")
+    if call.hedge is not None and call.hedge.budget < 1:
+        notes.append(
+            f"{edge}: a hedge budget caps sustained hedges at {call.hedge.budget:.0%} of requests"
+        )
     return notes
 
 

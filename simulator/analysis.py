@@ -147,6 +147,9 @@ def _edge(sim: Simulation, name: str) -> dict[str, Any]:
         }
     if site.pool is not None:
         out["pool"] = _pool(site.pool)
+    if site.config.hedge is not None:
+        out["hedges"] = st.since_warmup("hedges")
+        out["hedge_wins"] = st.since_warmup("hedge_wins")
     return out
 
 

@@ -46,7 +46,7 @@ POOL_SERIES = ("in_use", "idle", "waiters", "acquire_wait_p99_ms")
 class EdgeStats:
     """Per-edge counts: requests vs attempts is the amplification the edge adds."""
 
-    COUNTERS = ("requests", "attempts", "retries", "fallbacks", "finished")
+    COUNTERS: tuple[str, ...] = ("requests", "attempts", "retries", "fallbacks", "finished")
 
     def __init__(self, series: Series):
         self.series = series
@@ -472,6 +472,15 @@ class CallSite:
         if self.budget is not None:
             self.budget.request_finished()
         state.on_done(state.parent, outcome)
+
+    def job_of(self, parent: Job) -> Job | None:
+        """The job this edge has out for ``parent``, if it keeps track (a balancer's backend
+        call that a hedge's cancel must reach: ``hedging.LinkedCallSite``); else None."""
+        return None
+
+    def problems(self) -> list[str]:
+        """Bookkeeping problems of the edge's own (a hedged edge's books), for the invariants."""
+        return []
 
     # -- state for snapshots -----------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import simpy
 from simulator._simpy import Environment, Stalled, run_until, scheduled_count
 from simulator.alerting import SNAPSHOT_FIRINGS, AlertMonitor
 from simulator.calls import EDGE_SERIES, POOL_SERIES, CallSite, EdgeStats, PoolRecorder
+from simulator.components.balancer import Balancer
 from simulator.components.base import LOST_ERRORS, REFUSED_AT_ARRIVAL
 from simulator.components.client import Client
 from simulator.components.datastore import DataStore
@@ -27,6 +28,7 @@ from simulator.contention import keyed
 from simulator.corruption import WriteCallSite, corrupting_nodes
 from simulator.deploys import DeploySchedule
 from simulator.faults import FaultSchedule, active_faults
+from simulator.hedging import HedgedCallSite, HedgeStats, LinkedCallSite, cancelled_balancers
 from simulator.message_flows import message_problems, message_snapshot
 from simulator.messages import Flow, MessageBooks
 from simulator.metrics import Rollup, Series
@@ -112,6 +114,7 @@ class Simulation:
         sc = self.scenario
         self.kinds = {name: NODE_KINDS[spec.kind] for name, spec in sc.nodes.items()}
         self._corrupting = corrupting_nodes(sc)
+        self._cancelled = cancelled_balancers(sc)
         self.books = MessageBooks()
         for name, spec in sc.nodes.items():
             component = self.kinds[name].build(self, name, spec)
@@ -164,11 +167,13 @@ class Simulation:
         writes to a tracked database and ``caller`` may corrupt it or the call checks
         it; else a plain call.
         """
-        args = (self.env, edge, call, self.servers[call.to], self.stream(edge, "policy"),
-                EdgeStats(self.series(EDGE_SERIES)))  # fmt: skip
+        stats = (HedgeStats if call.hedge is not None else EdgeStats)(self.series(EDGE_SERIES))
+        args = (self.env, edge, call, self.servers[call.to], self.stream(edge, "policy"), stats)
         make: Callable[..., CallSite]
         extra: dict[str, Any] = {}
-        if call.outbox is not None:
+        if call.hedge is not None:  # a read (the schema refuses hedged writes and outboxes)
+            make = HedgedCallSite
+        elif call.outbox is not None:
             make, extra = OutboxCallSite, {"relay": self.servers[call.outbox]}
         elif committer is not None:
             make, extra = CommitCallSite, {"owner": committer}
@@ -177,6 +182,8 @@ class Simulation:
             assert isinstance(target, DataStore)  # tracked_databases holds every such target
             make = WriteCallSite
             extra = {"books": target.books, "corrupt_rng": self.stream(edge, "corruption")}
+        elif caller in self._cancelled and call.deadline_propagation:
+            make = LinkedCallSite if isinstance(self.servers[caller], Balancer) else CallSite
         else:
             make = CallSite
         keys = self._contended_keys(call)
@@ -358,6 +365,8 @@ class Simulation:
             if still_down and (not server.down or still_down[0] is not server.outages[-1]):
                 problems.append(f"{name}: an outage without its restart before another began")
         problems += self._pool_problems()
+        for site in self.sites.values():
+            problems += site.problems()
         for name, kind in self.kinds.items():
             if kind.invariants is not None:
                 problems += kind.invariants(name, self.node(name))

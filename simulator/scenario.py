@@ -260,6 +260,11 @@ def _cross_references(scenario: Scenario) -> Iterator[tuple[tuple[Any, ...], str
                 yield ("nodes", name, "calls", i, "to"), f"{call.to!r} is a {kind}: {how}"
             if call.outbox is not None:
                 yield from _outbox_problems(scenario, ("nodes", name, "calls", i), call)
+            if call.hedge is not None and call.to in {p.after_commit_to for p in node.publishes}:
+                yield (
+                    ("nodes", name, "calls", i, "hedge"),
+                    "a dual-write transaction is a write: hedge reads only (remove the hedge)",
+                )
             if call.validation and not isinstance(scenario.nodes.get(call.to), Database):
                 yield (
                     ("nodes", name, "calls", i, "validation"),

@@ -24,6 +24,7 @@ from simulator.scenario_policies import (
     Breaker,
     Bulkhead,
     Fallback,
+    Hedge,
     Limiter,
     OutlierDetection,
     Pool,
@@ -91,6 +92,11 @@ class Call(Strict):
         description="checks the writer runs on this write before it sends it (input_schema, "
         "domain_rules), in order; a bad write caught is refused: the call fails with an error",
     )
+    hedge: Hedge | None = Field(
+        None,
+        description="hedged requests: after a delay with no answer, send another attempt (to "
+        "another backend behind a balancer); the first success wins",
+    )
 
     @model_validator(mode="after")
     def _validation_on_writes(self) -> Call:
@@ -100,6 +106,14 @@ class Call(Strict):
             if not self.writes:
                 raise ValueError("validation checks writes: set writes: true on this call")
             unique_layers(self.validation, CALL_LAYERS, "a call")
+        if self.hedge is not None:
+            if not self.checks_writes:
+                raise ValueError("a publish is not hedged: a second copy would be a duplicate")
+            if self.writes or self.outbox is not None:
+                raise ValueError(
+                    "a hedge sends the same request twice: hedge reads only (remove writes "
+                    "and outbox, or the hedge)"
+                )
         return self
 
 
@@ -358,10 +372,11 @@ class Balancer(NodeBase):
     """
 
     kind: Literal["balancer"]
-    strategy: Literal["round_robin", "random", "least_outstanding"] = Field(
+    strategy: Literal["round_robin", "random", "least_outstanding", "power_of_two"] = Field(
         "round_robin",
-        description="how a backend is chosen: in turn, at random, or the one with the fewest "
-        "of this balancer's requests in flight",
+        description="how a backend is chosen: in turn, at random, the one with the fewest "
+        "of this balancer's requests in flight, or the less busy of two drawn at random "
+        "(power_of_two: Envoy's least_request)",
     )
     health_check: bool = Field(
         False,

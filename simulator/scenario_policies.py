@@ -18,6 +18,7 @@ __all__ = [
     "Breaker",
     "Bulkhead",
     "Fallback",
+    "Hedge",
     "Limiter",
     "OutlierDetection",
     "Pool",
@@ -380,4 +381,69 @@ class OutlierDetection(Strict):
                 "max_ejection_time cannot be smaller than base_ejection_time (Envoy refuses it "
                 "too): raise max_ejection_time"
             )
+        return self
+
+
+HEDGE_WINDOW = 1000
+"""Attempt latencies a percentile hedge delay is read from (the most recent ones)."""
+HEDGE_MIN_SAMPLES = 100
+"""A percentile hedge sends nothing until the call has observed this many attempt latencies."""
+
+
+class Hedge(Strict):
+    """Hedged requests (Dean and Barroso's "tail at scale"; Finagle's backup requests).
+
+    After ``delay`` (or the ``percentile`` of the call's recent attempt latencies)
+    with no answer, send another attempt, through a balancer to a backend this
+    request has not tried; up to ``max_hedges`` per request. The first success
+    wins; a failure waits for the attempts still out. ``budget`` caps hedges as a
+    share of the call's requests over the last 10 s (Finagle's ``maxExtraLoad``).
+    """
+
+    delay: Duration | None = Field(
+        None,
+        description="fixed hedge delay: send a hedge when an attempt has had no answer for "
+        "this long (instead of percentile)",
+    )
+    percentile: Percent | None = Field(
+        None,
+        description=f"hedge delay read from the call's last {HEDGE_WINDOW} attempt latencies, "
+        f"e.g. 95% (the default without a delay); no hedge until {HEDGE_MIN_SAMPLES} were "
+        "observed",
+    )
+    max_hedges: int = Field(
+        1, ge=1, le=10, description="extra attempts at most per request, each one delay apart"
+    )
+    budget: Percent = Field(
+        0.1,
+        description="hedges at most this share of the call's requests over the last 10 s "
+        "(100%: no budget)",
+    )
+    cancel_loser: bool = Field(
+        True,
+        description="when one attempt answers, cancel the others: with deadline_propagation "
+        "the callee drops their queued work; without, it keeps working on them",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _p95_unless_told(cls, data: Any) -> Any:
+        """Neither delay nor percentile: the 95th percentile, Dean and Barroso's suggestion."""
+        if isinstance(data, dict) and data.get("delay") is None and data.get("percentile") is None:
+            return {**data, "percentile": 0.95}
+        return data
+
+    @model_validator(mode="after")
+    def _one_delay(self) -> Hedge:
+        if self.delay is not None and self.percentile is not None:
+            raise ValueError(
+                "a hedge waits either a fixed delay or a percentile: give one of delay (e.g. "
+                "50ms) and percentile (e.g. 95%), not both"
+            )
+        if self.delay is not None and self.delay <= 0:
+            raise ValueError("a hedge delay must be positive (e.g. 50ms)")
+        if self.percentile is not None and not 0 < self.percentile < 1:
+            raise ValueError("a hedge percentile must be between 0% and 100%, e.g. 95%")
+        if self.budget <= 0:
+            raise ValueError("a hedge budget of 0% sends no hedge: remove the hedge instead")
         return self

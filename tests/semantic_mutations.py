@@ -93,6 +93,7 @@ from simulator.scenario_policies import (
     Breaker,
     Bulkhead,
     Fallback,
+    Hedge,
     Limiter,
     Outcome,
     OutlierDetection,
@@ -117,6 +118,7 @@ THIRD_PARTY_CHANCE = 0.3  # share of cases given a third party (a rate quota, mo
 DEPLOY_CHANCE = 0.35  # share of cases given deploys (and bad versions) of their services
 ALERTS_CHANCE = 0.5  # share of cases whose alert rules are overridden, switched off or added
 CONTENTION_CHANCE = 0.3  # share of cases whose databases' writes contend, from finite crowds
+HEDGE_CHANCE = 0.4  # share of cases whose reads may be hedged (each read: a third of the time)
 DRAWS = 20  # draws per case before giving up (a draw validate_data refuses is skipped)
 OUTCOMES = list(get_args(Outcome))  # the retryable outcomes, as the schema spells them
 STRATEGIES = list(get_args(RetryStrategy))
@@ -194,6 +196,8 @@ def mutate(scenario: Scenario, rng: random.Random) -> Scenario:
         faults += bad
     if rng.random() < CONTENTION_CHANCE:
         _add_contention(nodes, rng)
+    if rng.random() < HEDGE_CHANCE:
+        _add_hedges(nodes, rng)
     shortened = scenario.model_copy(
         update={
             "seed": rng.randrange(2**31),
@@ -236,7 +240,7 @@ def _node(node: Any, rng: random.Random) -> Any:
         }
     elif isinstance(node, Balancer):
         update = {
-            "strategy": rng.choice(["round_robin", "random", "least_outstanding"]),
+            "strategy": rng.choice(["round_robin", "random", "least_outstanding", "power_of_two"]),
             "health_check": rng.random() < 0.5,
         }
         update.update(_outlier_knobs(node, rng))
@@ -952,6 +956,30 @@ def _add_contention(nodes: dict[str, Any], rng: random.Random) -> None:
         elif isinstance(node, Client) and node.users is not None and rng.random() < 0.5:
             quota = rng.choice([1, 1, 3, 20])
             nodes[name] = node.model_copy(update={"requests_per_user": quota})
+
+
+# -- hedged requests --------------------------------------------------------------------------
+
+
+def _add_hedges(nodes: dict[str, Any], rng: random.Random) -> None:
+    """Hedge some reads (never a write, an outbox call or a dual-write transaction): a fixed
+    delay or a percentile, one to three hedges, budgets from tight to none, cancelling or not."""
+    for name, node in list(nodes.items()):
+        committed = {p.after_commit_to for p in node.publishes}
+        calls = list(node.calls)
+        for i, call in enumerate(calls):
+            if call.writes or call.outbox is not None or call.to in committed:
+                continue
+            if rng.random() < 1 / 3:
+                fixed = rng.random() < 0.5
+                calls[i] = call.model_copy(update={"hedge": Hedge(
+                    delay=rng.choice([0.001, 0.01, 0.05, 0.5]) if fixed else None,
+                    percentile=None if fixed else rng.choice([0.5, 0.9, 0.99]),
+                    max_hedges=rng.choice([1, 1, 2, 3]),
+                    budget=rng.choice([0.05, 0.1, 0.5, 1.0]),
+                    cancel_loser=rng.random() < 0.7,
+                )})  # fmt: skip
+        nodes[name] = node.model_copy(update={"calls": calls})
 
 
 # -- helpers ----------------------------------------------------------------------------------

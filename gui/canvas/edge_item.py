@@ -46,6 +46,7 @@ BADGE_COLORS = {
     "throttle": "#a0522d",
     "queue": "#2b7f8e",
     "outbox": "#5f6b77",
+    "hedge": "#2f7fbf",
 }
 ROW_WIDTH = 230.0  # badges that do not fit in a stack go in rows this wide
 MESSAGE_EDGES = ("publish", "relay", "outbox", "consume")
@@ -96,6 +97,15 @@ def badges(call: Any) -> list[tuple[str, str]]:
         out.append(("fallback", f"fallback {call.fallback.kind}"))
     if call.adaptive_throttling is not None:
         out.append(("throttle", "adaptive"))
+    hedge = getattr(call, "hedge", None)  # a relay's publish has none
+    if hedge is not None:
+        after = (
+            format_duration(hedge.delay)
+            if hedge.delay is not None
+            else f"p{hedge.percentile * 100:g}"
+        )
+        times = f"{hedge.max_hedges}× " if hedge.max_hedges > 1 else ""
+        out.append(("hedge", f"hedge {times}{after} ≤{hedge.budget * 100:g}%"))
     return out
 
 

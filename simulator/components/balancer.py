@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from simulator.components.base import Job, no_time
+from simulator.components.base import Job, avoid_of, no_time
 from simulator.components.kind import NodeKind, World
 from simulator.components.service import OWN_HOOKS, Server, server_options
 from simulator.scenario import Balancer as BalancerSpec
@@ -37,6 +37,9 @@ class Balancer(Server):
         self.outstanding: list[int] = []  # this balancer's requests in flight, per backend
         self.chosen: list[int] = []  # requests sent, per backend
         self._turn = 0  # round robin's next backend (also least_outstanding's tie-break start)
+        # Set by a hedged call to this balancer: only then may a job name backends to avoid
+        # (reading the unset slot costs an exception inside getattr on every request).
+        self.hedged = False
 
     def _next_call(self, job: Job) -> None:
         if job.step:  # the backend has answered with a success
@@ -44,7 +47,8 @@ class Balancer(Server):
         if len(self.outstanding) < len(self.sites):  # sites are appended after construction
             self.outstanding = [0] * len(self.sites)
             self.chosen = [0] * len(self.sites)
-        index = self._choose(job)
+        # Only a hedged call's jobs may name backends to avoid (see ``hedged``).
+        index = self._choose(job, avoid_of(job) if self.hedged else None)
         if index is None:
             return self._finish(job, "error", "no_backend")
         self.outstanding[index] += 1
@@ -56,6 +60,17 @@ class Balancer(Server):
         # Lowered even for a job lost in a crash: the call itself was out until now.
         self.outstanding[job.step - 1] -= 1
         super()._after_call(job, outcome)
+
+    def cancel(self, job: Job, now: float) -> None:
+        """A hedge's loser cancelled: its deadline passes here and, when the backend call
+        propagates deadlines, at the backend too (where the work is queued), and the balancer
+        stops waiting for it (``dependency_cancelled``), as a proxy resets the upstream."""
+        super().cancel(job, now)
+        if job.step:
+            site = self.sites[job.step - 1]
+            child = site.job_of(job)
+            if child is not None:  # a LinkedCallSite: it stops waiting for the backend
+                site.abandon(child, now)  # type: ignore[attr-defined]
 
     def _candidates(self, job: Job) -> list[int]:
         routed = [
@@ -81,21 +96,45 @@ class Balancer(Server):
     def _healthy(site: CallSite) -> bool:
         return not (site.target.down or site.target.partitioned)
 
-    def _choose(self, job: Job) -> int | None:
+    def _choose(self, job: Job, avoid: set[int] | None = None) -> int | None:
+        """A backend for ``job``; ``avoid``: a hedged request's backends tried (``Job.avoid``),
+        skipped while another candidate is left, and the pick joins them, so the request's
+        next hedge or retry avoids it too."""
         candidates = self._candidates(job)
         if not candidates:
             return None
+        if avoid is not None:
+            candidates = [i for i in candidates if i not in avoid] or candidates
         n = len(self.sites)
         if self.strategy == "random":
-            return candidates[int(self.route_rng.random() * len(candidates))]
-        # Scan from the round-robin pointer so ties (and skipped backends) rotate fairly.
-        ordered = sorted(candidates, key=lambda i: (i - self._turn) % n)
-        if self.strategy == "least_outstanding":
-            pick = min(ordered, key=self.outstanding.__getitem__)
+            pick = candidates[int(self.route_rng.random() * len(candidates))]
+        elif self.strategy == "power_of_two":
+            pick = self._power_of_two(candidates)
         else:
-            pick = ordered[0]
-        self._turn = (pick + 1) % n
+            # Scan from the round-robin pointer so ties (and skipped backends) rotate fairly.
+            ordered = sorted(candidates, key=lambda i: (i - self._turn) % n)
+            if self.strategy == "least_outstanding":
+                pick = min(ordered, key=self.outstanding.__getitem__)
+            else:
+                pick = ordered[0]
+            self._turn = (pick + 1) % n
+        if avoid is not None:
+            avoid.add(pick)
         return pick
+
+    def _power_of_two(self, candidates: list[int]) -> int:
+        """Two distinct candidates at random, the one with fewer requests in flight (the first
+        drawn on a tie): Envoy's least_request with its default choice_count of 2."""
+        count = len(candidates)
+        if count == 1:
+            return candidates[0]
+        rng = self.route_rng
+        first = int(rng.random() * count)
+        second = int(rng.random() * (count - 1))
+        if second >= first:
+            second += 1
+        a, b = candidates[first], candidates[second]
+        return b if self.outstanding[b] < self.outstanding[a] else a
 
 
 def _build(world: World, name: str, spec: BalancerSpec) -> Balancer:

@@ -17,7 +17,7 @@ from simulator.metrics import Rollup, Series, TimeAverage
 
 __all__ = [
     "LOST_ERRORS", "REFUSED_AT_ARRIVAL", "SUCCESS", "Job", "NodeStats", "ReplyTarget",
-    "no_time", "pending_of",
+    "avoid_of", "no_time", "pending_of",
 ]  # fmt: skip
 
 SUCCESS = frozenset({"ok", "fallback"})
@@ -41,13 +41,14 @@ class Job:
     """One attempt's work at a node: who to answer, by when, and how far it has got."""
 
     pending: Any  # see below: declared for the type checker, unset until needed
+    avoid: set[int]  # a hedged request's backends tried (simulator.hedging): unset otherwise
 
     # ``pending`` (dual write: the publish site and the message committed, not yet sent) is
     # set only on jobs of nodes that announce a commit, and read through ``pending_of``;
     # leaving it unset keeps Job() at its old cost on every other path.
     __slots__ = (
-        "closed", "deadline", "degraded", "epoch", "origin", "pending", "reply_to", "state",
-        "step", "t_arrive",
+        "avoid", "closed", "deadline", "degraded", "epoch", "origin", "pending", "reply_to",
+        "state", "step", "t_arrive",
     )  # fmt: skip
 
     def __init__(
@@ -62,6 +63,15 @@ class Job:
         self.step = 0
         self.t_arrive = 0.0
         self.origin = origin  # the client the request entered at (for only_for)
+
+
+def avoid_of(job: Job) -> set[int] | None:
+    """The backends a balancer should not pick for ``job`` (a hedged request's tried ones).
+
+    Set only on the attempts of a hedged call to a balancer (``simulator.hedging``); the
+    balancer skips them while another candidate remains, and adds its own pick.
+    """
+    return getattr(job, "avoid", None)
 
 
 def pending_of(job: Job) -> Any:

@@ -229,6 +229,12 @@ class Server:
                 continue
             self._start(job, now)
 
+    def cancel(self, job: Job, now: float) -> None:
+        """The caller cancelled ``job`` (a hedge's loser): its propagated deadline passes now,
+        so the job is dropped unserved if it is still queued (``_start_waiting``)."""
+        if job.deadline > now:
+            job.deadline = now
+
     def _expire(self, job: Job, now: float) -> None:
         """A queued job whose caller gave up is dropped unserved (a database counts its loss)."""
         self.stats.error("expired", now)

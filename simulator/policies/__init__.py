@@ -11,6 +11,7 @@ from simulator.policies.budget import RetryBudget
 from simulator.policies.bulkhead import Bulkhead
 from simulator.policies.concurrency import AdaptiveLimiter
 from simulator.policies.fallback import FallbackPolicy
+from simulator.policies.hedge import HedgePolicy
 from simulator.policies.limiter import MaxInFlight, TokenBucket, make_limiter
 from simulator.policies.outlier import OutlierDetector
 from simulator.policies.pool import ConnectionPool
@@ -30,6 +31,7 @@ __all__ = [
     "CircuitBreaker",
     "ConnectionPool",
     "FallbackPolicy",
+    "HedgePolicy",
     "MaxInFlight",
     "OutlierDetector",
     "RetryBudget",
