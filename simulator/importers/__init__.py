@@ -1,0 +1,27 @@
+"""Reading other tools' resilience settings onto a scenario (``murphy import``).
+
+Each source has its own module that turns a configuration file into an
+:class:`ImportResult`: the Murphy fields to set on one call (and on a balancer),
+and a finding for every key of the file it read: set, a default of that tool
+used, understood but not modelled (and why), or unknown. ``apply`` writes a
+result onto a scenario and into the scenario's own text, keeping its comments.
+Nothing here imports Qt: the app's dialog and the command line share it.
+"""
+
+from __future__ import annotations
+
+from simulator.importers.apply import ImportTarget, apply_result, import_into_text
+from simulator.importers.envoy import read_envoy
+from simulator.importers.findings import Finding, ImportError_, ImportResult
+from simulator.importers.resilience4j import read_resilience4j
+
+__all__ = [
+    "Finding",
+    "ImportError_",
+    "ImportResult",
+    "ImportTarget",
+    "apply_result",
+    "import_into_text",
+    "read_envoy",
+    "read_resilience4j",
+]
