@@ -10,16 +10,15 @@ nothing is written and the exit code is 1.
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
-import yaml
 
 from simulator.atomic_write import write_atomically
 from simulator.cli_support import check_output_file, fail, write_or_fail
-from simulator.importers import ImportError_, ImportResult, read_envoy, read_resilience4j
-from simulator.importers.apply import ImportTarget, import_into_text, resolve_target
+from simulator.importers import ImportError_, ImportResult, ImportTarget, import_settings
+from simulator.importers.apply import describe_target
 from simulator.scenario import Scenario, ScenarioError, parse_scenario, read_scenario_text
+from simulator.scenario_roundtrip import saved_text
 
 __all__ = ["import_command", "print_report"]
 
@@ -96,23 +95,22 @@ def import_command(
     except ScenarioError as exc:
         fail(*(str(p) for p in exc.problems))
     try:
-        target = resolve_target(loaded, call, balancer)
-        if r4j is not None:
-            assert instance is not None
-            result = read_resilience4j(r4j, instance, processors, call or "the call")
-        else:
-            assert envoy is not None
-            result = read_envoy(
-                envoy,
-                cluster,
-                route,
-                call=target.call is not None,
-                balancer=target.balancer is not None,
-            )
-        saved, updated, changes = import_into_text(text, result, target)
+        imported = import_settings(
+            loaded,
+            "resilience4j" if r4j is not None else "envoy",
+            r4j or envoy or "",
+            call=call,
+            balancer=balancer,
+            instance=instance,
+            cluster=cluster,
+            route=route,
+            processors=processors,
+        )
     except ImportError_ as exc:
         fail(str(exc))
-    print_report(result, target, updated, changes, source=r4j or envoy or "")
+    result, target = imported.result, imported.target
+    saved = saved_text(imported.scenario, text)
+    print_report(result, target, imported.scenario, imported.changes, source=r4j or envoy or "")
     if not saved.kept and saved.reason:
         click.echo(f"note: written without the file's comments: {saved.reason}", err=True)
     if strict and result.of("unknown"):
@@ -138,20 +136,5 @@ def print_report(
         echo(f"  {line}")
     for line in changes:
         echo(f"  replaced: {line}")
-    for line in _now(scenario, target).splitlines():
+    for line in describe_target(scenario, target).splitlines():
         echo(f"  {line}")
-
-
-def _now(scenario: Scenario, target: ImportTarget) -> str:
-    """The imported call and balancer as the scenario file now spells them."""
-    shown: dict[str, Any] = {}
-    if target.call is not None:
-        node, index = target.call
-        call = scenario.nodes[node].calls[index]
-        shown[target.edge(scenario)] = call.model_dump(mode="json", exclude_defaults=True)
-    if target.balancer is not None:
-        balancer = scenario.nodes[target.balancer]
-        data = balancer.model_dump(mode="json", exclude_defaults=True, exclude={"calls"})
-        shown[target.balancer] = data
-    body = yaml.safe_dump(shown, sort_keys=False, default_flow_style=None, width=100)
-    return "now:\n" + "\n".join(f"  {line}" for line in body.splitlines())

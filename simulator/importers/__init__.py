@@ -10,18 +10,28 @@ Nothing here imports Qt: the app's dialog and the command line share it.
 
 from __future__ import annotations
 
-from simulator.importers.apply import ImportTarget, apply_result, import_into_text
-from simulator.importers.envoy import read_envoy
+from simulator.importers.apply import (
+    Imported,
+    ImportTarget,
+    apply_result,
+    import_into_text,
+    import_settings,
+)
+from simulator.importers.envoy import envoy_clusters, read_envoy
 from simulator.importers.findings import Finding, ImportError_, ImportResult
-from simulator.importers.resilience4j import read_resilience4j
+from simulator.importers.resilience4j import read_resilience4j, resilience4j_instances
 
 __all__ = [
     "Finding",
     "ImportError_",
     "ImportResult",
     "ImportTarget",
+    "Imported",
     "apply_result",
+    "envoy_clusters",
     "import_into_text",
+    "import_settings",
     "read_envoy",
     "read_resilience4j",
+    "resilience4j_instances",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from simulator.importers.findings import ImportError_, ImportResult
@@ -23,7 +24,15 @@ from simulator.scenario import (
 from simulator.scenario_nodes import Balancer, call_edge_names
 from simulator.scenario_roundtrip import SavedText, saved_text
 
-__all__ = ["ImportTarget", "apply_result", "import_into_text", "resolve_target"]
+__all__ = [
+    "ImportTarget",
+    "Imported",
+    "apply_result",
+    "describe_target",
+    "import_into_text",
+    "import_settings",
+    "resolve_target",
+]
 
 
 @dataclass(frozen=True)
@@ -144,3 +153,69 @@ def import_into_text(
         raise ImportError_(str(exc)) from None
     updated, changes = apply_result(scenario, result, target)
     return saved_text(updated, text), updated, changes
+
+
+@dataclass(frozen=True)
+class Imported:
+    """One import done in memory: what was read, the scenario it makes, what it replaced."""
+
+    result: ImportResult
+    target: ImportTarget
+    scenario: Scenario
+    changes: list[str]
+
+
+def import_settings(
+    scenario: Scenario,
+    source: str,
+    path: str,
+    *,
+    call: str | None = None,
+    balancer: str | None = None,
+    instance: str | None = None,
+    cluster: str | None = None,
+    route: str | None = None,
+    processors: int = 4,
+) -> Imported:
+    """Read ``path`` as ``source`` ("resilience4j" or "envoy") onto ``scenario``'s target.
+
+    The one sequence the command line and the app share; raises ImportError_ with a
+    message for the user.
+    """
+    from simulator.importers.envoy import read_envoy
+    from simulator.importers.resilience4j import read_resilience4j
+
+    target = resolve_target(scenario, call, balancer)
+    if source == "resilience4j":
+        if not instance:
+            raise ImportError_("name the resilience4j instance to import")
+        if target.call is None:
+            raise ImportError_("resilience4j settings go onto a call: name one")
+        result = read_resilience4j(path, instance, processors, call or "the call")
+    elif source == "envoy":
+        result = read_envoy(
+            path,
+            cluster or None,
+            route or None,
+            call=target.call is not None,
+            balancer=target.balancer is not None,
+        )
+    else:
+        raise ImportError_(f"unknown source {source!r}: resilience4j or envoy")
+    updated, changes = apply_result(scenario, result, target)
+    return Imported(result, target, updated, changes)
+
+
+def describe_target(scenario: Scenario, target: ImportTarget) -> str:
+    """The imported call and balancer as the scenario file now spells them (for the report)."""
+    shown: dict[str, Any] = {}
+    if target.call is not None:
+        node, index = target.call
+        call = scenario.nodes[node].calls[index]
+        shown[target.edge(scenario)] = call.model_dump(mode="json", exclude_defaults=True)
+    if target.balancer is not None:
+        balancer = scenario.nodes[target.balancer]
+        data = balancer.model_dump(mode="json", exclude_defaults=True, exclude={"calls"})
+        shown[target.balancer] = data
+    body = yaml.safe_dump(shown, sort_keys=False, default_flow_style=None, width=100)
+    return "now:\n" + "\n".join(f"  {line}" for line in body.splitlines())

@@ -28,7 +28,7 @@ from simulator.scenario_nodes import Balancer
 from simulator.scenario_yaml import Located
 from simulator.units import format_duration
 
-__all__ = ["OUTLIER_FIELDS", "read_envoy"]
+__all__ = ["OUTLIER_FIELDS", "envoy_clusters", "read_envoy"]
 
 _OBSERVE = "observability or connection handling, no effect on a call's outcome in Murphy"
 _CLUSTER_NOT_MODELLED = {
@@ -262,6 +262,13 @@ def read_envoy(
         _connect_timeout(chosen, result, balancer)
         budget = _thresholds(chosen, result, http2)
         _route(root, name, route, budget, result, path)
+        if result.call.get("retry") is None:
+            result.add(
+                "note",
+                "",
+                "the route does not retry: the retry limits of the circuit "
+                "breakers have nothing to cap",
+            )
     else:
         if balancer:
             _connect_timeout(chosen, result, balancer)
@@ -283,6 +290,12 @@ def read_envoy(
                 "imported (give --balancer, or a call whose target is a balancer)",
             )
     return result
+
+
+def envoy_clusters(path: str) -> list[str]:
+    """The cluster names of an Envoy file, in file order (for the app's choice of cluster)."""
+    docs = read_documents(path)
+    return [str(c.value.get("name")) for c in _clusters(_Node(docs[0], ""))]
 
 
 def _clusters(root: _Node) -> list[_Node]:

@@ -24,7 +24,8 @@ __all__ = [
 ]
 
 Kind = Literal["set", "default", "not_modelled", "unknown", "note"]
-KINDS: tuple[Kind, ...] = ("set", "default", "not_modelled", "unknown", "note")
+KINDS: tuple[Kind, ...] = ("unknown", "not_modelled", "set", "default", "note")
+"""The order of the report: what needs the user's eye first."""
 KIND_TITLES = {
     "set": "set",
     "default": "defaults used",
@@ -74,7 +75,8 @@ class ImportResult:
 
     def lines(self) -> list[str]:
         """The report as plain lines, grouped by kind (for the terminal and the app)."""
-        out: list[str] = []
+        counts = [f"{len(self.of(k))} {KIND_TITLES[k]}" for k in KINDS if self.of(k)]
+        out: list[str] = [", ".join(counts)]
         for kind in KINDS:
             found = self.of(kind)
             if found:

@@ -24,7 +24,7 @@ from simulator.scenario_policies import Breaker, Bulkhead, Retry
 from simulator.scenario_types import Strict
 from simulator.units import format_duration
 
-__all__ = ["MODULES", "read_resilience4j"]
+__all__ = ["MODULES", "read_resilience4j", "resilience4j_instances"]
 
 _NO_EFFECT = "no effect on what a call does (events, metrics, health, stack traces)"
 _JAVA = "names Java classes or predicates; Murphy judges outcomes (error, timeout, rejected…)"
@@ -181,6 +181,12 @@ def read_resilience4j(
         result.add("note", "", f"other instances not imported: {', '.join(others)}")
     _check_models(result, target)
     return result
+
+
+def resilience4j_instances(path: str) -> list[str]:
+    """The instance names of a Spring file, sorted (for the app's choice of instance)."""
+    config = _collect(path, ImportResult("resilience4j"))
+    return sorted({n for m, layers in config.instances.items() if m in _KNOWN for n in layers})
 
 
 def _collect(path: str, result: ImportResult) -> _Config:
