@@ -399,3 +399,35 @@ def test_cli_to_stdout_and_usage_errors() -> None:
         main, ["import", str(SHOP), "--resilience4j", SPRING, "--call", "orders->lb"]
     )
     assert no_instance.exit_code == 1 and "--instance" in no_instance.stderr
+
+
+@pytest.mark.parametrize(
+    ("scenario", "config", "args"),
+    [
+        (
+            "three-tier.yaml",
+            "application.yml",
+            ["--resilience4j", "--instance", "orders", "--call", "gateway->orders"],
+        ),
+        ("load-balancer.yaml", "envoy.yaml", ["--envoy", "--call", "users->lb"]),
+    ],
+)
+def test_the_examples_the_readme_cites_import_cleanly(
+    scenario: str, config: str, args: list[str], tmp_path: Path
+) -> None:
+    root = Path(__file__).resolve().parents[1] / "scenarios"
+    out = tmp_path / scenario
+    argv = [
+        "import",
+        str(root / scenario),
+        args[0],
+        str(root / "imports" / config),
+        *args[1:],
+        "-o",
+        str(out),
+        "--strict",
+    ]
+    done = CliRunner().invoke(main, argv)
+    assert done.exit_code == 0, done.stderr
+    assert "unknown fields" not in done.stderr
+    assert load_scenario(out) != load_scenario(root / scenario)
