@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 
 from gui.document import ScenarioDocument
 from simulator.importers import (
+    CannotImport,
     Imported,
-    ImportError_,
     envoy_clusters,
     import_settings,
     resilience4j_instances,
@@ -136,7 +136,7 @@ class ImportDialog(QDialog):
         if path and Path(path).is_file():
             try:
                 names = envoy_clusters(path) if envoy else resilience4j_instances(path)
-            except ImportError_:
+            except CannotImport:
                 names = []
             self.name.addItems(names)
         self.name.blockSignals(False)
@@ -165,7 +165,7 @@ class ImportDialog(QDialog):
                 instance=None if envoy else name,
                 cluster=name if envoy else None,
             )
-        except ImportError_ as exc:
+        except CannotImport as exc:
             self.report.setPlainText(f"Cannot import: {exc}")
             return
         lines = imported.result.lines()

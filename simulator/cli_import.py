@@ -15,7 +15,7 @@ import click
 
 from simulator.atomic_write import write_atomically
 from simulator.cli_support import check_output_file, fail, write_or_fail
-from simulator.importers import ImportError_, ImportResult, ImportTarget, import_settings
+from simulator.importers import CannotImport, ImportResult, ImportTarget, import_settings
 from simulator.importers.apply import describe_target
 from simulator.scenario import Scenario, ScenarioError, parse_scenario, read_scenario_text
 from simulator.scenario_roundtrip import saved_text
@@ -106,7 +106,7 @@ def import_command(
             route=route,
             processors=processors,
         )
-    except ImportError_ as exc:
+    except CannotImport as exc:
         fail(str(exc))
     result, target = imported.result, imported.target
     saved = saved_text(imported.scenario, text)

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from simulator.cli import main
 from simulator.engine import Simulation
-from simulator.importers import ImportError_, read_envoy, read_resilience4j
+from simulator.importers import CannotImport, read_envoy, read_resilience4j
 from simulator.importers.apply import import_into_text, resolve_target
 from simulator.importers.spring import parse_spring_duration
 from simulator.scenario import load_scenario, parse_scenario
@@ -183,17 +183,17 @@ def test_bad_spring_durations_say_what_is_expected(raw: object) -> None:
 
 def test_missing_instance_and_bad_values_are_clear(tmp_path: Path) -> None:
     with pytest.raises(
-        ImportError_,
+        CannotImport,
         match=r"no resilience4j instance 'nope' \(instances: "
         r"inventory, payments\)",
     ):
         read_resilience4j(SPRING, "nope")
     config = tmp_path / "application.yml"
     config.write_text("resilience4j.circuitbreaker.instances.x:\n  failureRateThreshold: lots\n")
-    with pytest.raises(ImportError_, match=r"failureRateThreshold \(line 2\)"):
+    with pytest.raises(CannotImport, match=r"failureRateThreshold \(line 2\)"):
         read_resilience4j(str(config), "x")
     config.write_text("resilience4j.circuitbreaker.instances.x.baseConfig: missing\n")
-    with pytest.raises(ImportError_, match=r"no configs\.missing"):
+    with pytest.raises(CannotImport, match=r"no configs\.missing"):
         read_resilience4j(str(config), "x")
 
 
@@ -302,9 +302,9 @@ def test_envoy_max_retries_is_a_budget_of_zero_percent(tmp_path: Path) -> None:
 
 
 def test_envoy_needs_a_cluster_name_when_there_are_several() -> None:
-    with pytest.raises(ImportError_, match=r"2 clusters .* --cluster"):
+    with pytest.raises(CannotImport, match=r"2 clusters .* --cluster"):
         read_envoy(BOOTSTRAP)
-    with pytest.raises(ImportError_, match="no cluster 'nope'"):
+    with pytest.raises(CannotImport, match="no cluster 'nope'"):
         read_envoy(BOOTSTRAP, "nope")
 
 
@@ -344,9 +344,9 @@ def test_a_call_to_a_balancer_takes_the_balancer(tmp_path: Path) -> None:
 
 def test_unknown_targets_are_named() -> None:
     scenario = load_scenario(SHOP)
-    with pytest.raises(ImportError_, match=r"its calls: orders->payments, orders->lb"):
+    with pytest.raises(CannotImport, match=r"its calls: orders->payments, orders->lb"):
         resolve_target(scenario, "orders->db", None)
-    with pytest.raises(ImportError_, match="no balancer 'orders'"):
+    with pytest.raises(CannotImport, match="no balancer 'orders'"):
         resolve_target(scenario, None, "orders")
 
 

@@ -18,12 +18,12 @@ from simulator.importers.apply import (
     import_settings,
 )
 from simulator.importers.envoy import envoy_clusters, read_envoy
-from simulator.importers.findings import Finding, ImportError_, ImportResult
+from simulator.importers.findings import CannotImport, Finding, ImportResult
 from simulator.importers.resilience4j import read_resilience4j, resilience4j_instances
 
 __all__ = [
+    "CannotImport",
     "Finding",
-    "ImportError_",
     "ImportResult",
     "ImportTarget",
     "Imported",

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from simulator.importers.findings import ImportError_, ImportResult
+from simulator.importers.findings import CannotImport, ImportResult
 from simulator.scenario import (
     Scenario,
     ScenarioError,
@@ -56,7 +56,7 @@ def resolve_target(scenario: Scenario, call: str | None, balancer: str | None) -
     balancer is the Envoy cluster the call goes through.
     """
     if call is None and balancer is None:
-        raise ImportError_("name a target: --call CALLER->CALLEE or --balancer NAME")
+        raise CannotImport("name a target: --call CALLER->CALLEE or --balancer NAME")
     where: tuple[str, int] | None = None
     if call is not None:
         where = _find_call(scenario, call)
@@ -66,20 +66,20 @@ def resolve_target(scenario: Scenario, call: str | None, balancer: str | None) -
     if balancer is not None and not isinstance(scenario.nodes.get(balancer), Balancer):
         balancers = [n for n, node in scenario.nodes.items() if isinstance(node, Balancer)]
         listed = ", ".join(balancers) or "none"
-        raise ImportError_(f"no balancer {balancer!r} in the scenario (balancers: {listed})")
+        raise CannotImport(f"no balancer {balancer!r} in the scenario (balancers: {listed})")
     return ImportTarget(where, balancer)
 
 
 def _find_call(scenario: Scenario, edge: str) -> tuple[str, int]:
     caller = edge.split("->", 1)[0].strip()
     if "->" not in edge or caller not in scenario.nodes:
-        raise ImportError_(f"no call {edge!r}: name it CALLER->CALLEE, e.g. api->db")
+        raise CannotImport(f"no call {edge!r}: name it CALLER->CALLEE, e.g. api->db")
     names = call_edge_names(caller, scenario.nodes[caller].calls)
     wanted = edge.replace(" ", "")
     if wanted in names:
         return caller, names.index(wanted)
     listed = ", ".join(names) or "none"
-    raise ImportError_(f"{caller} makes no call {edge!r} (its calls: {listed})")
+    raise CannotImport(f"{caller} makes no call {edge!r} (its calls: {listed})")
 
 
 def apply_result(
@@ -110,7 +110,7 @@ def apply_result(
     try:
         checked = validate_data(scenario_to_data(scenario))
     except ScenarioError as exc:
-        raise ImportError_(f"the imported settings leave the scenario invalid: {exc}") from None
+        raise CannotImport(f"the imported settings leave the scenario invalid: {exc}") from None
     return checked, changes
 
 
@@ -123,7 +123,7 @@ def _updated(model: BaseModel, fields: dict[str, Any], where: str, changes: list
         error = exc.errors()[0]
         loc = ".".join(str(x) for x in error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
-        raise ImportError_(f"{where}: the imported {loc} is not valid: {message}") from None
+        raise CannotImport(f"{where}: the imported {loc} is not valid: {message}") from None
     for key in fields:
         old = getattr(model, key)
         if old is not None and old != getattr(new, key):
@@ -150,7 +150,7 @@ def import_into_text(
     try:
         scenario = parse_scenario(text)
     except ScenarioError as exc:
-        raise ImportError_(str(exc)) from None
+        raise CannotImport(str(exc)) from None
     updated, changes = apply_result(scenario, result, target)
     return saved_text(updated, text), updated, changes
 
@@ -179,7 +179,7 @@ def import_settings(
 ) -> Imported:
     """Read ``path`` as ``source`` ("resilience4j" or "envoy") onto ``scenario``'s target.
 
-    The one sequence the command line and the app share; raises ImportError_ with a
+    The one sequence the command line and the app share; raises CannotImport with a
     message for the user.
     """
     from simulator.importers.envoy import read_envoy
@@ -188,9 +188,9 @@ def import_settings(
     target = resolve_target(scenario, call, balancer)
     if source == "resilience4j":
         if not instance:
-            raise ImportError_("name the resilience4j instance to import")
+            raise CannotImport("name the resilience4j instance to import")
         if target.call is None:
-            raise ImportError_("resilience4j settings go onto a call: name one")
+            raise CannotImport("resilience4j settings go onto a call: name one")
         result = read_resilience4j(path, instance, processors, call or "the call")
     elif source == "envoy":
         result = read_envoy(
@@ -201,7 +201,7 @@ def import_settings(
             balancer=target.balancer is not None,
         )
     else:
-        raise ImportError_(f"unknown source {source!r}: resilience4j or envoy")
+        raise CannotImport(f"unknown source {source!r}: resilience4j or envoy")
     updated, changes = apply_result(scenario, result, target)
     return Imported(result, target, updated, changes)
 

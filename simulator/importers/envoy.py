@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.importers.findings import ImportError_, ImportResult, read_documents
+from simulator.importers.findings import CannotImport, ImportResult, read_documents
 from simulator.scenario_nodes import Balancer
 from simulator.scenario_yaml import Located
 from simulator.units import format_duration
@@ -243,11 +243,11 @@ def read_envoy(
     result = ImportResult("envoy")
     docs = read_documents(path)
     if len(docs) > 1:
-        raise ImportError_(f"{path}: an Envoy file holds one document, this one has {len(docs)}")
+        raise CannotImport(f"{path}: an Envoy file holds one document, this one has {len(docs)}")
     root = _Node(docs[0], "")
     clusters = _clusters(root)
     if not clusters:
-        raise ImportError_(
+        raise CannotImport(
             f"{path}: no Envoy cluster found (a bootstrap's static_resources.clusters, "
             "a list of clusters, a CDS response or one cluster)"
         )
@@ -325,13 +325,13 @@ def _choose(clusters: list[_Node], name: str | None, path: str) -> _Node:
     if name is None:
         if len(clusters) == 1:
             return clusters[0]
-        raise ImportError_(
+        raise CannotImport(
             f"{path}: {len(clusters)} clusters ({', '.join(names)}): choose one with --cluster"
         )
     for c in clusters:
         if c.value.get("name") == name:
             return c
-    raise ImportError_(f"{path}: no cluster {name!r} (clusters: {', '.join(names)})")
+    raise CannotImport(f"{path}: no cluster {name!r} (clusters: {', '.join(names)})")
 
 
 def _cluster_fields(cluster: _Node, result: ImportResult) -> None:
@@ -363,7 +363,7 @@ def _duration(node: _Node) -> float:
             return float(raw)
     except ValueError:
         pass
-    raise ImportError_(
+    raise CannotImport(
         f'{node.path} (line {node.line}): expected a duration like "0.25s", got {raw!r}'
     )
 
@@ -373,7 +373,7 @@ def _count(node: _Node) -> int:
     if isinstance(raw, str) and raw.strip().isdigit():
         raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-        raise ImportError_(f"{node.path} (line {node.line}): expected a whole number, got {raw!r}")
+        raise CannotImport(f"{node.path} (line {node.line}): expected a whole number, got {raw!r}")
     return raw
 
 
@@ -381,7 +381,7 @@ def _percent(node: _Node) -> float:
     """A percent as Envoy writes it (``20``, ``{value: 20.0}``) as a fraction."""
     raw = node.value.get("value") if isinstance(node.value, dict) else node.value
     if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw <= 100:
-        raise ImportError_(
+        raise CannotImport(
             f"{node.path} (line {node.line}): expected a percent from 0 to 100, got {raw!r}"
         )
     return float(raw) / 100.0
@@ -553,7 +553,7 @@ def _route(
     if name is not None:
         routes = [(r, v) for r, v in routes if r.value.get("name") == name]
         if not routes:
-            raise ImportError_(f"{path}: no route named {name!r} sends to cluster {cluster!r}")
+            raise CannotImport(f"{path}: no route named {name!r} sends to cluster {cluster!r}")
     if not routes:
         result.add(
             "note",
@@ -566,7 +566,7 @@ def _route(
         return
     if len(routes) > 1:
         shown = ", ".join(str(r.value.get("name") or r.path) for r, _ in routes)
-        raise ImportError_(
+        raise CannotImport(
             f"{path}: {len(routes)} routes send to {cluster!r} ({shown}): choose "
             "one with --route NAME (a route's name field)"
         )

@@ -16,8 +16,8 @@ from simulator.scenario import LIMITS, ScenarioError, read_scenario_text
 from simulator.scenario_yaml import Located, YamlError, compose_located, one_line
 
 __all__ = [
+    "CannotImport",
     "Finding",
-    "ImportError_",
     "ImportResult",
     "Kind",
     "read_documents",
@@ -35,7 +35,7 @@ KIND_TITLES = {
 }
 
 
-class ImportError_(ValueError):
+class CannotImport(ValueError):
     """The file cannot be imported as asked; the message says what to do."""
 
 
@@ -94,7 +94,7 @@ def read_documents(path: str) -> list[Located]:
     try:
         text = read_scenario_text(path)
     except ScenarioError as exc:
-        raise ImportError_(str(exc)) from None
+        raise CannotImport(str(exc)) from None
     docs: list[Located] = []
     start = 0
     for chunk in re.split(r"(?m)^---[ \t]*(?:#.*)?$", text):
@@ -102,13 +102,13 @@ def read_documents(path: str) -> list[Located]:
             root = compose_located(chunk, LIMITS["yaml_nodes"])
         except YamlError as exc:
             line = (exc.line or 1) + start
-            raise ImportError_(f"{path}:{line}: {one_line(str(exc))}") from None
+            raise CannotImport(f"{path}:{line}: {one_line(str(exc))}") from None
         if root is not None:
             _shift(root, start)
             docs.append(root)
         start += chunk.count("\n")
     if not docs:
-        raise ImportError_(f"{path}: the file is empty")
+        raise CannotImport(f"{path}: the file is empty")
     return docs
 
 

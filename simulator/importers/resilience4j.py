@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from simulator.importers.findings import ImportError_, ImportResult, read_documents
+from simulator.importers.findings import CannotImport, ImportResult, read_documents
 from simulator.importers.spring import Entry, flatten, parse_spring_duration, relaxed
 from simulator.scenario_policies import Breaker, Bulkhead, Retry
 from simulator.scenario_types import Strict
@@ -159,9 +159,9 @@ def read_resilience4j(
     if not found:
         names = sorted({n for layers in config.instances.values() for n in layers})
         listed = ", ".join(names) if names else "none"
-        raise ImportError_(f"{path}: no resilience4j instance {instance!r} (instances: {listed})")
+        raise CannotImport(f"{path}: no resilience4j instance {instance!r} (instances: {listed})")
     if "bulkhead" in found and "threadpoolbulkhead" in found:
-        raise ImportError_(
+        raise CannotImport(
             f"{path}: {instance!r} has both a bulkhead and a thread-pool-bulkhead; a Murphy call "
             "has one bulkhead: remove one of them from the file or import a copy without it"
         )
@@ -272,12 +272,12 @@ def _merged(config: _Config, module: str, instance: str, result: ImportResult) -
         if base is not None:
             name = str(base.raw)
             if name not in configs:
-                raise ImportError_(
+                raise CannotImport(
                     f"{base.path} (line {base.line}): no configs.{name} under "
                     f"resilience4j.{MODULES[module]}: resilience4j would refuse to start"
                 )
             if name in seen and current is not layer:
-                raise ImportError_(
+                raise CannotImport(
                     f"{base.path} (line {base.line}): baseConfig loops back to {name}"
                 )
             seen.add(name)
@@ -337,7 +337,7 @@ class _Props:
         try:
             return _flag(value.raw)
         except ValueError as exc:
-            raise ImportError_(f"{value.path} (line {value.line}): {exc}") from None
+            raise CannotImport(f"{value.path} (line {value.line}): {exc}") from None
 
     def take(
         self,
@@ -360,7 +360,7 @@ class _Props:
         try:
             converted = convert(value.raw)
         except (TypeError, ValueError) as exc:
-            raise ImportError_(f"{value.path} (line {value.line}): {exc}") from None
+            raise CannotImport(f"{value.path} (line {value.line}): {exc}") from None
         self.result.add("set", value.path, f"{_show(value.raw)} → {murphy}", value.line)
         return converted
 
@@ -538,14 +538,14 @@ def _shape_number(p: _Props, name: str, default: float) -> float:
     try:
         return _number(value.raw)
     except ValueError as exc:
-        raise ImportError_(f"{value.path} (line {value.line}): {exc}") from None
+        raise CannotImport(f"{value.path} (line {value.line}): {exc}") from None
 
 
 def _duration(value: _Value) -> float:
     try:
         return parse_spring_duration(value.raw)
     except ValueError as exc:
-        raise ImportError_(f"{value.path} (line {value.line}): {exc}") from None
+        raise CannotImport(f"{value.path} (line {value.line}): {exc}") from None
 
 
 def _uncapped(base: float, multiplier: float, attempts: int, factor: float) -> float:
@@ -659,6 +659,6 @@ def _check_models(result: ImportResult, target: str) -> None:
                 error = exc.errors()[0]
                 where = ".".join(str(x) for x in error["loc"])
                 message = str(error["msg"]).removeprefix("Value error, ")
-                raise ImportError_(
+                raise CannotImport(
                     f"the imported {name} for {target} is not valid: {where}: {message}"
                 ) from None
