@@ -431,3 +431,60 @@ def test_the_examples_the_readme_cites_import_cleanly(
     assert done.exit_code == 0, done.stderr
     assert "unknown fields" not in done.stderr
     assert load_scenario(out) != load_scenario(root / scenario)
+
+
+HOSTILE_ENVOY = [
+    "[1, 2]",
+    "clusters: [1, {name: a, circuit_breakers: 5}]",
+    "name: a\ncircuit_breakers: {thresholds: [3, {max_requests: -1}]}",
+    "name: a\ncircuit_breakers: {thresholds: {max_requests: 4}}",
+    "name: a\noutlier_detection: [1]",
+    "name: a\noutlier_detection: {interval: forever}",
+    "resources: [3, {'@type': x.Cluster}]",
+    "name: a\nconnect_timeout: {seconds: x}",
+    "name: a\ncommon_lb_config: {healthy_panic_threshold: {value: 300}}",
+    "clusters: [{name: a}]\nroutes: [{route: {cluster: a, retry_policy: 7}}]",
+    "clusters: [{name: a}]\nroutes: [{route: {cluster: a, retry_policy: {num_retries: x}}}]",
+    "clusters: [{name: a}]\nroutes: [{route: {cluster: a, retry_policy: {retry_back_off: 1}}}]",
+    "clusters: [{name: a}]\nroutes: [{route: {cluster: a, retry_policy: {retry_on: 5xx, "
+    "retriable_status_codes: [abc, 503]}}}]",
+    "name: a\nlb_policy: [1]\nleast_request_lb_config: {choice_count: many}",
+    "{}",
+    "x: ---",
+]
+HOSTILE_R4J = [
+    "resilience4j: 5",
+    "resilience4j.retry.instances.a: [1, 2]",
+    "resilience4j.thread-pool-bulkhead.instances.a.coreThreadPoolSize: x",
+    "resilience4j.retry.instances.a: {enableRandomizedWait: maybe, waitDuration: 1s}",
+    "resilience4j.circuitbreaker.instances.a: {slidingWindowType: SOMETIMES}",
+    "resilience4j.circuitbreaker.instances.a: {slidingWindowSize: 0}",
+    "resilience4j.bulkhead.instances.a: {fairCallHandlingStrategyEnabled: 3}",
+    "resilience4j.retry.instances.a: {baseConfig: a}\nresilience4j.retry.configs.a.baseConfig: a",
+    "resilience4j.retry.instances.a.maxAttempts: 1000",
+    "resilience4j.timelimiter.instances.a.timeoutDuration: -5s",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_ENVOY)
+def test_a_malformed_envoy_file_is_refused_or_read_never_a_crash(
+    text: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "envoy.yaml"
+    config.write_text(text)
+    try:
+        read_envoy(str(config), "a", balancer=True, balancer_fields=WITH_OUTLIER)
+    except CannotImport as exc:
+        assert str(exc)
+
+
+@pytest.mark.parametrize("text", HOSTILE_R4J)
+def test_a_malformed_spring_file_is_refused_or_read_never_a_crash(
+    text: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "application.yml"
+    config.write_text(text)
+    try:
+        read_resilience4j(str(config), "a")
+    except CannotImport as exc:
+        assert str(exc)

@@ -299,25 +299,23 @@ def envoy_clusters(path: str) -> list[str]:
 
 
 def _clusters(root: _Node) -> list[_Node]:
-    value = root.value
-    if isinstance(value, list):
+    """The clusters of the file, wherever Envoy's formats put them (mappings only)."""
+    if isinstance(root.value, list):
         return [n for _, n in root.items() if isinstance(n.value, dict)]
-    if not isinstance(value, dict):
+    if not isinstance(root.value, dict):
         return []
     static = root.get("static_resources")
-    if static is not None and static.get("clusters") is not None:
-        return [n for _, n in static.get("clusters").items()]  # type: ignore[union-attr]
-    if root.get("clusters") is not None:
-        return [n for _, n in root.get("clusters").items()]  # type: ignore[union-attr]
-    if root.get("resources") is not None:
+    for listed in (static.get("clusters") if static else None, root.get("clusters")):
+        if listed is not None:
+            return [n for _, n in listed.items() if isinstance(n.value, dict)]
+    resources = root.get("resources")
+    if resources is not None:
         return [
             n
-            for _, n in root.get("resources").items()  # type: ignore[union-attr]
-            if "cluster" in str(n.value.get("@type", "")).lower()
+            for _, n in resources.items()
+            if isinstance(n.value, dict) and "cluster" in str(n.value.get("@type", "")).lower()
         ]
-    if "name" in value:
-        return [root]
-    return []
+    return [root] if "name" in root.value else []
 
 
 def _choose(clusters: list[_Node], name: str | None, path: str) -> _Node:
@@ -387,6 +385,13 @@ def _percent(node: _Node) -> float:
     return float(raw) / 100.0
 
 
+def _mapping(node: _Node | None) -> _Node | None:
+    """``node``, refused unless it is a mapping (an Envoy message)."""
+    if node is not None and not isinstance(node.value, dict):
+        raise CannotImport(f"{node.path} (line {node.line}): expected a mapping of fields")
+    return node
+
+
 def _connect_timeout(cluster: _Node, result: ImportResult, balancer: bool) -> None:
     """Envoy's connect timeout is per host: on the balancer's calls to its backends, when
     the cluster is a balancer (a connection to the balancer itself never fails)."""
@@ -408,7 +413,7 @@ def _join(path: str, key: str) -> str:
 
 def _thresholds(cluster: _Node, result: ImportResult, http2: bool) -> dict[str, Any]:
     """The bulkhead from the DEFAULT priority's thresholds; returns the retry budget."""
-    breakers = cluster.get("circuit_breakers")
+    breakers = _mapping(cluster.get("circuit_breakers"))
     chosen: _Node | None = None
     base = _join(cluster.path, "circuit_breakers.thresholds")
     if breakers is not None:
@@ -418,7 +423,11 @@ def _thresholds(cluster: _Node, result: ImportResult, http2: bool) -> dict[str, 
             elif key != "thresholds":
                 result.add("unknown", node.path, "not a field of circuit_breakers", node.line)
         listed = breakers.get("thresholds")
+        if listed is not None and not isinstance(listed.value, list):
+            raise CannotImport(f"{listed.path} (line {listed.line}): thresholds is a list")
         for _, node in listed.items() if listed is not None else []:
+            if not isinstance(node.value, dict):
+                raise CannotImport(f"{node.path} (line {node.line}): a threshold is a mapping")
             priority = str(node.value.get("priority", "DEFAULT")).upper()
             if priority == "DEFAULT" and chosen is None:
                 chosen = node
@@ -590,9 +599,9 @@ def _route(
         )
     timeout_node = action.get("timeout")
     route_timeout = _duration(timeout_node) if timeout_node is not None else 15.0
-    policy = action.get("retry_policy")
+    policy = _mapping(action.get("retry_policy"))
     if policy is None and host.get("retry_policy") is not None:
-        policy = host.get("retry_policy")
+        policy = _mapping(host.get("retry_policy"))
         result.add(
             "note",
             policy.path if policy else "",
@@ -646,7 +655,7 @@ def _retry(
         result.add("set", tries.path, f"{retries} → attempts {retries + 1}", tries.line)
     fields["attempts"] = retries + 1
     fields["retry_on"] = _retry_on(policy, per_try, result)
-    back_off = policy.get("retry_back_off")
+    back_off = _mapping(policy.get("retry_back_off"))
     base_node = back_off.get("base_interval") if back_off is not None else None
     max_node = back_off.get("max_interval") if back_off is not None else None
     base = _duration(base_node) if base_node is not None else 0.025
@@ -786,7 +795,7 @@ def _strategies() -> tuple[str, ...]:
 
 
 def _panic(cluster: _Node, result: ImportResult, modelled: bool) -> None:
-    common = cluster.get("common_lb_config")
+    common = _mapping(cluster.get("common_lb_config"))
     node = common.get("healthy_panic_threshold") if common is not None else None
     if common is not None:
         for key, child in common.items():
@@ -819,7 +828,7 @@ def _panic(cluster: _Node, result: ImportResult, modelled: bool) -> None:
 
 
 def _outlier(cluster: _Node, result: ImportResult, modelled: bool) -> None:
-    node = cluster.get("outlier_detection")
+    node = _mapping(cluster.get("outlier_detection"))
     if node is None:
         return
     if not modelled:

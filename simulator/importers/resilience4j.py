@@ -329,6 +329,16 @@ class _Props:
     def raw(self, name: str) -> _Value | None:
         return self.props.get(name)
 
+    def whole(self, name: str, default: int) -> int:
+        """A whole-number property (``default`` when unset)."""
+        value = self.props.get(name)
+        if value is None:
+            return default
+        try:
+            return _whole(value.raw)
+        except ValueError as exc:
+            raise CannotImport(f"{value.path} (line {value.line}): {exc}") from None
+
     def flag(self, name: str) -> bool:
         """A boolean property (false when unset)."""
         value = self.props.get(name)
@@ -590,7 +600,7 @@ def _bulkhead(p: _Props, result: ImportResult) -> None:
         "maxwaitduration", "maxWaitDuration", 0.0, parse_spring_duration, "max_wait", _ms
     )
     fair = p.raw("faircallhandlingstrategyenabled")
-    if fair is not None and not _flag(fair.raw):
+    if fair is not None and not p.flag("faircallhandlingstrategyenabled"):
         result.add(
             "not_modelled",
             fair.path,
@@ -614,7 +624,7 @@ def _thread_pool(p: _Props, result: ImportResult) -> None:
         lambda v: f"available processors (assumed {v}, --processors)",
     )
     core = p.raw("corethreadpoolsize")
-    core_size = _whole(core.raw) if core is not None else max(1, cpus - 1)
+    core_size = p.whole("corethreadpoolsize", max(1, cpus - 1))
     if core_size < fields["max_concurrent"]:
         result.add(
             "not_modelled",
