@@ -467,9 +467,7 @@ HOSTILE_R4J = [
 
 
 @pytest.mark.parametrize("text", HOSTILE_ENVOY)
-def test_a_malformed_envoy_file_is_refused_or_read_never_a_crash(
-    text: str, tmp_path: Path
-) -> None:
+def test_a_malformed_envoy_file_is_refused_or_read_never_a_crash(text: str, tmp_path: Path) -> None:
     config = tmp_path / "envoy.yaml"
     config.write_text(text)
     try:
