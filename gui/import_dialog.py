@@ -99,6 +99,9 @@ class ImportDialog(QDialog):
         self.path.textChanged.connect(self._on_file_changed)
         for combo in (self.name, self.call, self.balancer):
             combo.currentIndexChanged.connect(self._preview_timer.start)
+        self._call_chosen = False  # by the user: then the instance's name no longer picks it
+        self.call.activated.connect(self._on_call_chosen)
+        self.name.currentTextChanged.connect(self._on_name_changed)
         self.resize(900, 620)
         self._on_file_changed()
 
@@ -116,6 +119,19 @@ class ImportDialog(QDialog):
                 self.balancer.addItem(name, name)
         if self.call.count() > 1:
             self.call.setCurrentIndex(1)
+
+    def _on_call_chosen(self) -> None:
+        self._call_chosen = True
+
+    def _on_name_changed(self, name: str) -> None:
+        """An instance or cluster named like a node: the call to that node, unless chosen."""
+        if self._call_chosen or not name:
+            return
+        for index in range(self.call.count()):
+            edge = self.call.itemData(index)
+            if isinstance(edge, str) and edge.split("->", 1)[1].split("#")[0] == name:
+                self.call.setCurrentIndex(index)
+                return
 
     def _on_browse(self) -> None:
         start = self.path.text() or str(Path.home())
@@ -140,6 +156,7 @@ class ImportDialog(QDialog):
                 names = []
             self.name.addItems(names)
         self.name.blockSignals(False)
+        self._on_name_changed(self.name.currentText())
         self._preview_timer.start()
 
     # -- preview and apply ------------------------------------------------------------------

@@ -22,9 +22,11 @@ def _dialog(window, qtbot):  # type: ignore[no-untyped-def]
 
 
 def _choose(combo, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Pick an item as the user does (``activated`` follows, as after a click)."""
     index = combo.findText(text)
     assert index >= 0, f"{text!r} not offered"
     combo.setCurrentIndex(index)
+    combo.activated.emit(index)
 
 
 def test_resilience4j_report_then_apply_and_undo(make_window, qtbot, dialogs):
@@ -79,3 +81,17 @@ def test_envoy_onto_a_call_through_a_balancer_and_errors_shown(
     qtbot.waitUntil(lambda: "Cannot import" in again.report.toPlainText(), timeout=5_000)
     assert not again.apply_button.isEnabled()
     assert load_scenario(SHOP) != window.document.scenario  # the first import stayed
+
+
+def test_an_instance_named_like_a_node_picks_the_call_to_it(make_window, qtbot, dialogs):
+    window = make_window(SHOP)
+    dialog = _dialog(window, qtbot)
+    assert dialog.call.currentText() == "web->orders"  # the first call, until a file says more
+    dialog.path.setText(str(DATA / "application.yml"))
+    qtbot.waitUntil(lambda: dialog.name.count() == 2, timeout=5_000)
+    dialog.name.setCurrentIndex(dialog.name.findText("payments"))
+    assert dialog.call.currentText() == "orders->payments"
+    _choose(dialog.call, "orders->lb")  # the user's choice stays
+    dialog.name.setCurrentIndex(dialog.name.findText("inventory"))
+    dialog.name.setCurrentIndex(dialog.name.findText("payments"))
+    assert dialog.call.currentText() == "orders->lb"
