@@ -364,15 +364,24 @@ class _Props:
             self.result.add(
                 "default",
                 f"{self.prefix}.{shown}",
-                f"unset: resilience4j's {spell(default)} → {murphy}",
+                f"unset: resilience4j's {spell(default)} → {murphy or spell(default)}",
             )
             return default
         try:
             converted = convert(value.raw)
         except (TypeError, ValueError) as exc:
             raise CannotImport(f"{value.path} (line {value.line}): {exc}") from None
-        self.result.add("set", value.path, f"{_show(value.raw)} → {murphy}", value.line)
+        became = " ".join(x for x in (murphy, spell(converted)) if x)
+        self.result.add("set", value.path, f"{_show(value.raw)} → {became}", value.line)
         return converted
+
+
+def _percent(value: float) -> str:
+    return f"{value:g}%"
+
+
+def _window_kind(kind: str) -> str:
+    return "a time window (window)" if kind == "TIME_BASED" else "a count window (window_calls)"
 
 
 def _show(raw: Any) -> str:
@@ -408,10 +417,12 @@ def _ms(seconds: float) -> str:
 
 def _breaker(p: _Props, result: ImportResult) -> None:
     fields: dict[str, Any] = {}
-    rate = p.take("failureRateThreshold", "failureRateThreshold", 50.0, _number, "failure_rate")
+    rate = p.take(
+        "failureRateThreshold", "failureRateThreshold", 50.0, _number, "failure_rate", _percent
+    )
     fields["failure_rate"] = rate / 100.0
     slow_rate = p.take(
-        "slowCallRateThreshold", "slowCallRateThreshold", 100.0, _number, "slow_call_rate"
+        "slowCallRateThreshold", "slowCallRateThreshold", 100.0, _number, "slow_call_rate", _percent
     )
     fields["slow_call_rate"] = slow_rate / 100.0
     fields["slow_call_duration"] = p.take(
@@ -423,7 +434,7 @@ def _breaker(p: _Props, result: ImportResult) -> None:
         _ms,
     )
     kind = p.take(
-        "slidingwindowtype", "slidingWindowType", "COUNT_BASED", _window_type, "the window's kind"
+        "slidingwindowtype", "slidingWindowType", "COUNT_BASED", _window_type, "", _window_kind
     )
     size = p.take(
         "slidingwindowsize",
@@ -491,12 +502,19 @@ def _retry(p: _Props, result: ImportResult) -> None:
             "and waits a fixed 500 ms",
         )
         exponential = randomized = False
+    multiplier = _shape_number(p, "exponentialbackoffmultiplier", 1.5)
+    factor = _shape_number(p, "randomizedwaitfactor", 0.5)
+    became = {
+        "enableexponentialbackoff": "strategy " + ("exponential" if exponential else "fixed"),
+        "enablerandomizedwait": "randomization" if randomized else "no randomization",
+        "exponentialbackoffmultiplier": f"multiplier {multiplier:g}" if exponential else "unused",
+        "randomizedwaitfactor": f"randomization {factor:.0%}" if randomized else "unused",
+        "exponentialmaxwaitduration": "cap" if exponential else "unused",
+    }
     for key in shape:
         value = p.raw(key)
         assert value is not None
-        result.add("set", value.path, f"{_show(value.raw)} → the backoff's shape", value.line)
-    multiplier = _shape_number(p, "exponentialbackoffmultiplier", 1.5)
-    factor = _shape_number(p, "randomizedwaitfactor", 0.5)
+        result.add("set", value.path, f"{_show(value.raw)} → {became[key]}", value.line)
     cap_value = p.raw("exponentialmaxwaitduration")
     if exponential:
         fields["strategy"] = "exponential"
