@@ -451,6 +451,9 @@ HOSTILE_ENVOY = [
     "name: a\nlb_policy: [1]\nleast_request_lb_config: {choice_count: many}",
     "{}",
     "x: ---",
+    "clusters: [{name: a, connect_timeout: -1s}]",
+    "clusters: [{name: a}]\nroutes: [{route: {cluster: a, timeout: nans}}]",
+    "clusters: [{name: a}]\nroutes: [{route: {cluster: a, timeout: {seconds: 1e300}}}]",
 ]
 HOSTILE_R4J = [
     "resilience4j: 5",

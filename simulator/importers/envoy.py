@@ -350,20 +350,23 @@ def _is_http2(cluster: _Node) -> bool:
 
 
 def _duration(node: _Node) -> float:
-    """Seconds from proto3 JSON's ``"1.5s"`` (or ``{seconds, nanos}``)."""
+    """Seconds from proto3 JSON's ``"1.5s"`` (or ``{seconds, nanos}``); never negative."""
     raw = node.value
+    seconds: float | None = None
     try:
         if isinstance(raw, str) and raw.strip().endswith("s"):
-            return float(raw.strip()[:-1])
-        if isinstance(raw, dict):
-            return float(raw.get("seconds", 0)) + float(raw.get("nanos", 0)) / 1e9
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            return float(raw)
-    except ValueError:
-        pass
-    raise CannotImport(
-        f'{node.path} (line {node.line}): expected a duration like "0.25s", got {raw!r}'
-    )
+            seconds = float(raw.strip()[:-1])
+        elif isinstance(raw, dict):
+            seconds = float(raw.get("seconds", 0)) + float(raw.get("nanos", 0)) / 1e9
+        elif isinstance(raw, int | float) and not isinstance(raw, bool):
+            seconds = float(raw)
+    except (TypeError, ValueError):
+        seconds = None
+    if seconds is None or not 0 <= seconds < 1e9:
+        raise CannotImport(
+            f'{node.path} (line {node.line}): expected a duration like "0.25s", got {raw!r}'
+        )
+    return seconds
 
 
 def _count(node: _Node) -> int:

@@ -30,7 +30,18 @@ def relaxed(name: str) -> str:
 
 
 def parse_spring_duration(raw: Any) -> float:
-    """Seconds from a Spring ``Duration`` value, or ValueError saying what was expected."""
+    """Seconds from a Spring ``Duration`` value, or ValueError saying what was expected.
+
+    Spring reads negative durations; no resilience4j setting accepts one, so they are
+    refused here.
+    """
+    seconds = _seconds(raw)
+    if seconds < 0 or seconds != seconds or seconds == float("inf"):
+        raise ValueError(f"a duration must be zero or more, got {short_repr(raw)}")
+    return seconds
+
+
+def _seconds(raw: Any) -> float:
     if isinstance(raw, bool):
         raise ValueError(f"expected a duration like 500ms, 10s or PT10S, got {short_repr(raw)}")
     if isinstance(raw, int | float):
