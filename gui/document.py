@@ -63,6 +63,10 @@ class FaultCommand(SnapshotCommand):
     pass
 
 
+class ImportCommand(SnapshotCommand):
+    pass
+
+
 class ScenarioDocument(QObject):
     """A Scenario being edited, and the signals that say how it changed."""
 
@@ -147,6 +151,10 @@ class ScenarioDocument(QObject):
     def _push(self, cls: type[SnapshotCommand], after: Scenario, text: str) -> None:
         if after != self._scenario:
             self.undo_stack.push(cls(self, self._scenario, after, text))
+
+    def import_settings(self, after: Scenario, text: str) -> None:
+        """Settings read from another tool (``simulator.importers``), as one undoable edit."""
+        self._push(ImportCommand, after, text)
 
     def add_node(self, kind: str, pos: tuple[float, float], preferred: tuple[str, ...] = ()) -> str:
         """Add a node of ``kind``; raises EditError (a relay with no database…) and adds none."""

@@ -157,6 +157,11 @@ class MainWindow(QMainWindow):
         self._action(file, "&Save", self.files.save, QKeySequence.StandardKey.Save)
         self._action(file, "Save &As…", self.files.save_as, "Ctrl+Shift+S")
         file.addSeparator()
+        self.import_action = self._action(
+            file, "&Import Resilience Settings…", self._on_import,
+            tip="resilience4j or Envoy settings onto a call (murphy import)",
+        )  # fmt: skip
+        file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         self._build_edit_menu(bar.addMenu("&Edit"))
         self._build_view_menu(bar.addMenu("&View"))
@@ -233,6 +238,12 @@ class MainWindow(QMainWindow):
         for path in self.files.recent_files():
             self._action(self.recent_menu, str(path), lambda p=path: self.files.open(p))
         self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+
+    def _on_import(self) -> None:
+        from gui.import_dialog import ImportDialog
+
+        self.import_dialog = ImportDialog(self.document, self)
+        self.import_dialog.open()
 
     def _on_reset(self) -> None:
         self.selection.clear()

@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from simulator.cli_import import import_command
 from simulator.cli_map import map_command
 from simulator.cli_ramp import ramp
 from simulator.cli_support import (
@@ -386,6 +387,7 @@ def gui(file: str | None) -> None:
 main.add_command(map_command)  # murphy map: simulator/cli_map.py
 main.add_command(ramp)  # murphy ramp: simulator/cli_ramp.py
 main.add_command(tune_command)  # murphy tune: simulator/cli_tune.py
+main.add_command(import_command)  # murphy import: simulator/cli_import.py
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,6 +40,10 @@ RetryStrategy = Literal[
 ]
 
 
+_GROWING = ("exponential", "full_jitter", "equal_jitter")
+"""The strategies whose backoff grows by ``multiplier`` per retry."""
+
+
 def _usual_failures() -> list[Outcome]:
     """What is retried, and what a breaker counts, unless the scenario says otherwise."""
     return ["error", "timeout", "rejected"]
@@ -73,6 +77,33 @@ class Retry(Strict):
         description="outcomes worth another try; breaker_open only if listed",
     )
     budget: RetryBudget | None = Field(None, description="cap retries as a share of requests")
+    multiplier: float = Field(
+        2.0,
+        ge=1.0,
+        le=100.0,
+        description="exponential, full_jitter, equal_jitter: each backoff is this many times the "
+        "one before (2: doubling; resilience4j's exponentialBackoffMultiplier)",
+    )
+    randomization: Percent = Field(
+        0.0,
+        description="fixed, exponential: each wait is drawn uniformly within ± this share of "
+        "itself (resilience4j's randomizedWaitFactor; the exponential wait is capped after "
+        "the draw, as there); 0: no randomness",
+    )
+
+    @model_validator(mode="after")
+    def _shape_knobs_apply(self) -> Retry:
+        if self.multiplier != 2.0 and self.strategy not in _GROWING:
+            raise ValueError(
+                f"multiplier applies to exponential, full_jitter and equal_jitter, not to "
+                f"{self.strategy}: remove it or pick one of those strategies"
+            )
+        if self.randomization > 0 and self.strategy not in ("fixed", "exponential"):
+            raise ValueError(
+                f"randomization applies to fixed and exponential waits, not to {self.strategy} "
+                "(the jitter strategies draw their own): remove it or pick one of those"
+            )
+        return self
 
 
 class AdaptiveThrottling(Strict):

@@ -374,7 +374,7 @@ def _retry(rng: random.Random) -> Retry:
         attempts = 100  # the longest immediate chain the schema allows
     retry_on = rng.sample(OUTCOMES, rng.randint(1, len(OUTCOMES)))
     budget = RetryBudget(percent=rng.choice([0.0, 0.2, 1.0]), min_concurrency=rng.choice([0, 3]))
-    return Retry(
+    retry = Retry(
         strategy=strategy,  # type: ignore[arg-type]
         attempts=attempts,
         base=rng.choice([0.0, 0.01, 0.1]),
@@ -382,6 +382,20 @@ def _retry(rng: random.Random) -> Retry:
         retry_on=retry_on,  # type: ignore[arg-type]
         budget=budget if rng.random() < 0.3 else None,
     )
+    return _backoff_shape(retry)
+
+
+def _backoff_shape(retry: Retry) -> Retry:
+    """The multiplier and randomization of an imported retry (murphy import), on some
+    retries. Drawn from a generator seeded by the retry itself, not from ``rng``, so the
+    cases from before these knobs are unchanged."""
+    shape = random.Random(f"{retry.strategy} {retry.attempts} {retry.base} {retry.cap}")
+    update: dict[str, Any] = {}
+    if retry.strategy in ("exponential", "full_jitter", "equal_jitter") and shape.random() < 0.5:
+        update["multiplier"] = shape.choice([1.0, 1.5, 3.0, 100.0])
+    if retry.strategy in ("fixed", "exponential") and shape.random() < 0.5:
+        update["randomization"] = shape.choice([0.0, 0.5, 1.0])
+    return retry.model_copy(update=update) if update else retry
 
 
 def _breaker(rng: random.Random) -> Breaker:

@@ -7,6 +7,13 @@ Backoff And Jitter" (Marc Brooker, 2015), with ``v = min(cap, base·2ⁿ)``:
 - ``equal_jitter``: ``v/2 + U(0, v/2)``
 - ``decorrelated_jitter``: ``min(cap, U(base, 3·previous))``, ``previous`` starting at ``base``
 
+``multiplier`` replaces the 2 of ``2ⁿ`` (resilience4j's exponential backoff grows
+by 1.5 unless told). ``randomization`` ``f`` is resilience4j's randomized wait:
+``fixed`` waits ``U(base·(1−f), base·(1+f))``, ``exponential`` ``min(cap,
+U(g·(1−f), g·(1+f)))`` with ``g = base·multiplierⁿ`` (capped after the draw, as
+resilience4j's ``ofExponentialRandomBackoff`` does). Both default to today's
+behaviour and draw nothing more from the stream unless set.
+
 Decorrelated jitter carries state (the previous sleep). That state belongs to
 one request's retries, so it lives in a :class:`RetrySequence` made fresh per
 request; a shared :class:`Backoff` would correlate unrelated requests.
@@ -14,13 +21,15 @@ request; a shared :class:`Backoff` would correlate unrelated requests.
 
 from __future__ import annotations
 
+import math
+
 from simulator.policies._types import Rng
 from simulator.scenario_policies import Retry, RetryStrategy
 
 __all__ = ["Backoff", "RetrySequence", "make_backoff"]
 
-# 2**1000 times any sane base already exceeds any cap; stop before floats overflow.
-_MAX_DOUBLINGS = 1000
+# multiplier**n beyond e**700 already exceeds any cap; stop before floats overflow.
+_MAX_GROWTH = 700.0
 
 
 class Backoff:
@@ -33,12 +42,18 @@ class Backoff:
         cap: float,
         max_attempts: int,
         retry_on: frozenset[str],
+        multiplier: float = 2.0,
+        randomization: float = 0.0,
     ) -> None:
         self.strategy = strategy
         self.base = base
         self.cap = cap
         self.max_attempts = max_attempts
         self.retry_on = retry_on
+        self.multiplier = multiplier
+        self.randomization = randomization
+        growth = math.log(multiplier) if multiplier > 1.0 else 0.0
+        self._max_steps: float = int(_MAX_GROWTH / growth) if growth else math.inf
 
     def retryable(self, outcome: str) -> bool:
         """Whether an attempt that ended in ``outcome`` is worth another try."""
@@ -49,10 +64,21 @@ class Backoff:
         return RetrySequence(self)
 
     def exponential(self, n: int) -> float:
-        """``min(cap, base·2ⁿ)``, the ceiling the exponential strategies jitter under."""
-        if n >= _MAX_DOUBLINGS:
-            return self.cap
-        return min(self.cap, self.base * 2.0**n)
+        """``min(cap, base·multiplierⁿ)``, the ceiling the exponential strategies jitter under."""
+        return min(self.cap, self.grown(n))
+
+    def grown(self, n: int) -> float:
+        """``base·multiplierⁿ`` before the cap (infinite once it would overflow)."""
+        if n >= self._max_steps:
+            return math.inf
+        return self.base * self.multiplier**n
+
+    def randomized(self, wait: float, rng: Rng) -> float:
+        """``wait`` drawn within ± ``randomization`` of itself (resilience4j's ``randomize``)."""
+        if math.isinf(wait):
+            return wait
+        delta = self.randomization * wait
+        return rng.uniform(wait - delta, wait + delta)
 
     def __repr__(self) -> str:
         return (
@@ -78,8 +104,10 @@ class RetrySequence:
             case "none" | "immediate":
                 return 0.0
             case "fixed":
-                return b.base
+                return b.randomized(b.base, rng) if b.randomization else b.base
             case "exponential":
+                if b.randomization:
+                    return min(b.cap, b.randomized(b.grown(n), rng))
                 return b.exponential(n)
             case "full_jitter":
                 return rng.uniform(0.0, b.exponential(n))
@@ -96,4 +124,12 @@ class RetrySequence:
 def make_backoff(config: Retry) -> Backoff:
     """Build the running backoff from its scenario description."""
     attempts = 1 if config.strategy == "none" else config.attempts
-    return Backoff(config.strategy, config.base, config.cap, attempts, frozenset(config.retry_on))
+    return Backoff(
+        config.strategy,
+        config.base,
+        config.cap,
+        attempts,
+        frozenset(config.retry_on),
+        config.multiplier,
+        config.randomization,
+    )

@@ -155,3 +155,62 @@ def test_decorrelated_state_is_per_sequence() -> None:
     fresh = backoff.sequence()
     assert isinstance(fresh, RetrySequence)
     assert 0.1 <= fresh.next_delay(random.Random(3)) <= 0.3
+
+
+def test_multiplier_grows_each_backoff_by_it() -> None:
+    """resilience4j's exponential backoff: 500 ms, then ×1.5 per retry, capped."""
+    got = delays("exponential", 5, base=0.5, multiplier=1.5, cap=1.5)
+    assert got == pytest.approx([0.5, 0.75, 1.125, 1.5, 1.5])
+    assert delays("full_jitter", 50, seed=3, base=1.0, multiplier=3.0, cap=100.0)[0] <= 1.0
+
+
+def test_randomized_fixed_wait_stays_within_its_factor_and_spreads() -> None:
+    got = [d for s in range(30) for d in delays("fixed", 99, seed=s, base=1.0, randomization=0.5)]
+    assert min(got) >= 0.5 and max(got) <= 1.5
+    assert min(got) < 0.55 and max(got) > 1.45  # the whole range is used
+    assert float(np.mean(got)) == pytest.approx(1.0, abs=0.03)
+
+
+def test_randomized_exponential_caps_after_the_draw() -> None:
+    """resilience4j draws within ± the factor of base·mⁿ and then caps: a capped wait
+    can sit exactly at the cap, never above it."""
+    got = [delays("exponential", 4, seed=s, base=1.0, multiplier=2.0, randomization=0.5,
+                  cap=5.0) for s in range(300)]  # fmt: skip
+    third = [d[2] for d in got]  # g = 4: U(2, 6), capped at 5
+    assert min(third) >= 2.0 and max(third) == 5.0
+    assert 0.15 < sum(x == 5.0 for x in third) / len(third) < 0.35  # P(U(2,6) > 5) = 1/4
+    assert all(d[3] == 5.0 or d[3] >= 4.0 for d in got)  # g = 8: U(4, 12) capped
+
+
+def test_unset_knobs_draw_nothing_more() -> None:
+    """Common random numbers: a fixed or exponential wait without randomization leaves
+    the stream untouched, as before the knob existed."""
+    rng = random.Random(1)
+    seq = make_backoff(Retry(strategy="exponential", attempts=4)).sequence()
+    [seq.next_delay(rng) for _ in range(3)]
+    assert rng.random() == random.Random(1).random()
+
+
+@pytest.mark.parametrize(
+    ("fields", "word"),
+    [
+        ({"strategy": "fixed", "multiplier": 1.5}, "multiplier"),
+        ({"strategy": "decorrelated_jitter", "multiplier": 3.0}, "multiplier"),
+        ({"strategy": "full_jitter", "randomization": 0.5}, "randomization"),
+        ({"strategy": "exponential", "multiplier": 0.5}, "greater than or equal"),
+    ],
+)
+def test_shape_knobs_only_where_they_mean_something(fields: dict[str, object], word: str) -> None:
+    with pytest.raises(ValueError, match=word):
+        Retry.model_validate(fields)
+
+
+def test_huge_multiplier_does_not_overflow() -> None:
+    seq = make_backoff(Retry(strategy="exponential", multiplier=100.0, cap=7.0)).sequence()
+    seq.retries = 400
+    assert seq.next_delay(random.Random(0)) == 7.0
+    randomized = make_backoff(
+        Retry(strategy="exponential", multiplier=100.0, cap=7.0, randomization=0.3)
+    ).sequence()
+    randomized.retries = 400
+    assert randomized.next_delay(random.Random(0)) == 7.0

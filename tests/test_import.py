@@ -1,0 +1,491 @@
+"""``murphy import``: resilience4j and Envoy settings onto a scenario, with their defaults.
+
+The configuration files under tests/data/import/ look like real ones: a Spring
+Boot application.yml with a default config, a shared base config, several
+instances, a typo and a profile document; an Envoy bootstrap with a listener,
+routes and two clusters; a single Envoy cluster in JSON with HTTP/2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from simulator.cli import main
+from simulator.engine import Simulation
+from simulator.importers import CannotImport, read_envoy, read_resilience4j
+from simulator.importers.apply import import_into_text, resolve_target
+from simulator.importers.spring import parse_spring_duration
+from simulator.scenario import load_scenario, parse_scenario
+from simulator.scenario_policies import Breaker, Bulkhead, Retry
+
+DATA = Path(__file__).parent / "data" / "import"
+SPRING = str(DATA / "application.yml")
+BOOTSTRAP = str(DATA / "envoy-bootstrap.yaml")
+CLUSTER_JSON = str(DATA / "envoy-cluster.json")
+SHOP = DATA / "shop.yaml"
+
+# Contract section 2 (the outlier part builds the engine side): the names and Envoy's
+# defaults the balancer's OutlierDetection has, in Murphy's units.
+OUTLIER_DEFAULTS = {
+    "consecutive_5xx": 5,
+    "consecutive_gateway_failure": 5,
+    "enforcing_consecutive_5xx": 1.0,
+    "enforcing_consecutive_gateway_failure": 0.0,
+    "interval": 10.0,
+    "base_ejection_time": 30.0,
+    "max_ejection_time": 300.0,
+    "max_ejection_percent": 0.1,
+    "success_rate_minimum_hosts": 5,
+    "success_rate_request_volume": 100,
+    "success_rate_stdev_factor": 1.9,
+    "enforcing_success_rate": 1.0,
+    "failure_percentage_threshold": 0.85,
+    "enforcing_failure_percentage": 0.0,
+    "failure_percentage_minimum_hosts": 5,
+    "failure_percentage_request_volume": 50,
+}
+WITH_OUTLIER = frozenset(
+    {"strategy", "health_check", "outlier_detection", "healthy_panic_threshold"}
+)
+
+
+def paths(result, kind: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [f.path for f in result.of(kind)]
+
+
+# -- resilience4j --------------------------------------------------------------------------
+
+
+def test_instance_over_its_base_config_and_the_default() -> None:
+    result = read_resilience4j(SPRING, "payments")
+    breaker = Breaker.model_validate(result.call["breaker"])
+    # baseConfig shared (time-based, 10 s, PT2S...) and the instance's own wait in millis
+    assert (breaker.window, breaker.min_calls, breaker.failure_rate) == (10.0, 20, 0.25)
+    assert (breaker.slow_call_duration, breaker.slow_call_rate) == (2.0, 0.8)
+    assert breaker.open_for == 10.0  # 10000: Spring reads a bare number as milliseconds
+    assert breaker.half_open_calls == 10  # not the default config's 5: shared is its base
+    retry = Retry.model_validate(result.call["retry"])
+    assert (retry.strategy, retry.attempts, retry.base) == ("exponential", 4, 0.1)
+    assert (retry.multiplier, retry.cap, retry.randomization) == (2.0, 1.0, 0.0)
+    assert "breaker_open" not in retry.retry_on  # CallNotPermittedException ignored
+    assert {"error", "timeout", "rejected", "rate_limited"} <= set(retry.retry_on)
+    assert Bulkhead.model_validate(result.call["bulkhead"]) == Bulkhead(
+        kind="semaphore", max_concurrent=10, max_wait=0.02
+    )
+    assert result.call["timeout"] == 2.0
+
+
+def test_unknown_not_modelled_and_profiles_are_reported_with_lines() -> None:
+    result = read_resilience4j(SPRING, "payments")
+    unknown = result.of("unknown")
+    assert [(f.path, f.line) for f in unknown] == [
+        ("resilience4j.bulkhead.instances.payments.maxWaitDurtion", 63)
+    ]
+    not_modelled = " ".join(paths(result, "not_modelled"))
+    assert "ratelimiter" in not_modelled
+    assert "cancelRunningFuture" in not_modelled  # from the timelimiter's default config
+    assert "on-profile" in not_modelled  # the load-test document is not merged
+    assert any("server, spring, management" in f.message for f in result.of("note"))
+
+
+def test_default_config_is_the_base_without_base_config() -> None:
+    result = read_resilience4j(SPRING, "inventory")
+    breaker = Breaker.model_validate(result.call["breaker"])
+    assert (breaker.window, breaker.window_calls) == (None, 20)  # count-based, its own size
+    assert (breaker.open_for, breaker.half_open_calls) == (30.0, 5)  # from configs.default
+    assert breaker.slow_call_duration == 60.0  # resilience4j's default, written out
+    retry = Retry.model_validate(result.call["retry"])
+    assert (retry.strategy, retry.attempts, retry.base) == ("fixed", 3, 0.2)
+    assert retry.randomization == 0.5  # enableRandomizedWait with its default factor
+    assert "breaker_open" in retry.retry_on  # resilience4j retries its own breaker's refusals
+    assert result.call["bulkhead"] == {"kind": "pool", "max_concurrent": 8, "queue": 20}
+    assert result.call["timeout"] == 0.8
+    assert any("coreThreadPoolSize" in p for p in paths(result, "not_modelled"))
+    assert any("automaticTransition" in p for p in paths(result, "not_modelled"))
+
+
+def test_unset_everything_takes_resilience4j_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "application.yml"
+    config.write_text(
+        "resilience4j:\n"
+        "  circuitbreaker: {instances: {api: {}}}\n"
+        "  retry: {instances: {api: {}}}\n"
+        "  bulkhead: {instances: {api: {}}}\n"
+        "  timelimiter: {instances: {api: {}}}\n"
+    )
+    result = read_resilience4j(str(config), "api")
+    assert result.call["breaker"] == {
+        "failure_rate": 0.5,
+        "slow_call_rate": 1.0,
+        "slow_call_duration": 60.0,
+        "window_calls": 100,
+        "min_calls": 100,
+        "open_for": 60.0,
+        "half_open_calls": 10,
+    }
+    retry = Retry.model_validate(result.call["retry"])
+    assert (retry.strategy, retry.attempts, retry.base, retry.randomization) == (
+        "fixed",
+        3,
+        0.5,
+        0.0,
+    )
+    assert result.call["bulkhead"] == {"kind": "semaphore", "max_concurrent": 25, "max_wait": 0.0}
+    assert result.call["timeout"] == 1.0
+    assert not result.of("unknown") and not result.of("set")
+    assert len(result.of("default")) >= 12
+
+
+def test_exponential_quirks_of_spring_properties(tmp_path: Path) -> None:
+    """resilience4j's Spring binding ignores exponentialMaxWaitDuration without a
+    multiplier, and the backoff flags without a waitDuration: so does the import."""
+    config = tmp_path / "application.yml"
+    config.write_text(
+        "resilience4j.retry.instances:\n"
+        "  a: {enableExponentialBackoff: true, waitDuration: 1s, exponentialMaxWaitDuration: 2s,"
+        " maxAttempts: 5}\n"
+        "  b: {enableExponentialBackoff: true}\n"
+    )
+    a = Retry.model_validate(read_resilience4j(str(config), "a").call["retry"])
+    assert (a.strategy, a.multiplier) == ("exponential", 1.5)
+    assert a.cap >= 1.0 * 1.5**3  # uncapped: no wait of its 5 attempts reaches the cap
+    b = Retry.model_validate(read_resilience4j(str(config), "b").call["retry"])
+    assert (b.strategy, b.base) == ("fixed", 0.5)
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [
+        ("10s", 10.0),
+        ("500ms", 0.5),
+        ("PT10S", 10.0),
+        ("PT1M30S", 90.0),
+        (250, 0.25),
+        ("1m", 60.0),
+        ("2h", 7200.0),
+        ("100us", 1e-4),
+        ("P1D", 86400.0),
+        ("1500", 1.5),
+    ],
+)
+def test_spring_durations(raw: object, seconds: float) -> None:
+    assert parse_spring_duration(raw) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("raw", ["ten seconds", "PT", True, "10 parsecs", None])
+def test_bad_spring_durations_say_what_is_expected(raw: object) -> None:
+    with pytest.raises(ValueError, match="500ms, 10s or PT10S"):
+        parse_spring_duration(raw)
+
+
+def test_missing_instance_and_bad_values_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(
+        CannotImport,
+        match=r"no resilience4j instance 'nope' \(instances: "
+        r"inventory, payments\)",
+    ):
+        read_resilience4j(SPRING, "nope")
+    config = tmp_path / "application.yml"
+    config.write_text("resilience4j.circuitbreaker.instances.x:\n  failureRateThreshold: lots\n")
+    with pytest.raises(CannotImport, match=r"failureRateThreshold \(line 2\)"):
+        read_resilience4j(str(config), "x")
+    config.write_text("resilience4j.circuitbreaker.instances.x.baseConfig: missing\n")
+    with pytest.raises(CannotImport, match=r"no configs\.missing"):
+        read_resilience4j(str(config), "x")
+
+
+# -- Envoy ---------------------------------------------------------------------------------
+
+
+def test_envoy_route_and_cluster_onto_the_call() -> None:
+    result = read_envoy(
+        BOOTSTRAP,
+        "payments",
+        balancer=True,
+        strategies=("round_robin", "random", "least_outstanding", "power_of_two"),
+    )
+    call = result.call
+    assert call["timeout"] == 0.5  # per_try_timeout
+    retry = Retry.model_validate(call["retry"])
+    assert (retry.strategy, retry.attempts, retry.base, retry.cap) == ("full_jitter", 4, 0.05, 1.0)
+    assert set(retry.retry_on) == {"error", "timeout", "rejected", "shed", "rate_limited"}
+    assert retry.budget is not None
+    assert (retry.budget.percent, retry.budget.min_concurrency) == (0.25, 5)
+    assert call["bulkhead"] == {"kind": "pool", "max_concurrent": 100, "queue": 50}
+    assert result.backends == {"connect_timeout": 0.25}  # per host: the balancer's calls
+    assert result.balancer["strategy"] == "power_of_two"  # LEAST_REQUEST, choice_count 2
+    not_modelled = paths(result, "not_modelled")
+    assert any(p.endswith("thresholds[1]") for p in not_modelled)  # priority HIGH
+    assert any(p.endswith("route.timeout") for p in not_modelled)  # over all attempts
+    assert any(p.endswith("retry_host_predicate") for p in not_modelled)
+
+
+def test_envoy_outlier_detection_uses_the_contract_names_and_defaults() -> None:
+    result = read_envoy(BOOTSTRAP, "payments", balancer=True, balancer_fields=WITH_OUTLIER)
+    outlier = result.balancer["outlier_detection"]
+    assert set(outlier) == set(OUTLIER_DEFAULTS)
+    expected = OUTLIER_DEFAULTS | {
+        "consecutive_5xx": 3,
+        "interval": 5.0,
+        "base_ejection_time": 15.0,
+        "max_ejection_percent": 0.5,
+        "success_rate_stdev_factor": 1.5,
+    }
+    assert outlier == pytest.approx(expected)
+    assert result.balancer["healthy_panic_threshold"] == 0.3
+    unknown = [(f.path, f.line) for f in result.of("unknown")]
+    assert unknown == [
+        ("static_resources.clusters[0].outlier_detection.consecutive_gatway_failure", 75)
+    ]
+    assert any(
+        p.endswith("split_external_local_origin_errors") for p in paths(result, "not_modelled")
+    )
+
+
+def test_envoy_defaults_for_an_outlier_detection_left_empty(tmp_path: Path) -> None:
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text("name: c\noutlier_detection: {}\n")
+    result = read_envoy(str(cluster), call=False, balancer=True, balancer_fields=WITH_OUTLIER)
+    assert result.balancer["outlier_detection"] == pytest.approx(OUTLIER_DEFAULTS)
+    assert result.balancer["healthy_panic_threshold"] == 0.5
+
+
+def test_without_the_outlier_schema_it_is_reported_not_written() -> None:
+    result = read_envoy(
+        BOOTSTRAP,
+        "payments",
+        balancer=True,
+        balancer_fields=frozenset({"strategy", "health_check"}),
+    )
+    assert "outlier_detection" not in result.balancer
+    assert any(p.endswith("outlier_detection") for p in paths(result, "not_modelled"))
+
+
+def test_envoy_http2_cluster_in_json_with_envoy_defaults() -> None:
+    result = read_envoy(CLUSTER_JSON, balancer=True)
+    assert result.call["bulkhead"] == {"kind": "semaphore", "max_concurrent": 300, "max_wait": 0.0}
+    assert result.call["timeout"] == 15.0  # no route: Envoy's route timeout
+    assert result.call["retry"] is None  # ...and no retries
+    assert result.balancer["health_check"] is True
+    assert result.backends == {"connect_timeout": 1.0}
+    assert "type" in paths(result, "not_modelled")
+
+
+def test_envoy_max_retries_is_a_budget_of_zero_percent(tmp_path: Path) -> None:
+    config = tmp_path / "envoy.yaml"
+    config.write_text(
+        "static_resources:\n"
+        "  clusters: [{name: up, circuit_breakers: {thresholds: [{max_retries: 7}]}}]\n"
+        "  listeners:\n"
+        "  - filter_chains:\n"
+        "    - filters:\n"
+        "      - typed_config:\n"
+        "          route_config:\n"
+        "            virtual_hosts:\n"
+        "            - retry_policy: {retry_on: 'gateway-error,bogus'}\n"
+        "              routes: [{match: {prefix: /}, route: {cluster: up, timeout: 2s}}]\n"
+    )
+    result = read_envoy(str(config))
+    retry = Retry.model_validate(result.call["retry"])
+    assert retry.budget is not None and (retry.budget.percent, retry.budget.min_concurrency) == (
+        0.0,
+        7,
+    )
+    assert (retry.attempts, retry.base, retry.cap) == (2, 0.025, 0.25)  # Envoy's defaults
+    # no per_try_timeout: an attempt has the route's whole timeout, none is left to retry
+    assert set(retry.retry_on) == {"rejected", "shed"}
+    assert result.call["timeout"] == 2.0
+    assert [f.message for f in result.of("unknown")] == ["'bogus' is not an Envoy retry condition"]
+
+
+def test_envoy_needs_a_cluster_name_when_there_are_several() -> None:
+    with pytest.raises(CannotImport, match=r"2 clusters .* --cluster"):
+        read_envoy(BOOTSTRAP)
+    with pytest.raises(CannotImport, match="no cluster 'nope'"):
+        read_envoy(BOOTSTRAP, "nope")
+
+
+# -- onto a scenario -----------------------------------------------------------------------
+
+
+def test_written_into_the_text_keeps_comments_and_validates() -> None:
+    text = SHOP.read_text()
+    scenario = parse_scenario(text)
+    target = resolve_target(scenario, "orders->payments", None)
+    result = read_resilience4j(SPRING, "payments")
+    saved, updated, changes = import_into_text(text, result, target)
+    assert saved.kept, saved.reason
+    for comment in (
+        "# The settings below",
+        "# a guess, before the import",
+        "# stands for the Envoy cluster",
+    ):
+        assert comment in saved.text
+    assert parse_scenario(saved.text) == updated
+    call = updated.nodes["orders"].calls[0]
+    assert call.breaker is not None and call.breaker.window == 10.0
+    assert any("retry replaced" in c for c in changes)
+
+
+def test_a_call_to_a_balancer_takes_the_balancer(tmp_path: Path) -> None:
+    scenario = load_scenario(SHOP)
+    target = resolve_target(scenario, "orders->lb", None)
+    assert target.balancer == "lb"
+    result = read_envoy(BOOTSTRAP, "payments", balancer=True)
+    _saved, updated, _ = import_into_text(SHOP.read_text(), result, target)
+    assert [c.connect_timeout for c in updated.nodes["lb"].calls] == [0.25, 0.25]
+    sim = Simulation(updated.model_copy(update={"duration": 10.0}))
+    sim.run()
+    assert sim.check_invariants() == []
+
+
+def test_unknown_targets_are_named() -> None:
+    scenario = load_scenario(SHOP)
+    with pytest.raises(CannotImport, match=r"its calls: orders->payments, orders->lb"):
+        resolve_target(scenario, "orders->db", None)
+    with pytest.raises(CannotImport, match="no balancer 'orders'"):
+        resolve_target(scenario, None, "orders")
+
+
+def test_cli_writes_the_file_and_reports(tmp_path: Path) -> None:
+    out = tmp_path / "shop.yaml"
+    runner = CliRunner()
+    args = [
+        "import",
+        str(SHOP),
+        "--resilience4j",
+        SPRING,
+        "--instance",
+        "payments",
+        "--call",
+        "orders->payments",
+        "-o",
+        str(out),
+    ]
+    done = runner.invoke(main, args)
+    assert done.exit_code == 0, done.output
+    assert "unknown fields (1):" in done.stderr and "maxWaitDurtion (line 63)" in done.stderr
+    assert "defaults used" in done.stderr and "not modelled" in done.stderr
+    assert load_scenario(out).nodes["orders"].calls[0].timeout == 2.0
+    strict = runner.invoke(main, [*args[:-2], "-o", str(tmp_path / "strict.yaml"), "--strict"])
+    assert strict.exit_code == 1 and "--strict: nothing written" in strict.stderr
+    assert not (tmp_path / "strict.yaml").exists()
+
+
+def test_cli_to_stdout_and_usage_errors() -> None:
+    runner = CliRunner()
+    done = runner.invoke(main, ["import", str(SHOP), "--envoy", CLUSTER_JSON, "--balancer", "lb"])
+    assert done.exit_code == 0, done.output
+    assert "health_check: true" in done.stdout
+    assert parse_scenario(done.stdout).nodes["lb"].health_check is True
+    both = runner.invoke(
+        main,
+        [
+            "import",
+            str(SHOP),
+            "--envoy",
+            CLUSTER_JSON,
+            "--resilience4j",
+            SPRING,
+            "--call",
+            "orders->lb",
+        ],
+    )
+    assert both.exit_code == 1 and "give one source" in both.stderr
+    no_instance = runner.invoke(
+        main, ["import", str(SHOP), "--resilience4j", SPRING, "--call", "orders->lb"]
+    )
+    assert no_instance.exit_code == 1 and "--instance" in no_instance.stderr
+
+
+@pytest.mark.parametrize(
+    ("scenario", "config", "args"),
+    [
+        (
+            "three-tier.yaml",
+            "application.yml",
+            ["--resilience4j", "--instance", "orders", "--call", "gateway->orders"],
+        ),
+        ("load-balancer.yaml", "envoy.yaml", ["--envoy", "--call", "users->lb"]),
+    ],
+)
+def test_the_examples_the_readme_cites_import_cleanly(
+    scenario: str, config: str, args: list[str], tmp_path: Path
+) -> None:
+    root = Path(__file__).resolve().parents[1] / "scenarios"
+    out = tmp_path / scenario
+    argv = [
+        "import",
+        str(root / scenario),
+        args[0],
+        str(root / "imports" / config),
+        *args[1:],
+        "-o",
+        str(out),
+        "--strict",
+    ]
+    done = CliRunner().invoke(main, argv)
+    assert done.exit_code == 0, done.stderr
+    assert "unknown fields" not in done.stderr
+    assert load_scenario(out) != load_scenario(root / scenario)
+
+
+HOSTILE_ENVOY = [
+    "[1, 2]",
+    "clusters: [1, {name: a, circuit_breakers: 5}]",
+    "name: a\ncircuit_breakers: {thresholds: [3, {max_requests: -1}]}",
+    "name: a\ncircuit_breakers: {thresholds: {max_requests: 4}}",
+    "name: a\noutlier_detection: [1]",
+    "name: a\noutlier_detection: {interval: forever}",
+    "resources: [3, {'@type': x.Cluster}]",
+    "name: a\nconnect_timeout: {seconds: x}",
+    "name: a\ncommon_lb_config: {healthy_panic_threshold: {value: 300}}",
+    "clusters: [{name: a}]\nroutes: [{route: {cluster: a, retry_policy: 7}}]",
+    "clusters: [{name: a}]\nroutes: [{route: {cluster: a, retry_policy: {num_retries: x}}}]",
+    "clusters: [{name: a}]\nroutes: [{route: {cluster: a, retry_policy: {retry_back_off: 1}}}]",
+    "clusters: [{name: a}]\nroutes: [{route: {cluster: a, retry_policy: {retry_on: 5xx, "
+    "retriable_status_codes: [abc, 503]}}}]",
+    "name: a\nlb_policy: [1]\nleast_request_lb_config: {choice_count: many}",
+    "{}",
+    "x: ---",
+    "clusters: [{name: a, connect_timeout: -1s}]",
+    "clusters: [{name: a}]\nroutes: [{route: {cluster: a, timeout: nans}}]",
+    "clusters: [{name: a}]\nroutes: [{route: {cluster: a, timeout: {seconds: 1e300}}}]",
+]
+HOSTILE_R4J = [
+    "resilience4j: 5",
+    "resilience4j.retry.instances.a: [1, 2]",
+    "resilience4j.thread-pool-bulkhead.instances.a.coreThreadPoolSize: x",
+    "resilience4j.retry.instances.a: {enableRandomizedWait: maybe, waitDuration: 1s}",
+    "resilience4j.circuitbreaker.instances.a: {slidingWindowType: SOMETIMES}",
+    "resilience4j.circuitbreaker.instances.a: {slidingWindowSize: 0}",
+    "resilience4j.bulkhead.instances.a: {fairCallHandlingStrategyEnabled: 3}",
+    "resilience4j.retry.instances.a: {baseConfig: a}\nresilience4j.retry.configs.a.baseConfig: a",
+    "resilience4j.retry.instances.a.maxAttempts: 1000",
+    "resilience4j.timelimiter.instances.a.timeoutDuration: -5s",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_ENVOY)
+def test_a_malformed_envoy_file_is_refused_or_read_never_a_crash(text: str, tmp_path: Path) -> None:
+    config = tmp_path / "envoy.yaml"
+    config.write_text(text)
+    try:
+        read_envoy(str(config), "a", balancer=True, balancer_fields=WITH_OUTLIER)
+    except CannotImport as exc:
+        assert str(exc)
+
+
+@pytest.mark.parametrize("text", HOSTILE_R4J)
+def test_a_malformed_spring_file_is_refused_or_read_never_a_crash(
+    text: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "application.yml"
+    config.write_text(text)
+    try:
+        read_resilience4j(str(config), "a")
+    except CannotImport as exc:
+        assert str(exc)
