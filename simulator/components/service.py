@@ -236,10 +236,18 @@ class Server:
             job.deadline = now
 
     def _expire(self, job: Job, now: float) -> None:
-        """A queued job whose caller gave up is dropped unserved (a database counts its loss)."""
+        """A queued job past its propagated deadline is dropped unserved, and its caller told.
+
+        The reply is gRPC's ``DEADLINE_EXCEEDED``: a ``timeout``. The caller that set the
+        deadline has usually stopped listening already (its own timer fired), but a caller
+        further down a chain, whose own call has no timeout and only passed the deadline
+        on, is still waiting for it; unanswered, it would hold its worker forever.
+        """
         self.stats.error("expired", now)
         if self.limiter is not None:
             self.limiter.release()
+        if not self.partitioned:
+            job.reply_to.on_reply(job, "timeout")
 
     # -- faults ------------------------------------------------------------------------------
 
