@@ -36,6 +36,10 @@ LOOKS: dict[str, tuple[int, int, float, bool, Path]] = {
     # Deploy bars, the alert lane and four blast-radius entries on one timeline.
     "game-day": (1366, 768, 1.0, False, ROOT / "scenarios" / "game-day.yaml"),
     "game-day-dark": (1920, 1080, 1.0, True, ROOT / "scenarios" / "game-day.yaml"),
+    # The adaptive policies: hedge badges, ejected backends, the concurrency-limits plot.
+    "hedging": (1366, 768, 1.0, False, ROOT / "scenarios" / "hedging.yaml"),
+    "outlier-ejection": (1920, 1080, 1.0, True, ROOT / "scenarios" / "outlier-ejection.yaml"),
+    "adaptive-concurrency": (1920, 1080, 1.0, False, ROOT / "scenarios" / "adaptive-concurrency.yaml"),
 }
 README_SIZE = (1600, 1000)
 FAST = 5  # index of "As fast as possible" in the speed box
