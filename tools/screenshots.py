@@ -39,7 +39,7 @@ LOOKS: dict[str, tuple[int, int, float, bool, Path]] = {
     # The adaptive policies: hedge badges, ejected backends, the concurrency-limits plot.
     "hedging": (1366, 768, 1.0, False, ROOT / "scenarios" / "hedging.yaml"),
     "outlier-ejection": (1920, 1080, 1.0, True, ROOT / "scenarios" / "outlier-ejection.yaml"),
-    "adaptive-concurrency": (1920, 1080, 1.0, False, ROOT / "scenarios" / "adaptive-concurrency.yaml"),
+    "adaptive": (1920, 1080, 1.0, False, ROOT / "scenarios" / "adaptive-concurrency.yaml"),
 }
 README_SIZE = (1600, 1000)
 FAST = 5  # index of "As fast as possible" in the speed box
