@@ -46,10 +46,8 @@ OUTLIER_DEFAULTS = {
     "enforcing_failure_percentage": 0.0,
     "failure_percentage_minimum_hosts": 5,
     "failure_percentage_request_volume": 50,
+    "always_eject_one_host": False,
 }
-WITH_OUTLIER = frozenset(
-    {"strategy", "health_check", "outlier_detection", "healthy_panic_threshold"}
-)
 
 
 def paths(result, kind: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -201,12 +199,7 @@ def test_missing_instance_and_bad_values_are_clear(tmp_path: Path) -> None:
 
 
 def test_envoy_route_and_cluster_onto_the_call() -> None:
-    result = read_envoy(
-        BOOTSTRAP,
-        "payments",
-        balancer=True,
-        strategies=("round_robin", "random", "least_outstanding", "power_of_two"),
-    )
+    result = read_envoy(BOOTSTRAP, "payments", balancer=True)
     call = result.call
     assert call["timeout"] == 0.5  # per_try_timeout
     retry = Retry.model_validate(call["retry"])
@@ -224,7 +217,7 @@ def test_envoy_route_and_cluster_onto_the_call() -> None:
 
 
 def test_envoy_outlier_detection_uses_the_contract_names_and_defaults() -> None:
-    result = read_envoy(BOOTSTRAP, "payments", balancer=True, balancer_fields=WITH_OUTLIER)
+    result = read_envoy(BOOTSTRAP, "payments", balancer=True)
     outlier = result.balancer["outlier_detection"]
     assert set(outlier) == set(OUTLIER_DEFAULTS)
     expected = OUTLIER_DEFAULTS | {
@@ -248,20 +241,30 @@ def test_envoy_outlier_detection_uses_the_contract_names_and_defaults() -> None:
 def test_envoy_defaults_for_an_outlier_detection_left_empty(tmp_path: Path) -> None:
     cluster = tmp_path / "cluster.yaml"
     cluster.write_text("name: c\noutlier_detection: {}\n")
-    result = read_envoy(str(cluster), call=False, balancer=True, balancer_fields=WITH_OUTLIER)
+    result = read_envoy(str(cluster), call=False, balancer=True)
     assert result.balancer["outlier_detection"] == pytest.approx(OUTLIER_DEFAULTS)
     assert result.balancer["healthy_panic_threshold"] == 0.5
 
 
-def test_without_the_outlier_schema_it_is_reported_not_written() -> None:
-    result = read_envoy(
-        BOOTSTRAP,
-        "payments",
-        balancer=True,
-        balancer_fields=frozenset({"strategy", "health_check"}),
-    )
-    assert "outlier_detection" not in result.balancer
-    assert any(p.endswith("outlier_detection") for p in paths(result, "not_modelled"))
+def test_envoy_always_eject_one_host_is_imported_and_defaults_to_envoys_false(
+    tmp_path: Path,
+) -> None:
+    from simulator.scenario_policies import OutlierDetection
+
+    assert set(OUTLIER_DEFAULTS) == set(OutlierDetection.model_fields)  # every field mapped
+    murphy = OutlierDetection()
+    assert {k: getattr(murphy, k) for k in OUTLIER_DEFAULTS} == pytest.approx(OUTLIER_DEFAULTS)
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text("name: c\noutlier_detection: {consecutive_5xx: 3}\n")
+    result = read_envoy(str(cluster), call=False, balancer=True)
+    assert result.balancer["outlier_detection"]["always_eject_one_host"] is False
+    assert not any("always_eject" in p for p in paths(result, "not_modelled"))
+    cluster.write_text("name: c\noutlier_detection: {always_eject_one_host: true}\n")
+    result = read_envoy(str(cluster), call=False, balancer=True)
+    assert result.balancer["outlier_detection"]["always_eject_one_host"] is True
+    cluster.write_text("name: c\noutlier_detection: {always_eject_one_host: 1}\n")
+    with pytest.raises(CannotImport, match="true or false"):
+        read_envoy(str(cluster), call=False, balancer=True)
 
 
 def test_envoy_http2_cluster_in_json_with_envoy_defaults() -> None:
@@ -474,7 +477,7 @@ def test_a_malformed_envoy_file_is_refused_or_read_never_a_crash(text: str, tmp_
     config = tmp_path / "envoy.yaml"
     config.write_text(text)
     try:
-        read_envoy(str(config), "a", balancer=True, balancer_fields=WITH_OUTLIER)
+        read_envoy(str(config), "a", balancer=True)
     except CannotImport as exc:
         assert str(exc)
 

@@ -15,8 +15,8 @@ apply to what is unset (``max_*`` 1024, ``max_retries`` 3, retry budget 20 % / 3
   ``max_retries`` as a budget of 0 % with that many retries always allowed) and
   ``bulkhead`` (``max_requests``/``max_connections``/``max_pending_requests``);
 - onto the balancer that stands for the cluster: ``outlier_detection``,
-  ``healthy_panic_threshold`` (when this Murphy has them), ``strategy``
-  (``lb_policy``) and ``health_check`` (``health_checks``).
+  ``healthy_panic_threshold``, ``strategy`` (``lb_policy``) and ``health_check``
+  (``health_checks``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.importers.findings import CannotImport, ImportResult, read_documents
-from simulator.scenario_nodes import Balancer
 from simulator.scenario_yaml import Located
 from simulator.units import format_duration
 
@@ -99,7 +98,7 @@ _THRESHOLD_FIELDS = {
 }
 
 OUTLIER_FIELDS: dict[str, tuple[str, Any]] = {
-    # Envoy's field -> (how it reads: count, percent, duration, factor; Envoy's default)
+    # Envoy's field -> (how it reads: count, percent, duration, factor, flag; Envoy's default)
     "consecutive_5xx": ("count", 5),
     "consecutive_gateway_failure": ("count", 5),
     "enforcing_consecutive_5xx": ("percent", 100),
@@ -116,6 +115,7 @@ OUTLIER_FIELDS: dict[str, tuple[str, Any]] = {
     "enforcing_failure_percentage": ("percent", 0),
     "failure_percentage_minimum_hosts": ("count", 5),
     "failure_percentage_request_volume": ("count", 50),
+    "always_eject_one_host": ("flag", False),
 }
 """Envoy's outlier detection as Murphy's balancer spells it (the same names, snake_case)."""
 
@@ -128,7 +128,6 @@ _OUTLIER_NOT_MODELLED = {
     "enforcing_failure_percentage_local_origin": "Murphy does not tell local-origin failures apart",
     "max_ejection_time_jitter": "ejections last exactly their time in Murphy",
     "successful_active_health_check_uncollapse_ejection": "active health checks are not modelled",
-    "always_eject_one_host": "not modelled",
     "detect_degraded_hosts": "not modelled",
     "monitors": "not modelled",
 }
@@ -231,14 +230,11 @@ def read_envoy(
     route: str | None = None,
     call: bool = True,
     balancer: bool = False,
-    strategies: tuple[str, ...] | None = None,
-    balancer_fields: frozenset[str] | None = None,
 ) -> ImportResult:
     """The Murphy settings of one Envoy cluster (and the route to it) in ``path``.
 
     ``call``/``balancer`` say which targets the user gave: what belongs to a missing
-    target is reported, not applied. ``strategies`` are the balancer strategies this
-    Murphy knows (read from its schema when None).
+    target is reported, not applied.
     """
     result = ImportResult("envoy")
     docs = read_documents(path)
@@ -279,8 +275,7 @@ def read_envoy(
             "policy are not imported (give --call CALLER->CLUSTER)",
         )
     if balancer:
-        fields = balancer_fields or frozenset(Balancer.model_fields)
-        _balancer(chosen, result, strategies, fields)
+        _balancer(chosen, result)
     else:
         if chosen.get("outlier_detection") is not None:
             result.add(
@@ -731,13 +726,7 @@ def _retry_on(policy: _Node, per_try: bool, result: ImportResult) -> list[str]:
     return outcomes
 
 
-def _balancer(
-    cluster: _Node,
-    result: ImportResult,
-    strategies: tuple[str, ...] | None,
-    fields: frozenset[str],
-) -> None:
-    known = strategies if strategies is not None else _strategies()
+def _balancer(cluster: _Node, result: ImportResult) -> None:
     policy = cluster.get("lb_policy")
     name = str(policy.value).upper() if policy is not None else "ROUND_ROBIN"
     choice = cluster.get("least_request_lb_config")
@@ -746,15 +735,6 @@ def _balancer(
         "RANDOM": "random",
         "LEAST_REQUEST": "power_of_two",
     }.get(name)
-    if wanted == "power_of_two" and wanted not in known:
-        wanted = "least_outstanding"
-        result.add(
-            "note",
-            policy.path if policy else "",
-            "LEAST_REQUEST picks the less loaded "
-            "of two random hosts; this Murphy has no power_of_two: least_outstanding "
-            "(the least loaded of all) stands for it",
-        )
     if wanted is None:
         result.add(
             "not_modelled",
@@ -788,16 +768,11 @@ def _balancer(
             "instant: an upper bound on what these achieve)",
             checks.line,
         )
-    _panic(cluster, result, "healthy_panic_threshold" in fields)
-    _outlier(cluster, result, "outlier_detection" in fields)
+    _panic(cluster, result)
+    _outlier(cluster, result)
 
 
-def _strategies() -> tuple[str, ...]:
-    annotation = Balancer.model_fields["strategy"].annotation
-    return tuple(getattr(annotation, "__args__", ()))
-
-
-def _panic(cluster: _Node, result: ImportResult, modelled: bool) -> None:
+def _panic(cluster: _Node, result: ImportResult) -> None:
     common = _mapping(cluster.get("common_lb_config"))
     node = common.get("healthy_panic_threshold") if common is not None else None
     if common is not None:
@@ -809,15 +784,6 @@ def _panic(cluster: _Node, result: ImportResult, modelled: bool) -> None:
                     "a balancer setting Murphy does not model",
                     child.line,
                 )
-    if not modelled:
-        if node is not None:
-            result.add(
-                "not_modelled",
-                node.path,
-                "this Murphy's balancer has no panic threshold yet",
-                node.line,
-            )
-        return
     if node is None:
         result.balancer["healthy_panic_threshold"] = 0.5
         result.add(
@@ -830,23 +796,16 @@ def _panic(cluster: _Node, result: ImportResult, modelled: bool) -> None:
     result.add("set", node.path, f"→ healthy_panic_threshold {_percent(node):.0%}", node.line)
 
 
-def _outlier(cluster: _Node, result: ImportResult, modelled: bool) -> None:
+def _outlier(cluster: _Node, result: ImportResult) -> None:
     node = _mapping(cluster.get("outlier_detection"))
     if node is None:
-        return
-    if not modelled:
-        result.add(
-            "not_modelled",
-            node.path,
-            "this Murphy's balancer has no outlier ejection yet",
-            node.line,
-        )
         return
     fields: dict[str, Any] = {}
     for key, (kind, default) in OUTLIER_FIELDS.items():
         child = node.get(key)
         if child is None:
-            result.add("default", f"{node.path}.{key}", f"unset: Envoy's {default}")
+            shown = str(default).lower() if isinstance(default, bool) else default
+            result.add("default", f"{node.path}.{key}", f"unset: Envoy's {shown}")
             raw: Any = default
         else:
             raw = _outlier_value(child, kind)
@@ -861,6 +820,11 @@ def _outlier(cluster: _Node, result: ImportResult, modelled: bool) -> None:
 
 
 def _outlier_value(node: _Node, kind: str) -> Any:
+    if kind == "flag":
+        value = node.value
+        if not isinstance(value, bool):
+            raise CannotImport(f"{node.path} (line {node.line}): expected true or false, got {value!r}")
+        return value
     if kind == "duration":
         return _duration(node)
     if kind == "percent":
