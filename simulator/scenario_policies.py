@@ -122,7 +122,7 @@ class Breaker(Strict):
     """
 
     failure_rate: Percent = Field(0.5, description="open at or above this failure share")
-    window: Duration | None = Field(None, description="time-based sliding window")
+    window: Duration | None = Field(None, gt=0, description="time-based sliding window")
     window_calls: int = Field(100, ge=1, le=100_000, description="count-based sliding window")
     min_calls: int = Field(100, ge=1, description="calls needed before rates are judged")
     slow_call_duration: Duration | None = Field(None, description="a call this slow is 'slow'")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from click.testing import CliRunner
 
 from simulator.cli import main
@@ -492,3 +493,28 @@ def test_a_malformed_spring_file_is_refused_or_read_never_a_crash(
         read_resilience4j(str(config), "a")
     except CannotImport as exc:
         assert str(exc)
+
+
+def test_a_huge_multiplier_is_refused_and_a_long_uncapped_wait_stays_finite(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "application.yml"
+    head = "resilience4j.retry.instances.a:\n  waitDuration: 100ms\n  enableExponentialBackoff: true\n"
+    config.write_text(head + "  exponentialBackoffMultiplier: 1e308\n  maxAttempts: 50\n")
+    with pytest.raises(CannotImport, match=r"line 4\).*at most 100"):
+        read_resilience4j(str(config), "a")
+    config.write_text(head + "  exponentialBackoffMultiplier: 10\n  maxAttempts: 100\n")
+    retry = Retry.model_validate(read_resilience4j(str(config), "a").call["retry"])
+    assert retry.cap == 1_000_000.0  # stands for "no cap", not 1e97 s
+
+
+def test_a_time_window_of_zero_is_refused_by_the_schema(tmp_path: Path) -> None:
+    config = tmp_path / "application.yml"
+    config.write_text(
+        "resilience4j.circuitbreaker.instances.a:\n  slidingWindowType: TIME_BASED\n"
+        "  slidingWindowSize: 0\n"
+    )
+    with pytest.raises(CannotImport, match="window"):
+        read_resilience4j(str(config), "a")
+    with pytest.raises(ValidationError):
+        Breaker.model_validate({"window": 0})

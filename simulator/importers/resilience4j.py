@@ -12,6 +12,7 @@ scenario does not depend on Murphy's defaults agreeing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -503,6 +504,12 @@ def _retry(p: _Props, result: ImportResult) -> None:
         )
         exponential = randomized = False
     multiplier = _shape_number(p, "exponentialbackoffmultiplier", 1.5)
+    given = p.raw("exponentialbackoffmultiplier")
+    if given is not None and not 0 < multiplier <= 100:
+        raise CannotImport(
+            f"{given.path} (line {given.line}): exponentialBackoffMultiplier {_show(given.raw)}: "
+            "resilience4j needs more than 0, and Murphy's retry multiplier is at most 100"
+        )
     factor = _shape_number(p, "randomizedwaitfactor", 0.5)
     became = {
         "enableexponentialbackoff": "strategy " + ("exponential" if exponential else "fixed"),
@@ -545,6 +552,12 @@ def _retry(p: _Props, result: ImportResult) -> None:
             if capped and cap_value is not None
             else _uncapped(base, multiplier, attempts, factor if randomized else 0.0)
         )
+        if fields["cap"] >= _NO_CAP:
+            result.add(
+                "note",
+                f"{p.prefix}.exponentialMaxWaitDuration",
+                f"uncapped waits grow past any run: cap {_ms(_NO_CAP)} stands for none",
+            )
     else:
         fields["strategy"] = "fixed"
     if randomized:
@@ -576,10 +589,23 @@ def _duration(value: _Value) -> float:
         raise CannotImport(f"{value.path} (line {value.line}): {exc}") from None
 
 
+_NO_CAP = 1_000_000.0
+"""Seconds (11.6 days) that stand for "no cap": longer than any run, and a finite number."""
+
+
 def _uncapped(base: float, multiplier: float, attempts: int, factor: float) -> float:
-    """A cap no wait of these attempts reaches: resilience4j's exponential wait has none."""
-    longest = base * multiplier ** max(0, attempts - 2) * (1.0 + factor)
-    return max(30.0, float(int(longest) + 1))
+    """A cap no wait of these attempts reaches: resilience4j's exponential wait has none.
+
+    Computed in logarithms: a large multiplier or many attempts would overflow a float.
+    """
+    if base <= 0:
+        return 30.0
+    log_longest = (
+        math.log(base) + max(0, attempts - 2) * math.log(multiplier) + math.log1p(factor)
+    )
+    if log_longest >= math.log(_NO_CAP):
+        return _NO_CAP
+    return max(30.0, float(int(math.exp(log_longest)) + 1))
 
 
 def _retry_on(p: _Props, result: ImportResult) -> list[str]:
