@@ -71,7 +71,9 @@ def print_tuning(data: dict[str, Any]) -> None:
     "call",
     required=True,
     metavar="CALLER->CALLEE",
-    help="the call to tune (a second call to the same node: CALLER->CALLEE#1)",
+    help="the call to tune; quote it ('api->db': unquoted, > redirects); a later call to "
+    "the same node adds its position in the caller's calls from 0: 'api->db#1' when db is "
+    "also its first call",
 )
 @click.option(
     "--objective",

@@ -23,6 +23,7 @@ from simulator.scenario import load_scenario, parse_scenario
 from simulator.scenario_policies import Breaker, Bulkhead, Retry
 
 DATA = Path(__file__).parent / "data" / "import"
+ROOT = Path(__file__).parent.parent
 SPRING = str(DATA / "application.yml")
 BOOTSTRAP = str(DATA / "envoy-bootstrap.yaml")
 CLUSTER_JSON = str(DATA / "envoy-cluster.json")
@@ -518,3 +519,21 @@ def test_a_time_window_of_zero_is_refused_by_the_schema(tmp_path: Path) -> None:
         read_resilience4j(str(config), "a")
     with pytest.raises(ValidationError):
         Breaker.model_validate({"window": 0})
+
+
+def test_examples_quote_the_call_and_an_unquoted_one_says_to_quote_it() -> None:
+    import re
+
+    texts = [CliRunner().invoke(main, [cmd, "--help"]).output for cmd in ("import", "tune")]
+    for name in ("application.yml", "envoy.yaml"):
+        texts.append((ROOT / "scenarios" / "imports" / name).read_text())
+    for text in texts:
+        flat = " ".join(text.split())
+        assert not re.search(r"--call [a-z][\w-]*->", flat), flat  # unquoted: > redirects
+        assert "--call '" in flat or "'api->db'" in flat
+    for text in texts[:2]:  # the engine's #index: the position in calls, from 0
+        assert "'api->db#1' when db is also its first call" in " ".join(text.split())
+    done = CliRunner().invoke(
+        main, ["import", str(SHOP), "--envoy", CLUSTER_JSON, "--call", "orders-"]
+    )
+    assert done.exit_code == 1 and "quote it: --call 'api->db'" in done.output

@@ -272,7 +272,7 @@ def read_envoy(
             "note",
             chosen.path,
             "no call given: circuit breakers and the route's retry "
-            "policy are not imported (give --call CALLER->CLUSTER)",
+            "policy are not imported (import onto a call to the cluster)",
         )
     if balancer:
         _balancer(chosen, result)
@@ -282,7 +282,7 @@ def read_envoy(
                 "note",
                 _join(chosen.path, "outlier_detection"),
                 "no balancer given: not "
-                "imported (give --balancer, or a call whose target is a balancer)",
+                "imported (import onto the balancer that stands for the cluster, or onto a call to it)",
             )
     return result
 

@@ -665,7 +665,7 @@ def _thread_pool(p: _Props, result: ImportResult) -> None:
         cpus,
         _whole,
         "max_concurrent",
-        lambda v: f"available processors (assumed {v}, --processors)",
+        lambda v: f"available processors (assumed {v})",
     )
     core = p.raw("corethreadpoolsize")
     core_size = p.whole("corethreadpoolsize", max(1, cpus - 1))
