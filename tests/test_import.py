@@ -537,3 +537,22 @@ def test_examples_quote_the_call_and_an_unquoted_one_says_to_quote_it() -> None:
         main, ["import", str(SHOP), "--envoy", CLUSTER_JSON, "--call", "orders-"]
     )
     assert done.exit_code == 1 and "quote it: --call 'api->db'" in done.output
+
+
+def test_envoy_json_in_proto3_camel_case_reads_as_snake_case(tmp_path: Path) -> None:
+    cluster = tmp_path / "camel.json"
+    cluster.write_text(
+        '{"name":"app","connectTimeout":"0.25s","lbPolicy":"LEAST_REQUEST",'
+        '"outlierDetection":{"consecutive5xx":2,"maxEjectionPercent":50,'
+        '"enforcingConsecutiveGatewayFailure":100,"alwaysEjectOneHost":true},'
+        '"commonLbConfig":{"healthyPanicThreshold":{"value":30}}}'
+    )
+    result = read_envoy(str(cluster), call=False, balancer=True)
+    assert result.of("unknown") == []
+    outlier = result.balancer["outlier_detection"]
+    assert outlier["consecutive_5xx"] == 2 and outlier["max_ejection_percent"] == 0.5
+    assert outlier["enforcing_consecutive_gateway_failure"] == 1.0
+    assert outlier["always_eject_one_host"] is True
+    assert result.balancer["strategy"] == "power_of_two"
+    assert result.balancer["healthy_panic_threshold"] == 0.3
+    assert result.backends["connect_timeout"] == 0.25

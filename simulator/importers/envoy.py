@@ -2,7 +2,8 @@
 
 Reads a bootstrap (``static_resources``), a list of clusters, a CDS response
 (``resources``) or one cluster, in YAML or JSON (proto3's JSON mapping: durations
-``"0.25s"``, percents ``{value: 20}``, wrapped integers plain). Envoy's defaults
+``"0.25s"``, percents ``{value: 20}``, wrapped integers plain; field names in
+snake_case or proto3 JSON's lowerCamelCase, as Envoy accepts both). Envoy's defaults
 apply to what is unset (``max_*`` 1024, ``max_retries`` 3, retry budget 20 % / 3,
 ``num_retries`` 1, back-off 25 ms to 10 × base, route timeout 15 s,
 ``connect_timeout`` 5 s, the outlier detector's). What goes where:
@@ -21,6 +22,7 @@ apply to what is unset (``max_*`` 1024, ``max_retries`` 3, retry budget 20 % / 3
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from simulator.importers.findings import CannotImport, ImportResult, read_documents
@@ -240,7 +242,15 @@ def read_envoy(
     docs = read_documents(path)
     if len(docs) > 1:
         raise CannotImport(f"{path}: an Envoy file holds one document, this one has {len(docs)}")
-    root = _Node(docs[0], "")
+    located, camel = _snake_case(docs[0])
+    root = _Node(located, "")
+    if camel:
+        result.add(
+            "note",
+            "",
+            f"proto3 JSON names read as Envoy's snake_case ({', '.join(camel[:3])}"
+            + (", …)" if len(camel) > 3 else ")"),
+        )
     clusters = _clusters(root)
     if not clusters:
         raise CannotImport(
@@ -290,7 +300,39 @@ def read_envoy(
 def envoy_clusters(path: str) -> list[str]:
     """The cluster names of an Envoy file, in file order (for the app's choice of cluster)."""
     docs = read_documents(path)
-    return [str(c.value.get("name")) for c in _clusters(_Node(docs[0], ""))]
+    return [str(c.value.get("name")) for c in _clusters(_Node(_snake_case(docs[0])[0], ""))]
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+_FIVE_XX = re.compile(r"(?<=[a-z])5xx")
+
+
+def _snake(key: str) -> str:
+    """proto3 JSON's ``maxEjectionPercent`` / ``consecutive5xx`` as the proto's field name."""
+    return _FIVE_XX.sub("_5xx", _CAMEL.sub(r"_\1", key).lower()) if key[:1].islower() else key
+
+
+def _snake_case(located: Located) -> tuple[Located, list[str]]:
+    """The document with every mapping key in snake_case, and the keys that were not."""
+    changed: list[str] = []
+
+    def walk(node: Located) -> Located:
+        if isinstance(node.value, dict):
+            value: Any = {}
+            children: dict[Any, Located] = {}
+            for key, child in node.children.items():
+                name = _snake(key) if isinstance(key, str) else key
+                if name != key and key not in changed:
+                    changed.append(key)
+                children[name] = walk(child)
+                value[name] = children[name].value
+            return Located(value, node.line, children)
+        if isinstance(node.value, list):
+            children = {k: walk(c) for k, c in node.children.items()}
+            return Located([children[k].value for k in sorted(children)], node.line, children)
+        return node
+
+    return walk(located), changed
 
 
 def _clusters(root: _Node) -> list[_Node]:
