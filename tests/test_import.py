@@ -272,8 +272,8 @@ def test_envoy_always_eject_one_host_is_imported_and_defaults_to_envoys_false(
 def test_envoy_http2_cluster_in_json_with_envoy_defaults() -> None:
     result = read_envoy(CLUSTER_JSON, balancer=True)
     assert result.call["bulkhead"] == {"kind": "semaphore", "max_concurrent": 300, "max_wait": 0.0}
-    assert result.call["timeout"] == 15.0  # no route: Envoy's route timeout
-    assert result.call["retry"] is None  # ...and no retries
+    assert "timeout" not in result.call and "retry" not in result.call  # no route: kept
+    assert any("left as they are" in f.message for f in result.of("note"))
     assert result.balancer["health_check"] is True
     assert result.backends == {"connect_timeout": 1.0}
     assert "type" in paths(result, "not_modelled")
@@ -556,3 +556,14 @@ def test_envoy_json_in_proto3_camel_case_reads_as_snake_case(tmp_path: Path) -> 
     assert result.balancer["strategy"] == "power_of_two"
     assert result.balancer["healthy_panic_threshold"] == 0.3
     assert result.backends["connect_timeout"] == 0.25
+
+
+def test_an_envoy_file_without_a_route_keeps_the_calls_timeout_and_retry() -> None:
+    before = load_scenario(SHOP).nodes["web"].calls[0]
+    done = CliRunner().invoke(
+        main, ["import", str(SHOP), "--envoy", CLUSTER_JSON, "--call", "web->orders"]
+    )
+    assert done.exit_code == 0, done.output
+    after = parse_scenario(done.stdout).nodes["web"].calls[0]
+    assert after.timeout == before.timeout and after.retry == before.retry
+    assert after.bulkhead is not None and after.bulkhead.max_concurrent == 300

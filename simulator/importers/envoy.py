@@ -268,7 +268,7 @@ def read_envoy(
         _connect_timeout(chosen, result, balancer)
         budget = _thresholds(chosen, result, http2)
         _route(root, name, route, budget, result, path)
-        if result.call.get("retry") is None:
+        if "retry" in result.call and result.call["retry"] is None:
             result.add(
                 "note",
                 "",
@@ -607,11 +607,9 @@ def _route(
         result.add(
             "note",
             "",
-            f"no route sends to cluster {cluster!r}: Envoy's route defaults "
-            "apply (timeout 15s, no retries)",
+            f"no route in this file sends to cluster {cluster!r} (routes may come from RDS): "
+            "the call's timeout and retry are left as they are",
         )
-        result.call["timeout"] = 15.0
-        result.call["retry"] = None
         return
     if len(routes) > 1:
         shown = ", ".join(str(r.value.get("name") or r.path) for r, _ in routes)
