@@ -567,3 +567,41 @@ def test_an_envoy_file_without_a_route_keeps_the_calls_timeout_and_retry() -> No
     after = parse_scenario(done.stdout).nodes["web"].calls[0]
     assert after.timeout == before.timeout and after.retry == before.retry
     assert after.bulkhead is not None and after.bulkhead.max_concurrent == 300
+
+
+def _route_file(tmp_path: Path, route: str) -> str:
+    config = tmp_path / "envoy.yaml"
+    config.write_text(
+        "static_resources:\n"
+        "  clusters: [{name: up}]\n"
+        "  listeners:\n"
+        "  - filter_chains:\n"
+        "    - filters:\n"
+        "      - typed_config:\n"
+        "          route_config:\n"
+        "            virtual_hosts:\n"
+        f"            - routes: [{{match: {{prefix: /}}, route: {route}}}]\n"
+    )
+    return str(config)
+
+
+def test_envoy_back_off_with_a_cap_below_its_base_is_refused(tmp_path: Path) -> None:
+    path = _route_file(
+        tmp_path,
+        "{cluster: up, retry_policy: {retry_on: 5xx, retry_back_off: "
+        "{base_interval: 1s, max_interval: 0.1s}}}",
+    )
+    with pytest.raises(CannotImport, match=r"max_interval .* below base_interval .* raise"):
+        read_envoy(path)
+
+
+def test_envoy_hedge_policy_is_reported_with_why_it_is_not_a_murphy_hedge(tmp_path: Path) -> None:
+    path = _route_file(
+        tmp_path,
+        "{cluster: up, hedge_policy: {hedge_on_per_try_timeout: true}, "
+        "retry_policy: {retry_on: 5xx, per_try_timeout: 0.2s}}",
+    )
+    result = read_envoy(path)
+    (finding,) = [f for f in result.of("not_modelled") if f.path.endswith("hedge_policy")]
+    assert "per-try timeout" in finding.message and "counts against num_retries" in finding.message
+    assert "hedge" not in result.call

@@ -190,9 +190,17 @@ _ROUTE_ACTION_KNOWN = {
     "internal_redirect_policy",
     "internal_redirect_action",
     "max_internal_redirects",
-    "hedge_policy",
     "max_stream_duration",
 }
+_HEDGE_WHY = (
+    "Envoy hedges only on a per-try timeout (hedge_on_per_try_timeout; initial_requests and "
+    "additional_request_chance are not implemented in Envoy): the retry after a per-try "
+    "timeout leaves the first attempt running. That is not written as a Murphy hedge because "
+    "Envoy's hedge is a retry: it waits the retry back-off, counts against num_retries and "
+    "the retry budget, and every attempt ends only at the route's timeout. The closest by "
+    "hand: timeout = the route's timeout, hedge {delay: per_try_timeout, max_hedges: "
+    "num_retries, cancel_loser: true}"
+)
 
 
 class _Node:
@@ -623,7 +631,9 @@ def _route(
     for key, node in action.items():
         if key in _ROUTE_ACTION_READ:
             continue
-        if key in _ROUTE_ACTION_KNOWN:
+        if key == "hedge_policy":
+            result.add("not_modelled", node.path, _HEDGE_WHY, node.line)
+        elif key in _ROUTE_ACTION_KNOWN:
             result.add(
                 "not_modelled", node.path, "a route setting Murphy does not model", node.line
             )
@@ -698,6 +708,11 @@ def _retry(
     max_node = back_off.get("max_interval") if back_off is not None else None
     base = _duration(base_node) if base_node is not None else 0.025
     cap = _duration(max_node) if max_node is not None else 10 * base
+    if max_node is not None and cap < base:
+        raise CannotImport(
+            f"{max_node.path} (line {max_node.line}): max_interval {max_node.value} is below "
+            f"base_interval {format_duration(base)}: Envoy refuses it; raise max_interval"
+        )
     for key, node in back_off.items() if back_off is not None else []:
         if key not in ("base_interval", "max_interval"):
             result.add("unknown", node.path, "not a field of retry_back_off", node.line)
