@@ -99,8 +99,14 @@ def test_default_config_is_the_base_without_base_config() -> None:
     assert breaker.slow_call_duration == 60.0  # resilience4j's default, written out
     retry = Retry.model_validate(result.call["retry"])
     assert (retry.strategy, retry.attempts, retry.base) == ("fixed", 3, 0.2)
-    assert retry.randomization == 0.5  # enableRandomizedWait with its default factor
-    assert "breaker_open" in retry.retry_on  # resilience4j retries its own breaker's refusals
+    # no waitDuration of its own: resilience4j keeps configs.default's back-off whole, so the
+    # instance's enableRandomizedWait is not used (and said so)
+    assert retry.randomization == 0.0
+    assert any(
+        p.endswith("enableRandomizedWait") and "not used" in m
+        for p, m in ((f.path, f.message) for f in result.of("note"))
+    )
+    assert "breaker_open" not in retry.retry_on  # retryExceptions: only IOException is retried
     assert result.call["bulkhead"] == {"kind": "pool", "max_concurrent": 8, "queue": 20}
     assert result.call["timeout"] == 0.8
     assert any("coreThreadPoolSize" in p for p in paths(result, "not_modelled"))
@@ -605,3 +611,54 @@ def test_envoy_hedge_policy_is_reported_with_why_it_is_not_a_murphy_hedge(tmp_pa
     (finding,) = [f for f in result.of("not_modelled") if f.path.endswith("hedge_policy")]
     assert "per-try timeout" in finding.message and "counts against num_retries" in finding.message
     assert "hedge" not in result.call
+
+
+def _retry_of(tmp_path: Path, extra: str) -> tuple[Retry, object]:
+    config = tmp_path / "application.yml"
+    config.write_text(
+        "resilience4j.retry.instances.a:\n  maxAttempts: 3\n  waitDuration: 100ms\n" + extra
+    )
+    result = read_resilience4j(str(config), "a")
+    return Retry.model_validate(result.call["retry"]), result
+
+
+def test_retry_exceptions_retry_only_the_listed_classes(tmp_path: Path) -> None:
+    retry, result = _retry_of(tmp_path, "  retryExceptions:\n    - java.io.IOException\n")
+    # resilience4j's own exceptions (and TimeoutException) are not IOExceptions: not retried
+    assert set(retry.retry_on) == {"error", "shed", "rate_limited"}
+    assert any("java.io.IOException" in f.message for f in result.of("note"))  # type: ignore[attr-defined]
+    retry, _ = _retry_of(
+        tmp_path,
+        "  retryExceptions:\n    - java.util.concurrent.TimeoutException\n",
+    )
+    assert retry.retry_on == ["timeout"]  # only the listed class
+    retry, _ = _retry_of(tmp_path, "  retryExceptions: java.lang.Exception\n")
+    assert "breaker_open" in retry.retry_on and "timeout" in retry.retry_on  # a superclass
+    retry, _ = _retry_of(
+        tmp_path,
+        "  retryExceptions: java.lang.Exception\n  ignoreExceptions: java.lang.RuntimeException\n",
+    )
+    assert "breaker_open" not in retry.retry_on and "rejected" not in retry.retry_on
+    assert "timeout" in retry.retry_on  # TimeoutException is checked, not a RuntimeException
+
+
+def test_retry_back_off_inherits_as_resilience4j_does(tmp_path: Path) -> None:
+    config = tmp_path / "application.yml"
+    config.write_text(
+        "resilience4j.retry:\n"
+        "  configs:\n"
+        "    default: {waitDuration: 1s, randomizedWaitFactor: 0.2, maxAttempts: 5}\n"
+        "    expo: {baseConfig: default, enableExponentialBackoff: true,\n"
+        "           exponentialBackoffMultiplier: 3}\n"
+        "  instances:\n"
+        "    a: {enableExponentialBackoff: true}\n"
+        "    b: {waitDuration: 200ms, enableRandomizedWait: true}\n"
+        "    c: {baseConfig: expo, waitDuration: 100ms}\n"
+    )
+    a = Retry.model_validate(read_resilience4j(str(config), "a").call["retry"])
+    assert (a.strategy, a.base, a.randomization, a.attempts) == ("fixed", 1.0, 0.0, 5)
+    b = Retry.model_validate(read_resilience4j(str(config), "b").call["retry"])
+    assert (b.base, b.randomization) == (0.2, 0.5)  # randomizedWaitFactor is not inherited
+    c = Retry.model_validate(read_resilience4j(str(config), "c").call["retry"])
+    # the four shape keys come from the direct base (expo), the rest key by key
+    assert (c.strategy, c.base, c.multiplier, c.attempts) == ("exponential", 0.1, 3.0, 5)
