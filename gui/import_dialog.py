@@ -152,7 +152,7 @@ class ImportDialog(QDialog):
         if path and Path(path).is_file():
             try:
                 names = envoy_clusters(path) if envoy else resilience4j_instances(path)
-            except Exception:  # noqa: BLE001 - any unreadable file: the preview says why
+            except Exception:
                 names = []
             self.name.addItems(names)
         self.name.blockSignals(False)
@@ -185,7 +185,7 @@ class ImportDialog(QDialog):
         except CannotImport as exc:
             self.report.setPlainText(f"Cannot import: {exc}")
             return
-        except Exception as exc:  # noqa: BLE001 - a bug must show, not leave a blank report
+        except Exception as exc:
             self.report.setPlainText(
                 f"Cannot import: an internal error ({type(exc).__name__}: {exc}); please report it"
             )

@@ -160,7 +160,6 @@ def tune_command(
         click.echo(f"the scenario with the best settings written to {apply_to}")
 
 
-
 def _search(scenario: Any, file: str, edge: str, goal: Any, dims: Any, budget: int,
             executor: str, seed: int | None) -> Any:  # fmt: skip
     from simulator.tuning import tune

@@ -36,11 +36,11 @@ from simulator.scenario_policies import Retry
 __all__ = [
     "CENSORED",
     "COLUMNS",
-    "censored_text",
     "Best",
     "Column",
     "Judgement",
     "best_per_column",
+    "censored_text",
     "column",
     "first_retry_wait",
     "judge_rows",
@@ -245,9 +245,7 @@ def best_per_column(rows: Sequence[Mapping[str, Any]]) -> dict[str, Best]:
         found["goodput_per_s"] = None
         for key in CENSORED:
             best = found.get(key)
-            if best is not None and (
-                best.variant is None or _unfinished(by_variant[best.variant])
-            ):
+            if best is not None and (best.variant is None or _unfinished(by_variant[best.variant])):
                 found[key] = None
     return {key: best for key, best in found.items() if best is not None}
 

@@ -45,8 +45,8 @@ from simulator.variants import apply_overrides
 __all__ = [
     "DEFAULT_BUDGET",
     "Candidate",
-    "min_budget",
     "Tuning",
+    "min_budget",
     "plan_rungs",
     "successive_halving",
     "tune",

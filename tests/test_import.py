@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 from click.testing import CliRunner
+from pydantic import ValidationError
 
 from simulator.cli import main
 from simulator.engine import Simulation
@@ -506,7 +506,9 @@ def test_a_huge_multiplier_is_refused_and_a_long_uncapped_wait_stays_finite(
     tmp_path: Path,
 ) -> None:
     config = tmp_path / "application.yml"
-    head = "resilience4j.retry.instances.a:\n  waitDuration: 100ms\n  enableExponentialBackoff: true\n"
+    head = (
+        "resilience4j.retry.instances.a:\n  waitDuration: 100ms\n  enableExponentialBackoff: true\n"
+    )
     config.write_text(head + "  exponentialBackoffMultiplier: 1e308\n  maxAttempts: 50\n")
     with pytest.raises(CannotImport, match=r"line 4\).*at most 100"):
         read_resilience4j(str(config), "a")

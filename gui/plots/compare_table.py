@@ -93,9 +93,7 @@ def header_help(key: str) -> str:
     return f"{col.help} {col.direction_text}"
 
 
-def cell_text(
-    metric: dict[str, Any] | None, fmt: Format, fmt_half: Format, key: str = ""
-) -> str:
+def cell_text(metric: dict[str, Any] | None, fmt: Format, fmt_half: Format, key: str = "") -> str:
     if metric is None or metric["mean"] is None or math.isnan(metric["mean"]):
         return "–"
     cut = censored_text(metric, key, 0 if key == "contention_calls" else 2)

@@ -299,8 +299,8 @@ def read_envoy(
             result.add(
                 "note",
                 _join(chosen.path, "outlier_detection"),
-                "no balancer given: not "
-                "imported (import onto the balancer that stands for the cluster, or onto a call to it)",
+                "no balancer given: not imported (import onto the balancer that stands "
+                "for the cluster, or onto a call to it)",
             )
     return result
 
@@ -878,7 +878,9 @@ def _outlier_value(node: _Node, kind: str) -> Any:
     if kind == "flag":
         value = node.value
         if not isinstance(value, bool):
-            raise CannotImport(f"{node.path} (line {node.line}): expected true or false, got {value!r}")
+            raise CannotImport(
+                f"{node.path} (line {node.line}): expected true or false, got {value!r}"
+            )
         return value
     if kind == "duration":
         return _duration(node)

@@ -7,10 +7,11 @@ with ``baseConfig``, relaxed names, Spring durations. An instance's properties
 override its base's, key by key, except a retry's back-off, which resilience4j
 builds from the nearest config with its own ``waitDuration`` (``_retry_interval``).
 ``retryExceptions``/``ignoreExceptions`` become ``retry_on`` by resilience4j's own
-exception classes (its breaker's, its bulkhead's, TimeoutException). Unset properties take resilience4j's own
-defaults (``CircuitBreakerConfig``, ``RetryConfig``, ``BulkheadConfig``,
-``ThreadPoolBulkheadConfig``, ``TimeLimiterConfig``), written out so the
-scenario does not depend on Murphy's defaults agreeing.
+exception classes (its breaker's, its bulkhead's, TimeoutException). Unset
+properties take resilience4j's own defaults (``CircuitBreakerConfig``,
+``RetryConfig``, ``BulkheadConfig``, ``ThreadPoolBulkheadConfig``,
+``TimeLimiterConfig``), written out so the scenario does not depend on Murphy's
+defaults agreeing.
 """
 
 from __future__ import annotations
@@ -667,9 +668,7 @@ def _uncapped(base: float, multiplier: float, attempts: int, factor: float) -> f
     """
     if base <= 0:
         return 30.0
-    log_longest = (
-        math.log(base) + max(0, attempts - 2) * math.log(multiplier) + math.log1p(factor)
-    )
+    log_longest = math.log(base) + max(0, attempts - 2) * math.log(multiplier) + math.log1p(factor)
     if log_longest >= math.log(_NO_CAP):
         return _NO_CAP
     return max(30.0, float(int(math.exp(log_longest)) + 1))
@@ -683,7 +682,10 @@ _OWN_CLASSES = {
         "io.github.resilience4j.circuitbreaker.callnotpermittedexception",
         "java.lang.runtimeexception",
     ),
-    "rejected": ("io.github.resilience4j.bulkhead.bulkheadfullexception", "java.lang.runtimeexception"),
+    "rejected": (
+        "io.github.resilience4j.bulkhead.bulkheadfullexception",
+        "java.lang.runtimeexception",
+    ),
     "timeout": ("java.util.concurrent.timeoutexception",),
 }
 _EVERY = ("java.lang.exception", "java.lang.throwable")

@@ -97,9 +97,7 @@ def test_an_instance_named_like_a_node_picks_the_call_to_it(make_window, qtbot, 
     assert dialog.call.currentText() == "orders->lb"
 
 
-def test_an_unexpected_error_is_shown_not_a_blank_report(
-    make_window, qtbot, dialogs, monkeypatch
-):  # type: ignore[no-untyped-def]
+def test_an_unexpected_error_is_shown_not_a_blank_report(make_window, qtbot, dialogs, monkeypatch):  # type: ignore[no-untyped-def]
     import gui.import_dialog as module
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
