@@ -152,7 +152,7 @@ class ImportDialog(QDialog):
         if path and Path(path).is_file():
             try:
                 names = envoy_clusters(path) if envoy else resilience4j_instances(path)
-            except CannotImport:
+            except Exception:
                 names = []
             self.name.addItems(names)
         self.name.blockSignals(False)
@@ -184,6 +184,11 @@ class ImportDialog(QDialog):
             )
         except CannotImport as exc:
             self.report.setPlainText(f"Cannot import: {exc}")
+            return
+        except Exception as exc:
+            self.report.setPlainText(
+                f"Cannot import: an internal error ({type(exc).__name__}: {exc}); please report it"
+            )
             return
         lines = imported.result.lines()
         lines += [f"replaced: {line}" for line in imported.changes]

@@ -43,7 +43,9 @@ __all__ = ["import_command", "print_report"]
     "--call",
     "call",
     metavar="CALLER->CALLEE",
-    help="the call that gets the policies (api->db; api->db#2 for a second call)",
+    help="the call that gets the policies; quote it ('api->db': unquoted, > redirects); "
+    "a later call to the same node adds its position in the caller's calls from 0: "
+    "'api->db#1' when db is also its first call",
 )
 @click.option(
     "--balancer",
@@ -79,8 +81,8 @@ def import_command(
 
     \b
     murphy import shop.yaml --resilience4j application.yml --instance payments \\
-        --call orders->payments -o shop.yaml
-    murphy import shop.yaml --envoy envoy.yaml --cluster payments --call orders->lb
+        --call 'orders->payments' -o shop.yaml
+    murphy import shop.yaml --envoy envoy.yaml --cluster payments --call 'orders->lb'
     """
     if (r4j is None) == (envoy is None):
         fail("give one source: --resilience4j FILE --instance NAME, or --envoy FILE")

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from simulator.alerting import describe_value
+from simulator.compare_verdict import censored_text
 from simulator.recovery import recovery_text
 
 __all__ = ["print_comparison", "print_summary"]
@@ -209,7 +210,8 @@ The sign survives a pipe, where the colour does not."""
 def _cell(row: dict[str, Any], key: str, scale: float, digits: int, best: Any) -> Text:
     mark = best.mark(row["variant"]) if best is not None else ""
     sign, style = _MARKS.get(mark, ("", ""))
-    return Text(_pm(row["metrics"][key], scale, digits) + sign, style=style)
+    cut = censored_text(row["metrics"][key], key, digits)
+    return Text((cut or _pm(row["metrics"][key], scale, digits)) + sign, style=style)
 
 
 def print_comparison(c: Any, rows: list[dict[str, Any]], judgement: Any = None) -> None:

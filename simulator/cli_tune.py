@@ -71,7 +71,9 @@ def print_tuning(data: dict[str, Any]) -> None:
     "call",
     required=True,
     metavar="CALLER->CALLEE",
-    help="the call to tune (a second call to the same node: CALLER->CALLEE#1)",
+    help="the call to tune; quote it ('api->db': unquoted, > redirects); a later call to "
+    "the same node adds its position in the caller's calls from 0: 'api->db#1' when db is "
+    "also its first call",
 )
 @click.option(
     "--objective",
@@ -89,10 +91,11 @@ def print_tuning(data: dict[str, Any]) -> None:
 )
 @click.option(
     "--budget",
-    type=click.IntRange(2, 100_000),
+    type=click.IntRange(4, 100_000),
     default=150,
     show_default=True,
-    help="the most simulation runs to spend",
+    help="the most simulation runs to spend (at least 4: two candidates, then the survivor "
+    "and the file's settings again)",
 )
 @click.option("--seed", type=int, help="base seed (default: the scenario's)")
 @click.option("--duration", help='override the duration of each run, e.g. "60s"')
@@ -126,6 +129,8 @@ def tune_command(
         goal = parse_objective(objective)
     except ObjectiveError as exc:
         raise click.BadParameter(str(exc), param_hint="--objective") from None
+    for warning in goal.warnings:
+        click.echo(f"warning: --objective: {warning}", err=True)
     original = load_or_exit(file)
     scenario = with_overrides(original, file, {"duration": duration})
     try:
@@ -135,13 +140,16 @@ def tune_command(
         fail(f"{file}: {exc}")
     check_seeds(scenario, file, seed, budget)
     tuning = _search(scenario, file, ref.edge, goal, dims, budget, executor, seed)
-    from simulator.tuning_files import save_tuning, tune_data
+    from simulator.tuning_files import NO_CLEAR_GAIN, save_tuning, tune_data
 
     data = tune_data(tuning)
     if out:
         write_or_fail(lambda: save_tuning(tuning, out), out)
     if apply_to:
         write_or_fail(lambda: _apply(tuning, original, file, Path(apply_to)), apply_to)
+        if not data["clear_gain"]:
+            head = NO_CLEAR_GAIN.split(":")[0].lower()
+            click.echo(f"--apply: {head}: {apply_to} written as asked", err=True)
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return

@@ -46,7 +46,13 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from simulator.compare_verdict import Best, Judgement, first_retry_wait, judge_rows
+from simulator.compare_verdict import (
+    CENSORED,
+    Best,
+    Judgement,
+    first_retry_wait,
+    judge_rows,
+)
 from simulator.palette import series_colour
 from simulator.plots import shade_faults, style_axes
 from simulator.recovery import success_series
@@ -232,6 +238,9 @@ def comparison_table(c: Comparison) -> list[dict[str, Any]]:
 
     ``metrics[name]`` is ``{"mean", "ci95", "values"}`` (``ci95`` the half-width,
     NaN with a single replication); names are METRICS' keys and ``amplification:<edge>``.
+    With a contended database, ``completion_s`` and ``contention_calls`` also carry
+    ``unfinished`` (runs whose writers were not all done by the end: their figures are
+    lower bounds, ``completion_s`` the run's ``duration_s``).
     """
     node = hot_node(c)
     rows = []
@@ -243,6 +252,14 @@ def comparison_table(c: Comparison) -> list[dict[str, Any]]:
             values = [m.get(name) for m in per_run]
             mean, half = mean_ci(values)
             metrics[name] = {"mean": mean, "ci95": half, "values": values}
+        if "completion_s" in metrics:
+            # A run whose writers were not all done by its end has no completion time: its
+            # duration stands in (a lower bound), and its calls are cut short too.
+            unfinished = sum(1 for run in runs if run["contention"]["completion_s"] is None)
+            for key in CENSORED:
+                if key in metrics:
+                    metrics[key]["unfinished"] = unfinished
+                    metrics[key]["duration_s"] = runs[0]["duration_s"] if runs else None
         rows.append({
             "variant": variant.label, "overrides": dict(variant.overrides),
             "replications": len(runs), "hot_node": node, "metrics": metrics,

@@ -34,11 +34,13 @@ from typing import Any, Literal
 from simulator.scenario_policies import Retry
 
 __all__ = [
+    "CENSORED",
     "COLUMNS",
     "Best",
     "Column",
     "Judgement",
     "best_per_column",
+    "censored_text",
     "column",
     "first_retry_wait",
     "judge_rows",
@@ -206,11 +208,60 @@ def _best_of(rows: Sequence[Mapping[str, Any]], key: str) -> Best | None:
     return Best(key, status, leader, second, tied)
 
 
+CENSORED = ("completion_s", "contention_calls")
+"""Contention figures a run cut off by its end only bounds (``unfinished`` runs)."""
+
+
+def _unfinished(row: Mapping[str, Any]) -> int:
+    metric = row["metrics"].get("completion_s")
+    return int(metric.get("unfinished", 0)) if metric else 0
+
+
+def censored_text(metric: Mapping[str, Any], key: str, digits: int = 2) -> str | None:
+    """A cell of runs that did not finish: ``not finished (≥ 30 s)``, or ``≥ 41.20 (1 of 3
+    not finished)``; None when every run finished (the figure is a measurement)."""
+    count = int(metric.get("unfinished", 0) or 0)
+    if key not in CENSORED or count == 0:
+        return None
+    total = len(metric.get("values", ())) or count
+    if key == "completion_s" and count == total and metric.get("duration_s") is not None:
+        return f"not finished (≥ {metric['duration_s']:g} s)"
+    shown = f"{metric['mean']:,.{digits}f}"
+    return f"≥ {shown} ({count} of {total} not finished)"
+
+
 def best_per_column(rows: Sequence[Mapping[str, Any]]) -> dict[str, Best]:
-    """The leader of every metric two or more variants measured, in the rows' key order."""
+    """The leader of every metric two or more variants measured, in the rows' key order.
+
+    When a contention run did not finish, its completion and calls are only lower bounds
+    and (clients with a fixed number of requests) its goodput is cut short: goodput has
+    no leader then, and completion and calls only one that finished every run (its lead
+    over a lower bound holds whatever the unfinished runs would have measured).
+    """
     keys = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
     found = {key: _best_of(rows, key) for key in keys}
+    if any(_unfinished(r) for r in rows):
+        by_variant = {r["variant"]: r for r in rows}
+        found["goodput_per_s"] = None
+        for key in CENSORED:
+            best = found.get(key)
+            if best is not None and (best.variant is None or _unfinished(by_variant[best.variant])):
+                found[key] = None
     return {key: best for key, best in found.items() if best is not None}
+
+
+def _unfinished_finding(rows: Sequence[Mapping[str, Any]]) -> str | None:
+    cut = [(r["variant"], _unfinished(r), r["replications"]) for r in rows if _unfinished(r)]
+    if not cut:
+        return None
+    listed = "; ".join(f"{v}: {n} of {m} runs" for v, n, m in cut)
+    duration = rows[0]["metrics"]["completion_s"].get("duration_s")
+    end = f" ({duration:g} s)" if duration is not None else ""
+    return (
+        f"Not finished by the end{end}: {listed}. Their completion and calls are lower "
+        "bounds and their goodput is cut short: goodput is not judged, completion and calls "
+        "only for a variant that finished every run; a longer duration measures them"
+    )
 
 
 # -- retries ---------------------------------------------------------------------------------
@@ -472,6 +523,9 @@ def judge_rows(
     reason = _reason(lead, rows, hot)
     verdict += f", because {reason}." if reason else "."
     findings = _tradeoffs(lead, best, rows)
+    cut = _unfinished_finding(rows)
+    if cut:
+        findings.insert(0, cut + ".")
     if waits:
         finding = _wait_finding(rows, waits, hot)
         if finding:

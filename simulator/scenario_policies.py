@@ -122,7 +122,7 @@ class Breaker(Strict):
     """
 
     failure_rate: Percent = Field(0.5, description="open at or above this failure share")
-    window: Duration | None = Field(None, description="time-based sliding window")
+    window: Duration | None = Field(None, gt=0, description="time-based sliding window")
     window_calls: int = Field(100, ge=1, le=100_000, description="count-based sliding window")
     min_calls: int = Field(100, ge=1, description="calls needed before rates are judged")
     slow_call_duration: Duration | None = Field(None, description="a call this slow is 'slow'")
@@ -361,13 +361,13 @@ class OutlierDetection(Strict):
     )
     max_ejection_percent: Percent = Field(
         0.1,
-        description="most backends ejected at once, as a share; one backend is ejected even "
-        "when that share rounds to none (always_eject_one_host)",
+        description="most backends ejected at once, as a share (of 4 backends, 10% allows "
+        "none: set always_eject_one_host or raise this share)",
     )
     always_eject_one_host: bool = Field(
-        True,
-        description="eject one backend even when max_ejection_percent allows none (Envoy up to "
-        "1.30 always did; later Envoy makes it this option, off by default)",
+        False,
+        description="eject one backend even when max_ejection_percent allows none (Envoy's "
+        "option since 1.31, off by default)",
     )
     success_rate_minimum_hosts: int = Field(
         5, ge=1, le=100_000,

@@ -184,6 +184,26 @@ def problems(scenario: Scenario) -> list[Problem]:
     found += _pool_warnings(scenario)
     found += _contention_warnings(scenario)
     found += _limiter_warnings(scenario)
+    found += _outlier_warnings(scenario)
+    return found
+
+
+def _outlier_warnings(scenario: Scenario) -> list[Problem]:
+    """Outlier detection whose max_ejection_percent allows no backend out ejects nothing."""
+    found = []
+    for name, node in scenario.nodes.items():
+        outlier = getattr(node, "outlier_detection", None)
+        backends = len(getattr(node, "calls", ()))
+        if outlier is None or backends == 0 or outlier.always_eject_one_host:
+            continue
+        if outlier.max_ejection_percent * backends < 1 - 1e-9:
+            least = 100.0 / backends
+            found.append(Problem(
+                "warning", f"{name}: outlier_detection can eject no backend: "
+                f"max_ejection_percent {outlier.max_ejection_percent:.0%} of {backends} "
+                f"backends is less than one; set always_eject_one_host: true or "
+                f"max_ejection_percent to at least {least:.4g}%", name,
+            ))  # fmt: skip
     return found
 
 

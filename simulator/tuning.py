@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_BUDGET",
     "Candidate",
     "Tuning",
+    "min_budget",
     "plan_rungs",
     "successive_halving",
     "tune",
@@ -109,20 +110,36 @@ def plan_cost(candidates: int, start: int, eta: int = ETA) -> int:
     return cost + (rungs[-1][1] - start if candidates > 1 else 0)
 
 
+def min_budget(space_size: int, eta: int = ETA) -> int:
+    """The fewest runs a search of ``space_size`` combinations can use (two candidates, the
+    file's settings and one other, at one replication; the survivor and the file's at two)."""
+    return plan_cost(min(2, space_size), 1, eta)
+
+
 def choose_plan(space_size: int, budget: int, eta: int = ETA) -> tuple[int, int]:
-    """The most candidates (up to the space) at one replication that fit ``budget``; with
-    the whole space fitting, the most starting replications that do."""
-    if plan_cost(min(2, space_size), 1, eta) > budget:
-        need = plan_cost(min(2, space_size), 1, eta)
+    """(candidates, starting replications) that spend as much of ``budget`` as fits.
+
+    The most candidates that fit at one replication set the breadth. When that is the
+    whole space, only the starting replications are raised; else, among the plans
+    with at least half that many candidates (and up to ``MAX_START_REPLICATIONS``), the
+    one that spends the most of the budget, then the one with more candidates. Halving
+    rounds up, so the plan with the most candidates can leave much of a small budget
+    unspent (20 runs: 4 candidates at one replication use 11; 3 at two use all 20).
+    """
+    need = min_budget(space_size, eta)
+    if need > budget:
         raise ValueError(f"a budget of {budget} runs is too small: give at least {need}")
-    n = 1
-    while n < space_size and plan_cost(n + 1, 1, eta) <= budget:
-        n += 1
-    start = 1
-    if n == space_size:
-        while start < MAX_START_REPLICATIONS and plan_cost(n, start + 1, eta) <= budget:
-            start += 1
-    return n, start
+    widest = 1
+    while widest < space_size and plan_cost(widest + 1, 1, eta) <= budget:
+        widest += 1
+    plans = [
+        (plan_cost(n, start, eta), n, -start)
+        for n in range(widest if widest == space_size else math.ceil(widest / 2), widest + 1)
+        for start in range(1, MAX_START_REPLICATIONS + 1)
+        if plan_cost(n, start, eta) <= budget and (n > 1 or space_size == 1)
+    ]
+    _, n, start = max(plans)
+    return n, -start
 
 
 def successive_halving(
@@ -187,6 +204,18 @@ class Tuning:
     @property
     def runs_used(self) -> int:
         return sum(c.replications for c in self.candidates)
+
+    def clear_gain(self) -> bool:
+        """Whether the best beats the file's settings on the objective's metric beyond the
+        95% interval of their paired difference (an interval that includes 0 is no clear
+        gain: the ranking may be noise, or the winner's curse of picking the luckiest)."""
+        if self.best.baseline:
+            return False
+        diff, half = self.difference(self.objective.metric)
+        if not (math.isfinite(diff) and math.isfinite(half)):
+            return False
+        gain = diff if self.objective.maximize else -diff
+        return gain > half
 
     def difference(self, metric: str) -> tuple[float, float]:
         """Best minus baseline on the seeds both ran: mean and 95% half-width (paired)."""

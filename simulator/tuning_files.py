@@ -31,6 +31,7 @@ from simulator.tuning_space import spell
 from simulator.variants import apply_overrides
 
 __all__ = [
+    "NO_CLEAR_GAIN",
     "applied_scenario",
     "pareto",
     "save_tuning",
@@ -42,8 +43,12 @@ __all__ = [
     "verdict",
 ]
 
-BEST_COLOUR = "#e8590c"
-BASELINE_COLOUR = "#862e9c"
+BEST_COLOUR = "#ffe600"  # yellow: no series colour (palette, viridis' rungs) is near it
+BASELINE_COLOUR = "#ffffff"  # white, black-edged: likewise
+NO_CLEAR_GAIN = (
+    "No clear gain over the file's settings: the 95% interval of the difference includes "
+    "0 (or favours the file), so keep them or search with a larger budget"
+)
 FRONT_COLOUR = "#c92a2a"
 
 
@@ -154,6 +159,7 @@ def tune_data(tuning: Tuning) -> dict[str, Any]:
         "tradeoff": {"x": x, "y": tuning.objective.metric, "pareto": sorted(front)},
         "ranking": [_candidate(tuning, c, ranks[c.index], front) for c in ranking],
     }
+    data["clear_gain"] = tuning.clear_gain()
     data["verdict"] = verdict(tuning, data)
     return data
 
@@ -194,6 +200,8 @@ def verdict(tuning: Tuning, data: dict[str, Any] | None = None) -> str:
             f"({settings_text(base.settings)}) give {_figures(tuning, base)}: "
             f"{metric} {sign}{amount}{sure} on the same seeds."
         )
+        if not tuning.clear_gain():
+            parts.append(NO_CLEAR_GAIN + ".")
     if objective.constraints and not objective.feasible(best.means()):
         parts.append(
             "No candidate met every constraint: this one came closest "

@@ -107,6 +107,8 @@ class Objective:
     metric: str
     maximize: bool
     constraints: tuple[Constraint, ...]
+    warnings: tuple[str, ...] = ()
+    """Bounds every candidate meets by definition (they change nothing): say so."""
 
     @property
     def text(self) -> str:
@@ -158,6 +160,9 @@ def _unknown(metric: str, part: str) -> ObjectiveError:
 def _threshold(metric: str, raw: str, part: str) -> float:
     try:
         if metric == "success":
+            bare = raw.strip()
+            if bare.replace(".", "", 1).isdigit() and 1.0 < float(bare) <= 100.0:
+                raise ValueError(f"{bare} looks like a percent: write {bare}%")
             value = parse_percent(raw)
             if not 0.0 <= value <= 1.0:
                 raise ValueError("a success rate is between 0% and 100%")
@@ -201,7 +206,44 @@ def _constraint(match: re.Match[str], part: str) -> Constraint:
         else:
             how = f"lower: keep it below a ceiling ({metric}<2s)"
         raise ObjectiveError(f"{part!r}: {metric} is better {how}")
-    return Constraint(metric, op, _threshold(metric, raw, part), f"{metric}{op}{raw}")
+    constraint = Constraint(metric, op, _threshold(metric, raw, part), f"{metric}{op}{raw}")
+    _check_meetable(constraint, part)
+    return constraint
+
+
+# The best value each metric can take by definition: a latency is above 0, a call makes
+# at least one attempt per request, a success rate is at most 100%.
+_BEST_POSSIBLE = {**{m: 0.0 for m in LATENCY}, "amplification": 1.0, "attempts": 0.0,
+                  "success": 1.0}  # fmt: skip
+_WORST_POSSIBLE = {"success": 0.0, "goodput": 0.0}
+
+
+def _check_meetable(c: Constraint, part: str) -> None:
+    """Refuse a bound no candidate can meet by definition (p99<0s, amplification<1)."""
+    best = _BEST_POSSIBLE.get(c.metric)
+    if best is None:
+        return
+    strict = c.op in ("<", ">") or c.metric in LATENCY  # a latency is never exactly 0
+    if _higher(c.metric):
+        never = c.threshold > best or (strict and c.threshold >= best)
+    else:
+        never = c.threshold < best or (strict and c.threshold <= best)
+    if never:
+        shown = {"success": "100%", "amplification": "1"}.get(c.metric, "0")
+        side = "at most" if _higher(c.metric) else "at least"
+        if c.metric in LATENCY:
+            side = "above"
+        raise ObjectiveError(
+            f"{part!r}: no candidate can meet it: {c.metric} is {side} {shown} by definition"
+        )
+
+
+def _vacuous(c: Constraint) -> str | None:
+    """A warning for a bound every candidate meets by definition (success>=0%)."""
+    worst = _WORST_POSSIBLE.get(c.metric)
+    if worst is not None and c.op == ">=" and c.threshold <= worst:
+        return f"{c.text} holds for every candidate: it changes nothing (drop it or raise it)"
+    return None
 
 
 def parse_objective(text: str) -> Objective:
@@ -236,7 +278,8 @@ def parse_objective(text: str) -> Objective:
         what = "no metric to optimise" if not goals else "two metrics to optimise"
         raise ObjectiveError(f"{what}: give exactly one METRIC max or METRIC min, {EXAMPLE}")
     metric, maximize = goals[0]
-    return Objective(metric, maximize, tuple(constraints))
+    warnings = tuple(w for c in constraints if (w := _vacuous(c)) is not None)
+    return Objective(metric, maximize, tuple(constraints), warnings)
 
 
 def run_metrics(run: dict[str, Any], edge: str) -> dict[str, float]:

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from simulator.cli import main
 from simulator.compare import comparison_table, judge, run_comparison
+from simulator.compare_verdict import censored_text
 from simulator.components import contended as contended_module
 from simulator.contention import ContentionBooks
 from simulator.metrics import Series
@@ -339,3 +340,36 @@ def test_cli_compare_prints_calls_and_completion():
     ])  # fmt: skip
     assert table.exit_code == 0, table.output
     assert "calls ↓" in table.output and "completion s ↓" in table.output
+
+
+def test_a_run_not_finished_by_the_end_is_no_completion_time_and_leads_no_verdict():
+    """At 30 s plain exponential backoff has not got every write in: its completion is a
+    bound, not a measurement, and goodput (requests / duration) differs only because of it."""
+    sc = example("contention.yaml").model_copy(update={"duration": 30.0})
+    c = run_comparison(sc, [(STRATEGY, ["exponential", "full_jitter"])], replications=3,
+                       executor="serial")  # fmt: skip
+    rows = comparison_table(c)
+    expo, full = (r["metrics"] for r in rows)
+    assert expo["completion_s"]["unfinished"] == 3 and full["completion_s"]["unfinished"] == 0
+    assert censored_text(expo["completion_s"], "completion_s") == "not finished (≥ 30 s)"
+    assert censored_text(full["completion_s"], "completion_s") is None
+    assert censored_text(expo["contention_calls"], "contention_calls", 0).endswith(
+        "(3 of 3 not finished)"
+    )
+    found = judge(c, rows)
+    assert "goodput_per_s" not in found.best  # cut short: never a leader
+    unfinished_only = ("strategy=full_jitter has the best goodput",
+                       "strategy=full_jitter has the best completion")  # fmt: skip
+    assert not found.verdict.startswith(unfinished_only)
+    assert found.findings[0].startswith("Not finished by the end (30 s): strategy=exponential")
+    table = CliRunner().invoke(main, [
+        "compare", "scenarios/contention.yaml", "--vary", f"{STRATEGY}=exponential,full_jitter",
+        "-n", "2", "--executor", "serial", "--duration", "30s",
+    ])  # fmt: skip
+    assert table.exit_code == 0, table.output
+    flat = " ".join(table.output.split())
+    assert "Not finished by the end" in flat
+    # and a run that finished is untouched: no unfinished key where nothing was cut off
+    long = comparison_table(run_comparison(example("contention.yaml"), [], replications=1,
+                                           executor="serial"))  # fmt: skip
+    assert long[0]["metrics"]["completion_s"]["unfinished"] == 0

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
 
 from simulator.cli import main
 from simulator.engine import Simulation
@@ -22,6 +23,7 @@ from simulator.scenario import load_scenario, parse_scenario
 from simulator.scenario_policies import Breaker, Bulkhead, Retry
 
 DATA = Path(__file__).parent / "data" / "import"
+ROOT = Path(__file__).parent.parent
 SPRING = str(DATA / "application.yml")
 BOOTSTRAP = str(DATA / "envoy-bootstrap.yaml")
 CLUSTER_JSON = str(DATA / "envoy-cluster.json")
@@ -46,10 +48,8 @@ OUTLIER_DEFAULTS = {
     "enforcing_failure_percentage": 0.0,
     "failure_percentage_minimum_hosts": 5,
     "failure_percentage_request_volume": 50,
+    "always_eject_one_host": False,
 }
-WITH_OUTLIER = frozenset(
-    {"strategy", "health_check", "outlier_detection", "healthy_panic_threshold"}
-)
 
 
 def paths(result, kind: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -99,8 +99,14 @@ def test_default_config_is_the_base_without_base_config() -> None:
     assert breaker.slow_call_duration == 60.0  # resilience4j's default, written out
     retry = Retry.model_validate(result.call["retry"])
     assert (retry.strategy, retry.attempts, retry.base) == ("fixed", 3, 0.2)
-    assert retry.randomization == 0.5  # enableRandomizedWait with its default factor
-    assert "breaker_open" in retry.retry_on  # resilience4j retries its own breaker's refusals
+    # no waitDuration of its own: resilience4j keeps configs.default's back-off whole, so the
+    # instance's enableRandomizedWait is not used (and said so)
+    assert retry.randomization == 0.0
+    assert any(
+        p.endswith("enableRandomizedWait") and "not used" in m
+        for p, m in ((f.path, f.message) for f in result.of("note"))
+    )
+    assert "breaker_open" not in retry.retry_on  # retryExceptions: only IOException is retried
     assert result.call["bulkhead"] == {"kind": "pool", "max_concurrent": 8, "queue": 20}
     assert result.call["timeout"] == 0.8
     assert any("coreThreadPoolSize" in p for p in paths(result, "not_modelled"))
@@ -201,12 +207,7 @@ def test_missing_instance_and_bad_values_are_clear(tmp_path: Path) -> None:
 
 
 def test_envoy_route_and_cluster_onto_the_call() -> None:
-    result = read_envoy(
-        BOOTSTRAP,
-        "payments",
-        balancer=True,
-        strategies=("round_robin", "random", "least_outstanding", "power_of_two"),
-    )
+    result = read_envoy(BOOTSTRAP, "payments", balancer=True)
     call = result.call
     assert call["timeout"] == 0.5  # per_try_timeout
     retry = Retry.model_validate(call["retry"])
@@ -224,7 +225,7 @@ def test_envoy_route_and_cluster_onto_the_call() -> None:
 
 
 def test_envoy_outlier_detection_uses_the_contract_names_and_defaults() -> None:
-    result = read_envoy(BOOTSTRAP, "payments", balancer=True, balancer_fields=WITH_OUTLIER)
+    result = read_envoy(BOOTSTRAP, "payments", balancer=True)
     outlier = result.balancer["outlier_detection"]
     assert set(outlier) == set(OUTLIER_DEFAULTS)
     expected = OUTLIER_DEFAULTS | {
@@ -248,27 +249,37 @@ def test_envoy_outlier_detection_uses_the_contract_names_and_defaults() -> None:
 def test_envoy_defaults_for_an_outlier_detection_left_empty(tmp_path: Path) -> None:
     cluster = tmp_path / "cluster.yaml"
     cluster.write_text("name: c\noutlier_detection: {}\n")
-    result = read_envoy(str(cluster), call=False, balancer=True, balancer_fields=WITH_OUTLIER)
+    result = read_envoy(str(cluster), call=False, balancer=True)
     assert result.balancer["outlier_detection"] == pytest.approx(OUTLIER_DEFAULTS)
     assert result.balancer["healthy_panic_threshold"] == 0.5
 
 
-def test_without_the_outlier_schema_it_is_reported_not_written() -> None:
-    result = read_envoy(
-        BOOTSTRAP,
-        "payments",
-        balancer=True,
-        balancer_fields=frozenset({"strategy", "health_check"}),
-    )
-    assert "outlier_detection" not in result.balancer
-    assert any(p.endswith("outlier_detection") for p in paths(result, "not_modelled"))
+def test_envoy_always_eject_one_host_is_imported_and_defaults_to_envoys_false(
+    tmp_path: Path,
+) -> None:
+    from simulator.scenario_policies import OutlierDetection
+
+    assert set(OUTLIER_DEFAULTS) == set(OutlierDetection.model_fields)  # every field mapped
+    murphy = OutlierDetection()
+    assert {k: getattr(murphy, k) for k in OUTLIER_DEFAULTS} == pytest.approx(OUTLIER_DEFAULTS)
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text("name: c\noutlier_detection: {consecutive_5xx: 3}\n")
+    result = read_envoy(str(cluster), call=False, balancer=True)
+    assert result.balancer["outlier_detection"]["always_eject_one_host"] is False
+    assert not any("always_eject" in p for p in paths(result, "not_modelled"))
+    cluster.write_text("name: c\noutlier_detection: {always_eject_one_host: true}\n")
+    result = read_envoy(str(cluster), call=False, balancer=True)
+    assert result.balancer["outlier_detection"]["always_eject_one_host"] is True
+    cluster.write_text("name: c\noutlier_detection: {always_eject_one_host: 1}\n")
+    with pytest.raises(CannotImport, match="true or false"):
+        read_envoy(str(cluster), call=False, balancer=True)
 
 
 def test_envoy_http2_cluster_in_json_with_envoy_defaults() -> None:
     result = read_envoy(CLUSTER_JSON, balancer=True)
     assert result.call["bulkhead"] == {"kind": "semaphore", "max_concurrent": 300, "max_wait": 0.0}
-    assert result.call["timeout"] == 15.0  # no route: Envoy's route timeout
-    assert result.call["retry"] is None  # ...and no retries
+    assert "timeout" not in result.call and "retry" not in result.call  # no route: kept
+    assert any("left as they are" in f.message for f in result.of("note"))
     assert result.balancer["health_check"] is True
     assert result.backends == {"connect_timeout": 1.0}
     assert "type" in paths(result, "not_modelled")
@@ -474,7 +485,7 @@ def test_a_malformed_envoy_file_is_refused_or_read_never_a_crash(text: str, tmp_
     config = tmp_path / "envoy.yaml"
     config.write_text(text)
     try:
-        read_envoy(str(config), "a", balancer=True, balancer_fields=WITH_OUTLIER)
+        read_envoy(str(config), "a", balancer=True)
     except CannotImport as exc:
         assert str(exc)
 
@@ -489,3 +500,167 @@ def test_a_malformed_spring_file_is_refused_or_read_never_a_crash(
         read_resilience4j(str(config), "a")
     except CannotImport as exc:
         assert str(exc)
+
+
+def test_a_huge_multiplier_is_refused_and_a_long_uncapped_wait_stays_finite(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "application.yml"
+    head = (
+        "resilience4j.retry.instances.a:\n  waitDuration: 100ms\n  enableExponentialBackoff: true\n"
+    )
+    config.write_text(head + "  exponentialBackoffMultiplier: 1e308\n  maxAttempts: 50\n")
+    with pytest.raises(CannotImport, match=r"line 4\).*at most 100"):
+        read_resilience4j(str(config), "a")
+    config.write_text(head + "  exponentialBackoffMultiplier: 10\n  maxAttempts: 100\n")
+    retry = Retry.model_validate(read_resilience4j(str(config), "a").call["retry"])
+    assert retry.cap == 1_000_000.0  # stands for "no cap", not 1e97 s
+
+
+def test_a_time_window_of_zero_is_refused_by_the_schema(tmp_path: Path) -> None:
+    config = tmp_path / "application.yml"
+    config.write_text(
+        "resilience4j.circuitbreaker.instances.a:\n  slidingWindowType: TIME_BASED\n"
+        "  slidingWindowSize: 0\n"
+    )
+    with pytest.raises(CannotImport, match="window"):
+        read_resilience4j(str(config), "a")
+    with pytest.raises(ValidationError):
+        Breaker.model_validate({"window": 0})
+
+
+def test_examples_quote_the_call_and_an_unquoted_one_says_to_quote_it() -> None:
+    import re
+
+    texts = [CliRunner().invoke(main, [cmd, "--help"]).output for cmd in ("import", "tune")]
+    for name in ("application.yml", "envoy.yaml"):
+        texts.append((ROOT / "scenarios" / "imports" / name).read_text())
+    for text in texts:
+        flat = " ".join(text.split())
+        assert not re.search(r"--call [a-z][\w-]*->", flat), flat  # unquoted: > redirects
+        assert "--call '" in flat or "'api->db'" in flat
+    for text in texts[:2]:  # the engine's #index: the position in calls, from 0
+        assert "'api->db#1' when db is also its first call" in " ".join(text.split())
+    done = CliRunner().invoke(
+        main, ["import", str(SHOP), "--envoy", CLUSTER_JSON, "--call", "orders-"]
+    )
+    assert done.exit_code == 1 and "quote it: --call 'api->db'" in done.output
+
+
+def test_envoy_json_in_proto3_camel_case_reads_as_snake_case(tmp_path: Path) -> None:
+    cluster = tmp_path / "camel.json"
+    cluster.write_text(
+        '{"name":"app","connectTimeout":"0.25s","lbPolicy":"LEAST_REQUEST",'
+        '"outlierDetection":{"consecutive5xx":2,"maxEjectionPercent":50,'
+        '"enforcingConsecutiveGatewayFailure":100,"alwaysEjectOneHost":true},'
+        '"commonLbConfig":{"healthyPanicThreshold":{"value":30}}}'
+    )
+    result = read_envoy(str(cluster), call=False, balancer=True)
+    assert result.of("unknown") == []
+    outlier = result.balancer["outlier_detection"]
+    assert outlier["consecutive_5xx"] == 2 and outlier["max_ejection_percent"] == 0.5
+    assert outlier["enforcing_consecutive_gateway_failure"] == 1.0
+    assert outlier["always_eject_one_host"] is True
+    assert result.balancer["strategy"] == "power_of_two"
+    assert result.balancer["healthy_panic_threshold"] == 0.3
+    assert result.backends["connect_timeout"] == 0.25
+
+
+def test_an_envoy_file_without_a_route_keeps_the_calls_timeout_and_retry() -> None:
+    before = load_scenario(SHOP).nodes["web"].calls[0]
+    done = CliRunner().invoke(
+        main, ["import", str(SHOP), "--envoy", CLUSTER_JSON, "--call", "web->orders"]
+    )
+    assert done.exit_code == 0, done.output
+    after = parse_scenario(done.stdout).nodes["web"].calls[0]
+    assert after.timeout == before.timeout and after.retry == before.retry
+    assert after.bulkhead is not None and after.bulkhead.max_concurrent == 300
+
+
+def _route_file(tmp_path: Path, route: str) -> str:
+    config = tmp_path / "envoy.yaml"
+    config.write_text(
+        "static_resources:\n"
+        "  clusters: [{name: up}]\n"
+        "  listeners:\n"
+        "  - filter_chains:\n"
+        "    - filters:\n"
+        "      - typed_config:\n"
+        "          route_config:\n"
+        "            virtual_hosts:\n"
+        f"            - routes: [{{match: {{prefix: /}}, route: {route}}}]\n"
+    )
+    return str(config)
+
+
+def test_envoy_back_off_with_a_cap_below_its_base_is_refused(tmp_path: Path) -> None:
+    path = _route_file(
+        tmp_path,
+        "{cluster: up, retry_policy: {retry_on: 5xx, retry_back_off: "
+        "{base_interval: 1s, max_interval: 0.1s}}}",
+    )
+    with pytest.raises(CannotImport, match=r"max_interval .* below base_interval .* raise"):
+        read_envoy(path)
+
+
+def test_envoy_hedge_policy_is_reported_with_why_it_is_not_a_murphy_hedge(tmp_path: Path) -> None:
+    path = _route_file(
+        tmp_path,
+        "{cluster: up, hedge_policy: {hedge_on_per_try_timeout: true}, "
+        "retry_policy: {retry_on: 5xx, per_try_timeout: 0.2s}}",
+    )
+    result = read_envoy(path)
+    (finding,) = [f for f in result.of("not_modelled") if f.path.endswith("hedge_policy")]
+    assert "per-try timeout" in finding.message and "counts against num_retries" in finding.message
+    assert "hedge" not in result.call
+
+
+def _retry_of(tmp_path: Path, extra: str) -> tuple[Retry, object]:
+    config = tmp_path / "application.yml"
+    config.write_text(
+        "resilience4j.retry.instances.a:\n  maxAttempts: 3\n  waitDuration: 100ms\n" + extra
+    )
+    result = read_resilience4j(str(config), "a")
+    return Retry.model_validate(result.call["retry"]), result
+
+
+def test_retry_exceptions_retry_only_the_listed_classes(tmp_path: Path) -> None:
+    retry, result = _retry_of(tmp_path, "  retryExceptions:\n    - java.io.IOException\n")
+    # resilience4j's own exceptions (and TimeoutException) are not IOExceptions: not retried
+    assert set(retry.retry_on) == {"error", "shed", "rate_limited"}
+    assert any("java.io.IOException" in f.message for f in result.of("note"))  # type: ignore[attr-defined]
+    retry, _ = _retry_of(
+        tmp_path,
+        "  retryExceptions:\n    - java.util.concurrent.TimeoutException\n",
+    )
+    assert retry.retry_on == ["timeout"]  # only the listed class
+    retry, _ = _retry_of(tmp_path, "  retryExceptions: java.lang.Exception\n")
+    assert "breaker_open" in retry.retry_on and "timeout" in retry.retry_on  # a superclass
+    retry, _ = _retry_of(
+        tmp_path,
+        "  retryExceptions: java.lang.Exception\n  ignoreExceptions: java.lang.RuntimeException\n",
+    )
+    assert "breaker_open" not in retry.retry_on and "rejected" not in retry.retry_on
+    assert "timeout" in retry.retry_on  # TimeoutException is checked, not a RuntimeException
+
+
+def test_retry_back_off_inherits_as_resilience4j_does(tmp_path: Path) -> None:
+    config = tmp_path / "application.yml"
+    config.write_text(
+        "resilience4j.retry:\n"
+        "  configs:\n"
+        "    default: {waitDuration: 1s, randomizedWaitFactor: 0.2, maxAttempts: 5}\n"
+        "    expo: {baseConfig: default, enableExponentialBackoff: true,\n"
+        "           exponentialBackoffMultiplier: 3}\n"
+        "  instances:\n"
+        "    a: {enableExponentialBackoff: true}\n"
+        "    b: {waitDuration: 200ms, enableRandomizedWait: true}\n"
+        "    c: {baseConfig: expo, waitDuration: 100ms}\n"
+    )
+    a = Retry.model_validate(read_resilience4j(str(config), "a").call["retry"])
+    assert (a.strategy, a.base, a.randomization, a.attempts) == ("fixed", 1.0, 0.0, 5)
+    b = Retry.model_validate(read_resilience4j(str(config), "b").call["retry"])
+    assert (b.base, b.randomization) == (0.2, 0.5)  # randomizedWaitFactor is not inherited
+    c = Retry.model_validate(read_resilience4j(str(config), "c").call["retry"])
+    # the four shape keys come from the direct base (expo), the rest key by key
+    assert (c.strategy, c.base, c.multiplier, c.attempts) == ("exponential", 0.1, 3.0, 5)

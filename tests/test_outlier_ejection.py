@@ -18,6 +18,7 @@ from simulator.analysis import summarize
 from simulator.engine import Simulation
 from simulator.scenario import Scenario
 from simulator.timeseries import time_series
+from simulator.topology import problems as topology_problems
 from simulator.variants import apply_override
 
 BAD_HOST = slice(61, 150)  # app3 fails every request from 60 s to 150 s
@@ -102,11 +103,24 @@ def test_max_ejection_percent_defaults_leave_one_replica_out_at_most() -> None:
     sc = apply_override(
         example("outlier-ejection.yaml"), "nodes.lb.outlier_detection.max_ejection_percent", "10%"
     )
+    sc = apply_override(sc, "nodes.lb.outlier_detection.always_eject_one_host", "true")
     sim, summary = run(sc.model_copy(update={"duration": 230.0}))
     assert summary["invariants"] == []
     ejected = time_series(sim)["node.lb.ejected"]
     assert ejected.max() <= 1.0 + 1e-9  # 10% of five rounds to none; one goes anyway
     assert summary["nodes"]["lb"]["outlier"]["overflow"] > 0  # the database's failure
+
+
+def test_envoys_default_ejects_nothing_when_the_share_allows_no_backend() -> None:
+    sc = apply_override(
+        example("outlier-ejection.yaml"), "nodes.lb.outlier_detection.max_ejection_percent", "10%"
+    )
+    sim, summary = run(sc.model_copy(update={"duration": 120.0}))
+    assert summary["invariants"] == []
+    assert time_series(sim)["node.lb.ejected"].max() == 0.0
+    assert summary["nodes"]["lb"]["outlier"]["overflow"] > 0
+    warnings = [p.message for p in topology_problems(sc) if p.severity == "warning"]
+    assert any("can eject no backend" in w and "always_eject_one_host" in w for w in warnings)
 
 
 def test_a_crashed_backend_is_ejected_by_gateway_failures_when_enforced() -> None:
@@ -120,6 +134,7 @@ nodes:
     outlier_detection:
       consecutive_5xx: 1000
       enforcing_consecutive_gateway_failure: 100%
+      max_ejection_percent: 50%
     calls: [{to: a}, {to: b}]
   a: {kind: service, workers: 10, service_time: {dist: constant, value: 10ms}}
   b: {kind: service, workers: 10, service_time: {dist: constant, value: 10ms}}

@@ -176,8 +176,99 @@ def test_the_plan_halves_the_candidates_and_doubles_the_replications():
     assert plan_cost(16, 1) == 48 + 15
     assert choose_plan(50, 63) == (16, 1)
     assert choose_plan(4, 1000)[0] == 4 and choose_plan(4, 1000)[1] > 1  # all fit: more runs
-    with pytest.raises(ValueError, match="too small"):
+    with pytest.raises(ValueError, match="too small: give at least 4"):
         choose_plan(50, 3)
+
+
+@pytest.mark.parametrize("budget", [4, 8, 20, 63, 150])
+def test_the_plan_spends_a_small_budget(budget):
+    """Halving rounds up: the widest plan at one replication can leave much unspent (20 runs:
+    4 candidates use 11); a plan with a little fewer candidates and more replications fits."""
+    n, start = choose_plan(50, budget)
+    assert plan_cost(n, start) >= 0.9 * budget and plan_cost(n, start) <= budget
+    assert n >= 2
+
+
+def test_tune_gives_every_candidate_the_same_seeds(monkeypatch):
+    """Common random numbers in tune() itself: replication k of every candidate (and the
+    file's top-up) runs on seed base + k, never on seeds of its own."""
+    import simulator.tuning as tuning_module
+
+    seen: dict[str, list[int]] = {}
+
+    def spy(data, seed, *args):  # type: ignore[no-untyped-def]
+        key = json.dumps(data, sort_keys=True)
+        seen.setdefault(key, []).append(seed)
+        return run_one(data, seed, *args)
+
+    monkeypatch.setattr(tuning_module, "run_one", spy)
+    tuning = tune(scenario(TINY), "api->db", "success max", budget=20, executor="serial",
+                  base_seed=40)  # fmt: skip
+    assert len(seen) == len(tuning.candidates) >= 3
+    for seeds in seen.values():
+        assert seeds == list(range(40, 40 + len(seeds)))
+    assert max(map(len, seen.values())) == tuning.best.replications
+
+
+def _made_up(best_runs, base_runs):  # type: ignore[no-untyped-def]
+    from simulator.tuning import Tuning
+
+    sc = scenario(TINY)
+    base = Candidate(0, {"timeout": 1.0}, {}, baseline=True, rung=0)
+    best = Candidate(1, {"timeout": 0.5}, {"x": "y"}, rung=1)
+    base.runs = [{"success": v, "p99": 100.0 + k} for k, v in enumerate(base_runs)]
+    best.runs = [{"success": v, "p99": 90.0 + k} for k, v in enumerate(best_runs)]
+    rungs = [{"rung": 0, "replications": 1, "candidates": 2, "kept": 1},
+             {"rung": 1, "replications": len(best_runs), "candidates": 1, "kept": 1}]  # fmt: skip
+    return Tuning(sc, find_call(sc, "api->db"), parse_objective("success max"), [],
+                  [base, best], rungs, 0, 10, 2)  # fmt: skip
+
+
+def test_a_best_within_the_noise_is_no_clear_gain():
+    noisy = _made_up([0.51, 0.61, 0.54, 0.53], [0.50, 0.60, 0.56, 0.52])
+    assert not noisy.best.baseline and not noisy.clear_gain()
+    data = tune_data(noisy)
+    assert data["clear_gain"] is False
+    assert "No clear gain over the file's settings" in data["verdict"]
+    clear = _made_up([0.71, 0.80, 0.76, 0.73], [0.50, 0.60, 0.56, 0.52])
+    assert clear.clear_gain() and tune_data(clear)["clear_gain"] is True
+    assert "No clear gain" not in tune_data(clear)["verdict"]
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("success max, p99<0s", "p99 is above 0 by definition"),
+        ("success max, p99<=0ms", "p99 is above 0 by definition"),
+        ("success max, amplification<0.5", "amplification is at least 1"),
+        ("success max, amplification<1", "amplification is at least 1"),
+        ("success max, success>100%", "success is at most 100%"),
+        ("success max, success>99", "99 looks like a percent: write 99%"),
+    ],
+)
+def test_bounds_no_candidate_can_meet_are_refused(text, says):
+    with pytest.raises(ObjectiveError, match=says):
+        parse_objective(text)
+
+
+def test_bounds_every_candidate_meets_are_warned_of():
+    assert parse_objective("success max, amplification<=1").warnings == ()
+    assert parse_objective("success max, success>0.99").warnings == ()
+    (warning,) = parse_objective("success max, success>=0%").warnings
+    assert "holds for every candidate" in warning
+    assert parse_objective("goodput max, goodput>=0").warnings
+
+
+def test_the_best_and_the_files_marks_are_no_series_colour():
+    from matplotlib.colors import to_rgb
+
+    from simulator.palette import PALETTE
+    from simulator.tuning_files import BASELINE_COLOUR, BEST_COLOUR
+
+    for mark in (BEST_COLOUR, BASELINE_COLOUR):
+        for colour in PALETTE:
+            distance = sum((a - b) ** 2 for a, b in zip(to_rgb(mark), to_rgb(colour), strict=True))
+            assert distance > 0.15, (mark, colour)
 
 
 def _synthetic(true: list[float], noise_scale: float):
@@ -300,7 +391,8 @@ def test_cli_prints_json_and_applies_the_best_keeping_comments(tmp_path):
             "--budget", "12", "--executor", "serial", "--json", "--apply", str(out)]  # fmt: skip
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
+    assert ("no clear gain" in result.stderr) == (not data["clear_gain"])
     assert data["call"] == "api->db"
     text = out.read_text(encoding="utf-8")
     assert "# the call to tune" in text  # the user's comment survives
@@ -318,7 +410,7 @@ def test_cli_prints_json_and_applies_the_best_keeping_comments(tmp_path):
         (["--call", "api->cache"], 1, "no call 'api->cache'"),
         (["--call", "api->db", "--objective", "p99 max"], 2, "write p99 min"),
         (["--call", "api->db", "--space", "workers=2"], 1, "FIELD one of"),
-        (["--call", "api->db", "--budget", "2"], 1, "too small"),
+        (["--call", "api->db", "--budget", "3"], 2, "4<=x"),  # the least a search can use
     ],
 )
 def test_cli_errors_say_what_to_fix(tmp_path, extra, code, says):

@@ -23,7 +23,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from simulator.compare_verdict import Best, Judgement, column
+from simulator.compare_verdict import Best, Judgement, censored_text, column
 
 Format = Callable[[float], str]
 Metric = tuple[str, str, Format, Format]
@@ -93,9 +93,12 @@ def header_help(key: str) -> str:
     return f"{col.help} {col.direction_text}"
 
 
-def cell_text(metric: dict[str, Any] | None, fmt: Format, fmt_half: Format) -> str:
+def cell_text(metric: dict[str, Any] | None, fmt: Format, fmt_half: Format, key: str = "") -> str:
     if metric is None or metric["mean"] is None or math.isnan(metric["mean"]):
         return "–"
+    cut = censored_text(metric, key, 0 if key == "contention_calls" else 2)
+    if cut is not None:
+        return cut
     half = metric["ci95"]
     return fmt(metric["mean"]) + (
         "" if half is None or math.isnan(half) else f" ± {fmt_half(half)}"
@@ -180,7 +183,7 @@ class ComparisonResults(QWidget):
             self.table.setItem(r, 0, QTableWidgetItem(row["variant"]))
             for col, (key, _, fmt, fmt_half) in enumerate(shown, start=1):
                 metric = row["metrics"].get(key)
-                item = QTableWidgetItem(cell_text(metric, fmt, fmt_half))
+                item = QTableWidgetItem(cell_text(metric, fmt, fmt_half, key))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if key in best:
                     self._mark(item, best[key], best[key].mark(row["variant"]), colours)

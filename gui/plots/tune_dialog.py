@@ -42,7 +42,7 @@ from gui.plots.compare_dialog import ask_directory, ask_save_path, fitted_size
 from gui.plots.job_dialog import JobDialogMixin
 from gui.plots.tune_job import TuneJob
 from simulator.scenario_nodes import call_edge_names
-from simulator.tuning import DEFAULT_BUDGET, Tuning
+from simulator.tuning import DEFAULT_BUDGET, Tuning, min_budget
 from simulator.tuning_files import save_tuning, settings_text, tune_data, tune_figure
 from simulator.tuning_objective import ObjectiveError, format_value, parse_objective
 from simulator.tuning_space import (
@@ -121,7 +121,7 @@ class TuneDialog(JobDialogMixin, QDialog):
             "p999, attempts, amplification"
         )
         self.budget = QSpinBox()
-        self.budget.setRange(2, 5000)
+        self.budget.setRange(min_budget(2), 5000)
         self.budget.setValue(DEFAULT_BUDGET)
         self.budget.setSuffix(" runs")
         self.budget.setToolTip("The most simulation runs the search may spend")
@@ -241,7 +241,8 @@ class TuneDialog(JobDialogMixin, QDialog):
         self.tuning, self.data = None, None
         job = TuneJob(self.scenario, edge, objective, space, self.budget.value(), self.executor)
         self.progress.setRange(0, 0)
-        self._launch(job, f"Tuning {edge} for {objective.text}…")
+        warned = "".join(f" ({w})" for w in objective.warnings)
+        self._launch(job, f"Tuning {edge} for {objective.text}…{warned}")
 
     def _show_progress(self, done: int, total: int) -> None:
         if done:
@@ -269,6 +270,7 @@ class TuneDialog(JobDialogMixin, QDialog):
         self.status.setText(
             f"{data['runs']} runs: {data['candidates']} of {data['combinations']} combinations "
             f"in {len(data['rungs'])} rungs; mean ± 95% confidence interval"
+            + ("" if data["clear_gain"] else ". No clear gain over the file's settings")
         )
         self.verdict.setText(data["verdict"])
         self._fill_table(data)
@@ -329,6 +331,14 @@ class TuneDialog(JobDialogMixin, QDialog):
         self.export_button.setEnabled(ready)
         best = self.tuning.best if self.tuning is not None else None
         self.apply_button.setEnabled(ready and best is not None and not best.baseline)
+        unclear = self.data is not None and not self.data.get("clear_gain", True)
+        self.apply_button.setText("Apply best (no clear gain)" if unclear else "Apply best")
+        self.apply_button.setToolTip(
+            "No clear gain over the file's settings: the difference may be noise. "
+            "Apply writes them anyway (Edit ▸ Undo reverts)"
+            if unclear
+            else "Write the best settings onto the call (Edit ▸ Undo reverts)"
+        )
 
     def apply_best(self) -> bool:
         """Write the best settings onto the call, as one undoable edit; False (and why, in

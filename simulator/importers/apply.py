@@ -37,7 +37,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ImportTarget:
-    """Where an import goes: a call named by its edge (``api->db``, ``api->db#2``), a balancer."""
+    """Where an import goes: a call named by its edge (``api->db``, ``api->db#1``), a balancer."""
 
     call: tuple[str, int] | None = None
     balancer: str | None = None
@@ -56,7 +56,7 @@ def resolve_target(scenario: Scenario, call: str | None, balancer: str | None) -
     balancer is the Envoy cluster the call goes through.
     """
     if call is None and balancer is None:
-        raise CannotImport("name a target: --call CALLER->CALLEE or --balancer NAME")
+        raise CannotImport("name a target: --call 'CALLER->CALLEE' or --balancer NAME")
     where: tuple[str, int] | None = None
     if call is not None:
         where = _find_call(scenario, call)
@@ -72,8 +72,12 @@ def resolve_target(scenario: Scenario, call: str | None, balancer: str | None) -
 
 def _find_call(scenario: Scenario, edge: str) -> tuple[str, int]:
     caller = edge.split("->", 1)[0].strip()
+    if edge.rstrip().endswith("-") and "->" not in edge:
+        raise CannotImport(
+            f"no call {edge!r}: the shell took '>' as a redirection; quote it: --call 'api->db'"
+        )
     if "->" not in edge or caller not in scenario.nodes:
-        raise CannotImport(f"no call {edge!r}: name it CALLER->CALLEE, e.g. api->db")
+        raise CannotImport(f"no call {edge!r}: name it CALLER->CALLEE, e.g. --call 'api->db'")
     names = call_edge_names(caller, scenario.nodes[caller].calls)
     wanted = edge.replace(" ", "")
     if wanted in names:

@@ -2,7 +2,8 @@
 
 Reads a bootstrap (``static_resources``), a list of clusters, a CDS response
 (``resources``) or one cluster, in YAML or JSON (proto3's JSON mapping: durations
-``"0.25s"``, percents ``{value: 20}``, wrapped integers plain). Envoy's defaults
+``"0.25s"``, percents ``{value: 20}``, wrapped integers plain; field names in
+snake_case or proto3 JSON's lowerCamelCase, as Envoy accepts both). Envoy's defaults
 apply to what is unset (``max_*`` 1024, ``max_retries`` 3, retry budget 20 % / 3,
 ``num_retries`` 1, back-off 25 ms to 10 × base, route timeout 15 s,
 ``connect_timeout`` 5 s, the outlier detector's). What goes where:
@@ -15,16 +16,16 @@ apply to what is unset (``max_*`` 1024, ``max_retries`` 3, retry budget 20 % / 3
   ``max_retries`` as a budget of 0 % with that many retries always allowed) and
   ``bulkhead`` (``max_requests``/``max_connections``/``max_pending_requests``);
 - onto the balancer that stands for the cluster: ``outlier_detection``,
-  ``healthy_panic_threshold`` (when this Murphy has them), ``strategy``
-  (``lb_policy``) and ``health_check`` (``health_checks``).
+  ``healthy_panic_threshold``, ``strategy`` (``lb_policy``) and ``health_check``
+  (``health_checks``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from simulator.importers.findings import CannotImport, ImportResult, read_documents
-from simulator.scenario_nodes import Balancer
 from simulator.scenario_yaml import Located
 from simulator.units import format_duration
 
@@ -99,7 +100,7 @@ _THRESHOLD_FIELDS = {
 }
 
 OUTLIER_FIELDS: dict[str, tuple[str, Any]] = {
-    # Envoy's field -> (how it reads: count, percent, duration, factor; Envoy's default)
+    # Envoy's field -> (how it reads: count, percent, duration, factor, flag; Envoy's default)
     "consecutive_5xx": ("count", 5),
     "consecutive_gateway_failure": ("count", 5),
     "enforcing_consecutive_5xx": ("percent", 100),
@@ -116,6 +117,7 @@ OUTLIER_FIELDS: dict[str, tuple[str, Any]] = {
     "enforcing_failure_percentage": ("percent", 0),
     "failure_percentage_minimum_hosts": ("count", 5),
     "failure_percentage_request_volume": ("count", 50),
+    "always_eject_one_host": ("flag", False),
 }
 """Envoy's outlier detection as Murphy's balancer spells it (the same names, snake_case)."""
 
@@ -128,7 +130,6 @@ _OUTLIER_NOT_MODELLED = {
     "enforcing_failure_percentage_local_origin": "Murphy does not tell local-origin failures apart",
     "max_ejection_time_jitter": "ejections last exactly their time in Murphy",
     "successful_active_health_check_uncollapse_ejection": "active health checks are not modelled",
-    "always_eject_one_host": "not modelled",
     "detect_degraded_hosts": "not modelled",
     "monitors": "not modelled",
 }
@@ -189,9 +190,17 @@ _ROUTE_ACTION_KNOWN = {
     "internal_redirect_policy",
     "internal_redirect_action",
     "max_internal_redirects",
-    "hedge_policy",
     "max_stream_duration",
 }
+_HEDGE_WHY = (
+    "Envoy hedges only on a per-try timeout (hedge_on_per_try_timeout; initial_requests and "
+    "additional_request_chance are not implemented in Envoy): the retry after a per-try "
+    "timeout leaves the first attempt running. That is not written as a Murphy hedge because "
+    "Envoy's hedge is a retry: it waits the retry back-off, counts against num_retries and "
+    "the retry budget, and every attempt ends only at the route's timeout. The closest by "
+    "hand: timeout = the route's timeout, hedge {delay: per_try_timeout, max_hedges: "
+    "num_retries, cancel_loser: true}"
+)
 
 
 class _Node:
@@ -231,20 +240,25 @@ def read_envoy(
     route: str | None = None,
     call: bool = True,
     balancer: bool = False,
-    strategies: tuple[str, ...] | None = None,
-    balancer_fields: frozenset[str] | None = None,
 ) -> ImportResult:
     """The Murphy settings of one Envoy cluster (and the route to it) in ``path``.
 
     ``call``/``balancer`` say which targets the user gave: what belongs to a missing
-    target is reported, not applied. ``strategies`` are the balancer strategies this
-    Murphy knows (read from its schema when None).
+    target is reported, not applied.
     """
     result = ImportResult("envoy")
     docs = read_documents(path)
     if len(docs) > 1:
         raise CannotImport(f"{path}: an Envoy file holds one document, this one has {len(docs)}")
-    root = _Node(docs[0], "")
+    located, camel = _snake_case(docs[0])
+    root = _Node(located, "")
+    if camel:
+        result.add(
+            "note",
+            "",
+            f"proto3 JSON names read as Envoy's snake_case ({', '.join(camel[:3])}"
+            + (", …)" if len(camel) > 3 else ")"),
+        )
     clusters = _clusters(root)
     if not clusters:
         raise CannotImport(
@@ -262,7 +276,7 @@ def read_envoy(
         _connect_timeout(chosen, result, balancer)
         budget = _thresholds(chosen, result, http2)
         _route(root, name, route, budget, result, path)
-        if result.call.get("retry") is None:
+        if "retry" in result.call and result.call["retry"] is None:
             result.add(
                 "note",
                 "",
@@ -276,18 +290,17 @@ def read_envoy(
             "note",
             chosen.path,
             "no call given: circuit breakers and the route's retry "
-            "policy are not imported (give --call CALLER->CLUSTER)",
+            "policy are not imported (import onto a call to the cluster)",
         )
     if balancer:
-        fields = balancer_fields or frozenset(Balancer.model_fields)
-        _balancer(chosen, result, strategies, fields)
+        _balancer(chosen, result)
     else:
         if chosen.get("outlier_detection") is not None:
             result.add(
                 "note",
                 _join(chosen.path, "outlier_detection"),
-                "no balancer given: not "
-                "imported (give --balancer, or a call whose target is a balancer)",
+                "no balancer given: not imported (import onto the balancer that stands "
+                "for the cluster, or onto a call to it)",
             )
     return result
 
@@ -295,7 +308,39 @@ def read_envoy(
 def envoy_clusters(path: str) -> list[str]:
     """The cluster names of an Envoy file, in file order (for the app's choice of cluster)."""
     docs = read_documents(path)
-    return [str(c.value.get("name")) for c in _clusters(_Node(docs[0], ""))]
+    return [str(c.value.get("name")) for c in _clusters(_Node(_snake_case(docs[0])[0], ""))]
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+_FIVE_XX = re.compile(r"(?<=[a-z])5xx")
+
+
+def _snake(key: str) -> str:
+    """proto3 JSON's ``maxEjectionPercent`` / ``consecutive5xx`` as the proto's field name."""
+    return _FIVE_XX.sub("_5xx", _CAMEL.sub(r"_\1", key).lower()) if key[:1].islower() else key
+
+
+def _snake_case(located: Located) -> tuple[Located, list[str]]:
+    """The document with every mapping key in snake_case, and the keys that were not."""
+    changed: list[str] = []
+
+    def walk(node: Located) -> Located:
+        if isinstance(node.value, dict):
+            value: Any = {}
+            children: dict[Any, Located] = {}
+            for key, child in node.children.items():
+                name = _snake(key) if isinstance(key, str) else key
+                if name != key and key not in changed:
+                    changed.append(key)
+                children[name] = walk(child)
+                value[name] = children[name].value
+            return Located(value, node.line, children)
+        if isinstance(node.value, list):
+            children = {k: walk(c) for k, c in node.children.items()}
+            return Located([children[k].value for k in sorted(children)], node.line, children)
+        return node
+
+    return walk(located), changed
 
 
 def _clusters(root: _Node) -> list[_Node]:
@@ -570,11 +615,9 @@ def _route(
         result.add(
             "note",
             "",
-            f"no route sends to cluster {cluster!r}: Envoy's route defaults "
-            "apply (timeout 15s, no retries)",
+            f"no route in this file sends to cluster {cluster!r} (routes may come from RDS): "
+            "the call's timeout and retry are left as they are",
         )
-        result.call["timeout"] = 15.0
-        result.call["retry"] = None
         return
     if len(routes) > 1:
         shown = ", ".join(str(r.value.get("name") or r.path) for r, _ in routes)
@@ -588,7 +631,9 @@ def _route(
     for key, node in action.items():
         if key in _ROUTE_ACTION_READ:
             continue
-        if key in _ROUTE_ACTION_KNOWN:
+        if key == "hedge_policy":
+            result.add("not_modelled", node.path, _HEDGE_WHY, node.line)
+        elif key in _ROUTE_ACTION_KNOWN:
             result.add(
                 "not_modelled", node.path, "a route setting Murphy does not model", node.line
             )
@@ -663,6 +708,11 @@ def _retry(
     max_node = back_off.get("max_interval") if back_off is not None else None
     base = _duration(base_node) if base_node is not None else 0.025
     cap = _duration(max_node) if max_node is not None else 10 * base
+    if max_node is not None and cap < base:
+        raise CannotImport(
+            f"{max_node.path} (line {max_node.line}): max_interval {max_node.value} is below "
+            f"base_interval {format_duration(base)}: Envoy refuses it; raise max_interval"
+        )
     for key, node in back_off.items() if back_off is not None else []:
         if key not in ("base_interval", "max_interval"):
             result.add("unknown", node.path, "not a field of retry_back_off", node.line)
@@ -731,13 +781,7 @@ def _retry_on(policy: _Node, per_try: bool, result: ImportResult) -> list[str]:
     return outcomes
 
 
-def _balancer(
-    cluster: _Node,
-    result: ImportResult,
-    strategies: tuple[str, ...] | None,
-    fields: frozenset[str],
-) -> None:
-    known = strategies if strategies is not None else _strategies()
+def _balancer(cluster: _Node, result: ImportResult) -> None:
     policy = cluster.get("lb_policy")
     name = str(policy.value).upper() if policy is not None else "ROUND_ROBIN"
     choice = cluster.get("least_request_lb_config")
@@ -746,15 +790,6 @@ def _balancer(
         "RANDOM": "random",
         "LEAST_REQUEST": "power_of_two",
     }.get(name)
-    if wanted == "power_of_two" and wanted not in known:
-        wanted = "least_outstanding"
-        result.add(
-            "note",
-            policy.path if policy else "",
-            "LEAST_REQUEST picks the less loaded "
-            "of two random hosts; this Murphy has no power_of_two: least_outstanding "
-            "(the least loaded of all) stands for it",
-        )
     if wanted is None:
         result.add(
             "not_modelled",
@@ -788,16 +823,11 @@ def _balancer(
             "instant: an upper bound on what these achieve)",
             checks.line,
         )
-    _panic(cluster, result, "healthy_panic_threshold" in fields)
-    _outlier(cluster, result, "outlier_detection" in fields)
+    _panic(cluster, result)
+    _outlier(cluster, result)
 
 
-def _strategies() -> tuple[str, ...]:
-    annotation = Balancer.model_fields["strategy"].annotation
-    return tuple(getattr(annotation, "__args__", ()))
-
-
-def _panic(cluster: _Node, result: ImportResult, modelled: bool) -> None:
+def _panic(cluster: _Node, result: ImportResult) -> None:
     common = _mapping(cluster.get("common_lb_config"))
     node = common.get("healthy_panic_threshold") if common is not None else None
     if common is not None:
@@ -809,15 +839,6 @@ def _panic(cluster: _Node, result: ImportResult, modelled: bool) -> None:
                     "a balancer setting Murphy does not model",
                     child.line,
                 )
-    if not modelled:
-        if node is not None:
-            result.add(
-                "not_modelled",
-                node.path,
-                "this Murphy's balancer has no panic threshold yet",
-                node.line,
-            )
-        return
     if node is None:
         result.balancer["healthy_panic_threshold"] = 0.5
         result.add(
@@ -830,23 +851,16 @@ def _panic(cluster: _Node, result: ImportResult, modelled: bool) -> None:
     result.add("set", node.path, f"→ healthy_panic_threshold {_percent(node):.0%}", node.line)
 
 
-def _outlier(cluster: _Node, result: ImportResult, modelled: bool) -> None:
+def _outlier(cluster: _Node, result: ImportResult) -> None:
     node = _mapping(cluster.get("outlier_detection"))
     if node is None:
-        return
-    if not modelled:
-        result.add(
-            "not_modelled",
-            node.path,
-            "this Murphy's balancer has no outlier ejection yet",
-            node.line,
-        )
         return
     fields: dict[str, Any] = {}
     for key, (kind, default) in OUTLIER_FIELDS.items():
         child = node.get(key)
         if child is None:
-            result.add("default", f"{node.path}.{key}", f"unset: Envoy's {default}")
+            shown = str(default).lower() if isinstance(default, bool) else default
+            result.add("default", f"{node.path}.{key}", f"unset: Envoy's {shown}")
             raw: Any = default
         else:
             raw = _outlier_value(child, kind)
@@ -861,6 +875,13 @@ def _outlier(cluster: _Node, result: ImportResult, modelled: bool) -> None:
 
 
 def _outlier_value(node: _Node, kind: str) -> Any:
+    if kind == "flag":
+        value = node.value
+        if not isinstance(value, bool):
+            raise CannotImport(
+                f"{node.path} (line {node.line}): expected true or false, got {value!r}"
+            )
+        return value
     if kind == "duration":
         return _duration(node)
     if kind == "percent":

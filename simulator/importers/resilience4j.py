@@ -4,14 +4,19 @@ Reads ``resilience4j.circuitbreaker|retry|bulkhead|thread-pool-bulkhead|timelimi
 as resilience4j-spring-boot binds them: ``configs`` (``default`` is the base of
 every instance without ``baseConfig``), ``instances`` (or the older ``backends``)
 with ``baseConfig``, relaxed names, Spring durations. An instance's properties
-override its base's, key by key. Unset properties take resilience4j's own
-defaults (``CircuitBreakerConfig``, ``RetryConfig``, ``BulkheadConfig``,
-``ThreadPoolBulkheadConfig``, ``TimeLimiterConfig``), written out so the
-scenario does not depend on Murphy's defaults agreeing.
+override its base's, key by key, except a retry's back-off, which resilience4j
+builds from the nearest config with its own ``waitDuration`` (``_retry_interval``).
+``retryExceptions``/``ignoreExceptions`` become ``retry_on`` by resilience4j's own
+exception classes (its breaker's, its bulkhead's, TimeoutException). Unset
+properties take resilience4j's own defaults (``CircuitBreakerConfig``,
+``RetryConfig``, ``BulkheadConfig``, ``ThreadPoolBulkheadConfig``,
+``TimeLimiterConfig``), written out so the scenario does not depend on Murphy's
+defaults agreeing.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,7 +87,7 @@ _KNOWN: dict[str, dict[str, str | None]] = {
         "enablerandomizedwait": None,
         "randomizedwaitfactor": None,
         "ignoreexceptions": None,
-        "retryexceptions": _JAVA,
+        "retryexceptions": None,
         "retryexceptionpredicate": _JAVA,
         "resultpredicate": _JAVA,
         "intervalbifunction": _JAVA,
@@ -114,12 +119,6 @@ _KNOWN: dict[str, dict[str, str | None]] = {
     },
 }
 
-# Exceptions resilience4j's own decorators throw, as Murphy's outcomes of an attempt.
-_OWN_EXCEPTIONS = {
-    "io.github.resilience4j.circuitbreaker.callnotpermittedexception": "breaker_open",
-    "io.github.resilience4j.bulkhead.bulkheadfullexception": "rejected",
-    "java.util.concurrent.timeoutexception": "timeout",
-}
 _ALL_OUTCOMES = ["error", "timeout", "rejected", "breaker_open", "shed", "rate_limited"]
 
 
@@ -260,12 +259,29 @@ def _place(entry: Entry, config: _Config, result: ImportResult) -> None:
     layer.props[prop] = _Value(entry.value, entry.line, entry.path)
 
 
+_INTERVAL = (
+    "waitduration",
+    "enableexponentialbackoff",
+    "enablerandomizedwait",
+    "exponentialbackoffmultiplier",
+    "exponentialmaxwaitduration",
+    "randomizedwaitfactor",
+)
+"""The retry properties that make its IntervalFunction (its back-off)."""
+_INHERITED_SHAPE = _INTERVAL[1:5]
+"""What ``ConfigUtils.mergePropertiesIfAny`` copies into a retry config from its direct base."""
+
+
 def _merged(config: _Config, module: str, instance: str, result: ImportResult) -> dict[str, _Value]:
-    """The instance's properties over its base chain's (``baseConfig``, else ``default``)."""
+    """The instance's properties over its base chain's (``baseConfig``, else ``default``).
+
+    Key by key, as ``XConfig.from(baseConfig)`` then the instance's own setters do; a
+    retry's back-off follows resilience4j's own rule (``_retry_interval``).
+    """
     layer = config.instances[module][instance]
     chain = [layer]
     seen = {instance}
-    current = layer
+    current, current_name = layer, instance
     while True:
         base = current.props.get("baseconfig")
         configs = config.configs.get(module, {})
@@ -281,23 +297,76 @@ def _merged(config: _Config, module: str, instance: str, result: ImportResult) -
                     f"{base.path} (line {base.line}): baseConfig loops back to {name}"
                 )
             seen.add(name)
-            current = configs[name]
+            current, current_name = configs[name], name
             chain.append(current)
             continue
-        if current is layer and "default" in configs and instance != "default":
+        # resilience4j's retry builds a base config without baseConfig over configs.default
+        # too (createRetryConfig recurses with the config's name); the others only an instance.
+        below = current is layer or module == "retry"
+        if below and "default" in configs and current_name != "default":
+            if configs["default"] in chain:
+                break
             chain.append(configs["default"])
+            seen.add("default")
             result.add(
                 "note",
                 configs["default"].path,
-                f"is the base of {instance!r} (it names no baseConfig)",
+                f"is the base of {current_name!r} (it names no baseConfig)",
                 configs["default"].line,
             )
+            current, current_name = configs["default"], "default"
+            continue
         break
     merged: dict[str, _Value] = {}
     for item in reversed(chain):
         merged.update(item.props)
     merged.pop("baseconfig", None)
+    if module == "retry":
+        _retry_interval(chain, merged, result)
     return merged
+
+
+def _retry_interval(chain: list[_Layer], merged: dict[str, _Value], result: ImportResult) -> None:
+    """A retry's back-off as resilience4j-spring builds it (CommonRetryConfigurationProperties).
+
+    The back-off is made only by a config that sets its own ``waitDuration``: the
+    nearest in the chain (the instance first); a config without one keeps its base's
+    back-off whole. That config reads its own properties plus, from its direct base
+    only, the four ``mergePropertiesIfAny`` copies (enableExponentialBackoff,
+    enableRandomizedWait, exponentialBackoffMultiplier, exponentialMaxWaitDuration);
+    ``randomizedWaitFactor`` is never inherited.
+    """
+    for key in _INTERVAL:
+        merged.pop(key, None)
+    maker = next((i for i, item in enumerate(chain) if "waitduration" in item.props), None)
+    if maker is not None:
+        own = chain[maker].props
+        above = chain[maker + 1].props if maker + 1 < len(chain) else {}
+        for key in _INTERVAL:
+            if key in own:
+                merged[key] = own[key]
+            elif key in _INHERITED_SHAPE and key in above:
+                merged[key] = above[key]
+    used = {id(v) for v in merged.values()}
+    for item in chain:
+        for key in _INTERVAL:
+            value = item.props.get(key)
+            if value is None or id(value) in used:
+                continue
+            if maker is None:
+                why = "no config in the chain sets waitDuration: resilience4j's fixed 500 ms"
+            elif chain.index(item) < maker:
+                why = (
+                    f"without its own waitDuration this config keeps the back-off of "
+                    f"{chain[maker].path} whole"
+                )
+            else:
+                why = (
+                    f"the back-off is made by {chain[maker].path}, which inherits only "
+                    "enableExponentialBackoff, enableRandomizedWait, exponentialBackoffMultiplier "
+                    "and exponentialMaxWaitDuration from its direct base"
+                )
+            result.add("note", value.path, f"not used by resilience4j: {why}", value.line)
 
 
 class _Props:
@@ -503,6 +572,12 @@ def _retry(p: _Props, result: ImportResult) -> None:
         )
         exponential = randomized = False
     multiplier = _shape_number(p, "exponentialbackoffmultiplier", 1.5)
+    given = p.raw("exponentialbackoffmultiplier")
+    if given is not None and not 0 < multiplier <= 100:
+        raise CannotImport(
+            f"{given.path} (line {given.line}): exponentialBackoffMultiplier {_show(given.raw)}: "
+            "resilience4j needs more than 0, and Murphy's retry multiplier is at most 100"
+        )
     factor = _shape_number(p, "randomizedwaitfactor", 0.5)
     became = {
         "enableexponentialbackoff": "strategy " + ("exponential" if exponential else "fixed"),
@@ -545,6 +620,12 @@ def _retry(p: _Props, result: ImportResult) -> None:
             if capped and cap_value is not None
             else _uncapped(base, multiplier, attempts, factor if randomized else 0.0)
         )
+        if fields["cap"] >= _NO_CAP:
+            result.add(
+                "note",
+                f"{p.prefix}.exponentialMaxWaitDuration",
+                f"uncapped waits grow past any run: cap {_ms(_NO_CAP)} stands for none",
+            )
     else:
         fields["strategy"] = "fixed"
     if randomized:
@@ -576,36 +657,113 @@ def _duration(value: _Value) -> float:
         raise CannotImport(f"{value.path} (line {value.line}): {exc}") from None
 
 
+_NO_CAP = 1_000_000.0
+"""Seconds (11.6 days) that stand for "no cap": longer than any run, and a finite number."""
+
+
 def _uncapped(base: float, multiplier: float, attempts: int, factor: float) -> float:
-    """A cap no wait of these attempts reaches: resilience4j's exponential wait has none."""
-    longest = base * multiplier ** max(0, attempts - 2) * (1.0 + factor)
-    return max(30.0, float(int(longest) + 1))
+    """A cap no wait of these attempts reaches: resilience4j's exponential wait has none.
+
+    Computed in logarithms: a large multiplier or many attempts would overflow a float.
+    """
+    if base <= 0:
+        return 30.0
+    log_longest = math.log(base) + max(0, attempts - 2) * math.log(multiplier) + math.log1p(factor)
+    if log_longest >= math.log(_NO_CAP):
+        return _NO_CAP
+    return max(30.0, float(int(math.exp(log_longest)) + 1))
+
+
+# Murphy's outcomes resilience4j sees as its own exceptions, with every class a
+# ``retryExceptions``/``ignoreExceptions`` entry may name to cover them (the class and its
+# superclasses: resilience4j matches with isAssignableFrom).
+_OWN_CLASSES = {
+    "breaker_open": (
+        "io.github.resilience4j.circuitbreaker.callnotpermittedexception",
+        "java.lang.runtimeexception",
+    ),
+    "rejected": (
+        "io.github.resilience4j.bulkhead.bulkheadfullexception",
+        "java.lang.runtimeexception",
+    ),
+    "timeout": ("java.util.concurrent.timeoutexception",),
+}
+_EVERY = ("java.lang.exception", "java.lang.throwable")
+_APP_OUTCOMES = ["error", "shed", "rate_limited"]
+"""Failures the application's own client throws (an HTTP 5xx, 503, 429): their classes are
+the application's, so a list of classes is assumed to cover them unless it names only
+resilience4j's own exceptions."""
+
+
+def _classes(value: _Value) -> list[str]:
+    names = value.raw if isinstance(value.raw, list) else str(value.raw).split(",")
+    return [str(n).strip() for n in names if str(n).strip()]
+
+
+def _covers(listed: list[str], outcome: str) -> bool:
+    """Whether a class list names ``outcome``'s exception or one of its superclasses."""
+    names = {n.lower() for n in listed}
+    return bool(names & (set(_OWN_CLASSES.get(outcome, ())) | set(_EVERY)))
 
 
 def _retry_on(p: _Props, result: ImportResult) -> list[str]:
-    """resilience4j retries every exception unless told: its own breaker's and bulkhead's too."""
-    outcomes = list(_ALL_OUTCOMES)
+    """resilience4j's exception predicates as outcomes: ``retryExceptions`` retries only the
+    listed classes (and subclasses), ``ignoreExceptions`` never retries its classes."""
+    retried = p.raw("retryexceptions")
     ignored = p.raw("ignoreexceptions")
-    if ignored is None:
-        result.add(
-            "default",
-            f"{p.prefix}.ignoreExceptions",
-            "unset: resilience4j retries every exception, its own CallNotPermittedException and "
-            "BulkheadFullException included → retry_on: " + ", ".join(outcomes),
-        )
-        return outcomes
-    names = ignored.raw if isinstance(ignored.raw, list) else str(ignored.raw).split(",")
-    mapped: list[str] = []
-    other: list[str] = []
-    for name in (str(n).strip() for n in names):
-        outcome = _OWN_EXCEPTIONS.get(name.lower())
-        (mapped if outcome else other).append(name)
-        if outcome in outcomes:
-            outcomes.remove(outcome)
-    if mapped:
-        result.add("set", ignored.path, f"{', '.join(mapped)} → not in retry_on", ignored.line)
-    if other:
-        result.add("not_modelled", ignored.path, f"{', '.join(other)}: {_JAVA}", ignored.line)
+    if retried is None:
+        outcomes = list(_ALL_OUTCOMES)
+        if ignored is None:
+            result.add(
+                "default",
+                f"{p.prefix}.ignoreExceptions",
+                "unset: resilience4j retries every exception, its own CallNotPermittedException "
+                "and BulkheadFullException included → retry_on: " + ", ".join(outcomes),
+            )
+    else:
+        listed = _classes(retried)
+        own = {c for classes in _OWN_CLASSES.values() for c in classes} | set(_EVERY)
+        app = [n for n in listed if n.lower() not in own]
+        outcomes = [o for o in _ALL_OUTCOMES if o in _OWN_CLASSES and _covers(listed, o)]
+        if app or any(n.lower() in _EVERY for n in listed):
+            outcomes = [o for o in _ALL_OUTCOMES if o in _APP_OUTCOMES or o in outcomes]
+            if app:
+                result.add(
+                    "note",
+                    retried.path,
+                    f"{', '.join(app)}: Murphy cannot tell exception classes apart; "
+                    f"assumed to be what the application's client throws for "
+                    f"{', '.join(_APP_OUTCOMES)} (retried)",
+                    retried.line,
+                )
+        left_out = [o for o in _OWN_CLASSES if o not in outcomes]
+        if left_out:
+            result.add(
+                "set",
+                retried.path,
+                "resilience4j retries only these classes: "
+                + ", ".join(left_out)
+                + " (its own exceptions, not listed) → not in retry_on",
+                retried.line,
+            )
+    if ignored is not None:
+        listed = _classes(ignored)
+        gone = [o for o in outcomes if _covers(listed, o)]
+        if any(n.lower() in _EVERY for n in listed):
+            gone = list(outcomes)
+        mapped = [n for n in listed if any(n.lower() in c for c in _OWN_CLASSES.values())]
+        other = [n for n in listed if n not in mapped and n.lower() not in _EVERY]
+        outcomes = [o for o in outcomes if o not in gone]
+        if gone:
+            result.add(
+                "set",
+                ignored.path,
+                f"{', '.join(n for n in listed if n not in other)} → "
+                f"{', '.join(gone)} not in retry_on",
+                ignored.line,
+            )
+        if other:
+            result.add("not_modelled", ignored.path, f"{', '.join(other)}: {_JAVA}", ignored.line)
     return outcomes
 
 
@@ -639,7 +797,7 @@ def _thread_pool(p: _Props, result: ImportResult) -> None:
         cpus,
         _whole,
         "max_concurrent",
-        lambda v: f"available processors (assumed {v}, --processors)",
+        lambda v: f"available processors (assumed {v})",
     )
     core = p.raw("corethreadpoolsize")
     core_size = p.whole("corethreadpoolsize", max(1, cpus - 1))

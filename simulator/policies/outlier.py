@@ -12,8 +12,8 @@ architecture overview "Outlier detection", in the default mode without
   its return resets the counter), and resets that counter once handled.
 - A detection is ignored for a host already ejected. Otherwise the host is
   ejected if the ejected share after it stays within ``max_ejection_percent``, or
-  if none is ejected and ``always_eject_one_host`` (Envoy's behaviour up to 1.30,
-  and the option since); beyond that the detection counts as an *overflow*. A
+  if none is ejected and ``always_eject_one_host`` (Envoy's option since 1.31,
+  off by default); beyond that the detection counts as an *overflow*. A
   detection that may eject ejects with the probability of its ``enforcing_*``
   setting, drawn from the balancer's own stream (no draw at 0% or 100%).
 - An ejection lasts ``base_ejection_time`` × the host's backoff multiplier, capped

@@ -95,3 +95,18 @@ def test_an_instance_named_like_a_node_picks_the_call_to_it(make_window, qtbot, 
     dialog.name.setCurrentIndex(dialog.name.findText("inventory"))
     dialog.name.setCurrentIndex(dialog.name.findText("payments"))
     assert dialog.call.currentText() == "orders->lb"
+
+
+def test_an_unexpected_error_is_shown_not_a_blank_report(make_window, qtbot, dialogs, monkeypatch):  # type: ignore[no-untyped-def]
+    import gui.import_dialog as module
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OverflowError("Numerical result out of range")
+
+    monkeypatch.setattr(module, "import_settings", broken)
+    window = make_window(SHOP)
+    dialog = _dialog(window, qtbot)
+    dialog.path.setText(str(DATA / "application.yml"))
+    qtbot.waitUntil(lambda: "internal error" in dialog.report.toPlainText(), timeout=5_000)
+    assert "OverflowError" in dialog.report.toPlainText()
+    assert not dialog.apply_button.isEnabled()

@@ -297,3 +297,14 @@ def test_a_contended_scenario_shows_calls_and_completion(qtbot):
     axes = dialog.figure_canvas.figure.axes
     assert any("Completion" in ax.get_title(loc="left") for ax in axes)
     assert any("Calls" in ax.get_title(loc="left") for ax in axes)
+
+
+def test_a_contention_run_not_finished_shows_no_completion_time():
+    from gui.plots.compare_table import CONTENTION_TABLE_METRICS, cell_text
+
+    (_, _, fmt, fmt_half) = CONTENTION_TABLE_METRICS[1]
+    cut = {"mean": 30.0, "ci95": 0.0, "values": [30.0, 30.0], "unfinished": 2,
+           "duration_s": 30.0}  # fmt: skip
+    assert cell_text(cut, fmt, fmt_half, "completion_s") == "not finished (≥ 30 s)"
+    done = {**cut, "mean": 4.85, "ci95": 0.75, "unfinished": 0}
+    assert cell_text(done, fmt, fmt_half, "completion_s") == "4.85 ± 0.75"

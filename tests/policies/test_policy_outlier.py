@@ -110,13 +110,13 @@ def test_enforcement_is_a_draw_only_between_0_and_100_percent() -> None:
     assert sure.draws == 0
 
 
-def test_max_ejection_percent_caps_ejections_but_one_host_always_goes() -> None:
-    d = detector(hosts=5)  # 10%: even one of five is 20%
+def test_max_ejection_percent_caps_ejections_unless_one_host_always_goes() -> None:
+    d = detector(hosts=5, always_eject_one_host=True)  # 10%: even one of five is 20%
     fail(d, 0, 5)
     assert d.ejected[0]  # always_eject_one_host
     fail(d, 1, 5)
     assert not d.ejected[1] and d.overflow == 1
-    strict = detector(hosts=5, always_eject_one_host=False)
+    strict = detector(hosts=5)  # Envoy's default (since 1.31): the share holds
     fail(strict, 0, 5)
     assert not strict.ejected[0] and strict.overflow == 1
 
@@ -172,7 +172,7 @@ def test_the_multiplier_decays_by_one_per_healthy_interval() -> None:
 
 
 def test_success_rate_ejects_the_host_far_below_the_others() -> None:
-    d = detector(hosts=5, interval=10.0, success_rate_request_volume=100)
+    d = detector(hosts=5, interval=10.0, success_rate_request_volume=100, max_ejection_percent=0.2)
     for host in range(5):
         for i in range(200):
             good = host != 2 or i % 2 == 0  # host 2 succeeds half the time
@@ -195,7 +195,7 @@ def test_success_rate_needs_enough_hosts_with_enough_volume() -> None:
 
 
 def test_success_rate_judges_the_interval_that_just_closed() -> None:
-    d = detector(hosts=5)
+    d = detector(hosts=5, max_ejection_percent=0.2)
     d.sweep(10.0)  # nothing yet
     for host in range(5):
         for i in range(200):
@@ -208,7 +208,11 @@ def test_success_rate_judges_the_interval_that_just_closed() -> None:
 
 
 def test_failure_percentage_ejects_above_its_threshold_when_enforced() -> None:
-    kw = {"failure_percentage_threshold": 0.5, "failure_percentage_request_volume": 10}
+    kw = {
+        "failure_percentage_threshold": 0.5,
+        "failure_percentage_request_volume": 10,
+        "max_ejection_percent": 0.2,
+    }
     for enforcing, ejected in ((0.0, False), (1.0, True)):
         d = detector(hosts=5, enforcing_failure_percentage=enforcing, **kw)
         for host in range(5):
