@@ -187,16 +187,22 @@ class HedgedCallSite(CallSite):
             # the delay down (refused, shed, an error), so it is left out.
             if outcome in _OBSERVED:
                 self.hedging.observe(now - attempt.t_try)
-        self._settle(attempt, attempt.kind, outcome, now)
-        if outcome in SUCCESS:
+        # Releasing the slot or connection may hand it at once to a sibling waiting for one,
+        # which may be answered at once (shed, refused) and end the request itself: so the
+        # winner's is released only once its siblings are marked cancelled (``_end``), and a
+        # failure decides with the siblings it had before the release.
+        last = not request.live
+        success = outcome in SUCCESS
+        self._settle(attempt, attempt.kind, outcome, now, release=not success)
+        if success:
             if self.fallback is not None:
                 self.fallback.record_success(now)
             if attempt.kind == HEDGE:
                 stats.hedge_wins += 1
-            return self._end(request, outcome)
+            return self._end(request, outcome, attempt)
         stats.failures += 1
-        if request.live:
-            return  # a sibling is still out: the request waits for it
+        if not last:
+            return  # a sibling is (or was, when the slot went to it) out: it decides
         request.armed += 1  # nothing in flight: no hedge until the next try
         if self._may_retry_request(request, outcome):
             if self.budget is not None:
@@ -236,10 +242,12 @@ class HedgedCallSite(CallSite):
     def _after_backoff(self, wake: Wake) -> None:
         self._launch(wake.value, RETRY, self.env.clock)
 
-    def _end(self, request: _Request, outcome: str) -> None:
+    def _end(self, request: _Request, outcome: str, winner: _Attempt | None = None) -> None:
         """The request's answer: close the attempts still out, then finish it once."""
         if request.done:
             self.double_finishes += 1  # the invariants report it
+            if winner is not None and winner.held:
+                self._release(winner)
             return
         request.done = True
         request.armed += 1
@@ -264,6 +272,8 @@ class HedgedCallSite(CallSite):
             # One not sent yet may be mid-checkout (a ping, a connect): it keeps its slot and
             # connection until its chain reaches _send or _attempt_done, which release them.
             self._settle(attempt, kind, "cancelled", now, release=job is not None)
+        if winner is not None and winner.held:  # its siblings are cancelled: safe to hand on
+            self._release(winner)
         del self.live[request]
         stats.finished += 1
         stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1

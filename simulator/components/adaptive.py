@@ -63,10 +63,12 @@ class AdaptiveServer(Server):
 
     def _finish(self, job: Job, outcome: str, error_kind: str | None) -> None:
         entered = self._entered.pop(job, None)
-        if entered is not None and not was_cancelled(job):
+        if entered is not None:
             now = self.env.clock
-            dropped = error_kind == "dependency_timeout" or now > job.deadline
-            self.limiter.sample(now, now - job.t_arrive, entered, dropped)
+            # A cancel passes the deadline: only then is the (unset) mark worth reading.
+            if not (job.deadline <= now and was_cancelled(job)):
+                dropped = error_kind == "dependency_timeout" or now > job.deadline
+                self.limiter.sample(now, now - job.t_arrive, entered, dropped)
         super()._finish(job, outcome, error_kind)
 
     def _expire(self, job: Job, now: float) -> None:
