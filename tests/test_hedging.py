@@ -449,7 +449,7 @@ nodes:
     sim, out = run(sc)
     assert out["nodes"]["db"]["errors"]["expired"] > 0
     edge = sim.sites["svc->db"].stats
-    # before the expired job was answered: 50, every worker of svc held
+    # Before the expired job was answered: 50 open, every worker of svc held.
     assert edge.requests - edge.finished <= 5
 
 
