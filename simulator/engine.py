@@ -183,7 +183,10 @@ class Simulation:
             make = WriteCallSite
             extra = {"books": target.books, "corrupt_rng": self.stream(edge, "corruption")}
         elif caller in self._cancelled and call.deadline_propagation:
-            make = LinkedCallSite if isinstance(self.servers[caller], Balancer) else CallSite
+            caller_node = self.servers[caller]
+            make = CallSite
+            if isinstance(caller_node, Balancer):
+                make, extra = LinkedCallSite, {"balancer": caller_node}
         else:
             make = CallSite
         keys = self._contended_keys(call)

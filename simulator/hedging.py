@@ -41,6 +41,8 @@ from simulator.scenario import Scenario
 __all__ = ["HedgeStats", "HedgedCallSite", "LinkedCallSite", "cancelled_balancers"]
 
 FIRST, RETRY, HEDGE, CANCELLED = 0, 1, 2, -1
+_OBSERVED = frozenset(("ok", "fallback", "timeout"))
+"""The answers whose latency feeds a percentile hedge delay (with superseded losers')."""
 
 
 class HedgeStats(EdgeStats):
@@ -181,17 +183,26 @@ class HedgedCallSite(CallSite):
         del request.live[attempt]
         if attempt.job is not None:  # it was sent: its latency is the callee's (or the timeout)
             attempt.job = None
-            self.hedging.observe(now - attempt.t_try)
-        self._settle(attempt, attempt.kind, outcome, now)
-        if outcome in SUCCESS:
+            # Finagle's window: answers and timeouts; a failure answered at once would pull
+            # the delay down (refused, shed, an error), so it is left out.
+            if outcome in _OBSERVED:
+                self.hedging.observe(now - attempt.t_try)
+        # Releasing the slot or connection may hand it at once to a sibling waiting for one,
+        # which may be answered at once (shed, refused) and end the request itself: so the
+        # winner's is released only once its siblings are marked cancelled (``_end``), and a
+        # failure decides with the siblings it had before the release.
+        last = not request.live
+        success = outcome in SUCCESS
+        self._settle(attempt, attempt.kind, outcome, now, release=not success)
+        if success:
             if self.fallback is not None:
                 self.fallback.record_success(now)
             if attempt.kind == HEDGE:
                 stats.hedge_wins += 1
-            return self._end(request, outcome)
+            return self._end(request, outcome, attempt)
         stats.failures += 1
-        if request.live:
-            return  # a sibling is still out: the request waits for it
+        if not last:
+            return  # a sibling is (or was, when the slot went to it) out: it decides
         request.armed += 1  # nothing in flight: no hedge until the next try
         if self._may_retry_request(request, outcome):
             if self.budget is not None:
@@ -214,7 +225,10 @@ class HedgedCallSite(CallSite):
         if release and attempt.held:
             self._release(attempt)
         if attempt.permitted:  # every permitted attempt records an outcome (half-open waits)
-            self.breaker.record(now, outcome, now - attempt.t_try)  # type: ignore[union-attr]
+            if outcome == "cancelled":  # nobody's failure nor success: the permit goes back
+                self.breaker.release()  # type: ignore[union-attr]
+            else:
+                self.breaker.record(now, outcome, now - attempt.t_try)  # type: ignore[union-attr]
         if self.throttle is not None and outcome in ("ok", "fallback", "error"):
             self.throttle.record_accept(now)
         if self.budget is not None and kind == RETRY:
@@ -228,10 +242,12 @@ class HedgedCallSite(CallSite):
     def _after_backoff(self, wake: Wake) -> None:
         self._launch(wake.value, RETRY, self.env.clock)
 
-    def _end(self, request: _Request, outcome: str) -> None:
+    def _end(self, request: _Request, outcome: str, winner: _Attempt | None = None) -> None:
         """The request's answer: close the attempts still out, then finish it once."""
         if request.done:
             self.double_finishes += 1  # the invariants report it
+            if winner is not None and winner.held:
+                self._release(winner)
             return
         request.done = True
         request.armed += 1
@@ -246,6 +262,9 @@ class HedgedCallSite(CallSite):
             stats.attempt_outcomes["cancelled"] = stats.attempt_outcomes.get("cancelled", 0) + 1
             job = attempt.job
             if job is not None:
+                # Superseded: it took at least this long (Finagle records it), so the window
+                # keeps the slow attempts the hedges beat, not only the fast ones that won.
+                self.hedging.observe(now - attempt.t_try)
                 job.closed = True  # its answer, if it comes, is dropped
                 attempt.job = None
                 if self._cancels:  # the callee hears the deadline has passed
@@ -253,6 +272,8 @@ class HedgedCallSite(CallSite):
             # One not sent yet may be mid-checkout (a ping, a connect): it keeps its slot and
             # connection until its chain reaches _send or _attempt_done, which release them.
             self._settle(attempt, kind, "cancelled", now, release=job is not None)
+        if winner is not None and winner.held:  # its siblings are cancelled: safe to hand on
+            self._release(winner)
         del self.live[request]
         stats.finished += 1
         stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
@@ -303,9 +324,10 @@ class LinkedCallSite(CallSite):
     ``cancelled_balancers``, so every other call keeps the plain path.
     """
 
-    def __init__(self, *args: Any) -> None:
+    def __init__(self, *args: Any, balancer: Balancer) -> None:
         super().__init__(*args)
         self._out: dict[Job, Job] = {}  # the balancer's job -> the job sent for it
+        self._balancer = balancer  # the caller, told of a cancel apart from any answer
 
     def job_of(self, parent: Job) -> Job | None:
         return self._out.get(parent)
@@ -327,11 +349,16 @@ class LinkedCallSite(CallSite):
         now = self.env.clock
         if state.held:
             self._release(state)
-        if state.permitted:  # every permitted attempt records an outcome (half-open waits)
-            self.breaker.record(now, outcome, now - state.t_try)  # type: ignore[union-attr]
+        if state.permitted:  # not recorded, neither success nor failure: the permit goes back
+            self.breaker.release()  # type: ignore[union-attr]
         if self.budget is not None and state.attempt > 1:
             self.budget.retry_finished()
-        self._finish(state, outcome)
+        stats.finished += 1
+        stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
+        stats.latency.record(now - state.t0)
+        if self.budget is not None:
+            self.budget.request_finished()
+        self._balancer.after_cancel(state.parent)
 
     def _send(self, state: _CallState) -> None:
         parent = state.parent

@@ -376,7 +376,7 @@ class Balancer(NodeBase):
         "round_robin",
         description="how a backend is chosen: in turn, at random, the one with the fewest "
         "of this balancer's requests in flight, or the less busy of two drawn at random "
-        "(power_of_two: Envoy's least_request)",
+        "with replacement (power_of_two: Envoy's least_request)",
     )
     health_check: bool = Field(
         False,

@@ -102,12 +102,65 @@ def test_crash_restarts_the_limit_and_books_balance() -> None:
     text["nodes"]["api"]["memory"] = {"limit_mb": 400, "base_mb": 100, "per_request_mb": 2}
     from simulator.scenario import validate_data
 
-    sim = Simulation(validate_data(text, None, "<test>"), seed=2).run_to_end()
+    sim = Simulation(validate_data(text, None, "<test>"), seed=2)
+    limiter = sim.servers["api"].limiter
+    seen: list[tuple[float, float, float]] = []  # (when, limit before, limit after) a restart
+    restart = limiter.restart
+
+    def spy(now: float) -> None:
+        before = limiter.limit
+        restart(now)
+        seen.append((now, before, limiter.limit))
+
+    limiter.restart = spy
+    sim.run_to_end()
     out = summarize(sim)
     assert out["invariants"] == []
     cols = time_series(sim)
     assert "node.api.memory_mb" in cols and "node.api.limit" in cols  # one prefix, both series
-    assert out["nodes"]["api"]["limit"]["samples"] > 0
+    limit = out["nodes"]["api"]["limit"]
+    assert limit["samples"] > 0
+    # The restarted process starts again from initial_limit, from a limit the surge had moved.
+    [(when, before, after)] = seen
+    assert when == pytest.approx(42.0) and after == limit["initial"] and before != after
+
+
+def test_a_hedges_cancelled_loser_is_no_drop() -> None:
+    """A hedge's loser cancelled with deadline propagation reaches the limited node as a passed
+    deadline; Netflix's interceptor ignores a client's cancel (onIgnore), so the limit takes
+    no sample of it. Counted as drops, they shrank AIMD to its floor on an idle server."""
+    from engine_helpers import scenario
+
+    text = """
+murphy: 1
+name: hedge-aimd
+seed: 3
+duration: 60s
+nodes:
+  users:
+    kind: client
+    rate: 100/s
+    calls:
+      - to: api
+        timeout: 1s
+        deadline_propagation: true
+        hedge: {delay: 20ms, max_hedges: 1, budget: 100%, cancel_loser: true}
+  api:
+    kind: service
+    workers: 50
+    service_time: {dist: exponential, mean: 15ms}
+    limiter: {kind: aimd, initial_limit: 40, min_limit: 5, max_limit: 200}
+"""
+    for seed in SEEDS:
+        _sim, out = run(scenario(text), seed)
+        assert out["invariants"] == []
+        assert out["edges"]["users->api"]["hedges"] > 1000  # ~a quarter of requests hedged
+        limit = out["nodes"]["api"]["limit"]
+        assert limit["drops"] == 0  # was ~1,500 (each cancelled loser a drop)
+        assert limit["min"] == limit["initial"] == 40  # was 5: the floor
+        assert out["nodes"]["api"]["shed"] == 0
+        # one sample per admitted request its caller still wanted
+        assert limit["samples"] == out["routes"]["users"]["outcomes"]["ok"]
 
 
 def test_validate_warns_of_knobs_the_kind_does_not_read() -> None:

@@ -150,3 +150,127 @@ faults:
     assert (
         sim.snapshot()["nodes"]["lb"]["ejected"] == []
     )  # back at the first sweep after 30 s: 50 s
+
+
+_LB_CRASH = """
+murphy: 1
+name: lb crash
+seed: 1
+duration: 60s
+nodes:
+  users: {kind: client, rate: 100/s, calls: [{to: lb, timeout: 1s}]}
+  lb:
+    kind: balancer
+    outlier_detection: {base_ejection_time: 30s, max_ejection_percent: 50%}
+    calls: [{to: b1}, {to: b2}]
+  b1: {kind: service, workers: 10, service_time: {dist: exponential, mean: 10ms}}
+  b2: {kind: service, workers: 10, service_time: {dist: exponential, mean: 10ms}}
+faults:
+  - {kind: error, target: b1, at: 5s, for: 3s, rate: 100%}
+"""
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_restarted_balancer_starts_with_no_host_ejected(seed: int) -> None:
+    """Envoy's detector lives in the proxy: a restarted one has no host ejected and no
+    multiplier. b1 fails 5-8 s and is ejected for 30 s; the balancer crashes 10-12 s."""
+    crash = "  - {kind: crash, target: lb, at: 10s, for: 2s}\n"
+    kept_sim, kept = run(scenario(_LB_CRASH), seed)
+    sim, out = run(scenario(_LB_CRASH + crash), seed)
+    for summary in (kept, out):
+        assert summary["invariants"] == []
+    assert time_series(kept_sim)["node.lb.ejected"][13:35].min() > 0.999  # out until 35 s
+    ejected = time_series(sim)["node.lb.ejected"]
+    assert ejected[9] > 0.999 and ejected[10:].sum() == 0  # out until the crash, then back
+    outlier = out["nodes"]["lb"]["outlier"]
+    assert outlier["ejections"] == 1 and outlier["ejected_at_end"] == []
+    # b1 (healthy since 8 s) takes its half again from 12 s, not 40 s: 28 s x 50/s more
+    assert out["nodes"]["b1"]["arrivals"] > kept["nodes"]["b1"]["arrivals"] + 1_250
+
+
+def test_a_restarted_balancer_leaves_panic() -> None:
+    """Every backend ejected puts the balancer in panic; its crash ends the episode."""
+    text = _LB_CRASH.replace("max_ejection_percent: 50%", "max_ejection_percent: 100%").replace(
+        "  - {kind: error, target: b1, at: 5s, for: 3s, rate: 100%}",
+        "  - {kind: error, target: b1, at: 5s, for: 3s, rate: 100%}\n"
+        "  - {kind: error, target: b2, at: 5s, for: 3s, rate: 100%}\n"
+        "  - {kind: crash, target: lb, at: 10s, for: 2s}",
+    )
+    sim, out = run(scenario(text))
+    assert out["invariants"] == []
+    outlier = out["nodes"]["lb"]["outlier"]
+    assert outlier["ejections"] == 2 and outlier["panics"] == 1
+    assert 4.5 < outlier["time_in_panic_s"] < 5.5  # from ~5 s to the crash at 10 s
+    assert time_series(sim)["node.lb.panic"][10:].sum() == 0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_panic_is_judged_per_route_set_without_flapping(seed: int) -> None:
+    """Two clients routed (only_for) to disjoint pairs: a1 and a2 fail 10-15 s and are both
+    ejected, so ua's set is in panic while ub's is not. One episode for as long as a's pair
+    is out, not a flag flipped by every request of the other client."""
+    text = """
+murphy: 1
+name: flap
+duration: 60s
+nodes:
+  ua: {kind: client, rate: 100/s, calls: [{to: lb, timeout: 1s}]}
+  ub: {kind: client, rate: 100/s, calls: [{to: lb, timeout: 1s}]}
+  lb:
+    kind: balancer
+    outlier_detection: {max_ejection_percent: 100%}
+    calls:
+      - {to: a1, only_for: [ua]}
+      - {to: a2, only_for: [ua]}
+      - {to: b1, only_for: [ub]}
+      - {to: b2, only_for: [ub]}
+  a1: {kind: service, workers: 10, service_time: {dist: exponential, mean: 10ms}}
+  a2: {kind: service, workers: 10, service_time: {dist: exponential, mean: 10ms}}
+  b1: {kind: service, workers: 10, service_time: {dist: exponential, mean: 10ms}}
+  b2: {kind: service, workers: 10, service_time: {dist: exponential, mean: 10ms}}
+faults:
+  - {kind: error, target: a1, at: 10s, for: 5s, rate: 100%}
+  - {kind: error, target: a2, at: 10s, for: 5s, rate: 100%}
+"""
+    sim, out = run(scenario(text), seed)
+    assert out["invariants"] == []
+    outlier = out["nodes"]["lb"]["outlier"]
+    assert outlier["ejections_per_host"] == {"a1": 1, "a2": 1, "b1": 0, "b2": 0}
+    assert outlier["panics"] == 1  # was ~2,000: one per flip
+    # from the second ejection (~10 s) to the returns at the sweep at 50 s (at 40 s, 30 s had
+    # not quite passed)
+    assert 39 < outlier["time_in_panic_s"] < 40.5
+    assert outlier["panic_requests"] == pytest.approx(100 * 40, rel=0.05)  # only ua's
+    panic = time_series(sim)["node.lb.panic"]
+    assert panic[11:49].min() > 0.999 and panic[51:].sum() == 0
+
+
+def test_a_token_buckets_shed_is_a_429_not_a_failure() -> None:
+    """Envoy's local rate limit answers 429, which outlier detection does not count; a
+    max_in_flight limiter's shed (a 503) is a gateway failure."""
+    text = """
+murphy: 1
+name: shed
+duration: 30s
+nodes:
+  users: {kind: client, rate: 200/s, calls: [{to: lb}]}
+  lb:
+    kind: balancer
+    outlier_detection: {enforcing_consecutive_gateway_failure: 100%}
+    calls: [{to: a}, {to: b}]
+  a:
+    kind: service
+    workers: 10
+    service_time: {dist: constant, value: 5ms}
+    limiter: LIMITER
+  b: {kind: service, workers: 10, service_time: {dist: constant, value: 5ms}}
+"""
+    bucket = "{kind: token_bucket, rate: 20/s, burst: 1}"
+    _sim, out = run(scenario(text.replace("LIMITER", bucket)))
+    assert out["invariants"] == []
+    assert out["nodes"]["a"]["shed"] > 1_000  # a sheds most of its 100/s
+    assert out["nodes"]["lb"]["outlier"]["ejections"] == 0
+    in_flight = "{kind: max_in_flight, max_in_flight: 1}"
+    _sim, out = run(scenario(text.replace("LIMITER", in_flight).replace("5ms", "50ms", 1)))
+    assert out["invariants"] == []
+    assert out["nodes"]["lb"]["outlier"]["ejections_per_host"]["a"] >= 1

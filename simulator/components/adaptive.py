@@ -20,7 +20,10 @@ request leaves, the rule gets one sample (``policies/concurrency.py``):
   plain sample. Without deadline propagation the node cannot know its caller gave
   up: only the latency speaks (and AIMD's own ``timeout``).
 
-Work lost in a crash gives no sample (the library's ``onIgnore``), and the restarted
+A request its caller cancelled (a hedge's loser, ``Server.cancel``) gives no sample
+either, wherever it ends: the library's gRPC interceptor ignores a client's cancel
+(``onCancel`` -> ``onIgnore``), it is no drop. Work lost in a crash gives no sample
+(``onIgnore`` too), and the restarted
 process's limiter starts again from ``initial_limit``.
 """
 
@@ -29,7 +32,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from simulator.components.base import Job
+from simulator.components.base import Job, was_cancelled
 from simulator.components.service import Server
 from simulator.metrics import Rollup, Series
 from simulator.policies.concurrency import AdaptiveLimiter
@@ -62,13 +65,15 @@ class AdaptiveServer(Server):
         entered = self._entered.pop(job, None)
         if entered is not None:
             now = self.env.clock
-            dropped = error_kind == "dependency_timeout" or now > job.deadline
-            self.limiter.sample(now, now - job.t_arrive, entered, dropped)
+            # A cancel passes the deadline: only then is the (unset) mark worth reading.
+            if not (job.deadline <= now and was_cancelled(job)):
+                dropped = error_kind == "dependency_timeout" or now > job.deadline
+                self.limiter.sample(now, now - job.t_arrive, entered, dropped)
         super()._finish(job, outcome, error_kind)
 
     def _expire(self, job: Job, now: float) -> None:
         entered = self._entered.pop(job, None)
-        if entered is not None:
+        if entered is not None and not was_cancelled(job):
             self.limiter.sample(now, now - job.t_arrive, entered, True)
         super()._expire(job, now)
 

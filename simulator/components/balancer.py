@@ -40,6 +40,7 @@ class Balancer(Server):
         # Set by a hedged call to this balancer: only then may a job name backends to avoid
         # (reading the unset slot costs an exception inside getattr on every request).
         self.hedged = False
+        self.cancelled = 0  # requests a hedge cancelled while out at a backend (no error)
 
     def _next_call(self, job: Job) -> None:
         if job.step:  # the backend has answered with a success
@@ -61,10 +62,26 @@ class Balancer(Server):
         self.outstanding[job.step - 1] -= 1
         super()._after_call(job, outcome)
 
+    def after_cancel(self, job: Job) -> None:
+        """The backend call for ``job`` was abandoned (``LinkedCallSite.abandon``): the job
+        ends as ``cancelled``, counted apart, not as an error of the balancer: its caller
+        gave up, nobody failed."""
+        self.outstanding[job.step - 1] -= 1
+        if job.epoch != self.epoch:
+            return
+        self.cancelled += 1
+        self._finish(job, "cancelled", None)
+
+    def own_summary(self, now: float) -> dict[str, Any]:
+        out = super().own_summary(now)
+        if self.cancelled:
+            out["cancelled"] = self.cancelled
+        return out
+
     def cancel(self, job: Job, now: float) -> None:
         """A hedge's loser cancelled: its deadline passes here and, when the backend call
         propagates deadlines, at the backend too (where the work is queued), and the balancer
-        stops waiting for it (``dependency_cancelled``), as a proxy resets the upstream."""
+        stops waiting for it (``after_cancel``), as a proxy resets the upstream."""
         super().cancel(job, now)
         if job.step:
             site = self.sites[job.step - 1]
@@ -123,17 +140,16 @@ class Balancer(Server):
         return pick
 
     def _power_of_two(self, candidates: list[int]) -> int:
-        """Two distinct candidates at random, the one with fewer requests in flight (the first
-        drawn on a tie): Envoy's least_request with its default choice_count of 2."""
+        """Two candidates drawn at random, with replacement, the one with fewer requests in
+        flight (the first drawn on a tie): Envoy's least_request with its default
+        choice_count of 2 (``unweightedHostPickNChoices``: each draw is ``random() % n``, no
+        dedup), so the busiest of n backends still gets 1/n² of the picks."""
         count = len(candidates)
         if count == 1:
             return candidates[0]
         rng = self.route_rng
-        first = int(rng.random() * count)
-        second = int(rng.random() * (count - 1))
-        if second >= first:
-            second += 1
-        a, b = candidates[first], candidates[second]
+        a = candidates[int(rng.random() * count)]
+        b = candidates[int(rng.random() * count)]
         return b if self.outstanding[b] < self.outstanding[a] else a
 
 

@@ -17,7 +17,7 @@ from simulator.metrics import Rollup, Series, TimeAverage
 
 __all__ = [
     "LOST_ERRORS", "REFUSED_AT_ARRIVAL", "SUCCESS", "Job", "NodeStats", "ReplyTarget",
-    "avoid_of", "no_time", "pending_of",
+    "avoid_of", "no_time", "pending_of", "was_cancelled",
 ]  # fmt: skip
 
 SUCCESS = frozenset({"ok", "fallback"})
@@ -42,13 +42,14 @@ class Job:
 
     pending: Any  # see below: declared for the type checker, unset until needed
     avoid: set[int]  # a hedged request's backends tried (simulator.hedging): unset otherwise
+    cancelled: bool  # True once its caller cancelled it (a hedge's loser): unset otherwise
 
     # ``pending`` (dual write: the publish site and the message committed, not yet sent) is
     # set only on jobs of nodes that announce a commit, and read through ``pending_of``;
     # leaving it unset keeps Job() at its old cost on every other path.
     __slots__ = (
-        "avoid", "closed", "deadline", "degraded", "epoch", "origin", "pending", "reply_to",
-        "state", "step", "t_arrive",
+        "avoid", "cancelled", "closed", "deadline", "degraded", "epoch", "origin", "pending",
+        "reply_to", "state", "step", "t_arrive",
     )  # fmt: skip
 
     def __init__(
@@ -72,6 +73,15 @@ def avoid_of(job: Job) -> set[int] | None:
     balancer skips them while another candidate remains, and adds its own pick.
     """
     return getattr(job, "avoid", None)
+
+
+def was_cancelled(job: Job) -> bool:
+    """Whether ``job``'s caller cancelled it (``Server.cancel``: a hedge's loser).
+
+    Set only where a cancel happens, so every other job keeps ``Job()`` at its old cost;
+    read only by the nodes that must tell a cancel from a missed deadline.
+    """
+    return getattr(job, "cancelled", False)
 
 
 def pending_of(job: Job) -> Any:

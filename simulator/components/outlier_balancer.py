@@ -27,6 +27,7 @@ from simulator._simpy import Wake
 from simulator.components.balancer import Balancer
 from simulator.components.base import Job
 from simulator.metrics import Rollup, Series, TimeAverage
+from simulator.policies.limiter import TokenBucket
 from simulator.policies.outlier import OutlierDetector, classify
 from simulator.randomness import RandomStream
 from simulator.scenario_policies import OutlierDetection
@@ -59,10 +60,15 @@ class OutlierBalancer(Balancer):
             outlier_rng,
         )
         self.detector = OutlierDetector(outlier, 0, outlier_rng)  # sized in start_detection
-        self.in_panic = False
+        self.in_panic = False  # some route set is in panic (the only one, without only_for)
         self.panic_level = TimeAverage()  # 1 while in panic: its area is the time in panic
         self.panic_requests = 0  # requests routed in panic (Envoy's lb_healthy_panic)
-        self.panics = 0  # times the balancer entered panic
+        self.panics = 0  # episodes: times the balancer entered panic
+        # With only_for, requests route over different sets of backends, each in panic or not
+        # on its own (Envoy's subset balancer judges panic per subset): the sets in panic now.
+        self._routes_differ = False
+        self._panicked: set[tuple[int, ...]] = set()
+        self._shed_429: list[bool] = []  # per backend: its shed is a token bucket's (a 429)
         self._series = outlier_series
         self._rollup = Rollup(
             outlier_series,
@@ -76,6 +82,10 @@ class OutlierBalancer(Balancer):
     def start_detection(self) -> None:
         """Once the backends exist: size the detector, watch their answers, start the sweeps."""
         self.detector = OutlierDetector(self.outlier, len(self.sites), self._outlier_rng)
+        self._routes_differ = any(site.only_for is not None for site in self.sites)
+        self._shed_429 = [
+            isinstance(getattr(site.target, "limiter", None), TokenBucket) for site in self.sites
+        ]
         for index, site in enumerate(self.sites):
             site.__class__ = _observed(type(site))
             site.outlier_owner, site.outlier_host = self, index  # type: ignore[attr-defined]
@@ -88,7 +98,28 @@ class OutlierBalancer(Balancer):
     def observe(self, index: int, outcome: str) -> None:
         """Backend ``index`` answered an attempt with ``outcome``."""
         site = self.sites[index]
+        if outcome == "shed" and self._shed_429[index]:
+            outcome = "rate_limited"  # Envoy's local rate limit answers 429, not a 5xx
         self.detector.record(index, classify(outcome, site.target.down), self.env.clock)
+
+    def crash(self) -> None:
+        """The detector lives in the process (Envoy's does): its ejections and panic die with
+        it, and the restarted one starts afresh."""
+        super().crash()
+        self._forget_detection()
+
+    def restart(self) -> None:
+        was_down = self.down
+        super().restart()
+        if was_down and not self.down:  # a fresh proxy: nothing backends told the dead one
+            self._forget_detection()
+
+    def _forget_detection(self) -> None:
+        """No host ejected, multipliers at 0, counters empty, no panic; the run's totals stay."""
+        self.detector.reset(self.env.clock)
+        self._panicked.clear()
+        if self.in_panic:
+            self._set_panic(False)
 
     # -- routing -----------------------------------------------------------------------------
 
@@ -101,12 +132,27 @@ class OutlierBalancer(Balancer):
         else:
             healthy = [i for i in routed if not ejected[i]]
         panic = len(healthy) < self.panic_threshold * len(routed) - _EPSILON
-        if panic != self.in_panic:
+        if self._routes_differ:
+            self._route_set_panic(tuple(routed), panic)
+        elif panic != self.in_panic:
             self._set_panic(panic)
         if panic:
             self.panic_requests += 1
             return routed
         return healthy
+
+    def _route_set_panic(self, routed: tuple[int, ...], panic: bool) -> None:
+        """The request's route set is (or is no longer) in panic; the balancer is in panic
+        while any of its sets is, so requests of other sets do not end its episode."""
+        panicked = self._panicked
+        if panic == (routed in panicked):
+            return
+        if panic:
+            panicked.add(routed)
+        else:
+            panicked.discard(routed)
+        if bool(panicked) != self.in_panic:
+            self._set_panic(bool(panicked))
 
     def _set_panic(self, panic: bool) -> None:
         self.in_panic = panic
@@ -159,6 +205,8 @@ class OutlierBalancer(Balancer):
             out.append(f"outlier: {len(self.detector.ejected)} hosts, {len(self.sites)} backends")
         if self.panic_level.level != int(self.in_panic):
             out.append("outlier: the panic level disagrees with the panic state")
+        if self._routes_differ and self.in_panic != bool(self._panicked):
+            out.append("outlier: the panic state disagrees with its route sets in panic")
         return out
 
 

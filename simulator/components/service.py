@@ -231,7 +231,9 @@ class Server:
 
     def cancel(self, job: Job, now: float) -> None:
         """The caller cancelled ``job`` (a hedge's loser): its propagated deadline passes now,
-        so the job is dropped unserved if it is still queued (``_start_waiting``)."""
+        so the job is dropped unserved if it is still queued (``_start_waiting``). Marked, so
+        a node that learns from missed deadlines (an adaptive limit) can tell the two apart."""
+        job.cancelled = True
         if job.deadline > now:
             job.deadline = now
 

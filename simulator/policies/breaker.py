@@ -145,6 +145,13 @@ class CircuitBreaker:
             if self._trial_calls >= self.config.half_open_calls:
                 self._move(now, OPEN if self._trial_failed() else CLOSED)
 
+    def release(self) -> None:
+        """A permitted call was cancelled by its caller: it records nothing, and a half-open
+        trial permit goes back (resilience4j's ``releasePermission``), so half-open still
+        reaches its verdict."""
+        if self.state == HALF_OPEN and self._trial_permits > 0:
+            self._trial_permits -= 1
+
     def time_open(self, now: float) -> float:
         """Total seconds spent in the ``open`` state (not ``half_open``) up to ``now``.
 

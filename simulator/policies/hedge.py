@@ -4,8 +4,10 @@ The model is Finagle's backup requests (``BackupRequestFilter``), which is Dean
 and Barroso's "tail at scale" hedge made safe:
 
 - **The delay** is fixed, or a percentile of the call's recent attempt
-  latencies (the last ``HEDGE_WINDOW`` attempts that got an answer or timed
-  out; a cancelled loser's latency is unknown and not counted). The percentile
+  latencies: the last ``HEDGE_WINDOW`` attempts that succeeded or timed out,
+  and the losers a winner superseded, with the time they had taken when
+  cancelled (a lower bound), as Finagle records them; other failures are left
+  out, since a fast failure would pull the delay down. The percentile
   is recomputed every ``REFRESH`` samples, not per request, so a hedged call
   costs a sort of the window per hundred attempts. Until ``HEDGE_MIN_SAMPLES``
   latencies are known there is no delay and so no hedge: a guessed delay on a
@@ -61,7 +63,7 @@ class HedgePolicy:
         return self._delay
 
     def observe(self, latency: float) -> None:
-        """An attempt's latency (it was answered or timed out): feeds a percentile delay."""
+        """An attempt's latency (answered, timed out or superseded): feeds a percentile delay."""
         if self.percentile is None:
             return
         samples = self._samples

@@ -18,8 +18,10 @@ architecture overview "Outlier detection", in the default mode without
   setting, drawn from the balancer's own stream (no draw at 0% or 100%).
 - An ejection lasts ``base_ejection_time`` × the host's backoff multiplier, capped
   at ``max_ejection_time``; each ejection raises the multiplier (while
-  ``multiplier × base < max + base``), and each sweep after which the host has
-  been back for at least one ``interval`` lowers it by one. Hosts return only at a
+  ``multiplier × base < max + base``), and each sweep that finds the host back
+  (returned at an earlier sweep) lowers it by one, at the start of the sweep,
+  before its success-rate and failure-percentage checks (Envoy's
+  ``checkHostForUneject`` runs for every host first). Hosts return only at a
   sweep (every ``interval``), once their time has passed.
 - At each sweep the interval's counts close (the previous interval's are judged,
   as Envoy's two swapped buckets do): among hosts not ejected, those with at
@@ -65,8 +67,10 @@ _EPSILON = 1e-9
 def classify(outcome: str, host_down: bool) -> int:
     """Map a Murphy attempt outcome onto Envoy's classes (what the router reports).
 
-    ``ok``, ``fallback`` and ``rate_limited`` (a 429 is not a 5xx) are successes.
-    ``timeout`` (504), ``rejected`` (queue or connections full: 503), ``shed`` (503)
+    ``ok``, ``fallback`` and ``rate_limited`` (a 429 is not a 5xx) are successes, and
+    so is a token bucket's ``shed`` (the caller passes ``"rate_limited"`` for it: Envoy's
+    local rate limit answers 429). ``timeout`` (504), ``rejected`` (queue or
+    connections full: 503), any other ``shed`` (max_in_flight, adaptive: 503)
     and an ``error`` from a host that is down (connection refused or reset, which
     Envoy maps to 503) are gateway failures. Any other ``error`` (the host ran and
     failed: 500) is a 5xx that is not a gateway failure.
@@ -216,17 +220,22 @@ class OutlierDetector:
                 due = min(config.base_ejection_time * host.backoff, config.max_ejection_time)
                 if due <= now - host.ejected_at + _EPSILON:
                     self._uneject(index, now)
+            elif host.backoff > 0:  # back since the last sweep: Envoy's checkHostForUneject
+                host.backoff -= 1
             host.window_total, host.window_successes = host.total, host.successes
             host.total = host.successes = 0
         self._judge_rates(now)
-        for host in self._hosts:
-            if (
-                not host.ejected
-                and host.unejected_at is not None
-                and now - host.unejected_at >= config.interval - _EPSILON
-                and host.backoff > 0
-            ):
-                host.backoff -= 1
+
+    def reset(self, now: float) -> None:
+        """Start afresh, as a restarted proxy does: no host ejected (each ejection still out
+        ends now, counted as a return), multipliers at 0, counters and windows empty. The
+        run's totals (detections, ejections, overflow) are kept for the JSON."""
+        for index, host in enumerate(self._hosts):
+            if host.ejected:
+                self._uneject(index, now)
+            fresh = _Host()
+            fresh.ejections = host.ejections
+            self._hosts[index] = fresh
 
     def _judge_rates(self, now: float) -> None:
         config = self.config

@@ -254,3 +254,31 @@ def test_books_hold_under_any_sequence(results: list, share: float, threshold: i
 def test_max_ejection_time_below_base_is_refused() -> None:
     with pytest.raises(ValueError, match="max_ejection_time"):
         OutlierDetection(base_ejection_time=60.0, max_ejection_time=30.0)
+
+
+def test_the_multiplier_steps_down_before_the_sweep_judges_rates() -> None:
+    """Envoy's sweep runs checkHostForUneject for every host (a host back since the last sweep
+    loses one multiplier step) before its success-rate and failure-percentage checks, so a
+    host re-ejected by them right after its return is out for base x 1, not x 2."""
+    d = detector(hosts=3, interval=10.0, base_ejection_time=30.0, max_ejection_percent=1.0,
+                 enforcing_failure_percentage=1.0, failure_percentage_minimum_hosts=1,
+                 failure_percentage_request_volume=1)  # fmt: skip
+    fail(d, 0, 5, now=1.0)  # consecutive 5xx: out for 30 s, multiplier 1
+    for t in (10.0, 20.0, 30.0, 40.0):
+        d.sweep(t)
+    assert not d.ejected[0] and d.backoff(0) == 1  # back at the sweep at 40 s
+    fail(d, 0, 2, now=45.0)  # fails all of the next interval (2 of 2: failure percentage)
+    d.sweep(50.0)
+    assert d.ejected[0] and d.enforced["failure_percentage"] == 1
+    assert d.ejection_time(0) == 30.0 and d.backoff(0) == 1  # stepped down to 0, then up
+
+
+def test_reset_starts_afresh_and_keeps_the_books() -> None:
+    d = detector(hosts=3, interval=10.0, base_ejection_time=30.0, max_ejection_percent=1.0)
+    fail(d, 0, 5, now=1.0)
+    fail(d, 1, 4, now=1.0)
+    d.reset(5.0)
+    assert d.ejected == [False, False, False] and d.active == 0 and d.backoff(0) == 0
+    assert d.ejections(0) == 1 and d.returns == 1 and d.problems() == []
+    fail(d, 1, 1, now=6.0)  # its run of four was forgotten: one failure is no detection
+    assert not d.ejected[1]
