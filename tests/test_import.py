@@ -642,6 +642,16 @@ def test_retry_exceptions_retry_only_the_listed_classes(tmp_path: Path) -> None:
     )
     assert "breaker_open" not in retry.retry_on and "rejected" not in retry.retry_on
     assert "timeout" in retry.retry_on  # TimeoutException is checked, not a RuntimeException
+    assert "error" not in retry.retry_on  # HTTP clients' exceptions are RuntimeExceptions
+
+
+def test_runtime_exception_covers_the_http_clients_failures(tmp_path: Path) -> None:
+    """Spring's and Feign's HTTP exceptions are RuntimeExceptions: listing the superclass
+    retries the application's failures too, and not the checked TimeoutException."""
+    retry, _ = _retry_of(tmp_path, "  retryExceptions: java.lang.RuntimeException\n")
+    assert set(retry.retry_on) == {"error", "shed", "rate_limited", "rejected", "breaker_open"}
+    retry, _ = _retry_of(tmp_path, "  ignoreExceptions: java.lang.RuntimeException\n")
+    assert retry.retry_on == ["timeout"]
 
 
 def test_retry_back_off_inherits_as_resilience4j_does(tmp_path: Path) -> None:

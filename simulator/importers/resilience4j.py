@@ -689,6 +689,10 @@ _OWN_CLASSES = {
     "timeout": ("java.util.concurrent.timeoutexception",),
 }
 _EVERY = ("java.lang.exception", "java.lang.throwable")
+_UNCHECKED = "java.lang.runtimeexception"
+"""The superclass of the usual HTTP clients' exceptions (Spring's HttpServerErrorException,
+WebClientResponseException, Feign's FeignException): naming it covers the application's
+failures too, though not a TimeoutException (a checked exception)."""
 _APP_OUTCOMES = ["error", "shed", "rate_limited"]
 """Failures the application's own client throws (an HTTP 5xx, 503, 429): their classes are
 the application's, so a list of classes is assumed to cover them unless it names only
@@ -725,7 +729,7 @@ def _retry_on(p: _Props, result: ImportResult) -> list[str]:
         own = {c for classes in _OWN_CLASSES.values() for c in classes} | set(_EVERY)
         app = [n for n in listed if n.lower() not in own]
         outcomes = [o for o in _ALL_OUTCOMES if o in _OWN_CLASSES and _covers(listed, o)]
-        if app or any(n.lower() in _EVERY for n in listed):
+        if app or any(n.lower() in (*_EVERY, _UNCHECKED) for n in listed):
             outcomes = [o for o in _ALL_OUTCOMES if o in _APP_OUTCOMES or o in outcomes]
             if app:
                 result.add(
@@ -751,6 +755,8 @@ def _retry_on(p: _Props, result: ImportResult) -> list[str]:
         gone = [o for o in outcomes if _covers(listed, o)]
         if any(n.lower() in _EVERY for n in listed):
             gone = list(outcomes)
+        elif any(n.lower() == _UNCHECKED for n in listed):
+            gone += [o for o in outcomes if o in _APP_OUTCOMES and o not in gone]
         mapped = [n for n in listed if any(n.lower() in c for c in _OWN_CLASSES.values())]
         other = [n for n in listed if n not in mapped and n.lower() not in _EVERY]
         outcomes = [o for o in outcomes if o not in gone]
