@@ -256,7 +256,7 @@ nodes:
   users: {kind: client, rate: 200/s, calls: [{to: lb}]}
   lb:
     kind: balancer
-    outlier_detection: {enforcing_consecutive_gateway_failure: 100%}
+    outlier_detection: {enforcing_consecutive_gateway_failure: 100%, max_ejection_percent: 50%}
     calls: [{to: a}, {to: b}]
   a:
     kind: service
