@@ -20,8 +20,10 @@ from simulator.cli_support import (
     check_output_dir,
     check_output_file,
     check_seeds,
+    executor_option,
     fail,
     load_or_exit,
+    runs_bar,
     with_overrides,
     write_or_fail,
 )
@@ -254,27 +256,11 @@ def _sweep_setup(
     return scenario, varies
 
 
-def _runs_bar(label: str) -> tuple[Progress | None, Callable[[int, int], None] | None]:
-    if not err.is_terminal:
-        return None, None
-    bar = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(),
-        TextColumn("{task.completed:.0f}/{task.total:.0f} runs"), TimeRemainingColumn(),
-        console=err, transient=True,
-    )  # fmt: skip
-    task = bar.add_task(label, total=None)
-
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return bar, update
-
-
 def _run_comparison(scenario: Scenario, varies: list, replications: int, seed: int | None,
                     executor: str) -> Any:  # fmt: skip
     from simulator.compare import run_comparison
 
-    bar, update = _runs_bar(scenario.name)
+    bar, update = runs_bar(scenario.name)
     try:
         with bar if bar is not None else _nothing():
             return run_comparison(scenario, varies, replications, executor, update, seed)
@@ -291,12 +277,6 @@ class _nothing:
         return None
 
 
-def _check_executor(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    if value in ("local", "serial") or (value.startswith("dask://") and len(value) > 7):
-        return value
-    raise click.BadParameter("use local, serial, dask://HOST:PORT or dask://local")
-
-
 _SWEEP_OPTIONS = [
     click.option("--vary", multiple=True, metavar="FIELD=V1,V2,...",
                  help="a field path and its values; several --vary make a grid"),
@@ -304,8 +284,7 @@ _SWEEP_OPTIONS = [
                  show_default=True, help="runs per variant (seeds SEED, SEED+1, ...)"),
     click.option("--seed", type=int, help="base seed (default: the scenario's)"),
     click.option("--duration", help='override the duration, e.g. "60s"'),
-    click.option("--executor", default="local", show_default=True, callback=_check_executor,
-                 help="local | serial | dask://HOST:PORT | dask://local"),
+    executor_option,
 ]  # fmt: skip
 
 
@@ -353,7 +332,7 @@ def sweep(file: str, vary: tuple[str, ...], replications: int, seed: int | None,
 
     scenario, varies = _sweep_setup(file, vary, duration, seed, replications)
     variants = variant_grid(scenario, varies)
-    bar, update = _runs_bar(scenario.name)
+    bar, update = runs_bar(scenario.name)
     with bar if bar is not None else _nothing():
         runs = run_many(scenario, variants, replications, seed, executor, update, series)
     data = {

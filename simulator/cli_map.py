@@ -15,15 +15,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from simulator.cli_support import check_output_dir, fail, write_or_fail
+from simulator.cli_support import (
+    check_output_dir,
+    executor_option,
+    fail,
+    runs_bar,
+    write_or_fail,
+)
 
 __all__ = ["map_command", "print_map"]
-
-
-def _check_executor(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from simulator.cli import _check_executor as check
-
-    return check(ctx, param, value)
 
 
 @click.command("map")
@@ -52,13 +52,7 @@ def _check_executor(ctx: click.Context, param: click.Parameter, value: str) -> s
 )
 @click.option("--seed", type=int, help="base seed (default: the scenario's)")
 @click.option("--duration", help='override the duration, e.g. "120s"')
-@click.option(
-    "--executor",
-    default="local",
-    show_default=True,
-    callback=_check_executor,
-    help="local | serial | dask://HOST:PORT | dask://local",
-)
+@executor_option
 @click.option(
     "--preview",
     is_flag=True,
@@ -80,14 +74,14 @@ def map_command(
     murphy map scenarios/metastable.yaml --vary 'nodes.users.rate=100/s,130/s,160/s'
     --vary 'faults[0].for=2s,5s,10s'
     """
-    from simulator.cli import _nothing, _runs_bar, _sweep_setup
+    from simulator.cli import _nothing, _sweep_setup
     from simulator.metastability import map_data, run_map, save_map
 
     check_output_dir(out)
     if len(vary) != 2:
         fail(f"{file}: a map has two axes: give exactly two --vary (got {len(vary)})")
     scenario, varies = _sweep_setup(file, vary, duration, seed, replications)
-    bar, update = _runs_bar(scenario.name)
+    bar, update = runs_bar(scenario.name)
     try:
         with bar if bar is not None else _nothing():
             m = run_map(scenario, varies, replications, executor, update, seed, fault)

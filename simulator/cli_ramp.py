@@ -10,14 +10,15 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from simulator.cli_support import (
     check_output_dir,
     check_seeds,
+    executor_option,
     fail,
     load_or_exit,
+    runs_bar,
     with_overrides,
     write_or_fail,
 )
@@ -25,31 +26,6 @@ from simulator.cli_support import (
 __all__ = ["ramp"]
 
 err = Console(stderr=True)
-
-
-def _check_executor(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    if value in ("local", "serial") or (value.startswith("dask://") and len(value) > 7):
-        return value
-    raise click.BadParameter("use local, serial, dask://HOST:PORT or dask://local")
-
-
-def _bar(label: str) -> tuple[Progress | None, Callable[[int, int], None] | None]:
-    """Runs done of the runs planned so far (the plan grows while the search brackets)."""
-    if not err.is_terminal:
-        return None, None
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:.0f}/{task.total:.0f} runs"),
-        console=err,
-        transient=True,
-    )
-    task = bar.add_task(label, total=None)
-
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return bar, update
 
 
 def _fmt(value: float | None, scale: float = 1.0, digits: int = 1) -> str:
@@ -127,13 +103,7 @@ def print_ramp(data: dict[str, Any]) -> None:
     help="the highest load multiplier to try",
 )
 @click.option("--with-faults", is_flag=True, help="keep the scenario's faults (default: left out)")
-@click.option(
-    "--executor",
-    default="local",
-    show_default=True,
-    callback=_check_executor,
-    help="local | serial | dask://HOST:PORT | dask://local",
-)
+@executor_option
 @click.option("--json", "as_json", is_flag=True, help="print the ramp as JSON")
 @click.option("--out", type=click.Path(), help="write ramp.png/.svg/.csv/.json here (a directory)")
 def ramp(
@@ -168,7 +138,7 @@ def ramp(
         raise click.BadParameter(
             f"no route {route!r}; the routes are {', '.join(clients)}", param_hint="--route"
         )
-    bar, update = _bar(f"ramp {scenario.name}")
+    bar, update = runs_bar(f"ramp {scenario.name}", remaining=False)
     try:
         with bar if bar is not None else nullcontext():
             result = _search(

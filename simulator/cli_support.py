@@ -18,10 +18,13 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from simulator.scenario import ScenarioError, load_scenario
 from simulator.scenario_yaml import one_line
@@ -33,11 +36,14 @@ __all__ = [
     "EXIT_INPUT",
     "EXIT_INTERNAL",
     "MurphyGroup",
+    "check_executor",
     "check_output_dir",
     "check_output_file",
     "check_seeds",
+    "executor_option",
     "fail",
     "load_or_exit",
+    "runs_bar",
     "with_overrides",
 ]
 
@@ -160,3 +166,48 @@ def write_or_fail(write: Any, target: str) -> Any:
         return write()
     except OSError as exc:
         fail(f"cannot write {target}: {exc.strerror or exc}")
+
+
+def check_executor(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """``--executor``: refused at parse time, before a scenario is even read."""
+    if value in ("local", "serial") or (value.startswith("dask://") and len(value) > 7):
+        return value
+    raise click.BadParameter("use local, serial, dask://HOST:PORT or dask://local")
+
+
+executor_option = click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    callback=check_executor,
+    help="local | serial | dask://HOST:PORT | dask://local",
+)
+"""Where the runs of compare, sweep, map, ramp and tune go: the same option everywhere."""
+
+
+def runs_bar(
+    label: str, remaining: bool = True
+) -> tuple[Progress | None, Callable[[int, int], None] | None]:
+    """A progress bar of runs done on a terminal (none when piped), and its update.
+
+    ``remaining=False`` leaves out the time left, for searches whose plan grows as they go
+    (the ramp's bracketing) and whose estimate would mislead.
+    """
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        return None, None
+    columns: list[Any] = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),  # "3/?" until the plan is known (a format of None would raise)
+        TextColumn("runs"),
+    ]
+    if remaining:
+        columns.append(TimeRemainingColumn())
+    bar = Progress(*columns, console=err, transient=True)
+    task = bar.add_task(label, total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update

@@ -11,13 +11,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from simulator.cli_ramp import _bar, _check_executor
 from simulator.cli_support import (
     check_output_dir,
     check_output_file,
     check_seeds,
+    executor_option,
     fail,
     load_or_exit,
+    runs_bar,
     with_overrides,
     write_or_fail,
 )
@@ -99,13 +100,7 @@ def print_tuning(data: dict[str, Any]) -> None:
 )
 @click.option("--seed", type=int, help="base seed (default: the scenario's)")
 @click.option("--duration", help='override the duration of each run, e.g. "60s"')
-@click.option(
-    "--executor",
-    default="local",
-    show_default=True,
-    callback=_check_executor,
-    help="local | serial | dask://HOST:PORT | dask://local",
-)
+@executor_option
 @click.option("--json", "as_json", is_flag=True, help="print the search as JSON")
 @click.option("--out", type=click.Path(), help="write tune.png/.svg/.csv/.json here (a directory)")
 @click.option(
@@ -165,7 +160,7 @@ def _search(scenario: Any, file: str, edge: str, goal: Any, dims: Any, budget: i
     from simulator.tuning import tune
     from simulator.variants import OverrideError
 
-    bar, update = _bar(f"tune {edge}")
+    bar, update = runs_bar(f"tune {edge}")
     try:
         with bar if bar is not None else nullcontext():
             return tune(scenario, edge, goal, space=dims, budget=budget, executor=executor,

@@ -220,3 +220,18 @@ def test_exit_codes_of_the_real_program(tmp_path) -> None:
     assert code("validate", MM1) == 0
     assert code("validate", str(bad)) == 1
     assert code("validate") == 2
+
+
+def test_the_runs_bar_draws_before_the_plan_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal, compare, map, ramp and tune draw their bar before the first update
+    says how many runs there are: that first frame used to raise (a total of None formatted
+    as a number), an internal error on every terminal run of ``murphy tune``."""
+    from simulator.cli_support import runs_bar
+
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich then takes stderr for a terminal
+    bar, update = runs_bar("tune api->db")
+    assert bar is not None and update is not None
+    with bar:
+        bar.refresh()
+        update(1, 4)
+        bar.refresh()
