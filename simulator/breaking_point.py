@@ -36,7 +36,7 @@ from simulator.compare import mean_ci
 from simulator.scenario import Scenario
 from simulator.scenario_limits import limit_problems
 from simulator.scenario_nodes import call_edge_names
-from simulator.units import parse_duration, parse_percent
+from simulator.units import holds, parse_duration, parse_percent
 
 __all__ = [
     "SLO",
@@ -82,14 +82,7 @@ class Clause:
         return self.metric != "success"
 
     def holds(self, value: float) -> bool:
-        if math.isnan(value):
-            return False
-        return {
-            "<": value < self.threshold,
-            "<=": value <= self.threshold,
-            ">": value > self.threshold,
-            ">=": value >= self.threshold,
-        }[self.op]
+        return holds(value, self.op, self.threshold)
 
     def margin(self, value: float) -> float:
         """How far inside the objective ``value`` is, relative (>= 0 holds; NaN: broken)."""

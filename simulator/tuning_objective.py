@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.units import parse_duration, parse_percent, parse_rate
+from simulator.units import holds, parse_duration, parse_percent, parse_rate
 
 __all__ = [
     "METRICS",
@@ -79,14 +79,7 @@ class Constraint:
     text: str
 
     def holds(self, value: float) -> bool:
-        if math.isnan(value):
-            return False
-        return {
-            "<": value < self.threshold,
-            "<=": value <= self.threshold,
-            ">": value > self.threshold,
-            ">=": value >= self.threshold,
-        }[self.op]
+        return holds(value, self.op, self.threshold)
 
     def violation(self, value: float) -> float:
         """How far outside the constraint ``value`` is, relative to the threshold (0: holds)."""

@@ -12,7 +12,9 @@ length. Messages echo at most about 60 characters of the value.
 from __future__ import annotations
 
 import math
+import operator
 import re
+from collections.abc import Callable
 
 from simulator.scenario_yaml import short_repr
 
@@ -21,6 +23,7 @@ __all__ = [
     "format_duration",
     "format_percent",
     "format_rate",
+    "holds",
     "parse_duration",
     "parse_percent",
     "parse_rate",
@@ -149,3 +152,14 @@ def format_rate(per_second: float) -> str:
 def format_percent(fraction: float) -> str:
     candidates = [f"{_trim(fraction * 100)}%", repr(fraction)]
     return _exact(candidates, fraction, parse_percent)
+
+
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}  # fmt: skip
+
+
+def holds(value: float, op: str, threshold: float) -> bool:
+    """``value op threshold`` for an objective's bound as written (``p99<2s``, ``success>=99%``,
+    read by the ramp and the tuner); NaN, nothing measured, never holds."""
+    return not math.isnan(value) and _COMPARISONS[op](value, threshold)
